@@ -1,0 +1,171 @@
+"""The typed configuration: the single source of truth for symbols, venues, cadence, agent weights,
+thresholds, risk limits, fees and wiring. Local runs, cloud entry points, Terraform and the budget
+model all read this one model (see `coinswarm config show`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+PositiveMoney = Annotated[float, Field(gt=0.0)]
+Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
+
+TIMEFRAMES: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "6h": 21600, "1d": 86400}
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PaperConfig(Section):
+    """The paper broker: simulated fills, the default and only broker until live is enabled."""
+
+    starting_cash: PositiveMoney = 10_000.0
+    fee_bps: Bps = 60.0
+    slippage_bps: Bps = 5.0
+
+
+class RiskConfig(Section):
+    """Limits checked before every order, in the quote currency."""
+
+    max_position_notional: PositiveMoney = 3_000.0
+    max_total_exposure: PositiveMoney = 7_500.0
+    max_daily_loss: PositiveMoney = 500.0
+    max_orders_per_day: Annotated[int, Field(ge=1)] = 48
+    min_order_notional: PositiveMoney = 10.0
+
+
+class SizingConfig(Section):
+    """How a committee decision becomes an order: a fixed notional to buy, a share of the position to sell."""
+
+    buy_notional: PositiveMoney = 1_000.0
+    sell_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+
+
+class PatternCacheConfig(Section):
+    enabled: bool = True
+    max_entries: Annotated[int, Field(ge=1)] = 4096
+    price_bucket_bps: Annotated[float, Field(gt=0.0)] = 50.0
+
+
+class CommitteeConfig(Section):
+    """The weighted vote. A new agent is one file in coinswarm/domain/agents and one line here."""
+
+    weights: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
+        default_factory=lambda: {"trend": 1.0, "mean_reversion": 1.0, "arbitrage": 1.0}
+    )
+    quorum: Annotated[int, Field(ge=1)] = 2
+    threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    cache: PatternCacheConfig = PatternCacheConfig()
+
+    @model_validator(mode="after")
+    def _voters(self) -> CommitteeConfig:
+        active = [name for name, w in self.weights.items() if w > 0]
+        if not active:
+            raise ValueError("give at least one agent a weight above 0")
+        if self.quorum > len(active):
+            raise ValueError(f"quorum {self.quorum} exceeds the {len(active)} agents with a weight above 0")
+        return self
+
+
+class VenueConfig(Section):
+    """A venue the bot reads prices from and (only in live mode) trades on."""
+
+    name: Literal["coinbase", "binance"]
+    fee_bps: Bps
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+
+
+class MarketConfig(Section):
+    """Where candles come from when `coinswarm run` is given no --replay or --synthetic."""
+
+    source: Literal["auto", "coinbase", "synthetic"] = "auto"
+    coinbase_url: str = "https://api.coinbase.com"
+    connect_timeout_s: Annotated[float, Field(gt=0.0, le=30.0)] = 1.5
+    warmup_candles: Annotated[int, Field(ge=1, le=1000)] = 300
+    synthetic_seed: int = 7
+    max_bridged_gap: Annotated[int, Field(ge=0)] = Field(
+        default=1, description="missing candles an agent may see through; a longer gap resets it"
+    )
+
+
+class StoreConfig(Section):
+    backend: Literal["sqlite", "memory"] = "sqlite"
+    path: str = ".coinswarm/coinswarm.db"
+
+
+class LiveConfig(Section):
+    """Live trading needs mode = "live" AND confirm = true AND keys. Paper is the default."""
+
+    confirm: bool = False
+
+
+class Settings(BaseModel):
+    """The whole configuration. Every field has a safe default: paper trading, no keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["paper", "live"] = "paper"
+    account: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = "paper"
+    symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "6h", "1d"] = "1m"
+    wiring: Literal["fused", "mesh"] = "mesh"
+    venues: tuple[VenueConfig, ...] = (VenueConfig(name="coinbase", fee_bps=60.0),)
+    committee: CommitteeConfig = CommitteeConfig()
+    agents: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per-agent parameters, e.g. [agents.trend] fast = 12"
+    )
+    risk: RiskConfig = RiskConfig()
+    sizing: SizingConfig = SizingConfig()
+    paper: PaperConfig = PaperConfig()
+    market: MarketConfig = MarketConfig()
+    store: StoreConfig = StoreConfig()
+    live: LiveConfig = LiveConfig()
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("configure at least one symbol")
+        for s in v:
+            if not SYMBOL_RE.match(s):
+                raise ValueError(f"{s!r} is not a symbol like BTC-USD (BASE-QUOTE, upper case)")
+        if len(set(v)) != len(v):
+            raise ValueError("a symbol is listed twice")
+        return v
+
+    @field_validator("venues")
+    @classmethod
+    def _venues(cls, v: tuple[VenueConfig, ...]) -> tuple[VenueConfig, ...]:
+        if not v:
+            raise ValueError("configure at least one venue")
+        names = [x.name for x in v]
+        if len(set(names)) != len(names):
+            raise ValueError("a venue is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _live_is_deliberate(self) -> Settings:
+        if self.mode == "live":
+            if not self.live.confirm:
+                raise ValueError('mode "live" also needs live.confirm = true: live trading risks real money')
+            if not all(x.api_key and x.api_secret for x in self.venues[:1]):
+                raise ValueError(f'mode "live" needs api_key and api_secret for venue {self.venues[0].name}')
+        return self
+
+    @property
+    def timeframe_s(self) -> int:
+        return TIMEFRAMES[self.timeframe]
+
+    @property
+    def primary_venue(self) -> VenueConfig:
+        return self.venues[0]
+
+    @property
+    def ledger_stream(self) -> str:
+        return f"account:{self.account}"

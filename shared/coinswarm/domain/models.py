@@ -1,0 +1,233 @@
+"""Typed records of the trading domain.
+
+Times are integer UTC epoch seconds (`ts`): cheap to compare, exact, and the same on every cloud.
+Money is float in the quote currency of the symbol (USD for BTC-USD); quantities are in base units.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Signal = Annotated[float, Field(ge=-1.0, le=1.0)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+def iso(ts: int) -> str:
+    """Epoch seconds as an ISO-8601 UTC string (`2024-01-01T00:00:00Z`)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Action(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+
+
+class Candle(Frozen):
+    """One OHLCV bar. `ts` is the bar's open time; the bar closes at `ts + timeframe_s`."""
+
+    symbol: str
+    ts: int
+    open: Positive
+    high: Positive
+    low: Positive
+    close: Positive
+    volume: NonNegative
+    timeframe_s: int = 60
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Candle:
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} is below low {self.low}")
+        if not (self.low <= self.open <= self.high and self.low <= self.close <= self.high):
+            raise ValueError("open and close must lie within [low, high]")
+        return self
+
+    @property
+    def close_ts(self) -> int:
+        return self.ts + self.timeframe_s
+
+
+class Quote(Frozen):
+    """A venue's last observed price for a symbol, used by the arbitrage agent."""
+
+    venue: str
+    symbol: str
+    price: Positive
+    ts: int
+
+
+class AgentScore(Frozen):
+    """One agent's opinion: a signal in [-1, 1] (sell .. buy), how sure it is, and why."""
+
+    agent: str
+    signal: Signal
+    confidence: Unit
+    reason: str
+
+    @property
+    def abstains(self) -> bool:
+        return self.confidence == 0.0
+
+
+class Vote(Frozen):
+    """An agent's score as the committee weighed it."""
+
+    agent: str
+    signal: Signal
+    confidence: Unit
+    weight: NonNegative
+    reason: str
+
+
+class Decision(Frozen):
+    """What the committee decided for one symbol in one cycle: the audit trail of every vote."""
+
+    decision_id: str
+    cycle_id: str
+    symbol: str
+    ts: int
+    action: Action
+    signal: Signal
+    confidence: Unit
+    votes: tuple[Vote, ...]
+    reason: str
+    market_state: str = ""
+    from_cache: bool = False
+
+
+class OrderIntent(Frozen):
+    """A request to trade, before risk. `intent_id` doubles as the venue's client order id.
+
+    Exactly one of `notional` (quote currency), `quantity` (base units) or `cash_fraction`
+    (a share of the cash available when the order fills) sizes it.
+    """
+
+    intent_id: str
+    symbol: str
+    side: Side
+    notional: Positive | None = None
+    quantity: Positive | None = None
+    cash_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    reference_price: Positive
+    ts: int
+    source: Literal["committee", "manual"] = "committee"
+    decision_id: str | None = None
+
+    @model_validator(mode="after")
+    def _one_size(self) -> OrderIntent:
+        given = [x for x in (self.notional, self.quantity, self.cash_fraction) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of notional, quantity or cash_fraction")
+        if self.side is Side.SELL and self.cash_fraction is not None:
+            raise ValueError("cash_fraction sizes buys only; size a sell by quantity or notional")
+        return self
+
+    def estimated_notional(self, cash: float) -> float:
+        if self.notional is not None:
+            return self.notional
+        if self.quantity is not None:
+            return self.quantity * self.reference_price
+        return cash * (self.cash_fraction or 0.0)
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    FILLED = "filled"
+    REJECTED = "rejected"
+
+
+class Order(Frozen):
+    """An order as the broker holds it. `client_order_id` is the intent's id: the idempotency key."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    notional: float | None = None
+    quantity: float | None = None
+    cash_fraction: float | None = None
+    placed_ts: int
+    status: OrderStatus = OrderStatus.PENDING
+    note: str = ""
+
+
+class Fill(Frozen):
+    """An executed trade. `price` includes slippage; `fee` is in quote currency."""
+
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Positive
+    price: Positive
+    fee: NonNegative
+    ts: int
+    note: str = ""
+
+    @property
+    def notional(self) -> float:
+        return self.quantity * self.price
+
+
+class Position(Frozen):
+    """Holdings of one symbol, derived by folding fills (average-cost accounting)."""
+
+    symbol: str
+    quantity: NonNegative = 0.0
+    avg_cost: NonNegative = 0.0
+    realized_pnl: float = 0.0
+    fees: NonNegative = 0.0
+
+
+class RiskRejection(Frozen):
+    """An intent refused by risk, stored with the reason."""
+
+    intent_id: str
+    symbol: str
+    side: Side
+    reason: str
+    ts: int
+    decision_id: str | None = None
+
+
+class AccountOpened(Frozen):
+    kind: Literal["account_opened"] = "account_opened"
+    cash: NonNegative
+    ts: int
+
+
+class FillRecorded(Frozen):
+    kind: Literal["fill"] = "fill"
+    fill: Fill
+
+
+LedgerPayload = Annotated[AccountOpened | FillRecorded, Field(discriminator="kind")]
+
+
+class LedgerEvent(Frozen):
+    """One entry of the append-only ledger. `seq` starts at 1 and rises by exactly 1 per stream."""
+
+    stream: str
+    seq: Annotated[int, Field(ge=1)]
+    event_id: str
+    payload: LedgerPayload
+
+    @property
+    def ts(self) -> int:
+        p = self.payload
+        return p.ts if isinstance(p, AccountOpened) else p.fill.ts

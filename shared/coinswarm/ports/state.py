@@ -1,0 +1,56 @@
+"""Hot state: candles, documents with optimistic concurrency (features, paper book, risk day, flags)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from coinswarm.domain.models import Candle
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A stored document and its version (1 on first write, +1 on every write)."""
+
+    value: JSON
+    version: int
+
+
+class StateStore(ABC):
+    """Hot state shared by the functions of one deployment."""
+
+    @abstractmethod
+    def get(self, key: str) -> Versioned | None:
+        """The document at `key`, or None when there is none (or it has expired)."""
+
+    @abstractmethod
+    def put(
+        self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None
+    ) -> int:
+        """Write `value` at `key` and return its new version.
+
+        `expected_version=None` writes unconditionally; `0` only if the key does not exist;
+        `n` only if the stored version is `n`. Otherwise raises `ConflictError`.
+        """
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove `key`; no error if it is absent."""
+
+    @abstractmethod
+    def put_candles(self, candles: Sequence[Candle]) -> int:
+        """Store candles, keyed by (symbol, timeframe, ts); existing ones are kept. Returns how many were new."""
+
+    @abstractmethod
+    def recent_candles(
+        self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None
+    ) -> list[Candle]:
+        """The newest `limit` candles with `ts <= until_ts` (all if None), oldest first."""
+
+    @abstractmethod
+    def last_candle_ts(self, symbol: str, timeframe_s: int) -> int | None:
+        """Open time of the newest stored candle, or None."""
