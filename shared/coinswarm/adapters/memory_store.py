@@ -1,0 +1,309 @@
+"""In-process adapter for every storage port: what backtests (and single-process tools) run on.
+
+It is a real adapter with the same contract as the SQLite and cloud ones (conditional writes,
+ledger sequence checks, TTLs, idempotency and leases), built for speed: plain dicts and lists,
+models kept as the (frozen) objects themselves, nothing serialised. A 500,000-bar backtest calls
+it millions of times.
+
+* Documents, projections and idempotency results are JSON dicts: the store keeps a shallow copy of
+  what it is given and hands out shallow copies, so a caller mutating its dict afterwards (or the
+  one it read) changes nothing stored. Nested containers are shared; do not mutate them in place.
+* `max_decisions` bounds the audit trail: only the newest N decisions (by `ts`) are kept, so a long
+  backtest does not hold one Decision per bar. An evicted decision's id is forgotten too, so
+  recording it again would keep it again. `None` (the default) keeps every decision.
+* Document TTLs use the injectable `now` clock (`time.time` by default; a backtest passes its
+  simulated clock). Idempotency records and leases use the `now` their callers pass.
+* One lock makes every method atomic, so an instance may be shared by threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
+from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
+from coinswarm.ports.errors import ConflictError, SequenceConflict
+from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.state import JSON, StateStore, Versioned
+
+T = TypeVar("T")
+
+
+class MemoryStore(StateStore, HistoryStore, CoordinationStore):
+    """All three storage ports in process memory. See the module docstring for the options."""
+
+    def __init__(self, max_decisions: int | None = None, *, now: Callable[[], float] = time.time) -> None:
+        if max_decisions is not None and max_decisions < 1:
+            raise ValueError(f"max_decisions must be at least 1 (or None for no bound), not {max_decisions}")
+        self.max_decisions = max_decisions
+        self._now = now
+        self._lock = threading.Lock()
+        self._documents: dict[str, tuple[JSON, int, float | None]] = {}  # value, version, expires_ts
+        self._candles: dict[tuple[str, int], _CandleSeries] = {}
+        self._ledger: dict[str, list[LedgerEvent]] = {}
+        self._event_ids: set[str] = set()
+        self._projections: dict[str, tuple[JSON, int]] = {}
+        self._decisions: _Timeline[Decision] = _Timeline(max_decisions)
+        self._rejections: _Timeline[RiskRejection] = _Timeline(None)
+        self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._leases: dict[str, tuple[str, int]] = {}  # owner, expires_ts
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(max_decisions={self.max_decisions})"
+
+    # -- StateStore: documents -------------------------------------------------------------------
+
+    def get(self, key: str) -> Versioned | None:
+        with self._lock:
+            doc = self._documents.get(key)
+            if doc is None or _expired(doc[2], self._now()):
+                return None
+            return Versioned(dict(doc[0]), doc[1])
+
+    def put(
+        self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None
+    ) -> int:
+        with self._lock:
+            now = self._now()
+            doc = self._documents.get(key)
+            current = 0 if doc is None or _expired(doc[2], now) else doc[1]
+            _check_version(f"document {key!r}", expected_version, current)
+            self._documents[key] = (dict(value), current + 1, None if ttl_s is None else now + ttl_s)
+            return current + 1
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._documents.pop(key, None)
+
+    def purge_expired(self) -> int:
+        """Drop documents whose TTL has passed (they already read as absent). Returns how many."""
+        with self._lock:
+            now = self._now()
+            expired = [key for key, doc in self._documents.items() if _expired(doc[2], now)]
+            for key in expired:
+                del self._documents[key]
+            return len(expired)
+
+    # -- StateStore: candles ---------------------------------------------------------------------
+
+    def put_candles(self, candles: Sequence[Candle]) -> int:
+        added = 0
+        with self._lock:
+            for candle in candles:
+                series = self._candles.get((candle.symbol, candle.timeframe_s))
+                if series is None:
+                    series = self._candles[(candle.symbol, candle.timeframe_s)] = _CandleSeries()
+                added += series.add(candle)
+        return added
+
+    def recent_candles(
+        self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None
+    ) -> list[Candle]:
+        with self._lock:
+            series = self._candles.get((symbol, timeframe_s))
+            return [] if series is None else series.recent(limit, until_ts)
+
+    def last_candle_ts(self, symbol: str, timeframe_s: int) -> int | None:
+        with self._lock:
+            series = self._candles.get((symbol, timeframe_s))
+            return series.ts[-1] if series is not None and series.ts else None
+
+    # -- HistoryStore: ledger --------------------------------------------------------------------
+
+    def append(self, stream: str, events: Sequence[LedgerEvent]) -> None:
+        if not events:
+            return
+        with self._lock:
+            log = self._ledger.get(stream)
+            _check_sequence(stream, events, 0 if not log else log[-1].seq)
+            self._check_new_event_ids(stream, events)
+            if log is None:
+                log = self._ledger[stream] = []
+            log.extend(events)
+            self._event_ids.update(e.event_id for e in events)
+
+    def _check_new_event_ids(self, stream: str, events: Sequence[LedgerEvent]) -> None:
+        seen: set[str] = set()
+        for event in events:
+            if event.event_id in self._event_ids or event.event_id in seen:
+                raise ConflictError(f"ledger stream {stream!r}: event id {event.event_id!r} already exists")
+            seen.add(event.event_id)
+
+    def read(self, stream: str, after_seq: int = 0) -> list[LedgerEvent]:
+        with self._lock:
+            # Sequence numbers run 1, 2, 3, ... so the event with seq n sits at index n - 1.
+            return self._ledger.get(stream, [])[max(after_seq, 0) :]
+
+    def last_seq(self, stream: str) -> int:
+        with self._lock:
+            log = self._ledger.get(stream)
+            return log[-1].seq if log else 0
+
+    # -- HistoryStore: projections ---------------------------------------------------------------
+
+    def get_projection(self, stream: str) -> Versioned | None:
+        with self._lock:
+            stored = self._projections.get(stream)
+            return None if stored is None else Versioned(dict(stored[0]), stored[1])
+
+    def put_projection(self, stream: str, value: JSON, *, expected_version: int) -> int:
+        with self._lock:
+            stored = self._projections.get(stream)
+            _check_version(f"projection {stream!r}", expected_version, 0 if stored is None else stored[1])
+            self._projections[stream] = (dict(value), expected_version + 1)
+            return expected_version + 1
+
+    # -- HistoryStore: decisions and rejections --------------------------------------------------
+
+    def record_decision(self, decision: Decision) -> None:
+        with self._lock:
+            self._decisions.add(decision.decision_id, decision.ts, decision)
+
+    def recent_decisions(self, limit: int, symbol: str | None = None) -> list[Decision]:
+        with self._lock:
+            if symbol is None:
+                return self._decisions.newest(limit)
+            return self._decisions.newest(limit, lambda d: d.symbol == symbol)
+
+    def record_rejection(self, rejection: RiskRejection) -> None:
+        with self._lock:
+            self._rejections.add(rejection.intent_id, rejection.ts, rejection)
+
+    def recent_rejections(self, limit: int) -> list[RiskRejection]:
+        with self._lock:
+            return self._rejections.newest(limit)
+
+    # -- CoordinationStore: idempotency ----------------------------------------------------------
+
+    def begin(self, key: str, *, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
+        with self._lock:
+            record = self._idempotency.get(key)
+            if record is not None and record.expires_ts > now:
+                result = None if record.result is None else dict(record.result)
+                return IdempotencyRecord(key, record.status, result, record.expires_ts)
+            self._idempotency[key] = IdempotencyRecord(
+                key, IdempotencyStatus.IN_PROGRESS, None, now + in_progress_ttl_s
+            )
+            return None
+
+    def complete(self, key: str, result: JSON, *, now: int, ttl_s: int) -> None:
+        with self._lock:
+            self._idempotency[key] = IdempotencyRecord(
+                key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s
+            )
+
+    def abandon(self, key: str) -> None:
+        with self._lock:
+            record = self._idempotency.get(key)
+            if record is not None and record.status is IdempotencyStatus.IN_PROGRESS:
+                del self._idempotency[key]
+
+    # -- CoordinationStore: leases ---------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, *, now: int, ttl_s: int) -> bool:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            self._leases[name] = (owner, now + ttl_s)
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._lock:
+            held = self._leases.get(name)
+            if held is not None and held[0] == owner:
+                del self._leases[name]
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+class _CandleSeries:
+    """One symbol and timeframe's candles, sorted by `ts` (parallel lists, so bisect works on ts)."""
+
+    __slots__ = ("bars", "ts")
+
+    def __init__(self) -> None:
+        self.ts: list[int] = []
+        self.bars: list[Candle] = []
+
+    def add(self, candle: Candle) -> bool:
+        """Insert `candle` unless one with its ts is already here. True if it was new."""
+        ts = candle.ts
+        if not self.ts or ts > self.ts[-1]:  # the usual case: the next bar
+            self.ts.append(ts)
+            self.bars.append(candle)
+            return True
+        i = bisect_left(self.ts, ts)
+        if self.ts[i] == ts:
+            return False
+        self.ts.insert(i, ts)
+        self.bars.insert(i, candle)
+        return True
+
+    def recent(self, limit: int, until_ts: int | None) -> list[Candle]:
+        if limit <= 0:
+            return []
+        end = len(self.ts) if until_ts is None else bisect_right(self.ts, until_ts)
+        return self.bars[max(end - limit, 0) : end]
+
+
+class _Timeline(Generic[T]):
+    """Records in (ts, arrival) order, one per id, keeping at most `maxlen` of the newest."""
+
+    __slots__ = ("_entries", "_ids", "_maxlen")
+
+    def __init__(self, maxlen: int | None) -> None:
+        self._entries: deque[tuple[int, str, T]] = deque()
+        self._ids: set[str] = set()
+        self._maxlen = maxlen
+
+    def add(self, item_id: str, ts: int, item: T) -> None:
+        if item_id in self._ids:
+            return
+        self._ids.add(item_id)
+        entries = self._entries
+        i = len(entries)
+        while i > 0 and entries[i - 1][0] > ts:  # usually none: records arrive in time order
+            i -= 1
+        entries.insert(i, (ts, item_id, item))
+        if self._maxlen is not None and len(entries) > self._maxlen:
+            self._ids.discard(entries.popleft()[1])
+
+    def newest(self, limit: int, match: Callable[[T], bool] | None = None) -> list[T]:
+        found: list[T] = []
+        if limit <= 0:
+            return found
+        for _, _, item in reversed(self._entries):
+            if match is None or match(item):
+                found.append(item)
+                if len(found) == limit:
+                    break
+        return found
+
+
+def _expired(expires_ts: float | None, now: float) -> bool:
+    return expires_ts is not None and expires_ts <= now
+
+
+def _check_version(what: str, expected: int | None, current: int) -> None:
+    if expected is not None and expected != current:
+        state = "does not exist" if current == 0 else f"is at version {current}"
+        raise ConflictError(f"{what} {state}, but the write expected version {expected}")
+
+
+def _check_sequence(stream: str, events: Sequence[LedgerEvent], last: int) -> None:
+    """Refuse a batch unless it names `stream` and continues it exactly: last+1, last+2, ..."""
+    for i, event in enumerate(events):
+        expected = last + 1 + i
+        if event.stream != stream:
+            err = SequenceConflict(stream, expected, event.seq)
+            err.add_note(f"event {event.event_id!r} belongs to stream {event.stream!r}, not {stream!r}")
+            raise err
+        if event.seq != expected:
+            raise SequenceConflict(stream, expected, event.seq)
