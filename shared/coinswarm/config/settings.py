@@ -40,10 +40,18 @@ class RiskConfig(Section):
 
 
 class SizingConfig(Section):
-    """How a committee decision becomes an order: a fixed notional to buy, a share of the position to sell."""
+    """How a committee decision becomes an order: buy a fixed notional (or a share of the cash),
+    sell a share of the position."""
 
-    buy_notional: PositiveMoney = 1_000.0
+    buy_notional: PositiveMoney | None = 1_000.0
+    buy_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     sell_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _one_buy_size(self) -> SizingConfig:
+        if (self.buy_notional is None) == (self.buy_fraction is None):
+            raise ValueError("set exactly one of buy_notional and buy_fraction")
+        return self
 
 
 class PatternCacheConfig(Section):

@@ -114,8 +114,9 @@ class Decision(Frozen):
 class OrderIntent(Frozen):
     """A request to trade, before risk. `intent_id` doubles as the venue's client order id.
 
-    Exactly one of `notional` (quote currency), `quantity` (base units) or `cash_fraction`
-    (a share of the cash available when the order fills) sizes it.
+    Exactly one of `notional` (quote currency), `quantity` (base units) or `fraction` sizes it.
+    `fraction` is resolved when the order fills: for a buy, the share of the cash then available
+    (fees included); for a sell, the share of the position then held.
     """
 
     intent_id: str
@@ -123,7 +124,7 @@ class OrderIntent(Frozen):
     side: Side
     notional: Positive | None = None
     quantity: Positive | None = None
-    cash_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     reference_price: Positive
     ts: int
     source: Literal["committee", "manual"] = "committee"
@@ -131,19 +132,19 @@ class OrderIntent(Frozen):
 
     @model_validator(mode="after")
     def _one_size(self) -> OrderIntent:
-        given = [x for x in (self.notional, self.quantity, self.cash_fraction) if x is not None]
+        given = [x for x in (self.notional, self.quantity, self.fraction) if x is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of notional, quantity or cash_fraction")
-        if self.side is Side.SELL and self.cash_fraction is not None:
-            raise ValueError("cash_fraction sizes buys only; size a sell by quantity or notional")
+            raise ValueError("give exactly one of notional, quantity or fraction")
         return self
 
-    def estimated_notional(self, cash: float) -> float:
+    def estimated_notional(self, cash: float, held: float) -> float:
+        """The order's size in quote currency at the reference price, given the cash and position now."""
         if self.notional is not None:
             return self.notional
         if self.quantity is not None:
             return self.quantity * self.reference_price
-        return cash * (self.cash_fraction or 0.0)
+        base = cash if self.side is Side.BUY else held * self.reference_price
+        return base * (self.fraction or 0.0)
 
 
 class OrderStatus(StrEnum):
@@ -160,7 +161,7 @@ class Order(Frozen):
     side: Side
     notional: float | None = None
     quantity: float | None = None
-    cash_fraction: float | None = None
+    fraction: float | None = None
     placed_ts: int
     status: OrderStatus = OrderStatus.PENDING
     note: str = ""

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 
 from coinswarm.domain.models import Fill, Order
+from coinswarm.domain.risk import AccountView
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What happened to pending orders: fills, and orders the venue refused (each with its note)."""
+
+    fills: list[Fill] = field(default_factory=list)
+    refused: list[Order] = field(default_factory=list)
 
 
 class Broker(ABC):
@@ -15,8 +25,12 @@ class Broker(ABC):
         """Place `order`. Idempotent on `client_order_id`: a repeat returns the order already held."""
 
     @abstractmethod
-    def settle(self, symbol: str, observed_price: float, ts: int) -> list[Fill]:
-        """Fills that happened since the last call, given the first price observed at `ts`."""
+    def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
+        """What happened to `symbol`'s pending orders since the last call, given the price observed at `ts`."""
+
+    @abstractmethod
+    def account(self) -> AccountView:
+        """Cash, holdings and the last price observed for each symbol, as the venue has them."""
 
     @abstractmethod
     def get_order(self, client_order_id: str) -> Order | None:

@@ -1,13 +1,17 @@
-"""The bus that carries messages between stages in mesh wiring."""
+"""The bus that carries messages between stages in mesh wiring.
+
+On the wire a message is its JSON text, as it would be on SQS, Pub/Sub or an HTTP push: a handler
+receives the body, parses it into its typed message, and returns what to publish next.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
-Handler = Callable[[BaseModel], list[tuple[str, BaseModel]]]
+Handler = Callable[[str], Sequence[tuple[str, BaseModel]]]
 
 
 class Bus(ABC):

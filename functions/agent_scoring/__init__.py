@@ -1,0 +1,1 @@
+"""agent_scoring: run every agent over the new candles and score the newest."""

@@ -1,0 +1,1 @@
+"""committee_vote: the weighted vote; keeps every decision with its votes."""

@@ -1,0 +1,1 @@
+"""order_placement: risk, then exactly one order per intent."""

@@ -1,0 +1,202 @@
+"""The paper broker: a simulated venue account, the default broker.
+
+Market orders fill at the first price observed after they were placed: the next candle's open in
+candle-driven runs and backtests (the price the cycle sees next in live-data paper mode), moved
+against the order by `slippage_bps`, with a fee of `fee_bps` on the notional. Balances never go
+negative: a buy larger than the cash is reduced to what the cash pays for (fee included) or refused
+when that is below the minimum order; a sell larger than the holding is reduced to it. Each fill or
+refusal says which in its note.
+
+The book (cash, holdings, last prices, pending and recent orders) is one document in the state store,
+written with a version check, so concurrent invocations never lose an update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from coinswarm.domain.models import Fill, Order, OrderStatus, Side
+from coinswarm.domain.risk import AccountView
+from coinswarm.ports.broker import Broker, Settlement
+from coinswarm.ports.errors import ConflictError
+from coinswarm.ports.state import StateStore
+
+KEEP_ORDERS = 1_000
+RETRIES = 20
+
+
+class PaperBroker(Broker):
+    name = "paper"
+
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        account: str = "paper",
+        starting_cash: float = 10_000.0,
+        fee_bps: float = 0.0,
+        slippage_bps: float = 0.0,
+        min_order_notional: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.key = f"paper:{account}:book"
+        self.starting_cash = starting_cash
+        self.fee_rate = fee_bps / 1e4
+        self.slip_rate = slippage_bps / 1e4
+        self.min_order_notional = min_order_notional
+
+    # -- port ---------------------------------------------------------------------------------
+    def submit(self, order: Order) -> Order:
+        held: list[Order] = []
+
+        def change(book: dict[str, Any]) -> bool:
+            known = book["orders"].get(order.client_order_id)
+            if known is not None:
+                held.append(Order.model_validate(known))
+                return False
+            accepted = order.model_copy(update={"status": OrderStatus.PENDING})
+            book["orders"] = {**book["orders"], order.client_order_id: accepted.model_dump(mode="json")}
+            book["pending"] = [*book["pending"], order.client_order_id]
+            self._trim(book)
+            held.append(accepted)
+            return True
+
+        self._update(change)
+        return held[-1]
+
+    def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
+        result = Settlement()
+
+        def change(book: dict[str, Any]) -> bool:
+            result.fills.clear()
+            result.refused.clear()
+            if book["prices"].get(symbol) != observed_price:
+                book["prices"] = {**book["prices"], symbol: observed_price}
+            due = [
+                cid
+                for cid in book["pending"]
+                if book["orders"][cid]["symbol"] == symbol and book["orders"][cid]["placed_ts"] <= ts
+            ]
+            if not due:
+                return True
+            book["orders"] = dict(book["orders"])
+            book["positions"] = dict(book["positions"])
+            for cid in due:
+                self._execute(book, Order.model_validate(book["orders"][cid]), observed_price, ts, result)
+            book["pending"] = [cid for cid in book["pending"] if cid not in due]
+            return True
+
+        self._update(change)
+        return result
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        known = self._book()[0]["orders"].get(client_order_id)
+        return None if known is None else Order.model_validate(known)
+
+    def account(self) -> AccountView:
+        book = self._book()[0]
+        return AccountView(cash=book["cash"], positions=dict(book["positions"]), prices=dict(book["prices"]))
+
+    # -- execution ------------------------------------------------------------------------------
+    def _execute(self, book: dict[str, Any], order: Order, price: float, ts: int, out: Settlement) -> None:
+        if order.side is Side.BUY:
+            fill_price = price * (1 + self.slip_rate)
+            wanted = self._buy_quantity(order, book["cash"], fill_price)
+            affordable = book["cash"] / (fill_price * (1 + self.fee_rate))
+            qty, note = wanted, ""
+            if wanted > affordable:
+                qty = affordable
+                note = f"reduced from {wanted:.8g} to {qty:.8g}: cash {book['cash']:,.2f} pays for no more"
+        else:
+            fill_price = price * (1 - self.slip_rate)
+            held = book["positions"].get(order.symbol, 0.0)
+            wanted = self._sell_quantity(order, held, fill_price)
+            qty, note = wanted, ""
+            if wanted > held:
+                qty = held
+                note = f"reduced from {wanted:.8g} to the {held:.8g} held"
+        notional = qty * fill_price
+        closes_position = order.side is Side.SELL and qty > 0 and qty == book["positions"].get(order.symbol, 0.0)
+        if qty <= 0.0 or (notional < self.min_order_notional and not closes_position):
+            why = "nothing held" if order.side is Side.SELL and qty <= 0 else "not enough cash"
+            refusal = f"refused: {why}; {notional:,.2f} is below the minimum order {self.min_order_notional:,.2f}"
+            book["orders"][order.client_order_id] = {
+                **book["orders"][order.client_order_id],
+                "status": OrderStatus.REJECTED.value,
+                "note": refusal,
+            }
+            out.refused.append(order.model_copy(update={"status": OrderStatus.REJECTED, "note": refusal}))
+            return
+        fee = notional * self.fee_rate
+        if order.side is Side.BUY:
+            book["cash"] = max(0.0, book["cash"] - notional - fee)
+            book["positions"][order.symbol] = book["positions"].get(order.symbol, 0.0) + qty
+        else:
+            book["cash"] = book["cash"] + notional - fee
+            left = book["positions"].get(order.symbol, 0.0) - qty
+            book["positions"][order.symbol] = 0.0 if left <= 1e-12 else left
+        book["orders"][order.client_order_id] = {
+            **book["orders"][order.client_order_id],
+            "status": OrderStatus.FILLED.value,
+            "note": note,
+        }
+        out.fills.append(
+            Fill(
+                fill_id=f"{order.client_order_id}/1",
+                client_order_id=order.client_order_id,
+                symbol=order.symbol,
+                side=order.side,
+                quantity=qty,
+                price=fill_price,
+                fee=fee,
+                ts=ts,
+                note=note,
+            )
+        )
+
+    def _buy_quantity(self, order: Order, cash: float, price: float) -> float:
+        if order.quantity is not None:
+            return order.quantity
+        if order.notional is not None:
+            return order.notional / price
+        return cash * (order.fraction or 0.0) / (price * (1 + self.fee_rate))
+
+    @staticmethod
+    def _sell_quantity(order: Order, held: float, price: float) -> float:
+        if order.quantity is not None:
+            return order.quantity
+        if order.notional is not None:
+            return order.notional / price
+        fraction = order.fraction or 0.0
+        return held if fraction >= 1.0 else held * fraction
+
+    # -- storage --------------------------------------------------------------------------------
+    def _fresh(self) -> dict[str, Any]:
+        return {"cash": self.starting_cash, "positions": {}, "prices": {}, "pending": [], "orders": {}}
+
+    def _book(self) -> tuple[dict[str, Any], int]:
+        found = self.store.get(self.key)
+        if found is None:
+            return self._fresh(), 0
+        return dict(found.value), found.version
+
+    def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
+        for _ in range(RETRIES):
+            book, version = self._book()
+            if not change(book):
+                return
+            try:
+                self.store.put(self.key, book, expected_version=version)
+                return
+            except ConflictError:
+                continue
+        raise ConflictError(f"paper book {self.key}: {RETRIES} concurrent updates in a row; try again")
+
+    @staticmethod
+    def _trim(book: dict[str, Any]) -> None:
+        if len(book["orders"]) > KEEP_ORDERS:
+            pending = set(book["pending"])
+            done = [cid for cid in book["orders"] if cid not in pending]
+            for cid in done[: len(book["orders"]) - KEEP_ORDERS]:
+                del book["orders"][cid]

@@ -1,0 +1,38 @@
+"""The reference strategy as an agent: +1 when the fast SMA crosses above the slow one at a bar's close,
+-1 when it crosses below, abstain otherwise (backtesting.py's `crossover`: strictly below, then strictly above)."""
+
+from __future__ import annotations
+
+from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
+from coinswarm.domain.indicators import SMA
+from coinswarm.domain.models import AgentScore, Candle
+
+
+class SmaCrossAgent(Agent):
+    name = "sma_cross"
+    stateful = ("fast_sma", "slow_sma")
+
+    def __init__(self, fast: int = 10, slow: int = 20) -> None:
+        if not 1 <= fast < slow:
+            raise ValueError(f"sma_cross: need 1 <= fast < slow, got fast={fast} slow={slow}")
+        self.fast, self.slow = fast, slow
+        super().__init__()
+
+    def reset(self) -> None:
+        self.fast_sma = SMA(self.fast)
+        self.slow_sma = SMA(self.slow)
+
+    def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
+        fast_before, slow_before = self.fast_sma.value, self.slow_sma.value
+        fast = self.fast_sma.update(candle.close)
+        slow = self.slow_sma.update(candle.close)
+        if fast is None or slow is None or fast_before is None or slow_before is None:
+            return self.abstain("warming up")
+        if fast_before < slow_before and fast > slow:
+            return self.score(1.0, 1.0, f"SMA{self.fast} crossed above SMA{self.slow}")
+        if fast_before > slow_before and fast < slow:
+            return self.score(-1.0, 1.0, f"SMA{self.fast} crossed below SMA{self.slow}")
+        return self.abstain("no cross")
+
+
+AGENT = SmaCrossAgent

@@ -1,0 +1,145 @@
+"""The committee: a weighted vote of the agents, with a quorum, a confidence threshold and a pattern cache.
+
+Arithmetic, over the agents that vote (confidence > 0), with weight w, signal s and confidence c, each
+quantized to a step of 0.05 first so that repeated states can be served from the cache:
+  confidence = |sum(w*c*s)| / sum(w)       (1 only when every voter is sure and agrees)
+  signal     = sum(w*c*s) / sum(w*c)       (which way, and how hard, the confident voters lean)
+A decision acts (buy when signal > 0, sell when < 0) only when at least `quorum` agents voted and the
+confidence reaches `threshold`.
+
+The pattern cache memoizes the verdict per discretized state: the market state (price bucket, volume
+regime, RSI zone) and the quantized votes. Because the vote is computed on quantized votes, a hit gives
+exactly what a fresh vote would: the cache saves work and counts hits and misses, it never changes a
+decision.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from coinswarm.domain.models import Action, AgentScore, Decision, Vote
+
+STEP = 20.0  # quantization: 1 / 0.05
+
+
+def _q(x: float) -> float:
+    return round(x * STEP) / STEP
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: Action
+    signal: float
+    confidence: float
+    summary: str
+
+
+class PatternCache:
+    """A bounded LRU of verdicts by state key, with hit and miss counts."""
+
+    __slots__ = ("_entries", "hits", "max_entries", "misses")
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[object, ...], Verdict] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[object, ...]) -> Verdict | None:
+        verdict = self._entries.get(key)
+        if verdict is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return verdict
+
+    def put(self, key: tuple[object, ...], verdict: Verdict) -> None:
+        self._entries[key] = verdict
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class Committee:
+    def __init__(
+        self,
+        weights: Mapping[str, float],
+        *,
+        quorum: int = 2,
+        threshold: float = 0.8,
+        cache: PatternCache | None = None,
+    ) -> None:
+        if quorum < 1:
+            raise ValueError("quorum must be at least 1")
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self.weights = dict(weights)
+        self.quorum = quorum
+        self.threshold = threshold
+        self.cache = cache
+
+    def decide(
+        self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str
+    ) -> Decision:
+        votes = tuple(
+            Vote(
+                agent=s.agent,
+                signal=_q(s.signal),
+                confidence=_q(s.confidence),
+                weight=self.weights.get(s.agent, 0.0),
+                reason=s.reason,
+            )
+            for s in scores
+        )
+        from_cache = False
+        verdict = None
+        key: tuple[object, ...] = ()
+        if self.cache is not None:
+            key = (symbol, state_key, *((v.agent, v.signal, v.confidence) for v in votes))
+            verdict = self.cache.get(key)
+            from_cache = verdict is not None
+        if verdict is None:
+            verdict = self._vote(votes)
+            if self.cache is not None:
+                self.cache.put(key, verdict)
+        return Decision(
+            decision_id=f"{symbol}-{ts}",
+            cycle_id=cycle_id,
+            symbol=symbol,
+            ts=ts,
+            action=verdict.action,
+            signal=verdict.signal,
+            confidence=verdict.confidence,
+            votes=votes,
+            reason=verdict.summary + (" [pattern cache]" if from_cache else ""),
+            market_state=state_key,
+            from_cache=from_cache,
+        )
+
+    def _vote(self, votes: Sequence[Vote]) -> Verdict:
+        voting = [v for v in votes if v.confidence > 0.0 and v.weight > 0.0]
+        if len(voting) < self.quorum:
+            return Verdict(Action.HOLD, 0.0, 0.0, f"no quorum: {len(voting)} of {self.quorum} agents voted")
+        total_w = sum(v.weight for v in voting)
+        pull = sum(v.weight * v.confidence * v.signal for v in voting)
+        sure = sum(v.weight * v.confidence for v in voting)
+        confidence = min(1.0, abs(pull) / total_w)
+        signal = max(-1.0, min(1.0, pull / sure))
+        if confidence + 1e-12 < self.threshold or pull == 0.0:
+            return Verdict(
+                Action.HOLD, signal, confidence, f"confidence {confidence:.2f} is below {self.threshold:.2f}"
+            )
+        action = Action.BUY if pull > 0 else Action.SELL
+        return Verdict(
+            action, signal, confidence, f"{action.value} with confidence {confidence:.2f} >= {self.threshold:.2f}"
+        )

@@ -1,0 +1,109 @@
+"""The ledger service: appends events with the next sequence number, keeps the projection (positions,
+cash, P&L folded from the events) up to date, and verifies the two agree.
+
+Appends are idempotent on `event_id` (a fill's id): a fill delivered twice is recorded once. A crash
+between an append and the projection update is harmless: the projection records the last sequence it
+folded and catches up on the next call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEvent
+from coinswarm.domain.portfolio import Portfolio, differences, fold
+from coinswarm.ports.errors import ConflictError, SequenceConflict
+from coinswarm.ports.history import HistoryStore
+
+RETRIES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    stream: str
+    events: int
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class Ledger:
+    def __init__(self, history: HistoryStore, stream: str) -> None:
+        self.history = history
+        self.stream = stream
+
+    def open_account(self, cash: float, ts: int) -> bool:
+        """Record the starting cash once, as event 1. False when the account was opened already."""
+        if self.history.last_seq(self.stream) > 0:
+            return False
+        event = LedgerEvent(
+            stream=self.stream, seq=1, event_id="account-opened", payload=AccountOpened(cash=cash, ts=ts)
+        )
+        try:
+            self.history.append(self.stream, [event])
+        except ConflictError:
+            return False
+        return True
+
+    def record_fill(self, fill: Fill) -> bool:
+        """Append the fill with the next sequence number. False when it was recorded already."""
+        for _ in range(RETRIES):
+            seq = self.history.last_seq(self.stream) + 1
+            event = LedgerEvent(stream=self.stream, seq=seq, event_id=fill.fill_id, payload=FillRecorded(fill=fill))
+            try:
+                self.history.append(self.stream, [event])
+                return True
+            except SequenceConflict:
+                continue  # someone appended first: take the next number
+            except ConflictError:
+                return False  # this event id is in the ledger already
+        raise ConflictError(f"ledger {self.stream}: {RETRIES} concurrent appends in a row; try again")
+
+    def project(self) -> Portfolio:
+        """Bring the stored projection up to the newest event and return it."""
+        for _ in range(RETRIES):
+            stored = self.history.get_projection(self.stream)
+            portfolio = Portfolio.from_dict(stored.value) if stored else Portfolio()
+            events = self.history.read(self.stream, after_seq=portfolio.seq)
+            if not events:
+                return portfolio
+            fold(events, portfolio)
+            try:
+                self.history.put_projection(
+                    self.stream, portfolio.to_dict(), expected_version=stored.version if stored else 0
+                )
+                return portfolio
+            except ConflictError:
+                continue
+        raise ConflictError(f"projection of {self.stream}: {RETRIES} concurrent updates in a row; try again")
+
+    def portfolio(self) -> Portfolio:
+        """The projection as stored, caught up with any events it has not folded yet (read only)."""
+        stored = self.history.get_projection(self.stream)
+        portfolio = Portfolio.from_dict(stored.value) if stored else Portfolio()
+        return fold(self.history.read(self.stream, after_seq=portfolio.seq), portfolio)
+
+    def events(self) -> list[LedgerEvent]:
+        return self.history.read(self.stream)
+
+    def verify(self) -> VerifyReport:
+        """Rebuild state from every event and compare it with the stored projection."""
+        events = self.history.read(self.stream)
+        problems: list[str] = []
+        for expected, event in enumerate(events, start=1):
+            if event.seq != expected:
+                problems.append(f"event #{expected} carries sequence number {event.seq}")
+                break
+        try:
+            rebuilt = fold(events)
+        except ValueError as exc:
+            return VerifyReport(self.stream, len(events), (*problems, f"events do not fold: {exc}"))
+        stored = self.history.get_projection(self.stream)
+        if stored is None:
+            if events:
+                problems.append("there are events but no stored projection")
+        else:
+            problems.extend(differences(rebuilt.to_dict(), stored.value))
+        return VerifyReport(self.stream, len(events), tuple(problems))

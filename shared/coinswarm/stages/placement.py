@@ -1,0 +1,140 @@
+"""order_placement: settle earlier orders at the price observed now, then put the new intent through
+risk and place it exactly once (an idempotency record per intent id; the id is also the venue's
+client order id)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from coinswarm.domain.models import Order, OrderIntent, RiskRejection
+from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, check_order, roll_day
+from coinswarm.ports.broker import Broker
+from coinswarm.ports.clock import Clock
+from coinswarm.ports.coordination import CoordinationStore
+from coinswarm.ports.errors import ConflictError
+from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.state import StateStore
+from coinswarm.stages.messages import PLACEMENTS, DecisionReady, PlacementDone
+
+KILL_SWITCH_KEY = "flags:kill_switch"
+IN_PROGRESS_TTL_S = 300
+DONE_TTL_S = 7 * 86_400
+RETRIES = 20
+
+
+class PlacementStage:
+    def __init__(
+        self,
+        broker: Broker,
+        state: StateStore,
+        history: HistoryStore,
+        coordination: CoordinationStore,
+        clock: Clock,
+        limits: RiskLimits,
+        *,
+        account: str,
+    ) -> None:
+        self.broker = broker
+        self.state = state
+        self.history = history
+        self.coordination = coordination
+        self.clock = clock
+        self.limits = limits
+        self.day_key = f"risk:{account}:day"
+
+    def handle(self, msg: DecisionReady) -> list[tuple[str, BaseModel]]:
+        symbol = msg.decision.symbol
+        settlement = self.broker.settle(symbol, msg.settle_price, msg.settle_ts)
+        order, rejection, note = None, None, ""
+        if msg.intent is not None:
+            order, rejection, note = self.place(msg.intent, now=msg.decision.ts)
+        return [
+            (
+                PLACEMENTS,
+                PlacementDone(
+                    cycle_id=msg.cycle_id,
+                    symbol=symbol,
+                    fills=tuple(settlement.fills),
+                    refused_by_venue=tuple(settlement.refused),
+                    order=order,
+                    rejection=rejection,
+                    note=note,
+                    mark_price=msg.mark_price,
+                ),
+            )
+        ]
+
+    def place(self, intent: OrderIntent, *, now: int) -> tuple[Order | None, RiskRejection | None, str]:
+        """Risk, then the broker; at most once per intent id, however often this is called."""
+        key = f"order:{intent.intent_id}"
+        earlier = self.coordination.begin(key, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
+        if earlier is not None:
+            return self.broker.get_order(intent.intent_id), None, f"duplicate of intent {intent.intent_id}: skipped"
+        try:
+            order, rejection, note = self._risk_then_submit(intent, now)
+        except BaseException:
+            self.coordination.abandon(key)
+            raise
+        result = {"order": order.model_dump(mode="json") if order else None, "note": note}
+        self.coordination.complete(key, result, now=self.clock.now(), ttl_s=DONE_TTL_S)
+        return order, rejection, note
+
+    def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
+        account = self.broker.account()
+        kill_on = kill_switch_on(self.state)
+        day = self._update_day(now, account, lambda d: d)
+        verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on)
+        if verdict.day is not None:
+            halted = verdict.day.halted
+            self._update_day(now, account, lambda d: RiskDay(d.day, d.start_equity, d.orders, halted))
+        if not verdict.approved or verdict.intent is None:
+            rejection = RiskRejection(
+                intent_id=intent.intent_id,
+                symbol=intent.symbol,
+                side=intent.side,
+                reason=verdict.reason,
+                ts=now,
+                decision_id=intent.decision_id,
+            )
+            self.history.record_rejection(rejection)
+            return None, rejection, verdict.reason
+        sized = verdict.intent
+        order = self.broker.submit(
+            Order(
+                client_order_id=sized.intent_id,
+                symbol=sized.symbol,
+                side=sized.side,
+                notional=sized.notional,
+                quantity=sized.quantity,
+                fraction=sized.fraction,
+                placed_ts=now,
+            )
+        )
+        self._update_day(now, account, lambda d: RiskDay(d.day, d.start_equity, d.orders + 1, d.halted))
+        return order, None, "" if verdict.reason == "approved" else verdict.reason
+
+    def _update_day(self, now: int, account: AccountView, change: Callable[[RiskDay], RiskDay]) -> RiskDay:
+        for _ in range(RETRIES):
+            found = self.state.get(self.day_key)
+            current = RiskDay.from_dict(found.value) if found else None
+            day = roll_day(current, now, account.equity)
+            new = change(day)
+            if new == current:
+                return new
+            try:
+                self.state.put(self.day_key, new.to_dict(), expected_version=found.version if found else 0)
+                return new
+            except ConflictError:
+                continue
+        raise ConflictError(f"{self.day_key}: {RETRIES} concurrent updates in a row; try again")
+
+
+def set_kill_switch(state: StateStore, on: bool, *, reason: str = "", ts: int = 0) -> None:
+    state.put(KILL_SWITCH_KEY, {"on": on, "reason": reason, "ts": ts})
+
+
+def kill_switch_on(state: StateStore) -> bool:
+    found = state.get(KILL_SWITCH_KEY)
+    return bool(found and found.value.get("on"))

@@ -1,0 +1,170 @@
+"""The composition root: the one place that turns a configuration into adapters and stages.
+
+Built once per process (per warm container in the cloud) and reused. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from coinswarm.config.settings import Settings
+from coinswarm.domain.agents.registry import build_agents
+from coinswarm.domain.committee import Committee, PatternCache
+from coinswarm.domain.market_state import MarketStateTracker
+from coinswarm.domain.risk import RiskLimits, limits_from
+from coinswarm.domain.sizing import SizingRule
+from coinswarm.ports.broker import Broker
+from coinswarm.ports.clock import Clock, SystemClock
+from coinswarm.ports.coordination import CoordinationStore
+from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.market import MarketData
+from coinswarm.ports.state import StateStore
+from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, StoredAgentMemory
+from coinswarm.stages.ingest import IngestStage
+from coinswarm.stages.ledger import Ledger
+from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK
+from coinswarm.stages.placement import PlacementStage
+from coinswarm.stages.scoring import ScoringStage
+from coinswarm.stages.trade_logging import TradeLoggingStage
+from coinswarm.stages.vote import VoteStage
+
+
+class Store(StateStore, HistoryStore, CoordinationStore):
+    """A store that serves all three ports (the SQLite and in-memory adapters do)."""
+
+
+Route = Callable[[Any], list[tuple[str, BaseModel]]]
+
+
+@dataclass
+class Stages:
+    ingest: IngestStage
+    scoring: ScoringStage
+    vote: VoteStage
+    placement: PlacementStage
+    logging: TradeLoggingStage
+
+    def routes(self) -> dict[str, Route]:
+        """Which stage consumes which topic."""
+        return {
+            TICK: self.ingest.handle,
+            CANDLES: self.scoring.handle,
+            SCORES: self.vote.handle,
+            DECISIONS: self.placement.handle,
+            PLACEMENTS: self.logging.handle,
+        }
+
+
+@dataclass
+class App:
+    settings: Settings
+    clock: Clock
+    state: StateStore
+    history: HistoryStore
+    coordination: CoordinationStore
+    market: MarketData
+    broker: Broker
+    ledger: Ledger
+    stages: Stages
+    cache: PatternCache | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class LiveTradingUnavailable(RuntimeError):
+    pass
+
+
+def open_store(settings: Settings) -> Any:
+    """The store the configuration names, opened (created on first use)."""
+    if settings.store.backend == "memory":
+        from coinswarm.adapters.memory_store import MemoryStore
+
+        return MemoryStore()
+    from coinswarm.adapters.sqlite_store import SqliteStore
+
+    return SqliteStore(settings.store.path)
+
+
+def build_broker(settings: Settings, state: StateStore) -> Broker:
+    if settings.mode == "live":
+        raise LiveTradingUnavailable(
+            "mode 'live' is configured, but this build has no live venue client yet; "
+            "set mode = 'paper' (the default) to trade on paper"
+        )
+    from coinswarm.adapters.paper_broker import PaperBroker
+
+    return PaperBroker(
+        state,
+        account=settings.account,
+        starting_cash=settings.paper.starting_cash,
+        fee_bps=settings.paper.fee_bps,
+        slippage_bps=settings.paper.slippage_bps,
+        min_order_notional=settings.risk.min_order_notional,
+    )
+
+
+def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
+    """Fresh agents and market-state tracker, built from the configuration (checked once, here)."""
+    build_agents(settings.committee.weights, settings.agents)  # refuse a bad configuration now
+
+    def fresh() -> AgentMemory:
+        agents, _ = build_agents(settings.committee.weights, settings.agents)
+        return AgentMemory(agents=agents, tracker=MarketStateTracker(settings.committee.cache.price_bucket_bps))
+
+    return fresh
+
+
+def build_app(
+    settings: Settings,
+    *,
+    market: MarketData,
+    store: Any | None = None,
+    clock: Clock | None = None,
+    broker: Broker | None = None,
+    agent_memory: AgentMemoryStore | None = None,
+    limits: RiskLimits | None = None,
+) -> App:
+    store = store if store is not None else open_store(settings)
+    clock = clock or SystemClock()
+    broker = broker or build_broker(settings, store)
+    _, weights = build_agents(settings.committee.weights, settings.agents)
+    cache = PatternCache(settings.committee.cache.max_entries) if settings.committee.cache.enabled else None
+    committee = Committee(
+        weights, quorum=settings.committee.quorum, threshold=settings.committee.threshold, cache=cache
+    )
+    ledger = Ledger(store, settings.ledger_stream)
+    fees: Mapping[str, float] = {v.name: v.fee_bps for v in settings.venues}
+    stages = Stages(
+        ingest=IngestStage(
+            market, store, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
+        ),
+        scoring=ScoringStage(
+            agent_memory or StoredAgentMemory(store),
+            memory_factory(settings),
+            store,
+            timeframe_s=settings.timeframe_s,
+            max_bridged_gap=settings.market.max_bridged_gap,
+            warmup_candles=settings.market.warmup_candles,
+            primary_venue=settings.primary_venue.name,
+            fee_bps=fees,
+        ),
+        vote=VoteStage(
+            committee,
+            store,
+            SizingRule(
+                buy_notional=settings.sizing.buy_notional,
+                buy_fraction=settings.sizing.buy_fraction,
+                sell_fraction=settings.sizing.sell_fraction,
+            ),
+        ),
+        placement=PlacementStage(
+            broker, store, store, store, clock, limits or limits_from(settings.risk), account=settings.account
+        ),
+        logging=TradeLoggingStage(ledger),
+    )
+    ledger.open_account(settings.paper.starting_cash, clock.now())
+    return App(settings, clock, store, store, store, market, broker, ledger, stages, cache)

@@ -1,0 +1,29 @@
+"""Fused wiring: one call runs every stage for a symbol, in this process, with no serialization."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from pydantic import BaseModel
+
+from coinswarm.stages.messages import TICK, CycleTick
+from coinswarm.wiring.bootstrap import Route
+
+Tap = Callable[[str, BaseModel], None]
+
+
+def run_fused(routes: Mapping[str, Route], tick: CycleTick, tap: Tap | None = None) -> None:
+    """Run the cycle for each symbol in turn, every stage of one symbol before the next symbol."""
+    for symbol in tick.symbols:
+        one = tick if len(tick.symbols) == 1 else tick.model_copy(update={"symbols": (symbol,)})
+        _dispatch(routes, TICK, one, tap)
+
+
+def _dispatch(routes: Mapping[str, Route], topic: str, message: BaseModel, tap: Tap | None) -> None:
+    if tap is not None:
+        tap(topic, message)
+    route = routes.get(topic)
+    if route is None:
+        return
+    for next_topic, next_message in route(message):
+        _dispatch(routes, next_topic, next_message, tap)
