@@ -90,6 +90,30 @@ class PaperBroker(Broker):
         self._update(change)
         return result
 
+    def pending(self, symbol: str | None = None) -> list[Order]:
+        book = self._book()[0]
+        orders = [Order.model_validate(book["orders"][cid]) for cid in book["pending"]]
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def cancel(self, client_order_id: str) -> bool:
+        """Withdraw a pending order. False when it is not pending (filled, refused or unknown)."""
+        cancelled: list[bool] = []
+
+        def change(book: dict[str, Any]) -> bool:
+            cancelled.clear()
+            if client_order_id not in book["pending"]:
+                return False
+            book["pending"] = [cid for cid in book["pending"] if cid != client_order_id]
+            book["orders"] = {
+                **book["orders"],
+                client_order_id: {**book["orders"][client_order_id], "status": "cancelled", "note": "cancelled"},
+            }
+            cancelled.append(True)
+            return True
+
+        self._update(change)
+        return bool(cancelled)
+
     def get_order(self, client_order_id: str) -> Order | None:
         known = self._book()[0]["orders"].get(client_order_id)
         return None if known is None else Order.model_validate(known)

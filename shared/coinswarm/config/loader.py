@@ -124,10 +124,13 @@ def _is_secret(loc: tuple[str, ...]) -> bool:
 
 
 def _origin_of(loc: tuple[str, ...], origin: dict[tuple[str, ...], str]) -> str:
+    """Where the value at `loc` came from: its own origin or its section's, else the origins of the
+    settings inside it (a whole-section check such as the committee's quorum)."""
     for n in range(len(loc), 0, -1):
         if loc[:n] in origin:
             return origin[loc[:n]]
-    return ""
+    inside = sorted({where for path, where in origin.items() if path[: len(loc)] == loc and len(path) > len(loc)})
+    return ", ".join(inside)
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

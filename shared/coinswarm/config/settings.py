@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
 
-TIMEFRAMES: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "6h": 21600, "1d": 86400}
+TIMEFRAMES: dict[str, int] = {
+    "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21600, "1d": 86400
+}
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 
 
@@ -121,7 +123,7 @@ class Settings(BaseModel):
     mode: Literal["paper", "live"] = "paper"
     account: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = "paper"
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
-    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "6h", "1d"] = "1m"
+    timeframe: str = Field(default="1m", description=f"candle size and cycle cadence: one of {', '.join(TIMEFRAMES)}")
     wiring: Literal["fused", "mesh"] = "mesh"
     venues: tuple[VenueConfig, ...] = (VenueConfig(name="coinbase", fee_bps=60.0),)
     committee: CommitteeConfig = CommitteeConfig()
@@ -145,6 +147,13 @@ class Settings(BaseModel):
                 raise ValueError(f"{s!r} is not a symbol like BTC-USD (BASE-QUOTE, upper case)")
         if len(set(v)) != len(v):
             raise ValueError("a symbol is listed twice")
+        return v
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, v: str) -> str:
+        if v not in TIMEFRAMES:
+            raise ValueError(f"{v!r} is not a timeframe; use one of {', '.join(TIMEFRAMES)}")
         return v
 
     @field_validator("venues")

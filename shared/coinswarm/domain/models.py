@@ -151,6 +151,7 @@ class OrderStatus(StrEnum):
     PENDING = "pending"
     FILLED = "filled"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 class Order(Frozen):

@@ -1,0 +1,205 @@
+"""The backtest engine: the fused stages over a replayed history, on a simulated clock, with the
+in-memory store and the paper broker. Nothing here decides or fills differently from a live cycle:
+the engine only advances the clock, values the account at each close, and closes what is still open
+at the end (at the last close, with the fee)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from coinswarm.adapters.memory_store import MemoryStore
+from coinswarm.adapters.paper_broker import PaperBroker
+from coinswarm.backtest.metrics import Metrics, compute
+from coinswarm.config.settings import TIMEFRAMES, Settings
+from coinswarm.domain.models import Candle, Fill, FillRecorded, Order, Side
+from coinswarm.domain.risk import RiskLimits, limits_from
+from coinswarm.marketdata.replay import ReplayMarketData
+from coinswarm.ports.clock import SimulatedClock
+from coinswarm.stages.agent_memory import InProcessAgentMemory
+from coinswarm.stages.messages import CycleTick, PlacementDone
+from coinswarm.wiring.bootstrap import build_app
+from coinswarm.wiring.fused import run_fused
+
+Strategy = Literal["committee", "sma-cross"]
+FULL_EQUITY = 0.9999  # what backtesting.py's buy() spends by default; sma-cross does the same
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOptions:
+    strategy: Strategy = "committee"
+    fast: int = 10
+    slow: int = 20
+    cash: float | None = None
+    fee_bps: float | None = None
+    slippage_bps: float | None = None
+    max_gap: int | None = None
+
+
+@dataclass
+class BacktestResult:
+    symbol: str
+    strategy: Strategy
+    timeframe_s: int
+    metrics: Metrics
+    ts: list[int]
+    equity: list[float]
+    fills: list[Fill]
+    gaps: list[str]
+    elapsed_s: float
+    decisions: int
+    rejections: int
+    cache_hits: int = 0
+    cache_misses: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.metrics
+        return {
+            "symbol": self.symbol,
+            "strategy": self.strategy,
+            "bars": m.bars,
+            "trades": m.trades,
+            "start_equity": round(m.start_equity, 8),
+            "final_equity": round(m.final_equity, 8),
+            "return_pct": round(m.return_pct, 6),
+            "max_drawdown_pct": round(m.max_drawdown_pct, 6),
+            "sharpe": round(m.sharpe, 6),
+            "win_rate_pct": round(m.win_rate_pct, 6),
+            "exposure_pct": round(m.exposure_pct, 6),
+            "fees": round(m.fees, 8),
+            "fills": len(self.fills),
+            "risk_rejections": self.rejections,
+            "gaps": len(self.gaps),
+            "pattern_cache": {"hits": self.cache_hits, "misses": self.cache_misses},
+            "elapsed_s": round(self.elapsed_s, 4),
+        }
+
+
+def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str, timeframe_s: int) -> Settings:
+    label = next((k for k, v in TIMEFRAMES.items() if v == timeframe_s), None)
+    if label is None:
+        raise ValueError(
+            f"candles {timeframe_s} s apart: Coinswarm trades on {', '.join(TIMEFRAMES)} candles"
+        )
+    data = base.model_dump()
+    data.update(symbols=[symbol], timeframe=label, wiring="fused")
+    data["store"] = {"backend": "memory", "path": ":memory:"}
+    data["paper"].update(
+        {k: v for k, v in (("starting_cash", opts.cash), ("fee_bps", opts.fee_bps), ("slippage_bps", opts.slippage_bps)) if v is not None}
+    )
+    if opts.max_gap is not None:
+        data["market"]["max_bridged_gap"] = opts.max_gap
+    data["market"]["warmup_candles"] = 1
+    if opts.strategy == "sma-cross":
+        data["committee"] = {"weights": {"sma_cross": 1.0}, "quorum": 1, "threshold": 1.0, "cache": {"enabled": False}}
+        data["agents"] = {"sma_cross": {"fast": opts.fast, "slow": opts.slow}}
+        data["sizing"] = {"buy_notional": None, "buy_fraction": FULL_EQUITY, "sell_fraction": 1.0}
+    return Settings.model_validate(data)
+
+
+def run_backtest(
+    candles: list[Candle],
+    base: Settings,
+    opts: BacktestOptions,
+    *,
+    label: str = "backtest",
+    on_bar: Callable[[int], None] | None = None,
+) -> BacktestResult:
+    if not candles:
+        raise ValueError("no candles to replay")
+    symbol, timeframe_s = candles[0].symbol, candles[0].timeframe_s
+    settings = backtest_settings(base, opts, symbol, timeframe_s)
+    reference = opts.strategy == "sma-cross"
+    limits = RiskLimits() if reference else limits_from(settings.risk)
+    store = MemoryStore(max_decisions=1_000)
+    clock = SimulatedClock(candles[0].ts)
+    broker = PaperBroker(
+        store,
+        account=settings.account,
+        starting_cash=settings.paper.starting_cash,
+        fee_bps=settings.paper.fee_bps,
+        slippage_bps=settings.paper.slippage_bps,
+        min_order_notional=0.0 if reference else settings.risk.min_order_notional,
+    )
+    app = build_app(
+        settings,
+        market=ReplayMarketData({symbol: candles}, label=label),
+        store=store,
+        clock=clock,
+        broker=broker,
+        agent_memory=InProcessAgentMemory(),
+        limits=limits,
+    )
+    routes = app.stages.routes()
+    seen_gaps: list[str] = []
+
+    def tap(topic: str, message: Any) -> None:
+        found = getattr(message, "gaps", None)
+        if found and topic == "scores":
+            seen_gaps.extend(found)
+
+    equity: list[float] = []
+    stamps: list[int] = []
+    exposed = 0
+    started = time.perf_counter()
+    for i, candle in enumerate(candles):
+        ts = candle.close_ts
+        clock.set(ts)
+        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=(symbol,)), tap)
+        account = broker.account()
+        held = account.positions.get(symbol, 0.0)
+        exposed += held > 0.0
+        equity.append(account.cash + held * candle.close)
+        stamps.append(ts)
+        if on_bar is not None:
+            on_bar(i + 1)
+    _close_at_end(app, broker, candles[-1])
+    account = broker.account()
+    equity[-1] = account.cash + account.positions.get(symbol, 0.0) * candles[-1].close
+    elapsed = time.perf_counter() - started
+    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    metrics = compute(
+        equity, fills, exposed_bars=exposed, timeframe_s=timeframe_s, start_equity=settings.paper.starting_cash
+    )
+    cache = app.cache
+    return BacktestResult(
+        symbol=symbol,
+        strategy=opts.strategy,
+        timeframe_s=timeframe_s,
+        metrics=metrics,
+        ts=stamps,
+        equity=equity,
+        fills=fills,
+        gaps=seen_gaps,
+        elapsed_s=elapsed,
+        decisions=len(candles),
+        rejections=len(store.recent_rejections(10**9)),
+        cache_hits=cache.hits if cache else 0,
+        cache_misses=cache.misses if cache else 0,
+    )
+
+
+def _close_at_end(app: Any, broker: PaperBroker, last: Candle) -> None:
+    """Orders still pending at the end never fill (there is no next open); a position still open is
+    sold at the last close, with fee and slippage as usual."""
+    for order in broker.pending(last.symbol):
+        broker.cancel(order.client_order_id)
+    held = broker.account().positions.get(last.symbol, 0.0)
+    if held <= 0.0:
+        return
+    broker.submit(
+        Order(
+            client_order_id=f"cs-{last.symbol}-{last.close_ts}-end",
+            symbol=last.symbol,
+            side=Side.SELL,
+            fraction=1.0,
+            placed_ts=last.close_ts,
+        )
+    )
+    settlement = broker.settle(last.symbol, last.close, last.close_ts)
+    app.stages.logging.handle(
+        PlacementDone(cycle_id="bt-end", symbol=last.symbol, fills=tuple(settlement.fills), mark_price=last.close)
+    )

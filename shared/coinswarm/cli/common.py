@@ -1,0 +1,86 @@
+"""What the subcommands share: loading the configuration, opening the state file, clean failures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from coinswarm.config import ConfigError, Settings, load_settings
+
+META_KEY = "run:meta"
+
+
+class CliError(Exception):
+    """A failure the user can fix; printed without a traceback. `code` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    raise CliError(message, code)
+
+
+def add_config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (TOML); default: $COINSWARM_CONFIG, else ./coinswarm.toml if present, "
+        "else built-in defaults. COINSWARM_* environment variables override it.",
+    )
+
+
+def add_state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", metavar="PATH", help="the SQLite state file (default: store.path of the configuration)")
+
+
+def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
+    try:
+        settings = load_settings(getattr(args, "config", None))
+    except ConfigError as exc:
+        fail(str(exc))
+    if overrides:
+        data = settings.model_dump()
+        for key, value in overrides.items():
+            section, _, field = key.partition(".")
+            if field:
+                data[section][field] = value
+            else:
+                data[section] = value
+        try:
+            settings = Settings.model_validate(data)
+        except ValueError as exc:
+            fail(f"invalid option: {exc}")
+    return settings
+
+
+def existing_state(args: argparse.Namespace, settings: Settings) -> Path:
+    path = Path(args.state or settings.store.path)
+    if not path.exists():
+        fail(f"no state file at {path}: run `coinswarm run` first, or name the file with --state PATH")
+    return path
+
+
+def open_sqlite(path: Path) -> Any:
+    from coinswarm.adapters.sqlite_store import SqliteStore
+
+    return SqliteStore(path)
+
+
+def settings_for_state(settings: Settings, store: Any) -> Settings:
+    """The configuration as the run that wrote this state file used it (symbols and timeframe)."""
+    meta = store.get(META_KEY)
+    if meta is None:
+        return settings
+    data = settings.model_dump()
+    data["symbols"] = meta.value.get("symbols", data["symbols"])
+    data["timeframe"] = meta.value.get("timeframe", data["timeframe"])
+    data["account"] = meta.value.get("account", data["account"])
+    return Settings.model_validate(data)
+
+
+def err(text: str) -> None:
+    print(text, file=sys.stderr)

@@ -1,0 +1,45 @@
+"""The `coinswarm` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from coinswarm import __version__
+from coinswarm.cli import admin, backtest, run, status
+from coinswarm.cli.common import CliError
+
+DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
+committee, risk limits guard every order, and paper trading is the default.
+
+Start with `coinswarm run`; see what happened with `coinswarm status`. Every command has --help."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="coinswarm", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--version", action="version", version=f"coinswarm {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run.add_parser(sub)
+    backtest.add_parser(sub)
+    status.add_parser(sub)
+    admin.add_parsers(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"coinswarm {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""What `coinswarm run` prints: one line per symbol per cycle, and the session summary."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from pydantic import BaseModel
+
+from coinswarm.domain.models import Action, Decision, iso
+from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, PlacementDone, ScoresReady
+
+SHORT = {"trend": "trend", "mean_reversion": "mrev", "arbitrage": "arb", "sma_cross": "sma"}
+
+
+def money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def price(x: float) -> str:
+    return f"{x:,.2f}" if x >= 100 else f"{x:.6g}"
+
+
+def votes_text(decision: Decision) -> str:
+    parts = []
+    for v in decision.votes:
+        name = SHORT.get(v.agent, v.agent[:6])
+        parts.append(f"{name} --" if v.confidence == 0 else f"{name} {v.signal:+.2f}@{v.confidence:.2f}")
+    return " ".join(parts)
+
+
+@dataclass
+class CycleReporter:
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    quiet: bool = False
+    decisions: dict[tuple[str, str], DecisionReady] = field(default_factory=dict)
+    gaps: list[str] = field(default_factory=list)
+    orders: int = 0
+    rejections: int = 0
+    fills: int = 0
+    venue_refusals: int = 0
+    lines: int = 0
+
+    def __call__(self, topic: str, message: BaseModel) -> None:
+        if topic == SCORES and isinstance(message, ScoresReady) and message.gaps:
+            for g in message.gaps:
+                self.gaps.append(g)
+                self._print(f"  gap: {g}")
+        elif topic == DECISIONS and isinstance(message, DecisionReady):
+            self.decisions[(message.cycle_id, message.decision.symbol)] = message
+        elif topic == PLACEMENTS and isinstance(message, PlacementDone):
+            self._line(message)
+
+    def _line(self, done: PlacementDone) -> None:
+        ready = self.decisions.pop((done.cycle_id, done.symbol), None)
+        if ready is None:
+            return
+        d = ready.decision
+        events = []
+        for f in done.fills:
+            self.fills += 1
+            events.append(f"filled {f.side.value} {f.quantity:.6g} @ {price(f.price)} fee {money(f.fee)}")
+            if f.note:
+                events.append(f"({f.note})")
+        for o in done.refused_by_venue:
+            self.venue_refusals += 1
+            events.append(f"broker refused {o.client_order_id}: {o.note}")
+        if done.order is not None and not done.note.startswith("duplicate"):
+            self.orders += 1
+            o = done.order
+            size = money(o.notional) if o.notional else f"{o.quantity:.6g}" if o.quantity else f"{o.fraction:.0%}"
+            events.append(f"order {o.side.value} {size} placed (fills at next open)")
+            if done.note:
+                events.append(f"({done.note})")
+        if done.rejection is not None:
+            self.rejections += 1
+            events.append(f"refused by risk: {done.rejection.reason}")
+        acted = d.action is not Action.HOLD or events
+        if self.quiet and not acted:
+            return
+        verdict = f"{d.action.value.upper()} {d.confidence:.2f}"
+        self._print(
+            f"{iso(d.ts)[5:16].replace('T', ' ')} {d.symbol:<9} {price(ready.mark_price):>12} | "
+            f"{votes_text(d):<40} | {verdict:<9} | {' '.join(events) or '-'}"
+        )
+
+    def _print(self, text: str) -> None:
+        self.lines += 1
+        print(text, file=self.out, flush=False)

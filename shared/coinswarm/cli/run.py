@@ -1,0 +1,121 @@
+"""`coinswarm run`: paper-trading cycles on the embedded store, one line per symbol per cycle."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from pathlib import Path
+
+from coinswarm.cli.common import META_KEY, add_config_arg, fail, settings_from
+from coinswarm.cli.report import CycleReporter
+from coinswarm.cli.sources import Source, resolve
+from coinswarm.cli.summary import print_summary
+from coinswarm.wiring.bootstrap import App, LiveTradingUnavailable, build_app
+from coinswarm.wiring.runner import CycleRunner, StateInUse
+
+HELP = """Run trading cycles on paper, on the embedded SQLite store.
+
+Market data: live public candles from Coinbase Advanced Trade when reachable (a short connect
+timeout, so an offline machine falls back at once to a seeded synthetic series, clearly labelled);
+--replay FILE replays a candle CSV as if it arrived live; --synthetic asks for the synthetic series.
+
+Each cycle prints one line per symbol: time, symbol, close, every agent's vote (signal@confidence,
+'--' for an abstention), the committee's decision with its confidence, and what order placement did.
+The run ends with a summary and says where its state file is.
+
+Replay and synthetic sessions are simulations: they start from a fresh state file of their own
+(.coinswarm/replay-NAME.db, .coinswarm/synthetic.db) unless --state names one. Live sessions keep
+trading on store.path across runs."""
+
+EXAMPLES = """examples:
+  coinswarm run --cycles 120                      # live data if reachable, else synthetic
+  coinswarm run --replay ETH_BTC-5m.csv.gz --quiet
+  coinswarm run --synthetic --wiring fused --seed 11
+  coinswarm status --state .coinswarm/synthetic.db"""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run", help="trade on paper, cycle by cycle", description=HELP, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arg(p)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--replay", metavar="FILE", help="replay this candle CSV (optionally .gz) as if live")
+    src.add_argument("--synthetic", action="store_true", help="use the seeded synthetic series")
+    p.add_argument("--cycles", type=int, default=240, help="how many cycles to run (default 240)")
+    p.add_argument("--seed", type=int, help="seed of the synthetic series (default market.synthetic_seed)")
+    p.add_argument("--wiring", choices=["fused", "mesh"], help="run the stages fused or as a mesh (default: wiring)")
+    p.add_argument("--state", metavar="PATH", help="state file (see above for the default)")
+    p.add_argument("--keep-state", action="store_true", help="continue a simulation's state file instead of starting fresh")
+    p.add_argument("--quiet", action="store_true", help="print only cycles where something was decided or done")
+    p.set_defaults(func=main)
+
+
+def state_path(args: argparse.Namespace, source: Source) -> tuple[Path, bool]:
+    """The state file, and whether it is started afresh."""
+    if args.state:
+        return Path(args.state), False
+    if source.kind == "live":
+        return Path(source.settings.store.path), False
+    name = "synthetic" if source.kind == "synthetic" else f"replay-{Path(args.replay).name.split('.')[0]}"
+    return Path(source.settings.store.path).parent / f"{name}.db", not args.keep_state
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.cycles < 1:
+        fail("--cycles must be at least 1")
+    overrides = {"wiring": args.wiring} if args.wiring else {}
+    settings = settings_from(args, **overrides)
+    source = resolve(settings, replay=args.replay, synthetic=args.synthetic, cycles=args.cycles, seed=args.seed)
+    path, fresh = state_path(args, source)
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{path}{suffix}").unlink()
+    data = source.settings.model_dump()
+    data["store"]["path"] = str(path)
+    settings = type(settings).model_validate(data)
+    from coinswarm.adapters.sqlite_store import SqliteStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(path)
+    try:
+        app = build_app(settings, market=source.market, store=store, clock=source.clock)
+    except LiveTradingUnavailable as exc:
+        fail(str(exc))
+    store.put(META_KEY, {"symbols": list(settings.symbols), "timeframe": settings.timeframe, "account": settings.account, "source": source.market.label})
+    return trade(app, source, path, fresh, args)
+
+
+def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Namespace) -> int:
+    settings = app.settings
+    reporter = CycleReporter(quiet=args.quiet)
+    handlers = None
+    if settings.wiring == "mesh":
+        from functions.local import local_handlers
+
+        handlers = local_handlers(app)
+    runner = CycleRunner(app, wiring=settings.wiring, handlers=handlers, tap=reporter, owner=f"run-{time.time_ns()}")
+    print(
+        f"Coinswarm · PAPER trading · data: {source.market.label}\n"
+        f"  symbols {', '.join(settings.symbols)} · {settings.timeframe} candles · {settings.wiring} wiring · "
+        f"committee threshold {settings.committee.threshold:.2f}, quorum {settings.committee.quorum}\n"
+        f"  state {path}{' (fresh)' if fresh else ''}"
+    )
+    if source.note:
+        print(f"  note: {source.note}")
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        for ts in source.cycle_times(args.cycles):
+            runner.run_cycle(ts)
+    except StateInUse as exc:
+        fail(str(exc), code=3)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        runner.release()
+    print_summary(app, source, reporter, runner.cycles, time.perf_counter() - started, path, interrupted)
+    return 130 if interrupted else 0

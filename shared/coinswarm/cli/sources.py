@@ -1,0 +1,123 @@
+"""Where `coinswarm run` gets its candles, and at which times its cycles run.
+
+- `--replay FILE`: the file's candles, as if they arrived live, one cycle per candle (simulated clock);
+- `--synthetic`: a seeded synthetic series per symbol, clearly labelled (simulated clock);
+- otherwise live public candles from Coinbase Advanced Trade, when reachable within a short connect
+  timeout; an offline machine falls back to the synthetic series at once, and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from coinswarm.config.settings import TIMEFRAMES, Settings
+from coinswarm.domain.models import Candle
+from coinswarm.marketdata.candle_files import CandleFileError, load_candles
+from coinswarm.marketdata.replay import ReplayMarketData
+from coinswarm.marketdata.synthetic import synthetic_candles
+from coinswarm.ports.clock import Clock, SimulatedClock, SystemClock
+from coinswarm.ports.market import MarketData
+
+from .common import fail
+
+START_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0}
+LIVE_DELAY_S = 3  # ask for a candle this long after it closes
+
+
+@dataclass
+class Source:
+    market: MarketData
+    clock: Clock
+    settings: Settings
+    kind: str  # "live", "replay" or "synthetic"
+    note: str = ""
+    series: dict[str, list[Candle]] | None = None
+
+    def cycle_times(self, cycles: int) -> Iterator[int]:
+        """The `ts` of each cycle: a candle close. Simulated sources advance the clock themselves."""
+        if self.series is not None:
+            yield from self._replay_times(cycles)
+        else:
+            yield from self._live_times(cycles)
+
+    def _replay_times(self, cycles: int) -> Iterator[int]:
+        assert isinstance(self.clock, SimulatedClock) and self.series is not None
+        ends = sorted({c.close_ts for candles in self.series.values() for c in candles})
+        warm = min(self.settings.market.warmup_candles, max(1, len(ends) // 2))
+        for ts in ends[warm - 1 : warm - 1 + cycles]:
+            self.clock.set(ts)
+            yield ts
+
+    def _live_times(self, cycles: int) -> Iterator[int]:
+        tf = self.settings.timeframe_s
+        for n in range(cycles):
+            now = time.time()
+            last_close = int(now // tf) * tf
+            if n > 0:
+                wait = last_close + tf + LIVE_DELAY_S - now
+                if wait > 0:
+                    time.sleep(wait)
+                last_close = int(time.time() // tf) * tf
+            yield last_close
+
+
+def with_market(settings: Settings, symbols: list[str], timeframe: str) -> Settings:
+    data = settings.model_dump()
+    data["symbols"] = symbols
+    data["timeframe"] = timeframe
+    return Settings.model_validate(data)
+
+
+def replay_source(settings: Settings, file: str) -> Source:
+    try:
+        cf = load_candles(file)
+    except (CandleFileError, OSError) as exc:
+        fail(str(exc))
+    label = next((k for k, v in TIMEFRAMES.items() if v == cf.timeframe_s), None)
+    if label is None:
+        fail(f"{file}: candles {cf.timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
+    settings = with_market(settings, [cf.symbol], label)
+    note = f"{len(cf.gaps)} gaps in the file" if cf.gaps else ""
+    market = ReplayMarketData({cf.symbol: cf.candles}, label=f"replay of {Path(file).name}")
+    return Source(market, SimulatedClock(cf.candles[0].ts), settings, "replay", note, {cf.symbol: cf.candles})
+
+
+def synthetic_source(settings: Settings, cycles: int, seed: int, note: str = "") -> Source:
+    tf = settings.timeframe_s
+    n = settings.market.warmup_candles + cycles
+    end = int(time.time() // tf) * tf
+    series: dict[str, list[Candle]] = {}
+    for i, symbol in enumerate(settings.symbols):
+        start_price = START_PRICES.get(symbol.split("-")[0], 100.0)
+        series[symbol] = synthetic_candles(
+            symbol, n, seed=seed + i, start_ts=end - n * tf, timeframe_s=tf, start_price=start_price
+        )
+    market = ReplayMarketData(series, label=f"SYNTHETIC series (seed {seed}), not market data")
+    return Source(market, SimulatedClock(end - n * tf), settings, "synthetic", note, series)
+
+
+def live_source(settings: Settings) -> Source:
+    from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
+
+    market = CoinbasePublicMarketData(settings.market.coinbase_url, connect_timeout_s=settings.market.connect_timeout_s)
+    market.probe(settings.symbols[0])
+    return Source(market, SystemClock(), settings, "live")
+
+
+def resolve(settings: Settings, *, replay: str | None, synthetic: bool, cycles: int, seed: int | None) -> Source:
+    seed = settings.market.synthetic_seed if seed is None else seed
+    if replay:
+        return replay_source(settings, replay)
+    if synthetic or settings.market.source == "synthetic":
+        return synthetic_source(settings, cycles, seed)
+    from coinswarm.marketdata.errors import MarketDataUnavailable
+
+    try:
+        return live_source(settings)
+    except MarketDataUnavailable as exc:
+        if settings.market.source == "coinbase":
+            fail(f"Coinbase market data is unavailable: {exc} (market.source = 'coinbase' allows no fallback)")
+        return synthetic_source(settings, cycles, seed, note=f"Coinbase unreachable ({exc}); using synthetic data")

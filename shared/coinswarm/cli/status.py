@@ -1,0 +1,78 @@
+"""`coinswarm status`: positions, cash, P&L, the last decisions, the kill switch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from coinswarm.cli.common import add_config_arg, add_state_arg, existing_state, open_sqlite, settings_for_state, settings_from
+from coinswarm.cli.report import votes_text
+from coinswarm.cli.summary import account_line, figures, position_lines
+from coinswarm.domain.models import iso
+from coinswarm.stages.ledger import Ledger
+from coinswarm.stages.placement import KILL_SWITCH_KEY
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "status",
+        help="positions, cash, P&L, the last decisions, the kill switch",
+        description="Show what the state file holds: the account folded from the ledger (valued at the newest "
+        "stored closes), pending orders, the newest decisions with every vote, risk refusals and the kill switch.",
+    )
+    add_config_arg(p)
+    add_state_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--decisions", type=int, default=10, metavar="N", help="how many recent decisions (default 10)")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    path = existing_state(args, settings)
+    store = open_sqlite(path)
+    settings = settings_for_state(settings, store)
+    ledger = Ledger(store, settings.ledger_stream)
+    fig = figures(ledger.portfolio(), store, list(settings.symbols), settings.timeframe_s)
+    decisions = store.recent_decisions(args.decisions)
+    rejections = store.recent_rejections(5)
+    kill = store.get(KILL_SWITCH_KEY)
+    kill_doc = kill.value if kill else {"on": False}
+    book = store.get(f"paper:{settings.account}:book")
+    pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "state": str(path),
+                    "mode": settings.mode,
+                    "account": settings.account,
+                    "kill_switch": kill_doc,
+                    **fig.to_json(),
+                    "pending_orders": pending,
+                    "decisions": [d.model_dump(mode="json") for d in decisions],
+                    "risk_rejections": [r.model_dump(mode="json") for r in rejections],
+                    "ledger_seq": ledger.portfolio().seq,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"Coinswarm status · state {path} · account {settings.account} · mode {settings.mode.upper()}")
+    print(f"kill switch  {'ON: ' + kill_doc.get('reason', '') if kill_doc.get('on') else 'off'}")
+    print(f"account      {account_line(fig)}")
+    print("positions")
+    for line in position_lines(fig):
+        print(line)
+    print(f"pending      {len(pending)} order(s)" + "".join(f"\n  {o['client_order_id']} {o['side']}" for o in pending))
+    print("last decisions")
+    for d in decisions:
+        print(f"  {iso(d.ts)} {d.symbol:<9} {d.action.value.upper():<4} {d.confidence:.2f}  {votes_text(d)}")
+    if not decisions:
+        print("  (none yet)")
+    if rejections:
+        print("risk refusals")
+        for r in rejections:
+            print(f"  {iso(r.ts)} {r.symbol:<9} {r.side.value:<4} {r.reason}")
+    print(f"ledger       {fig.portfolio.seq} events · verify with: coinswarm ledger verify --state {path}")
+    return 0

@@ -1,0 +1,102 @@
+"""The committee's arithmetic, quorum, threshold, audit trail and pattern cache."""
+
+import pytest
+
+from coinswarm.domain.committee import Committee, PatternCache
+from coinswarm.domain.models import Action, AgentScore
+
+W = {"trend": 1.0, "mean_reversion": 1.0, "arbitrage": 1.0}
+
+
+def score(agent: str, signal: float, confidence: float) -> AgentScore:
+    return AgentScore(agent=agent, signal=signal, confidence=confidence, reason=f"{agent} says so")
+
+
+def decide(committee: Committee, *scores: AgentScore, ts: int = 60, state: str = "s"):
+    return committee.decide(cycle_id="c1", symbol="BTC-USD", ts=ts, scores=scores, state_key=state)
+
+
+def test_agreeing_confident_agents_buy_and_every_vote_is_kept() -> None:
+    d = decide(Committee(W), score("trend", 0.9, 0.9), score("mean_reversion", 1.0, 0.8), score("arbitrage", 0, 0))
+    # confidence = |1*0.9*0.9 + 1*0.8*1.0| / (1 + 1) = 0.805 (arbitrage abstains, so it is not counted)
+    assert d.action is Action.BUY
+    assert d.confidence == pytest.approx(0.805)
+    assert [v.agent for v in d.votes] == ["trend", "mean_reversion", "arbitrage"]
+    assert d.votes[0].reason == "trend says so"
+    assert d.decision_id == "BTC-USD-60"
+
+
+def test_sell_when_they_agree_downwards() -> None:
+    d = decide(Committee(W), score("trend", -1.0, 0.9), score("mean_reversion", -0.9, 0.9))
+    assert d.action is Action.SELL
+    assert d.signal < 0
+
+
+def test_below_threshold_holds_and_says_why() -> None:
+    d = decide(Committee(W, threshold=0.8), score("trend", 0.9, 0.9), score("mean_reversion", -0.5, 0.5))
+    assert d.action is Action.HOLD
+    assert "below 0.80" in d.reason
+
+
+def test_threshold_is_configurable() -> None:
+    scores = (score("trend", 0.6, 0.6), score("mean_reversion", 0.6, 0.6))
+    assert decide(Committee(W, threshold=0.8), *scores).action is Action.HOLD
+    assert decide(Committee(W, threshold=0.3), *scores).action is Action.BUY
+
+
+def test_quorum_counts_only_agents_that_vote() -> None:
+    d = decide(Committee(W, quorum=2), score("trend", 1.0, 1.0), score("mean_reversion", 0.0, 0.0))
+    assert d.action is Action.HOLD
+    assert "no quorum: 1 of 2" in d.reason
+
+
+def test_weights_tip_the_vote() -> None:
+    scores = (score("trend", 1.0, 1.0), score("mean_reversion", -1.0, 1.0))
+    assert decide(Committee(W, threshold=0.5), *scores).action is Action.HOLD
+    heavy = Committee({"trend": 9.0, "mean_reversion": 1.0}, threshold=0.5)
+    assert decide(heavy, *scores).action is Action.BUY  # (9 - 1) / 10 = 0.8
+
+
+def test_an_agent_with_zero_weight_does_not_vote() -> None:
+    c = Committee({"trend": 1.0, "mean_reversion": 0.0}, quorum=1, threshold=0.5)
+    d = decide(c, score("trend", 1.0, 1.0), score("mean_reversion", -1.0, 1.0))
+    assert d.action is Action.BUY and d.confidence == 1.0
+
+
+def test_pattern_cache_serves_repeated_states_with_the_same_verdict() -> None:
+    cache = PatternCache()
+    cached, fresh = Committee(W, cache=cache), Committee(W)
+    a = (score("trend", 0.91, 0.9), score("mean_reversion", 0.88, 0.84))
+    b = (score("trend", 0.905, 0.9), score("mean_reversion", 0.876, 0.84))  # same state once quantized
+    first = decide(cached, *a, ts=60)
+    second = decide(cached, *b, ts=120)
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert not first.from_cache and second.from_cache
+    assert "[pattern cache]" in second.reason
+    # a hit gives exactly what a fresh vote on the same scores gives
+    again = decide(fresh, *b, ts=120)
+    assert (second.action, second.signal, second.confidence) == (again.action, again.signal, again.confidence)
+
+
+def test_pattern_cache_key_includes_the_market_state() -> None:
+    cache = PatternCache()
+    c = Committee(W, cache=cache)
+    s = (score("trend", 0.5, 0.5), score("mean_reversion", 0.5, 0.5))
+    decide(c, *s, state="p1|vol:normal|rsi:neutral")
+    decide(c, *s, state="p2|vol:normal|rsi:neutral")
+    decide(c, *s, state="p1|vol:normal|rsi:neutral")
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_pattern_cache_is_bounded() -> None:
+    cache = PatternCache(max_entries=2)
+    c = Committee(W, cache=cache)
+    for i in range(5):
+        decide(c, score("trend", 0.1 * i, 0.5), score("mean_reversion", 0.1, 0.5))
+    assert len(cache) == 2
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"quorum": 0}, "quorum"), ({"threshold": 0.0}, "threshold")])
+def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Committee(W, **kwargs)
