@@ -78,7 +78,10 @@ def test_arbitrage_nets_both_fees() -> None:
     fees = {"coinbase": 60.0, "binance": 10.0}
 
     def view(other: float) -> MarketView:
-        quotes = (Quote(venue="coinbase", symbol="BTC-USD", price=100.0, ts=0), Quote(venue="binance", symbol="BTC-USD", price=other, ts=0))
+        quotes = (
+            Quote(venue="coinbase", symbol="BTC-USD", price=100.0, ts=0),
+            Quote(venue="binance", symbol="BTC-USD", price=other, ts=0),
+        )
         return MarketView(primary_venue="coinbase", quotes=quotes, fee_bps=fees)
 
     assert ArbitrageAgent().observe(c, view(100.75)).abstains  # 75 bps gap - 70 bps fees = 5 bps < 10
@@ -117,14 +120,16 @@ def test_reset_forgets_everything() -> None:
 
 
 def test_registry_builds_the_configured_agents_with_parameters() -> None:
-    agents, weights = build_agents({"trend": 2.0, "mean_reversion": 1.0, "arbitrage": 0.0}, {"trend": {"fast": 5, "slow": 9}})
+    agents, weights = build_agents(
+        {"trend": 2.0, "mean_reversion": 1.0, "arbitrage": 0.0}, {"trend": {"fast": 5, "slow": 9}}
+    )
     assert [a.name for a in agents] == ["trend", "mean_reversion"]
     assert weights == {"trend": 2.0, "mean_reversion": 1.0}
     assert isinstance(agents[0], TrendAgent) and agents[0].fast == 5
 
 
 def test_registry_explains_unknown_agents_and_bad_parameters() -> None:
-    with pytest.raises(UnknownAgentError, match="no agent 'momentum'.*momentum.py"):
+    with pytest.raises(UnknownAgentError, match=r"no agent 'momentum'.*momentum\.py"):
         agent_class("momentum")
     with pytest.raises(UnknownAgentError, match="bad parameters"):
         build_agents({"trend": 1.0}, {"trend": {"fast": 30, "slow": 10}})

@@ -17,7 +17,9 @@ def test_defaults_are_safe(tmp_path, monkeypatch) -> None:
 
 def test_file_then_environment(tmp_path) -> None:
     f = tmp_path / "c.toml"
-    f.write_text('symbols = ["BTC-USD"]\n[risk]\nmax_daily_loss = 100\n[committee.weights]\ntrend = 2.0\nmean_reversion = 1.0\n')
+    f.write_text(
+        'symbols = ["BTC-USD"]\n[risk]\nmax_daily_loss = 100\n[committee.weights]\ntrend = 2.0\nmean_reversion = 1.0\n'
+    )
     s = load_settings(f, env={"COINSWARM_RISK__MAX_DAILY_LOSS": "250", "COINSWARM_COMMITTEE__QUORUM": "1"})
     assert s.symbols == ("BTC-USD",)
     assert s.risk.max_daily_loss == 250  # the environment wins over the file
@@ -53,7 +55,7 @@ def test_bad_values_are_refused_naming_field_origin_and_reason(tmp_path, monkeyp
 def test_file_errors_name_the_file(tmp_path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[risk\n")
-    with pytest.raises(ConfigError, match="bad.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml is not valid TOML"):
         load_settings(bad, env={})
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml", env={})
@@ -65,7 +67,10 @@ def test_file_errors_name_the_file(tmp_path) -> None:
 
 def test_secrets_are_masked_and_never_echoed(tmp_path) -> None:
     f = tmp_path / "c.toml"
-    f.write_text('[[venues]]\nname = "coinbase"\nfee_bps = 60\napi_key = "organizations/xyz/apiKeys/SECRET-KEY-1"\napi_secret = "TOPSECRET"\n')
+    f.write_text(
+        '[[venues]]\nname = "coinbase"\nfee_bps = 60\n'
+        'api_key = "organizations/xyz/apiKeys/SECRET-KEY-1"\napi_secret = "TOPSECRET"\n'
+    )
     s = load_settings(f, env={})
     dumped = json.dumps(masked_dump(s))
     assert "SECRET-KEY-1" not in dumped and "TOPSECRET" not in dumped and "**********" in dumped

@@ -7,8 +7,16 @@ from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderStatus, Side
 
 
-def broker(cash: float = 1_000.0, fee_bps: float = 100.0, slippage_bps: float = 50.0, min_order: float = 10.0) -> PaperBroker:
-    return PaperBroker(MemoryStore(), starting_cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, min_order_notional=min_order)
+def broker(
+    cash: float = 1_000.0, fee_bps: float = 100.0, slippage_bps: float = 50.0, min_order: float = 10.0
+) -> PaperBroker:
+    return PaperBroker(
+        MemoryStore(),
+        starting_cash=cash,
+        fee_bps=fee_bps,
+        slippage_bps=slippage_bps,
+        min_order_notional=min_order,
+    )
 
 
 def order(cid: str, side: Side, placed_ts: int = 60, **size: float) -> Order:

@@ -7,7 +7,16 @@ from coinswarm.domain.portfolio import Portfolio, differences, fold
 
 
 def fill(n: int, side: Side, qty: float, price: float, fee: float = 1.0, symbol: str = "BTC-USD") -> Fill:
-    return Fill(fill_id=f"f{n}", client_order_id=f"o{n}", symbol=symbol, side=side, quantity=qty, price=price, fee=fee, ts=n)
+    return Fill(
+        fill_id=f"f{n}",
+        client_order_id=f"o{n}",
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        price=price,
+        fee=fee,
+        ts=n,
+    )
 
 
 def events(*fills: Fill) -> list[LedgerEvent]:

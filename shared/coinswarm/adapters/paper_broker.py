@@ -106,7 +106,11 @@ class PaperBroker(Broker):
             book["pending"] = [cid for cid in book["pending"] if cid != client_order_id]
             book["orders"] = {
                 **book["orders"],
-                client_order_id: {**book["orders"][client_order_id], "status": "cancelled", "note": "cancelled"},
+                client_order_id: {
+                    **book["orders"][client_order_id],
+                    "status": "cancelled",
+                    "note": "cancelled",
+                },
             }
             cancelled.append(True)
             return True

@@ -81,20 +81,31 @@ class BacktestResult:
 def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str, timeframe_s: int) -> Settings:
     label = next((k for k, v in TIMEFRAMES.items() if v == timeframe_s), None)
     if label is None:
-        raise ValueError(
-            f"candles {timeframe_s} s apart: Coinswarm trades on {', '.join(TIMEFRAMES)} candles"
-        )
+        raise ValueError(f"candles {timeframe_s} s apart: Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
     data = base.model_dump()
     data.update(symbols=[symbol], timeframe=label, wiring="fused")
     data["store"] = {"backend": "memory", "path": ":memory:"}
     data["paper"].update(
-        {k: v for k, v in (("starting_cash", opts.cash), ("fee_bps", opts.fee_bps), ("slippage_bps", opts.slippage_bps)) if v is not None}
+        {
+            k: v
+            for k, v in (
+                ("starting_cash", opts.cash),
+                ("fee_bps", opts.fee_bps),
+                ("slippage_bps", opts.slippage_bps),
+            )
+            if v is not None
+        }
     )
     if opts.max_gap is not None:
         data["market"]["max_bridged_gap"] = opts.max_gap
     data["market"]["warmup_candles"] = 1
     if opts.strategy == "sma-cross":
-        data["committee"] = {"weights": {"sma_cross": 1.0}, "quorum": 1, "threshold": 1.0, "cache": {"enabled": False}}
+        data["committee"] = {
+            "weights": {"sma_cross": 1.0},
+            "quorum": 1,
+            "threshold": 1.0,
+            "cache": {"enabled": False},
+        }
         data["agents"] = {"sma_cross": {"fast": opts.fast, "slow": opts.slow}}
         data["sizing"] = {"buy_notional": None, "buy_fraction": FULL_EQUITY, "sell_fraction": 1.0}
     return Settings.model_validate(data)
@@ -162,7 +173,11 @@ def run_backtest(
     elapsed = time.perf_counter() - started
     fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
     metrics = compute(
-        equity, fills, exposed_bars=exposed, timeframe_s=timeframe_s, start_equity=settings.paper.starting_cash
+        equity,
+        fills,
+        exposed_bars=exposed,
+        timeframe_s=timeframe_s,
+        start_equity=settings.paper.starting_cash,
     )
     cache = app.cache
     return BacktestResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from coinswarm.domain.models import Fill, Side
 
@@ -55,7 +56,7 @@ def sharpe(equity: Sequence[float], timeframe_s: int) -> float:
     """Annualized Sharpe ratio of per-bar simple returns (risk-free rate 0, population std)."""
     if len(equity) < 3:
         return 0.0
-    rets = [b / a - 1.0 for a, b in zip(equity, equity[1:], strict=False) if a > 0]
+    rets = [b / a - 1.0 for a, b in pairwise(equity) if a > 0]
     n = len(rets)
     mean = sum(rets) / n
     var = sum((r - mean) ** 2 for r in rets) / n
@@ -79,7 +80,12 @@ class Metrics:
 
 
 def compute(
-    equity: Sequence[float], fills: Sequence[Fill], *, exposed_bars: int, timeframe_s: int, start_equity: float
+    equity: Sequence[float],
+    fills: Sequence[Fill],
+    *,
+    exposed_bars: int,
+    timeframe_s: int,
+    start_equity: float,
 ) -> Metrics:
     trips = round_trips(fills)
     wins = sum(1 for t in trips if t.pnl > 0)

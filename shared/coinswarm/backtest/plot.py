@@ -15,13 +15,13 @@ def plot_equity(result: Any, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    times = [datetime.fromtimestamp(t, UTC) for t in result.ts]
+    times: Any = [datetime.fromtimestamp(t, UTC) for t in result.ts]  # matplotlib takes datetimes
     by_ts = dict(zip(result.ts, result.equity, strict=True))
     fig, ax = plt.subplots(figsize=(11, 4.5), dpi=110)
     ax.plot(times, result.equity, color="#1f4e79", linewidth=1.0, label="equity")
     for side, marker, color in ((Side.BUY, "^", "#2e7d32"), (Side.SELL, "v", "#c62828")):
         fills = [f for f in result.fills if f.side is side]
-        xs = [datetime.fromtimestamp(f.ts, UTC) for f in fills]
+        xs: Any = [datetime.fromtimestamp(f.ts, UTC) for f in fills]
         ys = [by_ts.get(_bar_close(result, f.ts), result.equity[-1]) for f in fills]
         ax.scatter(xs, ys, marker=marker, color=color, s=28, zorder=3, label=f"{side.value} ({len(fills)})")
     m = result.metrics

@@ -39,7 +39,6 @@ class Progress:
         eta = (self.total - done) / rate if rate > 0 else 0.0
         bar = "#" * int(frac * 30)
         self.out.write(
-            f"\r{self.label} [{bar:<30}] {frac:6.1%} {done:,}/{self.total:,} bars "
-            f"{rate:,.0f} bars/s eta {eta:4.0f}s"
+            f"\r{self.label} [{bar:<30}] {frac:6.1%} {done:,}/{self.total:,} bars {rate:,.0f} bars/s eta {eta:4.0f}s"
         )
         self.out.flush()

@@ -7,7 +7,14 @@ import json
 import time
 from typing import Any
 
-from coinswarm.cli.common import add_config_arg, add_state_arg, existing_state, open_sqlite, settings_for_state, settings_from
+from coinswarm.cli.common import (
+    add_config_arg,
+    add_state_arg,
+    existing_state,
+    open_sqlite,
+    settings_for_state,
+    settings_from,
+)
 from coinswarm.config.loader import masked_dump
 from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.placement import kill_switch_on, set_kill_switch

@@ -49,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cash", type=float, help="starting cash (default paper.starting_cash)")
     p.add_argument("--fee-bps", type=float, help="fee per fill in basis points (default paper.fee_bps)")
     p.add_argument("--slippage-bps", type=float, help="slippage in basis points (default paper.slippage_bps)")
-    p.add_argument("--max-gap", type=int, help="missing candles agents may see through (default market.max_bridged_gap)")
+    p.add_argument(
+        "--max-gap", type=int, help="missing candles agents may see through (default market.max_bridged_gap)"
+    )
     p.add_argument("--symbol", help="symbol name for the file (default: from the file name)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="draw the equity curve with the trades marked")
@@ -105,7 +107,11 @@ def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) ->
     m = r.metrics
     out = sys.stdout
     rate = m.bars / r.elapsed_s if r.elapsed_s > 0 else 0.0
-    print(f"backtest {args.file} · {r.symbol} · {r.strategy} · {m.bars:,} bars in {r.elapsed_s:.2f} s ({rate:,.0f} bars/s)", file=out)
+    print(
+        f"backtest {args.file} · {r.symbol} · {r.strategy} · "
+        f"{m.bars:,} bars in {r.elapsed_s:.2f} s ({rate:,.0f} bars/s)",
+        file=out,
+    )
     print(f"  return        {m.return_pct:+.2f} %   ({m.start_equity:,.2f} -> {m.final_equity:,.2f})", file=out)
     print(f"  max drawdown  {m.max_drawdown_pct:.2f} %", file=out)
     print(f"  sharpe        {m.sharpe:.2f} (annualized, 365-day year)", file=out)
@@ -118,6 +124,9 @@ def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) ->
         total = r.cache_hits + r.cache_misses
         share = r.cache_hits / total if total else 0.0
         print(f"  pattern cache {r.cache_hits:,} hits / {r.cache_misses:,} misses ({share:.0%})", file=out)
-    print(f"  gaps          {file_gaps} in the file" + (f", {len(r.gaps)} seen by the agents" if r.gaps else ""), file=out)
+    print(
+        f"  gaps          {file_gaps} in the file" + (f", {len(r.gaps)} seen by the agents" if r.gaps else ""),
+        file=out,
+    )
     if args.plot:
         print(f"  plot          {args.plot}", file=out)

@@ -64,7 +64,7 @@ def existing_state(args: argparse.Namespace, settings: Settings) -> Path:
     return path
 
 
-def open_sqlite(path: Path) -> Any:
+def open_sqlite(path: str | Path) -> Any:
     from coinswarm.adapters.sqlite_store import SqliteStore
 
     return SqliteStore(path)

@@ -37,7 +37,10 @@ EXAMPLES = """examples:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "run", help="trade on paper, cycle by cycle", description=HELP, epilog=EXAMPLES,
+        "run",
+        help="trade on paper, cycle by cycle",
+        description=HELP,
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arg(p)
@@ -48,7 +51,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--seed", type=int, help="seed of the synthetic series (default market.synthetic_seed)")
     p.add_argument("--wiring", choices=["fused", "mesh"], help="run the stages fused or as a mesh (default: wiring)")
     p.add_argument("--state", metavar="PATH", help="state file (see above for the default)")
-    p.add_argument("--keep-state", action="store_true", help="continue a simulation's state file instead of starting fresh")
+    p.add_argument(
+        "--keep-state",
+        action="store_true",
+        help="continue a simulation's state file instead of starting fresh",
+    )
     p.add_argument("--quiet", action="store_true", help="print only cycles where something was decided or done")
     p.set_defaults(func=main)
 
@@ -85,7 +92,15 @@ def main(args: argparse.Namespace) -> int:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
     except LiveTradingUnavailable as exc:
         fail(str(exc))
-    store.put(META_KEY, {"symbols": list(settings.symbols), "timeframe": settings.timeframe, "account": settings.account, "source": source.market.label})
+    store.put(
+        META_KEY,
+        {
+            "symbols": list(settings.symbols),
+            "timeframe": settings.timeframe,
+            "account": settings.account,
+            "source": source.market.label,
+        },
+    )
     return trade(app, source, path, fresh, args)
 
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
-from coinswarm.cli.common import add_config_arg, add_state_arg, existing_state, open_sqlite, settings_for_state, settings_from
+from coinswarm.cli.common import (
+    add_config_arg,
+    add_state_arg,
+    existing_state,
+    open_sqlite,
+    settings_for_state,
+    settings_from,
+)
 from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, figures, position_lines
 from coinswarm.domain.models import iso
@@ -37,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     decisions = store.recent_decisions(args.decisions)
     rejections = store.recent_rejections(5)
     kill = store.get(KILL_SWITCH_KEY)
-    kill_doc = kill.value if kill else {"on": False}
+    kill_doc: dict[str, Any] = kill.value if kill else {"on": False}
     book = store.get(f"paper:{settings.account}:book")
     pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
     if args.json:

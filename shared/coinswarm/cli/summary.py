@@ -106,7 +106,9 @@ def print_summary(
     for line in position_lines(fig):
         print(line)
     if cache is not None:
-        print(f"pattern     cache {cache.hits} hits / {cache.misses} misses ({cache.hit_rate:.0%}), {len(cache)} states")
+        print(
+            f"pattern     cache {cache.hits} hits / {cache.misses} misses ({cache.hit_rate:.0%}), {len(cache)} states"
+        )
     print(f"gaps        {len(reporter.gaps) or 'none'}")
     print(f"state file  {path}")
     print(f"next        coinswarm status --state {path}   ·   coinswarm ledger verify --state {path}")

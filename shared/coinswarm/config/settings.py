@@ -14,7 +14,14 @@ PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
 
 TIMEFRAMES: dict[str, int] = {
-    "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "2h": 7200, "6h": 21600, "1d": 86400
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "6h": 21600,
+    "1d": 86400,
 }
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 

@@ -28,9 +28,7 @@ class StateStore(ABC):
         """The document at `key`, or None when there is none (or it has expired)."""
 
     @abstractmethod
-    def put(
-        self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None
-    ) -> int:
+    def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         """Write `value` at `key` and return its new version.
 
         `expected_version=None` writes unconditionally; `0` only if the key does not exist;
@@ -46,9 +44,7 @@ class StateStore(ABC):
         """Store candles, keyed by (symbol, timeframe, ts); existing ones are kept. Returns how many were new."""
 
     @abstractmethod
-    def recent_candles(
-        self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None
-    ) -> list[Candle]:
+    def recent_candles(self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None) -> list[Candle]:
         """The newest `limit` candles with `ts <= until_ts` (all if None), oldest first."""
 
     @abstractmethod

@@ -90,8 +90,6 @@ class StoredAgentMemory(AgentMemoryStore):
 
     def save(self, symbol: str, memory: AgentMemory) -> None:
         try:
-            memory.version = self.store.put(
-                f"agents:{symbol}", memory.to_state(), expected_version=memory.version
-            )
+            memory.version = self.store.put(f"agents:{symbol}", memory.to_state(), expected_version=memory.version)
         except ConflictError as exc:
             raise ConflictError(f"agent memory for {symbol} changed under this invocation: {exc}") from exc

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from coinswarm.domain.models import AgentScore, Candle, Decision, Fill, Order, OrderIntent, Quote, RiskRejection
+from coinswarm.domain.models import (
+    AgentScore,
+    Candle,
+    Decision,
+    Fill,
+    Order,
+    OrderIntent,
+    Quote,
+    RiskRejection,
+)
 
 TICK = "tick"
 CANDLES = "candles"

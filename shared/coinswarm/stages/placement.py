@@ -71,7 +71,11 @@ class PlacementStage:
         key = f"order:{intent.intent_id}"
         earlier = self.coordination.begin(key, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
         if earlier is not None:
-            return self.broker.get_order(intent.intent_id), None, f"duplicate of intent {intent.intent_id}: skipped"
+            return (
+                self.broker.get_order(intent.intent_id),
+                None,
+                f"duplicate of intent {intent.intent_id}: skipped",
+            )
         try:
             order, rejection, note = self._risk_then_submit(intent, now)
         except BaseException:

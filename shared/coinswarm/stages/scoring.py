@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from coinswarm.domain.agents.base import MarketView
-from coinswarm.domain.models import Candle
+from coinswarm.domain.models import AgentScore, Candle
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, MemoryFactory
 from coinswarm.stages.messages import SCORES, CandlesReady, ScoresReady
@@ -44,7 +44,7 @@ class ScoringStage:
         if memory.last_ts is None:
             self._warm_up(memory, msg.symbol, before_ts=new[0].ts)
         view = MarketView(primary_venue=self.primary_venue, quotes=msg.quotes, fee_bps=self.fee_bps)
-        scores: tuple = ()
+        scores: tuple[AgentScore, ...] = ()
         state_key = ""
         for candle in new:
             if memory.last_ts is not None:
@@ -79,7 +79,10 @@ class ScoringStage:
             symbol, self.timeframe_s, self.warmup_candles, until_ts=before_ts - 1
         )
         for candle in history:
-            if memory.last_ts is not None and candle.ts - memory.last_ts > (self.max_bridged_gap + 1) * self.timeframe_s:
+            if (
+                memory.last_ts is not None
+                and candle.ts - memory.last_ts > (self.max_bridged_gap + 1) * self.timeframe_s
+            ):
                 memory.reset()
             for agent in memory.agents:
                 agent.observe(candle)
