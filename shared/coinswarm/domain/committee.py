@@ -141,5 +141,8 @@ class Committee:
             )
         action = Action.BUY if pull > 0 else Action.SELL
         return Verdict(
-            action, signal, confidence, f"{action.value} with confidence {confidence:.2f} >= {self.threshold:.2f}"
+            action,
+            signal,
+            confidence,
+            f"{action.value} with confidence {confidence:.2f} >= {self.threshold:.2f}",
         )
