@@ -1,0 +1,65 @@
+"""Redelivery in the local mesh: a repeated message places no second order and records no second fill."""
+
+from __future__ import annotations
+
+from conftest import closes, series, settings
+
+from coinswarm.domain.models import FillRecorded, OrderIntent, Side
+from coinswarm.stages.messages import DECISIONS, DecisionReady
+from coinswarm.stages.placement import set_kill_switch
+from coinswarm.wiring.runner import CycleRunner
+from functions.local import local_handlers
+
+
+def test_a_decision_delivered_many_times_gives_one_order_and_one_fill(make_app) -> None:
+    data = series(n=200)
+    app, clock = make_app(settings(), data)
+    handlers = local_handlers(app)
+    runner = CycleRunner(app, wiring="mesh", handlers=handlers)
+    times = closes(data)
+    for ts in times[49:60]:
+        clock.set(ts)
+        runner.run_cycle(ts)
+    decision_msg = _a_buy_decision(app, times[60])
+    body = decision_msg.model_dump_json()
+    for _ in range(50):  # at-least-once delivery: the same body, fifty times
+        handlers[DECISIONS](body)
+    book = app.broker.pending("BTC-USD")
+    assert [o.client_order_id for o in book] == [decision_msg.intent.intent_id]
+    # the next cycle fills it, once
+    clock.set(times[61])
+    runner.run_cycle(times[61])
+    for _ in range(5):
+        handlers[DECISIONS](body)
+    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    mine = [f for f in fills if f.client_order_id == decision_msg.intent.intent_id]
+    assert len(mine) == 1
+    assert app.ledger.verify().ok
+
+
+def test_kill_switch_refuses_and_the_refusal_is_stored(make_app) -> None:
+    data = series(n=120)
+    app, _ = make_app(settings(), data)
+    set_kill_switch(app.state, True, reason="test")
+    msg = _a_buy_decision(app, closes(data)[60])
+    (topic, done), *_ = app.stages.placement.handle(msg)
+    assert done.order is None and done.rejection is not None
+    assert "kill switch" in done.rejection.reason
+    assert app.history.recent_rejections(5)[0].intent_id == msg.intent.intent_id
+    assert app.broker.pending() == []
+
+
+def _a_buy_decision(app, ts: int) -> DecisionReady:
+    from coinswarm.domain.models import Action, Decision
+
+    decision = Decision(
+        decision_id=f"BTC-USD-{ts}", cycle_id=f"cycle-{ts}", symbol="BTC-USD", ts=ts, action=Action.BUY,
+        signal=0.9, confidence=0.9, votes=(), reason="test",
+    )
+    intent = OrderIntent(
+        intent_id=f"cs-BTC-USD-{ts}-b", symbol="BTC-USD", side=Side.BUY, notional=500, reference_price=100, ts=ts,
+        decision_id=decision.decision_id,
+    )
+    return DecisionReady(
+        cycle_id=decision.cycle_id, decision=decision, intent=intent, settle_price=100, settle_ts=ts - 60, mark_price=100
+    )
