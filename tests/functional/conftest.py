@@ -35,7 +35,7 @@ def settings(**changes: Any) -> Settings:
     return Settings.model_validate(data)
 
 
-def series(n: int = 400, symbols: tuple[str, ...] = SYMBOLS, seed: int = 5) -> dict[str, list[Candle]]:
+def series(n: int = 400, symbols: tuple[str, ...] = SYMBOLS, seed: int = 8) -> dict[str, list[Candle]]:
     return {
         s: synthetic_candles(s, n, seed=seed + i, start_ts=START, timeframe_s=60, start_price=100.0 * (i + 1))
         for i, s in enumerate(symbols)

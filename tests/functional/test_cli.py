@@ -13,7 +13,17 @@ from conftest import series
 from coinswarm.cli.main import main, parser
 from coinswarm.marketdata.candle_files import write_candles
 
-COMMANDS = [[], ["run"], ["backtest"], ["status"], ["ledger"], ["ledger", "verify"], ["config"], ["config", "show"], ["kill-switch"]]
+COMMANDS = [
+    [],
+    ["run"],
+    ["backtest"],
+    ["status"],
+    ["ledger"],
+    ["ledger", "verify"],
+    ["config"],
+    ["config", "show"],
+    ["kill-switch"],
+]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "coinswarm")
@@ -54,7 +64,9 @@ def test_verify_fails_when_the_projection_was_tampered_with(tmp_path, capsys, mo
     store = SqliteStore(state)
     found = store.get_projection("account:paper")
     assert found is not None
-    store.put_projection("account:paper", {**found.value, "cash": found.value["cash"] + 1}, expected_version=found.version)
+    store.put_projection(
+        "account:paper", {**found.value, "cash": found.value["cash"] + 1}, expected_version=found.version
+    )
     store.close()
     capsys.readouterr()
     assert main(["ledger", "verify", "--state", str(state)]) == 1
@@ -75,7 +87,16 @@ def test_backtest_json_has_the_promised_keys(tmp_path, capsys) -> None:
     csv = write_candles(tmp_path / "BTC_USD-1m.csv", series(n=3000, symbols=("BTC-USD",))["BTC-USD"])
     assert main(["backtest", str(csv), "--json", "--no-progress"]) == 0
     result = json.loads(capsys.readouterr().out)
-    for key in ("trades", "final_equity", "return_pct", "max_drawdown_pct", "sharpe", "win_rate_pct", "bars", "elapsed_s"):
+    for key in (
+        "trades",
+        "final_equity",
+        "return_pct",
+        "max_drawdown_pct",
+        "sharpe",
+        "win_rate_pct",
+        "bars",
+        "elapsed_s",
+    ):
         assert key in result
     assert result["bars"] == 3000 and result["final_equity"] > 0
     assert main(["backtest", str(csv), "--strategy", "sma-cross", "--fast", "5", "--slow", "30", "--no-progress"]) == 0
@@ -93,9 +114,7 @@ def test_backtest_plot_draws_a_png(tmp_path, capsys) -> None:
 def test_a_bad_candle_file_is_refused_naming_the_line(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "date,open,high,low,close,volume\n"
-        "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
-        "2024-01-01T00:01:00Z,1,0.5,2,1.5,10\n"
+        "date,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n2024-01-01T00:01:00Z,1,0.5,2,1.5,10\n"
     )
     assert main(["backtest", str(bad)]) == 2
     err = capsys.readouterr().err
@@ -104,7 +123,9 @@ def test_a_bad_candle_file_is_refused_naming_the_line(tmp_path, capsys) -> None:
 
 def test_config_show_masks_secrets(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COINSWARM_VENUES", '[{"name": "coinbase", "fee_bps": 60, "api_key": "k-SECRET", "api_secret": "s-SECRET"}]')
+    monkeypatch.setenv(
+        "COINSWARM_VENUES", '[{"name": "coinbase", "fee_bps": 60, "api_key": "k-SECRET", "api_secret": "s-SECRET"}]'
+    )
     assert main(["config", "show"]) == 0
     out = capsys.readouterr().out
     assert "SECRET" not in out and "**********" in out and "[[venues]]" in out
@@ -128,6 +149,7 @@ def test_status_without_a_state_file_says_what_to_do(tmp_path, capsys) -> None:
 
 
 def test_the_console_script_is_installed() -> None:
-    done = subprocess.run([Path(sys.executable).parent / "coinswarm", "--version"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [Path(sys.executable).parent / "coinswarm", "--version"], capture_output=True, text=True, check=True
+    )
     assert done.stdout.startswith("coinswarm ")
-

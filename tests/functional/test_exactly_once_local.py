@@ -17,7 +17,7 @@ def test_a_decision_delivered_many_times_gives_one_order_and_one_fill(make_app) 
     handlers = local_handlers(app)
     runner = CycleRunner(app, wiring="mesh", handlers=handlers)
     times = closes(data)
-    for ts in times[49:60]:
+    for ts in times[49:61]:
         clock.set(ts)
         runner.run_cycle(ts)
     decision_msg = _a_buy_decision(app, times[60])
@@ -42,7 +42,7 @@ def test_kill_switch_refuses_and_the_refusal_is_stored(make_app) -> None:
     app, _ = make_app(settings(), data)
     set_kill_switch(app.state, True, reason="test")
     msg = _a_buy_decision(app, closes(data)[60])
-    (topic, done), *_ = app.stages.placement.handle(msg)
+    (_, done), *_ = app.stages.placement.handle(msg)
     assert done.order is None and done.rejection is not None
     assert "kill switch" in done.rejection.reason
     assert app.history.recent_rejections(5)[0].intent_id == msg.intent.intent_id
@@ -53,13 +53,30 @@ def _a_buy_decision(app, ts: int) -> DecisionReady:
     from coinswarm.domain.models import Action, Decision
 
     decision = Decision(
-        decision_id=f"BTC-USD-{ts}", cycle_id=f"cycle-{ts}", symbol="BTC-USD", ts=ts, action=Action.BUY,
-        signal=0.9, confidence=0.9, votes=(), reason="test",
+        decision_id=f"BTC-USD-{ts}",
+        cycle_id=f"cycle-{ts}",
+        symbol="BTC-USD",
+        ts=ts,
+        action=Action.BUY,
+        signal=0.9,
+        confidence=0.9,
+        votes=(),
+        reason="test",
     )
     intent = OrderIntent(
-        intent_id=f"cs-BTC-USD-{ts}-b", symbol="BTC-USD", side=Side.BUY, notional=500, reference_price=100, ts=ts,
+        intent_id=f"cs-BTC-USD-{ts}-b",
+        symbol="BTC-USD",
+        side=Side.BUY,
+        notional=500,
+        reference_price=100,
+        ts=ts,
         decision_id=decision.decision_id,
     )
     return DecisionReady(
-        cycle_id=decision.cycle_id, decision=decision, intent=intent, settle_price=100, settle_ts=ts - 60, mark_price=100
+        cycle_id=decision.cycle_id,
+        decision=decision,
+        intent=intent,
+        settle_price=100,
+        settle_ts=ts - 60,
+        mark_price=100,
     )

@@ -23,7 +23,7 @@ def test_agents_start_afresh_after_a_long_gap_and_hold_until_warm(make_app) -> N
     assert any("agents start afresh after 10 missing candles" in g for g in gaps), gaps
     after_gap = candles[160].close_ts
     decisions = {d.ts: d for d in app.history.recent_decisions(10_000)}
-    # the trend agent needs 27 candles to warm up again: the committee lacks a quorum meanwhile
+    # the trend agent needs 101 candles to warm up again: the committee lacks a quorum meanwhile
     for k in range(0, 20):
         d = decisions[after_gap + 60 * k]
         assert d.action is Action.HOLD and "no quorum" in d.reason, (k, d.reason)

@@ -45,6 +45,7 @@ class Ledger:
             self.history.append(self.stream, [event])
         except ConflictError:
             return False
+        self.project()
         return True
 
     def record_fill(self, fill: Fill) -> bool:

@@ -8,7 +8,7 @@ from coinswarm.domain.models import AgentScore, Candle
 
 
 class MeanReversionAgent(Agent):
-    """Signal: minus the z-score over `full_z` (2.5 sigma below the mean = full buy).
+    """Signal: minus the z-score over `full_z` (2 sigma below the mean = full buy).
     Confidence: |z| / full_z, times 0.6 unless RSI confirms (below `oversold` for a buy,
     above `overbought` for a sell)."""
 
@@ -20,7 +20,7 @@ class MeanReversionAgent(Agent):
         period: int = 20,
         k: float = 2.0,
         rsi: int = 14,
-        full_z: float = 2.5,
+        full_z: float = 2.0,
         oversold: float = 35.0,
         overbought: float = 65.0,
     ) -> None:

@@ -1,4 +1,6 @@
-"""Trend: how far the fast EMA stands from the slow one, in ATRs, and whether the slow EMA slopes the same way."""
+"""Trend: the prevailing trend. How far the fast EMA (20) stands from the slow one (100), in ATRs, and whether
+the slow EMA slopes the same way. The horizon is long on purpose: a short dip (what mean reversion buys)
+barely moves it, so the two agents can agree on buying a dip in an uptrend."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ from coinswarm.domain.models import AgentScore, Candle
 
 
 class TrendAgent(Agent):
-    """Signal: the EMA spread in ATRs over `full_spread` (2 ATRs = full conviction).
+    """Signal: the EMA spread in ATRs over `full_spread` (1 ATR = full conviction).
     Confidence: the same magnitude, halved when the slow EMA's slope disagrees."""
 
     name = "trend"
     stateful = ("fast_ema", "slow_ema", "atr")
 
-    def __init__(self, fast: int = 12, slow: int = 26, atr: int = 14, full_spread: float = 2.0) -> None:
+    def __init__(self, fast: int = 20, slow: int = 100, atr: int = 14, full_spread: float = 1.0) -> None:
         if not 1 <= fast < slow:
             raise ValueError(f"trend: need 1 <= fast < slow, got fast={fast} slow={slow}")
         if full_spread <= 0:
