@@ -65,9 +65,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
                 return None
             return Versioned(dict(doc[0]), doc[1])
 
-    def put(
-        self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None
-    ) -> int:
+    def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         with self._lock:
             now = self._now()
             doc = self._documents.get(key)
@@ -101,9 +99,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
                 added += series.add(candle)
         return added
 
-    def recent_candles(
-        self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None
-    ) -> list[Candle]:
+    def recent_candles(self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None) -> list[Candle]:
         with self._lock:
             series = self._candles.get((symbol, timeframe_s))
             return [] if series is None else series.recent(limit, until_ts)
@@ -193,9 +189,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
 
     def complete(self, key: str, result: JSON, *, now: int, ttl_s: int) -> None:
         with self._lock:
-            self._idempotency[key] = IdempotencyRecord(
-                key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s
-            )
+            self._idempotency[key] = IdempotencyRecord(key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s)
 
     def abandon(self, key: str) -> None:
         with self._lock:

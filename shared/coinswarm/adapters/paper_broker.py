@@ -71,13 +71,15 @@ class PaperBroker(Broker):
         def change(book: dict[str, Any]) -> bool:
             result.fills.clear()
             result.refused.clear()
-            if book["prices"].get(symbol) != observed_price:
-                book["prices"] = {**book["prices"], symbol: observed_price}
             due = [
                 cid
                 for cid in book["pending"]
                 if book["orders"][cid]["symbol"] == symbol and book["orders"][cid]["placed_ts"] <= ts
             ]
+            if not due and not book["positions"].get(symbol):
+                return False  # nothing held, nothing to fill: the price matters to no one (saves a write)
+            if book["prices"].get(symbol) != observed_price:
+                book["prices"] = {**book["prices"], symbol: observed_price}
             if not due:
                 return True
             book["orders"] = dict(book["orders"])
@@ -121,6 +123,13 @@ class PaperBroker(Broker):
     def get_order(self, client_order_id: str) -> Order | None:
         known = self._book()[0]["orders"].get(client_order_id)
         return None if known is None else Order.model_validate(known)
+
+    def holding(self, symbol: str) -> tuple[float, float]:
+        """Cash and the quantity of `symbol` held: one read, for valuing the account bar by bar."""
+        found = self.store.get(self.key)
+        if found is None:
+            return self.starting_cash, 0.0
+        return found.value["cash"], found.value["positions"].get(symbol, 0.0)
 
     def account(self) -> AccountView:
         book = self._book()[0]

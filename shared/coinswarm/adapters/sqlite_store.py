@@ -197,9 +197,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
         )
         return Versioned(json.loads(rows[0][0]), rows[0][1]) if rows else None
 
-    def put(
-        self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None
-    ) -> int:
+    def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         body = json.dumps(value)
         with self._transaction() as conn:
             now = self._now()
@@ -239,9 +237,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
             )
             return conn.total_changes - before
 
-    def recent_candles(
-        self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None
-    ) -> list[Candle]:
+    def recent_candles(self, symbol: str, timeframe_s: int, limit: int, *, until_ts: int | None = None) -> list[Candle]:
         if limit <= 0:
             return []
         rows = self._query(
@@ -255,9 +251,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
         ]
 
     def last_candle_ts(self, symbol: str, timeframe_s: int) -> int | None:
-        rows = self._query(
-            "SELECT MAX(ts) FROM candles WHERE symbol = ? AND timeframe_s = ?", (symbol, timeframe_s)
-        )
+        rows = self._query("SELECT MAX(ts) FROM candles WHERE symbol = ? AND timeframe_s = ?", (symbol, timeframe_s))
         return None if rows[0][0] is None else int(rows[0][0])
 
     # -- HistoryStore: ledger --------------------------------------------------------------------
@@ -275,9 +269,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
                 raise ConflictError(f"ledger stream {stream!r}: an event id among {ids} exists") from e
 
     def read(self, stream: str, after_seq: int = 0) -> list[LedgerEvent]:
-        rows = self._query(
-            "SELECT body FROM ledger WHERE stream = ? AND seq > ? ORDER BY seq", (stream, after_seq)
-        )
+        rows = self._query("SELECT body FROM ledger WHERE stream = ? AND seq > ? ORDER BY seq", (stream, after_seq))
         return [LedgerEvent.model_validate_json(body) for (body,) in rows]
 
     def last_seq(self, stream: str) -> int:
@@ -295,20 +287,16 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
         with self._transaction() as conn:
             if expected_version == 0:
                 cur = conn.execute(
-                    "INSERT INTO projections (stream, value, version) VALUES (?, ?, 1) "
-                    "ON CONFLICT (stream) DO NOTHING",
+                    "INSERT INTO projections (stream, value, version) VALUES (?, ?, 1) ON CONFLICT (stream) DO NOTHING",
                     (stream, body),
                 )
             else:
                 cur = conn.execute(
-                    "UPDATE projections SET value = ?, version = version + 1 "
-                    "WHERE stream = ? AND version = ?",
+                    "UPDATE projections SET value = ?, version = version + 1 WHERE stream = ? AND version = ?",
                     (body, stream, expected_version),
                 )
             if cur.rowcount != 1:
-                raise ConflictError(
-                    f"projection {stream!r} is no longer at version {expected_version}; read it again"
-                )
+                raise ConflictError(f"projection {stream!r} is no longer at version {expected_version}; read it again")
         return expected_version + 1
 
     # -- HistoryStore: decisions and rejections --------------------------------------------------
@@ -336,8 +324,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
     def record_rejection(self, rejection: RiskRejection) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO rejections (intent_id, ts, body) VALUES (?, ?, ?) "
-                "ON CONFLICT (intent_id) DO NOTHING",
+                "INSERT INTO rejections (intent_id, ts, body) VALUES (?, ?, ?) ON CONFLICT (intent_id) DO NOTHING",
                 (rejection.intent_id, rejection.ts, rejection.model_dump_json()),
             )
 
@@ -351,9 +338,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
 
     def begin(self, key: str, *, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT status, result, expires_ts FROM idempotency WHERE key = ?", (key,)
-            ).fetchone()
+            row = conn.execute("SELECT status, result, expires_ts FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None and row[2] > now:
                 status, result, expires_ts = row
                 return IdempotencyRecord(
@@ -368,9 +353,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
 
     def abandon(self, key: str) -> None:
         with self._transaction() as conn:
-            conn.execute(
-                "DELETE FROM idempotency WHERE key = ? AND status = ?", (key, IdempotencyStatus.IN_PROGRESS)
-            )
+            conn.execute("DELETE FROM idempotency WHERE key = ? AND status = ?", (key, IdempotencyStatus.IN_PROGRESS))
 
     @staticmethod
     def _put_idempotency(

@@ -19,7 +19,7 @@ from coinswarm.domain.risk import RiskLimits, limits_from
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.agent_memory import InProcessAgentMemory
-from coinswarm.stages.messages import CycleTick, PlacementDone
+from coinswarm.stages.messages import SCORES, CycleTick, PlacementDone
 from coinswarm.wiring.bootstrap import build_app
 from coinswarm.wiring.fused import run_fused
 
@@ -145,12 +145,12 @@ def run_backtest(
         limits=limits,
     )
     routes = app.stages.routes()
+    symbols = (symbol,)
     seen_gaps: list[str] = []
 
     def tap(topic: str, message: Any) -> None:
-        found = getattr(message, "gaps", None)
-        if found and topic == "scores":
-            seen_gaps.extend(found)
+        if topic == SCORES and message.gaps:
+            seen_gaps.extend(message.gaps)
 
     equity: list[float] = []
     stamps: list[int] = []
@@ -159,11 +159,10 @@ def run_backtest(
     for i, candle in enumerate(candles):
         ts = candle.close_ts
         clock.set(ts)
-        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=(symbol,)), tap)
-        account = broker.account()
-        held = account.positions.get(symbol, 0.0)
+        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols), tap)
+        cash, held = broker.holding(symbol)
         exposed += held > 0.0
-        equity.append(account.cash + held * candle.close)
+        equity.append(cash + held * candle.close)
         stamps.append(ts)
         if on_bar is not None:
             on_bar(i + 1)

@@ -88,24 +88,18 @@ class Committee:
         self.threshold = threshold
         self.cache = cache
 
-    def decide(
-        self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str
-    ) -> Decision:
+    def decide(self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str) -> Decision:
+        weights = self.weights
+        quantized = [(s.agent, _q(s.signal), _q(s.confidence), s.reason) for s in scores]
         votes = tuple(
-            Vote(
-                agent=s.agent,
-                signal=_q(s.signal),
-                confidence=_q(s.confidence),
-                weight=self.weights.get(s.agent, 0.0),
-                reason=s.reason,
-            )
-            for s in scores
+            Vote(agent=a, signal=sig, confidence=conf, weight=weights.get(a, 0.0), reason=why)
+            for a, sig, conf, why in quantized
         )
         from_cache = False
         verdict = None
         key: tuple[object, ...] = ()
         if self.cache is not None:
-            key = (symbol, state_key, *((v.agent, v.signal, v.confidence) for v in votes))
+            key = (symbol, state_key, *(q[:3] for q in quantized))
             verdict = self.cache.get(key)
             from_cache = verdict is not None
         if verdict is None:

@@ -167,9 +167,7 @@ class _RollingWindow:
         pos = int(state["pos"])
         full = len(buf) == self._period
         if len(buf) > self._period or (pos >= 0) != full or pos >= self._period:
-            raise ValueError(
-                f"inconsistent window state: {len(buf)} values, pos {pos}, period {self._period}"
-            )
+            raise ValueError(f"inconsistent window state: {len(buf)} values, pos {pos}, period {self._period}")
         self._buf = buf
         self._pos = pos
         self._anchor = float(state["anchor"])

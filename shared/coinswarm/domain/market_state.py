@@ -50,9 +50,7 @@ class MarketStateTracker:
             regime = "heavy"
         else:
             regime = "normal"
-        zone = (
-            "warming" if rsi is None else "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
-        )
+        zone = "warming" if rsi is None else "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
         return MarketState(math.floor(math.log(candle.close) / self._log_step), regime, zone)
 
     def to_state(self) -> dict[str, Any]:

@@ -83,9 +83,7 @@ class Portfolio:
 
     def positions(self) -> list[Position]:
         return [
-            Position(
-                symbol=s, quantity=h.quantity, avg_cost=h.avg_cost, realized_pnl=h.realized_pnl, fees=h.fees
-            )
+            Position(symbol=s, quantity=h.quantity, avg_cost=h.avg_cost, realized_pnl=h.realized_pnl, fees=h.fees)
             for s, h in sorted(self.holdings.items())
         ]
 
@@ -126,9 +124,7 @@ def fold(events: Iterable[LedgerEvent], start: Portfolio | None = None) -> Portf
     return portfolio
 
 
-def differences(
-    rebuilt: Mapping[str, Any], stored: Mapping[str, Any], path: str = "", tol: float = 1e-9
-) -> list[str]:
+def differences(rebuilt: Mapping[str, Any], stored: Mapping[str, Any], path: str = "", tol: float = 1e-9) -> list[str]:
     """Where a stored projection departs from the one rebuilt from events (empty when they agree)."""
     out: list[str] = []
     for key in sorted(set(rebuilt) | set(stored)):

@@ -91,9 +91,7 @@ def check_order(
     loss = day.start_equity - account.equity
     if loss >= limits.max_daily_loss:
         why = f"daily loss {loss:,.2f} reached the limit {limits.max_daily_loss:,.2f}"
-        return RiskVerdict(
-            False, f"trading stopped for the rest of the day: {why}", day=replace(day, halted=why)
-        )
+        return RiskVerdict(False, f"trading stopped for the rest of the day: {why}", day=replace(day, halted=why))
     if day.orders >= limits.max_orders_per_day:
         return RiskVerdict(False, f"{day.orders} orders today: the limit is {limits.max_orders_per_day}")
     price = account.prices.get(intent.symbol, intent.reference_price)
@@ -104,9 +102,7 @@ def check_order(
     return _check_buy(intent, account, notional, limits)
 
 
-def _check_sell(
-    intent: OrderIntent, held: float, price: float, notional: float, limits: RiskLimits
-) -> RiskVerdict:
+def _check_sell(intent: OrderIntent, held: float, price: float, notional: float, limits: RiskLimits) -> RiskVerdict:
     if held <= 0.0:
         return RiskVerdict(False, f"nothing to sell: no {intent.symbol} position")
     held_value = held * price
@@ -115,9 +111,7 @@ def _check_sell(
         return RiskVerdict(True, f"sell reduced to the {held:.8g} {intent.symbol} held", reduced)
     closes_all = notional >= held_value * (1 - 1e-9)
     if notional < limits.min_order_notional and not closes_all:
-        return RiskVerdict(
-            False, f"order {notional:,.2f} is below the minimum {limits.min_order_notional:,.2f}"
-        )
+        return RiskVerdict(False, f"order {notional:,.2f} is below the minimum {limits.min_order_notional:,.2f}")
     return RiskVerdict(True, "approved", intent)
 
 
@@ -134,9 +128,7 @@ def _check_buy(intent: OrderIntent, account: AccountView, notional: float, limit
     )
     if notional <= room:
         if notional < limits.min_order_notional:
-            return RiskVerdict(
-                False, f"order {notional:,.2f} is below the minimum {limits.min_order_notional:,.2f}"
-            )
+            return RiskVerdict(False, f"order {notional:,.2f} is below the minimum {limits.min_order_notional:,.2f}")
         return RiskVerdict(True, "approved", intent)
     if room < limits.min_order_notional or room <= 0.0:
         return RiskVerdict(False, f"{which} leaves {max(room, 0.0):,.2f}, below the minimum order")
@@ -144,9 +136,7 @@ def _check_buy(intent: OrderIntent, account: AccountView, notional: float, limit
     return RiskVerdict(True, f"reduced from {notional:,.2f} to {room:,.2f} by {which}", reduced)
 
 
-def replace_size(
-    intent: OrderIntent, *, notional: float | None = None, quantity: float | None = None
-) -> OrderIntent:
+def replace_size(intent: OrderIntent, *, notional: float | None = None, quantity: float | None = None) -> OrderIntent:
     return intent.model_copy(update={"notional": notional, "quantity": quantity, "fraction": None})
 
 

@@ -34,6 +34,7 @@ class ScoringStage:
         self.warmup_candles = warmup_candles
         self.primary_venue = primary_venue
         self.fee_bps = dict(fee_bps)
+        self._no_quotes = MarketView(primary_venue=primary_venue, quotes=(), fee_bps=self.fee_bps)
 
     def handle(self, msg: CandlesReady) -> list[tuple[str, BaseModel]]:
         memory = self.memory.load(msg.symbol, self.fresh)
@@ -43,7 +44,11 @@ class ScoringStage:
         gaps = list(msg.gaps)
         if memory.last_ts is None:
             self._warm_up(memory, msg.symbol, before_ts=new[0].ts)
-        view = MarketView(primary_venue=self.primary_venue, quotes=msg.quotes, fee_bps=self.fee_bps)
+        view = (
+            MarketView(primary_venue=self.primary_venue, quotes=msg.quotes, fee_bps=self.fee_bps)
+            if msg.quotes
+            else self._no_quotes
+        )
         scores: tuple[AgentScore, ...] = ()
         state_key = ""
         for candle in new:
