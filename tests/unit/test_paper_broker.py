@@ -109,7 +109,10 @@ def test_orders_of_other_symbols_wait_for_their_own_price() -> None:
     b.submit(Order(client_order_id="e", symbol="ETH-USD", side=Side.BUY, notional=100, placed_ts=60))
     assert b.settle("BTC-USD", 100.0, ts=60).fills == []
     assert len(b.settle("ETH-USD", 10.0, ts=60).fills) == 1
-    assert b.account().prices == {"BTC-USD": 100.0, "ETH-USD": 10.0}
+    # prices are kept for what is held or traded (what risk values); a flat symbol's price is not stored
+    assert b.account().prices == {"ETH-USD": 10.0}
+    b.settle("ETH-USD", 11.0, ts=120)
+    assert b.account().prices == {"ETH-USD": 11.0}
 
 
 def test_the_book_lives_in_the_store_so_a_new_broker_sees_it() -> None:
