@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP) ## set up, then run a short paper-trading session on the embedded store
-	$(BIN)/coinswarm run --cycles 360
+	$(BIN)/coinswarm run --cycles 240
 
 test: $(STAMP) lint typecheck ## set up, then lint, type-check and run every test
 	$(BIN)/python -m pytest

@@ -81,7 +81,9 @@ def replay_source(settings: Settings, file: str) -> Source:
         fail(f"{file}: candles {cf.timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
     settings = with_market(settings, [cf.symbol], label)
     note = f"{len(cf.gaps)} gaps in the file" if cf.gaps else ""
-    market = ReplayMarketData({cf.symbol: cf.candles}, label=f"replay of {Path(file).name}")
+    market = ReplayMarketData(
+        {cf.symbol: cf.candles}, label=f"replay of {Path(file).name}", recent_limit=settings.market.warmup_candles
+    )
     return Source(market, SimulatedClock(cf.candles[0].ts), settings, "replay", note, {cf.symbol: cf.candles})
 
 
@@ -95,14 +97,20 @@ def synthetic_source(settings: Settings, cycles: int, seed: int, note: str = "")
         series[symbol] = synthetic_candles(
             symbol, n, seed=seed + i, start_ts=end - n * tf, timeframe_s=tf, start_price=start_price
         )
-    market = ReplayMarketData(series, label=f"SYNTHETIC series (seed {seed}), not market data")
+    market = ReplayMarketData(
+        series, label=f"SYNTHETIC series (seed {seed}), not market data", recent_limit=settings.market.warmup_candles
+    )
     return Source(market, SimulatedClock(end - n * tf), settings, "synthetic", note, series)
 
 
 def live_source(settings: Settings) -> Source:
     from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
 
-    market = CoinbasePublicMarketData(settings.market.coinbase_url, connect_timeout_s=settings.market.connect_timeout_s)
+    market = CoinbasePublicMarketData(
+        settings.market.coinbase_url,
+        connect_timeout_s=settings.market.connect_timeout_s,
+        recent_limit=settings.market.warmup_candles,
+    )
     market.probe(settings.symbols[0])
     return Source(market, SystemClock(), settings, "live")
 
