@@ -1,0 +1,121 @@
+"""`python -m benchmarks` (`make bench`): run the benchmarks and print their figures."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+
+NAMES = ("throughput", "peer", "cycle")
+
+DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
+
+  throughput  run_backtest over --bars five-minute bars (default 500,000), sma-cross and the committee,
+              and the time to load that many bars from a CSV file
+              target: the committee over 500,000 bars in 30 s or less
+  peer        the same sma-cross run against backtesting.py's bt.run() on the same bars, side by side
+              target: coinswarm time / backtesting.py time <= 1.0
+  cycle       one cycle over 3 symbols on a temporary SQLite store with the paper broker, fused and
+              mesh wiring: p50, p90, p99 over --cycles cycles after --warmup cycles
+              target: fused p50 <= 5 ms
+
+The backtest data are the real files ../shared/data/ohlcv/*_BTC-5m.csv.gz next to this checkout,
+stitched end to end and repeated; without that folder, a synthetic series (the output says so).
+No benchmark uses the network. The full run takes a few minutes."""
+
+EXAMPLES = """examples:
+  python -m benchmarks
+  python -m benchmarks --only cycle --cycles 5000
+  python -m benchmarks --only throughput --only peer --bars 100000"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=NAMES,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable): {', '.join(NAMES)}",
+    )
+    p.add_argument("--bars", type=int, default=500_000, help="bars for the backtest benchmarks (default 500,000)")
+    p.add_argument("--cycles", type=int, default=2_000, help="timed cycles per wiring (default 2,000)")
+    p.add_argument("--warmup", type=int, default=200, help="untimed warm-up cycles per wiring (default 200)")
+    p.add_argument("--no-csv", action="store_true", help="skip timing the CSV load of the whole series")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.bars < 1_000:
+        parser().error("--bars must be at least 1,000")
+    if args.cycles < 10 or args.warmup < 1:
+        parser().error("--cycles must be at least 10 and --warmup at least 1")
+    chosen = [n for n in NAMES if args.only is None or n in args.only]
+    print(
+        f"Coinswarm benchmarks: {', '.join(chosen)} · Python {platform.python_version()} · "
+        f"{platform.machine()} · {_cores()} cores · {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    )
+    outcomes: dict[str, bool] = {}
+    started = time.perf_counter()
+    if "throughput" in chosen or "peer" in chosen:
+        outcomes.update(_backtests(args, chosen))
+    if "cycle" in chosen:
+        from . import cycle_latency
+
+        print()
+        outcomes["cycle"] = cycle_latency.report(cycle_latency.run(args.cycles, args.warmup))
+    print()
+    summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in outcomes.items())
+    print(f"== summary: {summary} (in {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+def _backtests(args: argparse.Namespace, chosen: list[str]) -> dict[str, bool]:
+    from . import backtest_throughput as tp
+    from .series import backtest_series
+
+    outcomes: dict[str, bool] = {}
+    series = backtest_series(args.bars)
+    print(f"\n(replaying {len(series.candles):,} bars; sma-cross first, then the committee: this takes a while)")
+    sma = tp.run_strategy(series.candles, tp.SMA_CROSS)
+    if "throughput" in chosen:
+        committee = tp.run_strategy(series.candles, tp.COMMITTEE)
+        csv = None if args.no_csv else tp.csv_times(series.candles)
+        print()
+        outcomes["throughput"] = tp.report(series, [sma, committee], csv)
+    if "peer" in chosen:
+        from . import peer_ratio
+
+        print()
+        try:
+            import backtesting  # noqa: F401
+        except ImportError:
+            outcomes["peer"] = peer_ratio.report(sma, None, "backtesting.py is not installed: pip install -e '.[dev]'")
+            return outcomes
+        opts = tp.SMA_CROSS
+        peer = peer_ratio.run_peer(
+            series.candles,
+            fast=opts.fast,
+            slow=opts.slow,
+            fee_bps=opts.fee_bps or 0.0,
+            cash=sma.start_equity,
+        )
+        outcomes["peer"] = peer_ratio.report(sma, peer)
+    return outcomes
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Backtest throughput: `run_backtest` over the benchmark series (500,000 bars by default), for the
+sma-cross reference and for the configured committee; plus what loading that many bars from a CSV file
+costs, measured apart from the backtest.
+
+Only the `run_backtest` call is timed (it builds the app, replays every bar through the fused stages,
+closes the position at the end and computes the metrics). The settings are Coinswarm's defaults
+(`Settings()`, not a configuration file), except for sma-cross, whose run the backtesting.py comparison
+reuses: no fees and no slippage (with 20 bps a 10/20 cross on five-minute bars spends the whole account
+on fees long before the end, and the two engines then stop trading at different points), a starting
+cash of 1e9 (backtesting.py buys whole units), and agents that see through the files' gaps (as
+backtesting.py does) so both engines trade the same bars.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coinswarm.backtest.engine import BacktestOptions, run_backtest
+from coinswarm.config.settings import Settings
+from coinswarm.domain.models import Candle
+from coinswarm.marketdata.candle_files import load_candles, write_candles
+
+from .series import Series
+
+TARGET_BARS = 500_000
+TARGET_COMMITTEE_S = 30.0  # committee over TARGET_BARS bars
+SEE_THROUGH_GAPS = 1_000_000
+
+SMA_CROSS_CASH = 1e9  # so that backtesting.py's whole units stay fine-grained as the equity falls
+SMA_CROSS = BacktestOptions(
+    strategy="sma-cross",
+    fast=10,
+    slow=20,
+    cash=SMA_CROSS_CASH,
+    fee_bps=0.0,
+    slippage_bps=0.0,
+    max_gap=SEE_THROUGH_GAPS,
+)
+COMMITTEE = BacktestOptions(strategy="committee")
+
+
+@dataclass(frozen=True)
+class Run:
+    strategy: str
+    bars: int
+    seconds: float
+    trades: int
+    fills: int
+    final_equity: float
+    start_equity: float
+
+    @property
+    def bars_per_s(self) -> float:
+        return self.bars / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def seconds_per_target(self) -> float:
+        """The time scaled to TARGET_BARS bars (the same figure when that many were replayed)."""
+        return self.seconds * TARGET_BARS / self.bars
+
+
+@dataclass(frozen=True)
+class CsvTimes:
+    bars: int
+    megabytes: float
+    write_s: float
+    load_s: float
+
+
+def run_strategy(candles: list[Candle], opts: BacktestOptions) -> Run:
+    settings = Settings()
+    started = time.perf_counter()
+    result = run_backtest(candles, settings, opts, label="benchmark")
+    seconds = time.perf_counter() - started
+    m = result.metrics
+    return Run(opts.strategy, m.bars, seconds, m.trades, len(result.fills), m.final_equity, m.start_equity)
+
+
+def csv_times(candles: list[Candle]) -> CsvTimes:
+    """Write the series as a plain CSV in a temporary folder, then time `load_candles` on it."""
+    name = candles[0].symbol.replace("-", "_") + "-5m.csv"
+    with tempfile.TemporaryDirectory(prefix="coinswarm-bench-") as folder:
+        path = Path(folder) / name
+        started = time.perf_counter()
+        write_candles(path, candles)
+        write_s = time.perf_counter() - started
+        size = path.stat().st_size / 1e6
+        started = time.perf_counter()
+        loaded = load_candles(path)
+        load_s = time.perf_counter() - started
+    if len(loaded.candles) != len(candles):
+        raise AssertionError(f"wrote {len(candles)} candles, loaded {len(loaded.candles)}")
+    return CsvTimes(len(candles), size, write_s, load_s)
+
+
+def report(series: Series, runs: list[Run], csv: CsvTimes | None) -> bool:
+    """Print the block; True when the committee target is met (or the committee did not run)."""
+    print("== backtest throughput " + "=" * 77)
+    print(f"data       {series.description}")
+    if series.synthetic:
+        print(f"           generated in {series.build_s:.2f} s")
+    else:
+        rate = series.file_bars / series.load_s if series.load_s else 0.0
+        print(
+            f"           {series.files} gzipped CSV files, {series.file_bars:,} bars, loaded in {series.load_s:.2f} s "
+            f"({rate:,.0f} bars/s); stitched in {series.build_s:.2f} s"
+        )
+    if csv is not None:
+        print(
+            f"CSV load   the {csv.bars:,}-bar series as one plain CSV ({csv.megabytes:.0f} MB): load_candles "
+            f"{csv.load_s:.2f} s ({csv.bars / csv.load_s:,.0f} bars/s); writing it took {csv.write_s:.2f} s"
+        )
+    print(f"{'':11}{'strategy':<11}{'bars':>10}{'seconds':>10}{'bars/s':>10}{'trades':>9}{'fills':>9}{'return':>11}")
+    for r in runs:
+        ret = (r.final_equity / r.start_equity - 1.0) * 100.0
+        print(
+            f"{'':11}{r.strategy:<11}{r.bars:>10,}{r.seconds:>10.2f}{r.bars_per_s:>10,.0f}"
+            f"{r.trades:>9,}{r.fills:>9,}{ret:>10.2f}%"
+        )
+    print(
+        f"{'':11}(sma-cross: fast 10, slow 20, no fees or slippage, cash {SMA_CROSS_CASH:,.0f}; "
+        "committee: default settings)"
+    )
+    committee = next((r for r in runs if r.strategy == "committee"), None)
+    if committee is None:
+        return True
+    met = committee.seconds_per_target <= TARGET_COMMITTEE_S
+    scaled = "" if committee.bars == TARGET_BARS else f" (scaled from {committee.bars:,} bars)"
+    print(
+        f"target     committee over {TARGET_BARS:,} bars <= {TARGET_COMMITTEE_S:.0f} s: "
+        f"{committee.seconds_per_target:.1f} s{scaled} -> {'PASS' if met else 'MISS'}"
+    )
+    return met
