@@ -9,11 +9,9 @@ Rules, on both sides:
   * a position still open at the end is closed and counted (`finalize_trades=True`).
 
 The buy size: backtesting.py 0.6's default `buy()` size is `1 - sys.float_info.epsilon` of the cash
-(`Strategy._FULL_EQUITY`, whose repr prints `.9999`), while Coinswarm's sma-cross buys with
-`FULL_EQUITY = 0.9999` of it (as this is written). The 0.01 % left idle on every trade moves the final equity by about
-1e-4 over these runs: inside the 0.1 % asked for, but not nothing. So each case also runs the peer
-with `buy(size=FULL_EQUITY)` and expects agreement to 1e-6, which pins the whole remaining difference
-on the buy size. (With `FULL_EQUITY = 1 - sys.float_info.epsilon` in the engine both checks agree.)
+(`Strategy._FULL_EQUITY`, whose repr prints `.9999`), and Coinswarm's sma-cross buys with the same
+`FULL_EQUITY`. Each case runs the peer both with its default `buy()` and with `buy(size=FULL_EQUITY)`
+and expects the two to agree with Coinswarm.
 
 Whole and fractional units: backtesting.py buys whole units, Coinswarm buys fractional quantities. To
 compare like with like, the peer runs as `backtesting.lib.FractionalBacktest` with a `fractional_unit`

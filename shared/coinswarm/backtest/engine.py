@@ -5,6 +5,7 @@ at the end (at the last close, with the fee)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from coinswarm.wiring.bootstrap import build_app
 from coinswarm.wiring.fused import run_fused
 
 Strategy = Literal["committee", "sma-cross"]
-FULL_EQUITY = 0.9999  # what backtesting.py's buy() spends by default; sma-cross does the same
+FULL_EQUITY = 1 - sys.float_info.epsilon  # what backtesting.py's buy() spends by default; sma-cross too
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ given. A position still open at the end is closed at the last close and counted.
 
 Strategies:
   committee   the configured agents and committee (weights, quorum, threshold), sizing and risk limits
-  sma-cross   the long-only reference: buy with all the cash (99.99 %, as backtesting.py does) when the
+  sma-cross   the long-only reference: buy with all the cash (as backtesting.py's buy() does) when the
               fast SMA crosses above the slow one at a bar's close, sell everything when it crosses
               below; no risk limits
 
