@@ -9,12 +9,13 @@ Coinswarm side is the `run_backtest` call alone (see backtest_throughput); CSV l
 there, separately.
 
 The two runs are not expected to agree to the cent here (tests/functional/test_parity_backtesting_py.py
-is the exact comparison): Coinswarm buys with 0.9999 of the cash where backtesting.py 0.6 buys with all
-of it; backtesting.py sells a position still open at the end at the last bar's open, Coinswarm at its
-close; on real tick-sized prices the fast and slow SMA are sometimes exactly equal, and the two engines'
-float rounding can break such a tie differently (one extra or one missing cross); and Coinswarm's
-sma-cross adds to a position when an up-cross comes while it is still holding (after such a tie hid
-the down-cross), where backtesting.py's buy has no cash left to spend.
+is the exact comparison): backtesting.py sells a position still open at the end at the last bar's open,
+Coinswarm at its close; on real tick-sized prices the fast and slow SMA are sometimes exactly equal, and
+the two engines' float rounding can break such a tie differently (a cross one side sees and the other
+does not: a round trip more or less); Coinswarm's sma-cross adds to a position when an up-cross comes
+while it is still holding (after such a tie hid the down-cross), where backtesting.py's buy has no cash
+left to spend; and the buy size differs unless Coinswarm's FULL_EQUITY is backtesting.py 0.6's default
+(`1 - sys.float_info.epsilon` of the cash).
 
 Whole units: with the run's starting cash of 1e9 at the stitched series' prices (about 5e-5 BTC) the
 peer's whole units are a tiny fraction of the position, so plain `Backtest` trades effectively fractional
