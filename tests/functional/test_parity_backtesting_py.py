@@ -269,7 +269,7 @@ def test_the_loader_reads_the_converted_files(files) -> None:
 
 
 def row(label: str, trades: int, equity: float) -> str:
-    return f"  {label:<34} {trades:4d} trades, final {equity:14,.6f}\n"
+    return f"  {label:<37} {trades:4d} trades, final {equity:14,.6f}\n"
 
 
 CASES = [("goog", 10, 20, True), ("goog", 5, 30, False), ("crypto", 10, 20, False), ("crypto", 5, 30, True)]
@@ -283,7 +283,7 @@ def test_same_trades_and_final_equity_as_backtesting_py(files, tmp_path, dataset
     ours, result = run_ours(cf, fast, slow)
     peer_trades, peer_equity = int(peer["# Trades"]), float(peer["Equity Final [$]"])
     same_equity = float(same_size["Equity Final [$]"])
-    sized = f"buy(size={FULL_EQUITY:g})"
+    sized = "buy(size=FULL_EQUITY)"
     print(
         f"\n{dataset} SMA {fast}/{slow}, {len(frame):,} bars:\n"
         + row("backtesting.py, buy()", peer_trades, peer_equity)
