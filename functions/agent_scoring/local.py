@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import CANDLES, CandlesReady
+from coinswarm.stages.messages import CANDLES, CandlesReady, Message, decode
 from coinswarm.wiring.bootstrap import App
 
 CONSUMES = CANDLES
 
 
-def handle(app: App, body: str) -> Sequence[tuple[str, BaseModel]]:
-    return app.stages.scoring.handle(CandlesReady.model_validate_json(body))
+def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
+    return app.stages.scoring.handle(decode(CandlesReady, body))

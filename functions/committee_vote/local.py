@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import SCORES, ScoresReady
+from coinswarm.stages.messages import SCORES, Message, ScoresReady, decode
 from coinswarm.wiring.bootstrap import App
 
 CONSUMES = SCORES
 
 
-def handle(app: App, body: str) -> Sequence[tuple[str, BaseModel]]:
-    return app.stages.vote.handle(ScoresReady.model_validate_json(body))
+def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
+    return app.stages.vote.handle(decode(ScoresReady, body))

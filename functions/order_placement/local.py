@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import DECISIONS, DecisionReady
+from coinswarm.stages.messages import DECISIONS, DecisionReady, Message, decode
 from coinswarm.wiring.bootstrap import App
 
 CONSUMES = DECISIONS
 
 
-def handle(app: App, body: str) -> Sequence[tuple[str, BaseModel]]:
-    return app.stages.placement.handle(DecisionReady.model_validate_json(body))
+def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
+    return app.stages.placement.handle(decode(DecisionReady, body))

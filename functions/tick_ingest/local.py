@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import TICK, CycleTick
+from coinswarm.stages.messages import TICK, CycleTick, Message, decode
 from coinswarm.wiring.bootstrap import App
 
 CONSUMES = TICK
 
 
-def handle(app: App, body: str) -> Sequence[tuple[str, BaseModel]]:
-    return app.stages.ingest.handle(CycleTick.model_validate_json(body))
+def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
+    return app.stages.ingest.handle(decode(CycleTick, body))

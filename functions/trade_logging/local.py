@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import PLACEMENTS, PlacementDone
+from coinswarm.stages.messages import PLACEMENTS, Message, PlacementDone, decode
 from coinswarm.wiring.bootstrap import App
 
 CONSUMES = PLACEMENTS
 
 
-def handle(app: App, body: str) -> Sequence[tuple[str, BaseModel]]:
-    return app.stages.logging.handle(PlacementDone.model_validate_json(body))
+def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
+    return app.stages.logging.handle(decode(PlacementDone, body))

@@ -82,9 +82,7 @@ def decision(decision_id: str, ts: int, symbol: str = "BTC-USD", reason: str = "
 
 
 def rejection(intent_id: str, ts: int, reason: str = "daily loss limit") -> RiskRejection:
-    return RiskRejection(
-        intent_id=intent_id, symbol="BTC-USD", side=Side.BUY, reason=reason, ts=ts, decision_id="d1"
-    )
+    return RiskRejection(intent_id=intent_id, symbol="BTC-USD", side=Side.BUY, reason=reason, ts=ts, decision_id="d1")
 
 
 DOC: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import closes, series, settings
 
 from coinswarm.domain.models import FillRecorded, OrderIntent, Side
-from coinswarm.stages.messages import DECISIONS, DecisionReady
+from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, encode
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
 from functions.local import local_handlers
@@ -21,18 +21,18 @@ def test_a_decision_delivered_many_times_gives_one_order_and_one_fill(make_app) 
         clock.set(ts)
         runner.run_cycle(ts)
     decision_msg = _a_buy_decision(app, times[60])
-    body = decision_msg.model_dump_json()
+    body = encode(decision_msg)
     for _ in range(50):  # at-least-once delivery: the same body, fifty times
         handlers[DECISIONS](body)
     book = app.broker.pending("BTC-USD")
-    assert [o.client_order_id for o in book] == [decision_msg.intent.intent_id]
+    assert [o.client_order_id for o in book] == [decision_msg.steps[0].intent.intent_id]
     # the next cycle fills it, once
     clock.set(times[61])
     runner.run_cycle(times[61])
     for _ in range(5):
         handlers[DECISIONS](body)
     fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
-    mine = [f for f in fills if f.client_order_id == decision_msg.intent.intent_id]
+    mine = [f for f in fills if f.client_order_id == decision_msg.steps[0].intent.intent_id]
     assert len(mine) == 1
     assert app.ledger.verify().ok
 
@@ -43,9 +43,9 @@ def test_kill_switch_refuses_and_the_refusal_is_stored(make_app) -> None:
     set_kill_switch(app.state, True, reason="test")
     msg = _a_buy_decision(app, closes(data)[60])
     (_, done), *_ = app.stages.placement.handle(msg)
-    assert done.order is None and done.rejection is not None
-    assert "kill switch" in done.rejection.reason
-    assert app.history.recent_rejections(5)[0].intent_id == msg.intent.intent_id
+    assert done.orders == () and len(done.rejections) == 1
+    assert "kill switch" in done.rejections[0].reason
+    assert app.history.recent_rejections(5)[0].intent_id == msg.steps[0].intent.intent_id
     assert app.broker.pending() == []
 
 
@@ -72,11 +72,14 @@ def _a_buy_decision(app, ts: int) -> DecisionReady:
         ts=ts,
         decision_id=decision.decision_id,
     )
-    return DecisionReady(
-        cycle_id=decision.cycle_id,
-        decision=decision,
-        intent=intent,
+    step = DecidedStep(
+        ts=ts,
+        action=Action.BUY,
+        confidence=0.9,
         settle_price=100,
         settle_ts=ts - 60,
         mark_price=100,
+        decision=decision,
+        intent=intent,
     )
+    return DecisionReady(cycle_id=decision.cycle_id, symbol="BTC-USD", steps=(step,))

@@ -26,9 +26,7 @@ STREAM = "race"
 
 
 def _event(seq: int, event_id: str) -> LedgerEvent:
-    return LedgerEvent(
-        stream=STREAM, seq=seq, event_id=event_id, payload=AccountOpened(cash=1_000.0, ts=NOW + seq)
-    )
+    return LedgerEvent(stream=STREAM, seq=seq, event_id=event_id, payload=AccountOpened(cash=1_000.0, ts=NOW + seq))
 
 
 def _pragma(path: Path, name: str) -> Any:
@@ -211,8 +209,7 @@ def test_processes_racing_on_one_file_have_exactly_one_winner(path: Path) -> Non
     barrier = ctx.Barrier(racers, timeout=60)
     results = ctx.Queue()
     processes = [
-        ctx.Process(target=_process_racer, args=(str(path), racer, barrier, results))
-        for racer in range(racers)
+        ctx.Process(target=_process_racer, args=(str(path), racer, barrier, results)) for racer in range(racers)
     ]
     for p in processes:
         p.start()

@@ -132,10 +132,7 @@ def test_atr_matches_ta(base: float) -> None:
     df = ohlc(base)
     period = 14
     atr = ATR(period)
-    mine = [
-        atr.update(h, lo, c)
-        for h, lo, c in zip(df.high.tolist(), df.low.tolist(), df.close.tolist(), strict=True)
-    ]
+    mine = [atr.update(h, lo, c) for h, lo, c in zip(df.high.tolist(), df.low.tolist(), df.close.tolist(), strict=True)]
     ref = ta.volatility.AverageTrueRange(df.high, df.low, df.close, period).average_true_range().to_numpy()
     # ta writes 0.0, not NaN, on the warm-up bars: treat those as "not reporting yet".
     assert (ref[: period - 1] == 0.0).all() and ref[period - 1] > 0.0
@@ -184,12 +181,8 @@ def test_rolling_statistics_do_not_drift_over_200k_bars(base: float) -> None:
     values = close.to_numpy()
     period = 20
     mean, std = exact_rolling(values, period)
-    assert_matches(
-        "SMA vs pandas", list(map(SMA(period).update, close.tolist())), close.rolling(period).mean()
-    )
-    assert_matches(
-        "z vs exact", list(map(ZScore(period).update, close.tolist())), (values - mean) / std, floor=1
-    )
+    assert_matches("SMA vs pandas", list(map(SMA(period).update, close.tolist())), close.rolling(period).mean())
+    assert_matches("z vs exact", list(map(ZScore(period).update, close.tolist())), (values - mean) / std, floor=1)
     bands = run_bands(values, period, 2.0)
     assert_matches("width vs exact", field(bands, "width"), 4 * std / mean)
     assert_matches("upper vs exact", field(bands, "upper"), mean + 2 * std)
@@ -203,20 +196,12 @@ def test_all_indicators_match_ta_on_eth_btc() -> None:
     df = pd.read_csv(ETH_BTC)
     assert (df.high >= df[["open", "close"]].max(axis=1)).all()
     high, low, close, volume = (df[c].tolist() for c in ("high", "low", "close", "volume"))
-    assert_matches(
-        "SMA", list(map(SMA(20).update, close)), ta.trend.SMAIndicator(df.close, 20).sma_indicator()
-    )
+    assert_matches("SMA", list(map(SMA(20).update, close)), ta.trend.SMAIndicator(df.close, 20).sma_indicator())
     assert_matches("volume SMA", list(map(SMA(20).update, volume)), df.volume.rolling(20).mean())
-    assert_matches(
-        "EMA", list(map(EMA(20).update, close)), ta.trend.EMAIndicator(df.close, 20).ema_indicator()
-    )
-    assert_matches(
-        "RSI", list(map(RSI(14).update, close)), ta.momentum.RSIIndicator(df.close, 14).rsi(), floor=1
-    )
+    assert_matches("EMA", list(map(EMA(20).update, close)), ta.trend.EMAIndicator(df.close, 20).ema_indicator())
+    assert_matches("RSI", list(map(RSI(14).update, close)), ta.momentum.RSIIndicator(df.close, 14).rsi(), floor=1)
     atr = ATR(14)
-    ref_atr = (
-        ta.volatility.AverageTrueRange(df.high, df.low, df.close, 14).average_true_range().to_numpy(copy=True)
-    )
+    ref_atr = ta.volatility.AverageTrueRange(df.high, df.low, df.close, 14).average_true_range().to_numpy(copy=True)
     ref_atr[:13] = math.nan  # ta's 0.0 placeholders
     assert_matches("ATR", [atr.update(h, lo, c) for h, lo, c in zip(high, low, close, strict=True)], ref_atr)
     # A few thousand bars are short enough for pandas' rolling std to stay within 1e-9 too.

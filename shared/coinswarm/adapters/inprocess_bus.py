@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from pydantic import BaseModel
-
 from coinswarm.ports.bus import Bus, Handler
+from coinswarm.stages.messages import Message, encode
 
-Tap = Callable[[str, BaseModel], None]
+Tap = Callable[[str, Message], None]
 
 
 class InProcessBus(Bus):
@@ -24,10 +23,10 @@ class InProcessBus(Bus):
     def subscribe(self, topic: str, handler: Handler) -> None:
         self._handlers.setdefault(topic, []).append(handler)
 
-    def publish(self, topic: str, message: BaseModel) -> None:
+    def publish(self, topic: str, message: Message) -> None:
         if self.tap is not None:
             self.tap(topic, message)
-        self._queue.append((topic, message.model_dump_json()))
+        self._queue.append((topic, encode(message)))
         if not self._draining:
             self._drain()
 

@@ -160,6 +160,9 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         with self._lock:
             self._decisions.add(decision.decision_id, decision.ts, decision)
 
+    def decision_retention(self) -> int | None:
+        return self.max_decisions
+
     def recent_decisions(self, limit: int, symbol: str | None = None) -> list[Decision]:
         with self._lock:
             if symbol is None:

@@ -22,7 +22,9 @@ from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore
 
-KEEP_ORDERS = 1_000
+KEEP_ORDERS = 200  # recent orders kept for get_order and idempotent submit (plus every pending one)
+TRIM_BATCH = 50
+NOTHING = Settlement(fills=[], refused=[])
 RETRIES = 20
 
 
@@ -66,6 +68,19 @@ class PaperBroker(Broker):
         return held[-1]
 
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
+        found = self.store.get(self.key)
+        if found is not None and not found.value["pending"]:
+            book = found.value
+            if not book["positions"].get(symbol):
+                return NOTHING  # nothing pending, nothing held: nothing to do (the common case, bar after bar)
+            if book["prices"].get(symbol) == observed_price:
+                return NOTHING
+            try:  # only the price of a holding moves: one conditional write
+                noted = {**book, "prices": {**book["prices"], symbol: observed_price}}
+                self.store.put(self.key, noted, expected_version=found.version)
+                return NOTHING
+            except ConflictError:
+                pass  # someone else wrote the book meanwhile: take the general path below
         result = Settlement()
 
         def change(book: dict[str, Any]) -> bool:
@@ -232,7 +247,8 @@ class PaperBroker(Broker):
 
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:
-        if len(book["orders"]) > KEEP_ORDERS:
+        """Forget the oldest settled orders, a batch at a time, once more than KEEP_ORDERS are held."""
+        if len(book["orders"]) > KEEP_ORDERS + TRIM_BATCH:
             pending = set(book["pending"])
             done = [cid for cid in book["orders"] if cid not in pending]
             for cid in done[: len(book["orders"]) - KEEP_ORDERS]:

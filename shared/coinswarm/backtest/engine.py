@@ -25,6 +25,7 @@ from coinswarm.wiring.bootstrap import build_app
 from coinswarm.wiring.fused import run_fused
 
 Strategy = Literal["committee", "sma-cross"]
+WINDOW = 16_384  # candles per tick: each stage loops over them instead of passing messages bar by bar
 FULL_EQUITY = 1 - sys.float_info.epsilon  # what backtesting.py's buy() spends by default; sma-cross too
 
 
@@ -153,31 +154,22 @@ def run_backtest(
         if topic == SCORES and message.gaps:
             seen_gaps.extend(message.gaps)
 
-    equity: list[float] = []
-    stamps: list[int] = []
-    exposed = 0
     started = time.perf_counter()
-    for i, candle in enumerate(candles):
-        ts = candle.close_ts
+    # The first tick takes the first candle alone (a fresh store has no history to fetch since);
+    # then each tick asks for the next window of candles and decides at every close in it.
+    bounds = [1, *range(1 + WINDOW, len(candles), WINDOW), len(candles)] if len(candles) > 1 else [1]
+    for end in bounds:
+        ts = candles[end - 1].close_ts
         clock.set(ts)
-        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols), tap)
-        cash, held = broker.holding(symbol)
-        exposed += held > 0.0
-        equity.append(cash + held * candle.close)
-        stamps.append(ts)
+        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
         if on_bar is not None:
-            on_bar(i + 1)
+            on_bar(end)
     _close_at_end(app, broker, candles[-1])
-    account = broker.account()
-    equity[-1] = account.cash + account.positions.get(symbol, 0.0) * candles[-1].close
     elapsed = time.perf_counter() - started
     fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    equity, exposed = equity_curve(candles, fills, settings.paper.starting_cash)
     metrics = compute(
-        equity,
-        fills,
-        exposed_bars=exposed,
-        timeframe_s=timeframe_s,
-        start_equity=settings.paper.starting_cash,
+        equity, fills, exposed_bars=exposed, timeframe_s=timeframe_s, start_equity=settings.paper.starting_cash
     )
     cache = app.cache
     return BacktestResult(
@@ -185,7 +177,7 @@ def run_backtest(
         strategy=opts.strategy,
         timeframe_s=timeframe_s,
         metrics=metrics,
-        ts=stamps,
+        ts=[c.close_ts for c in candles],
         equity=equity,
         fills=fills,
         gaps=seen_gaps,
@@ -195,6 +187,34 @@ def run_backtest(
         cache_hits=cache.hits if cache else 0,
         cache_misses=cache.misses if cache else 0,
     )
+
+
+def equity_curve(candles: list[Candle], fills: list[Fill], cash: float) -> tuple[list[float], int]:
+    """The account's value at every close, and how many bars held a position, rebuilt from the fills
+    (each happens at a bar's open; the final exit at the last close)."""
+    equity: list[float] = []
+    held, exposed = 0.0, 0
+    i, n = 0, len(fills)
+
+    def apply_until(limit: int) -> None:
+        nonlocal i, cash, held
+        while i < n and fills[i].ts <= limit:
+            f = fills[i]
+            if f.side is Side.BUY:
+                cash -= f.quantity * f.price + f.fee
+                held += f.quantity
+            else:
+                cash += f.quantity * f.price - f.fee
+                held = max(0.0, held - f.quantity)
+            i += 1
+
+    for candle in candles:
+        apply_until(candle.ts)
+        exposed += held > 1e-12
+        equity.append(cash + held * candle.close)
+    apply_until(candles[-1].close_ts)
+    equity[-1] = cash + held * candles[-1].close
+    return equity, exposed
 
 
 def _close_at_end(app: Any, broker: PaperBroker, last: Candle) -> None:

@@ -6,10 +6,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pydantic import BaseModel
-
 from coinswarm.domain.models import Action, Decision, iso
-from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, PlacementDone, ScoresReady
+from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, Message, PlacementDone, ScoresReady
 
 SHORT = {"trend": "trend", "mean_reversion": "mrev", "arbitrage": "arb", "sma_cross": "sma"}
 
@@ -42,21 +40,23 @@ class CycleReporter:
     venue_refusals: int = 0
     lines: int = 0
 
-    def __call__(self, topic: str, message: BaseModel) -> None:
+    def __call__(self, topic: str, message: Message) -> None:
         if topic == SCORES and isinstance(message, ScoresReady) and message.gaps:
             for g in message.gaps:
                 self.gaps.append(g)
                 self._print(f"  gap: {g}")
         elif topic == DECISIONS and isinstance(message, DecisionReady):
-            self.decisions[(message.cycle_id, message.decision.symbol)] = message
+            self.decisions[(message.cycle_id, message.symbol)] = message
         elif topic == PLACEMENTS and isinstance(message, PlacementDone):
             self._line(message)
 
     def _line(self, done: PlacementDone) -> None:
+        """One line for the cycle's newest decision, with everything order placement did."""
         ready = self.decisions.pop((done.cycle_id, done.symbol), None)
-        if ready is None:
+        step = ready.steps[-1] if ready is not None and ready.steps else None
+        if step is None or step.decision is None:
             return
-        d = ready.decision
+        d = step.decision
         events = []
         for f in done.fills:
             self.fills += 1
@@ -66,22 +66,20 @@ class CycleReporter:
         for o in done.refused_by_venue:
             self.venue_refusals += 1
             events.append(f"broker refused {o.client_order_id}: {o.note}")
-        if done.order is not None and not done.note.startswith("duplicate"):
+        for o in done.orders:
             self.orders += 1
-            o = done.order
             size = money(o.notional) if o.notional else f"{o.quantity:.6g}" if o.quantity else f"{o.fraction:.0%}"
             events.append(f"order {o.side.value} {size} placed (fills at next open)")
-            if done.note:
-                events.append(f"({done.note})")
-        if done.rejection is not None:
+        for r in done.rejections:
             self.rejections += 1
-            events.append(f"refused by risk: {done.rejection.reason}")
-        acted = d.action is not Action.HOLD or events
-        if self.quiet and not acted:
+            events.append(f"refused by risk: {r.reason}")
+        reasons = {r.reason for r in done.rejections}
+        events.extend(f"({n})" for n in done.notes if n not in reasons)
+        if self.quiet and d.action is Action.HOLD and not events:
             return
         verdict = f"{d.action.value.upper()} {d.confidence:.2f}"
         self._print(
-            f"{iso(d.ts)[5:16].replace('T', ' ')} {d.symbol:<9} {price(ready.mark_price):>12} | "
+            f"{iso(d.ts)[5:16].replace('T', ' ')} {d.symbol:<9} {price(step.mark_price):>12} | "
             f"{votes_text(d):<40} | {verdict:<9} | {' '.join(events) or '-'}"
         )
 

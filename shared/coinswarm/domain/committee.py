@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from coinswarm.domain.models import Action, AgentScore, Decision, Vote
 
 STEP = 20.0  # quantization: 1 / 0.05
+MEMO_SIZE = 65_536
 
 
 def _q(x: float) -> float:
@@ -34,6 +35,15 @@ class Verdict:
     signal: float
     confidence: float
     summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ballot:
+    """A verdict with the quantized votes it was taken on, and whether the cache served it."""
+
+    verdict: Verdict
+    quantized: tuple[tuple[str, float, float], ...]
+    from_cache: bool
 
 
 class PatternCache:
@@ -87,25 +97,47 @@ class Committee:
         self.quorum = quorum
         self.threshold = threshold
         self.cache = cache
+        self._memo: dict[tuple[tuple[str, float, float], ...], Verdict] = {}
+        self._no_quorum = [
+            Verdict(Action.HOLD, 0.0, 0.0, f"no quorum: {n} of {quorum} agents voted") for n in range(quorum)
+        ]
 
-    def decide(self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str) -> Decision:
-        weights = self.weights
-        quantized = [(s.agent, _q(s.signal), _q(s.confidence), s.reason) for s in scores]
+    def verdict(self, symbol: str, scores: Sequence[AgentScore], state_key: str) -> Ballot:
+        """The committee's verdict on these scores, from the cache when the state repeats."""
+        if all(s.confidence == 0.0 for s in scores):  # nobody voted: no quorum, nothing to quantize
+            return Ballot(self._no_quorum[0], tuple((s.agent, 0.0, 0.0) for s in scores), False)
+        quantized = tuple((s.agent, _q(s.signal), _q(s.confidence)) for s in scores)
+        if self.cache is None:  # no pattern cache: still never vote twice on the same quantized votes
+            verdict = self._memo.get(quantized)
+            if verdict is None:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                verdict = self._memo[quantized] = self._vote(quantized)
+            return Ballot(verdict, quantized, False)
+        key = (symbol, state_key, quantized)
+        verdict = self.cache.get(key)
+        if verdict is not None:
+            return Ballot(verdict, quantized, True)
+        verdict = self._vote(quantized)
+        self.cache.put(key, verdict)
+        return Ballot(verdict, quantized, False)
+
+    def record(
+        self,
+        ballot: Ballot,
+        *,
+        cycle_id: str,
+        symbol: str,
+        ts: int,
+        scores: Sequence[AgentScore],
+        state_key: str,
+    ) -> Decision:
+        """The audit record of a verdict: every agent's vote, weight and reason."""
+        verdict = ballot.verdict
         votes = tuple(
-            Vote(agent=a, signal=sig, confidence=conf, weight=weights.get(a, 0.0), reason=why)
-            for a, sig, conf, why in quantized
+            Vote(agent=a, signal=sig, confidence=conf, weight=self.weights.get(a, 0.0), reason=s.reason)
+            for (a, sig, conf), s in zip(ballot.quantized, scores, strict=True)
         )
-        from_cache = False
-        verdict = None
-        key: tuple[object, ...] = ()
-        if self.cache is not None:
-            key = (symbol, state_key, *(q[:3] for q in quantized))
-            verdict = self.cache.get(key)
-            from_cache = verdict is not None
-        if verdict is None:
-            verdict = self._vote(votes)
-            if self.cache is not None:
-                self.cache.put(key, verdict)
         return Decision(
             decision_id=f"{symbol}-{ts}",
             cycle_id=cycle_id,
@@ -115,18 +147,26 @@ class Committee:
             signal=verdict.signal,
             confidence=verdict.confidence,
             votes=votes,
-            reason=verdict.summary + (" [pattern cache]" if from_cache else ""),
+            reason=verdict.summary + (" [pattern cache]" if ballot.from_cache else ""),
             market_state=state_key,
-            from_cache=from_cache,
+            from_cache=ballot.from_cache,
         )
 
-    def _vote(self, votes: Sequence[Vote]) -> Verdict:
-        voting = [v for v in votes if v.confidence > 0.0 and v.weight > 0.0]
+    def decide(self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str) -> Decision:
+        """Verdict and audit record in one call."""
+        ballot = self.verdict(symbol, scores, state_key)
+        return self.record(ballot, cycle_id=cycle_id, symbol=symbol, ts=ts, scores=scores, state_key=state_key)
+
+    def _vote(self, quantized: Sequence[tuple[str, float, float]]) -> Verdict:
+        weights = self.weights
+        voting = [
+            (weights.get(a, 0.0), sig, conf) for a, sig, conf in quantized if conf > 0.0 and weights.get(a, 0.0) > 0
+        ]
         if len(voting) < self.quorum:
-            return Verdict(Action.HOLD, 0.0, 0.0, f"no quorum: {len(voting)} of {self.quorum} agents voted")
-        total_w = sum(v.weight for v in voting)
-        pull = sum(v.weight * v.confidence * v.signal for v in voting)
-        sure = sum(v.weight * v.confidence for v in voting)
+            return self._no_quorum[len(voting)]
+        total_w = sum(w for w, _, _ in voting)
+        pull = sum(w * conf * sig for w, sig, conf in voting)
+        sure = sum(w * conf for w, _, conf in voting)
         confidence = min(1.0, abs(pull) / total_w)
         signal = max(-1.0, min(1.0, pull / sure))
         if confidence + 1e-12 < self.threshold or pull == 0.0:

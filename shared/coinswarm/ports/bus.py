@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from pydantic import BaseModel
-
-Handler = Callable[[str], Sequence[tuple[str, BaseModel]]]
+Handler = Callable[[str], Sequence[tuple[str, Any]]]
 
 
 class Bus(ABC):
@@ -20,5 +19,5 @@ class Bus(ABC):
         """Deliver every message published on `topic` to `handler`; what it returns is published in turn."""
 
     @abstractmethod
-    def publish(self, topic: str, message: BaseModel) -> None:
-        """Hand a message on; delivery is at least once."""
+    def publish(self, topic: str, message: Any) -> None:
+        """Hand a message (a stage message, see coinswarm.stages.messages) on; delivery is at least once."""

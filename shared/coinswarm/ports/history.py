@@ -38,6 +38,11 @@ class HistoryStore(ABC):
     def record_decision(self, decision: Decision) -> None:
         """Keep a decision with every vote (the audit trail); recording the same id twice keeps one."""
 
+    def decision_retention(self) -> int | None:
+        """How many of the newest decisions this store keeps: None for all. A long replay need not
+        build the audit record of a hold that would be dropped at once."""
+        return None
+
     @abstractmethod
     def recent_decisions(self, limit: int, symbol: str | None = None) -> list[Decision]:
         """The newest decisions, newest first."""

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from coinswarm.domain.gaps import find_gaps, gap_between
 from coinswarm.ports.market import MarketData
 from coinswarm.ports.state import StateStore
-from coinswarm.stages.messages import CANDLES, CandlesReady, CycleTick
+from coinswarm.stages.messages import CANDLES, CandlesReady, CycleTick, Message
 
 
 class IngestStage:
@@ -17,7 +15,7 @@ class IngestStage:
         self.timeframe_s = timeframe_s
         self.warmup_candles = warmup_candles
 
-    def handle(self, tick: CycleTick) -> list[tuple[str, BaseModel]]:
+    def handle(self, tick: CycleTick) -> list[tuple[str, Message]]:
         return [(CANDLES, m) for s in tick.symbols if (m := self.ingest(tick, s)) is not None]
 
     def ingest(self, tick: CycleTick, symbol: str) -> CandlesReady | None:
@@ -38,4 +36,5 @@ class IngestStage:
             candles=tuple(candles),
             quotes=tuple(self.market.quotes(symbol, tick.ts)),
             gaps=tuple(gaps),
+            decide_each=tick.decide_each,
         )

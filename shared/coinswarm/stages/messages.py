@@ -1,10 +1,21 @@
-"""The typed messages that travel between stages (and, in mesh wiring, over queues between clouds)."""
+"""The typed messages that travel between stages (and, in mesh wiring, over queues between clouds).
+
+Messages are slotted dataclasses: a backtest passes several per bar, and building them must cost
+next to nothing. The records they carry (Candle, AgentScore, Decision, ...) are pydantic models,
+validated where they are made. Where a message crosses a process boundary it is JSON text, and
+`decode` parses it back with full pydantic validation (`encode` / `decode` below, one cached
+TypeAdapter per message type), so a malformed body is refused at the entry point.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import ConfigDict, TypeAdapter
 
 from coinswarm.domain.models import (
+    Action,
     AgentScore,
     Candle,
     Decision,
@@ -22,64 +33,136 @@ DECISIONS = "decisions"
 PLACEMENTS = "placements"
 LOGGED = "logged"
 
+STRICT = ConfigDict(extra="forbid")
 
-class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+@dataclass(frozen=True, slots=True)
+class CycleTick:
+    """The schedule fired: run a cycle for these symbols as of `ts` (the close of the newest candle wanted).
+
+    `decide_each`: decide at every new candle's close, as a backtest or a replay does; by default
+    (a live cycle) the agents take in every new candle but only the newest is decided on, since an
+    order for a candle that closed minutes ago would be late."""
 
     cycle_id: str
-
-
-class CycleTick(Message):
-    """The schedule fired: run a cycle for these symbols as of `ts`."""
-
     ts: int
     symbols: tuple[str, ...]
+    decide_each: bool = False
 
 
-class CandlesReady(Message):
-    """New closed candles for one symbol (oldest first; the last is the one to act on)."""
+@dataclass(frozen=True, slots=True)
+class CandlesReady:
+    """New closed candles for one symbol, oldest first."""
 
+    cycle_id: str
     symbol: str
     candles: tuple[Candle, ...]
     quotes: tuple[Quote, ...] = ()
     gaps: tuple[str, ...] = ()
+    decide_each: bool = False
 
 
-class ScoresReady(Message):
-    symbol: str
+# The two per-candle records below are built once per bar in a backtest: they are plain slotted
+# dataclasses (a frozen one costs a microsecond more to build) and, like every message, never mutated.
+@dataclass(slots=True)
+class ScoredCandle:
+    """Every agent's score at one candle's close. `settle_*`: the first price observed in the cycle
+    that decides on this candle (that cycle's first new candle's open), where pending orders fill."""
+
     candle: Candle
-    settle_price: float
-    settle_ts: int
     scores: tuple[AgentScore, ...]
     market_state: str
+    settle_price: float
+    settle_ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoresReady:
+    cycle_id: str
+    symbol: str
+    scored: tuple[ScoredCandle, ...]
     gaps: tuple[str, ...] = ()
 
 
-class DecisionReady(Message):
-    """The committee's decision; `intent` is set when it acts. `settle_*` is the first price observed
-    this cycle (the first new candle's open): where pending paper orders fill."""
+@dataclass(slots=True)
+class DecidedStep:
+    """One decision point: the verdict, the intent when it acts, where earlier orders settle.
 
-    decision: Decision
-    intent: OrderIntent | None = None
+    `decision` is the full audit record (every vote and reason). A long replay may leave it None on a
+    hold that the history store would not keep anyway (see HistoryStore.decision_retention)."""
+
+    ts: int
+    action: Action
+    confidence: float
     settle_price: float
     settle_ts: int
     mark_price: float
+    decision: Decision | None = None
+    intent: OrderIntent | None = None
 
 
-class PlacementDone(Message):
-    """What order placement did: fills of earlier orders, the order placed now, or why not."""
-
+@dataclass(frozen=True, slots=True)
+class DecisionReady:
+    cycle_id: str
     symbol: str
+    steps: tuple[DecidedStep, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementDone:
+    """What order placement did in the cycle: fills of earlier orders, orders placed, refusals."""
+
+    cycle_id: str
+    symbol: str
+    mark_price: float
     fills: tuple[Fill, ...] = ()
     refused_by_venue: tuple[Order, ...] = ()
-    order: Order | None = None
-    rejection: RiskRejection | None = None
-    note: str = ""
-    mark_price: float
+    orders: tuple[Order, ...] = ()
+    rejections: tuple[RiskRejection, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
-class TradesLogged(Message):
+@dataclass(frozen=True, slots=True)
+class TradesLogged:
+    cycle_id: str
     symbol: str
     appended: int
     duplicates: int
     seq: int
+
+
+for _kind in (
+    CycleTick,
+    CandlesReady,
+    ScoredCandle,
+    ScoresReady,
+    DecidedStep,
+    DecisionReady,
+    PlacementDone,
+    TradesLogged,
+):
+    _kind.__pydantic_config__ = STRICT  # type: ignore[union-attr]  # unknown fields in a body are refused
+
+Message = CycleTick | CandlesReady | ScoresReady | DecisionReady | PlacementDone | TradesLogged
+M = TypeVar("M", CycleTick, CandlesReady, ScoresReady, DecisionReady, PlacementDone, TradesLogged)
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter
+
+
+def encode(message: Message) -> str:
+    """The message as JSON text, as it travels on a queue."""
+    return _adapter(type(message)).dump_json(message).decode()
+
+
+def decode(kind: type[M], body: str | bytes) -> M:
+    """Parse and validate a message of `kind` from JSON; raises pydantic's ValidationError if malformed."""
+    message: M = _adapter(kind).validate_json(body)
+    return message

@@ -5,10 +5,9 @@ client order id)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from coinswarm.domain.models import Order, OrderIntent, RiskRejection
+from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
 from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, check_order, roll_day
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
@@ -16,12 +15,22 @@ from coinswarm.ports.coordination import CoordinationStore
 from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
-from coinswarm.stages.messages import PLACEMENTS, DecisionReady, PlacementDone
+from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
 
 KILL_SWITCH_KEY = "flags:kill_switch"
 IN_PROGRESS_TTL_S = 300
 DONE_TTL_S = 7 * 86_400
 RETRIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """What placing one intent came to: an order, or a risk rejection, and a note (a reduction, say)."""
+
+    order: Order | None
+    rejection: RiskRejection | None
+    note: str = ""
+    duplicate: bool = False
 
 
 class PlacementStage:
@@ -44,38 +53,50 @@ class PlacementStage:
         self.limits = limits
         self.day_key = f"risk:{account}:day"
 
-    def handle(self, msg: DecisionReady) -> list[tuple[str, BaseModel]]:
-        symbol = msg.decision.symbol
-        settlement = self.broker.settle(symbol, msg.settle_price, msg.settle_ts)
-        order, rejection, note = None, None, ""
-        if msg.intent is not None:
-            order, rejection, note = self.place(msg.intent, now=msg.decision.ts)
+    def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
+        """For each decision point in order: settle what is pending at the price observed, then place."""
+        symbol, broker = msg.symbol, self.broker
+        fills: list[Fill] = []
+        refused: list[Order] = []
+        orders: list[Order] = []
+        rejections: list[RiskRejection] = []
+        notes: list[str] = []
+        for step in msg.steps:
+            settlement = broker.settle(symbol, step.settle_price, step.settle_ts)
+            if settlement.fills or settlement.refused:
+                fills.extend(settlement.fills)
+                refused.extend(settlement.refused)
+            if step.intent is not None:
+                placed = self.place(step.intent, now=step.ts)
+                if placed.order is not None and not placed.duplicate:
+                    orders.append(placed.order)
+                if placed.rejection is not None:
+                    rejections.append(placed.rejection)
+                if placed.note:
+                    notes.append(placed.note)
         return [
             (
                 PLACEMENTS,
                 PlacementDone(
                     cycle_id=msg.cycle_id,
                     symbol=symbol,
-                    fills=tuple(settlement.fills),
-                    refused_by_venue=tuple(settlement.refused),
-                    order=order,
-                    rejection=rejection,
-                    note=note,
-                    mark_price=msg.mark_price,
+                    mark_price=msg.steps[-1].mark_price if msg.steps else 0.0,
+                    fills=tuple(fills),
+                    refused_by_venue=tuple(refused),
+                    orders=tuple(orders),
+                    rejections=tuple(rejections),
+                    notes=tuple(notes),
                 ),
             )
         ]
 
-    def place(self, intent: OrderIntent, *, now: int) -> tuple[Order | None, RiskRejection | None, str]:
+    def place(self, intent: OrderIntent, *, now: int) -> Placed:
         """Risk, then the broker; at most once per intent id, however often this is called."""
         key = f"order:{intent.intent_id}"
         earlier = self.coordination.begin(key, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
         if earlier is not None:
-            return (
-                self.broker.get_order(intent.intent_id),
-                None,
-                f"duplicate of intent {intent.intent_id}: skipped",
-            )
+            note = f"intent {intent.intent_id} was handled already: skipped"
+            return Placed(self.broker.get_order(intent.intent_id), None, note, duplicate=True)
         try:
             order, rejection, note = self._risk_then_submit(intent, now)
         except BaseException:
@@ -83,7 +104,7 @@ class PlacementStage:
             raise
         result = {"order": order.model_dump(mode="json") if order else None, "note": note}
         self.coordination.complete(key, result, now=self.clock.now(), ttl_s=DONE_TTL_S)
-        return order, rejection, note
+        return Placed(order, rejection, note)
 
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
         account = self.broker.account()

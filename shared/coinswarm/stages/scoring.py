@@ -1,16 +1,18 @@
-"""agent_scoring: bring every agent up to date with the new candles and score the newest one."""
+"""agent_scoring: bring every agent up to date with the new candles and score them.
+
+A live cycle scores the newest candle (the agents still take in every new one); a replay that
+decides at every close (`decide_each`) scores each, in one pass over the window.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel
-
 from coinswarm.domain.agents.base import MarketView
 from coinswarm.domain.models import AgentScore, Candle
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, MemoryFactory
-from coinswarm.stages.messages import SCORES, CandlesReady, ScoresReady
+from coinswarm.stages.messages import SCORES, CandlesReady, Message, ScoredCandle, ScoresReady
 
 
 class ScoringStage:
@@ -25,6 +27,7 @@ class ScoringStage:
         warmup_candles: int,
         primary_venue: str,
         fee_bps: Mapping[str, float],
+        track_market_state: bool = True,
     ) -> None:
         self.memory = memory
         self.fresh = fresh
@@ -34,9 +37,10 @@ class ScoringStage:
         self.warmup_candles = warmup_candles
         self.primary_venue = primary_venue
         self.fee_bps = dict(fee_bps)
+        self.track_market_state = track_market_state
         self._no_quotes = MarketView(primary_venue=primary_venue, quotes=(), fee_bps=self.fee_bps)
 
-    def handle(self, msg: CandlesReady) -> list[tuple[str, BaseModel]]:
+    def handle(self, msg: CandlesReady) -> list[tuple[str, Message]]:
         memory = self.memory.load(msg.symbol, self.fresh)
         new = [c for c in msg.candles if memory.last_ts is None or c.ts > memory.last_ts]
         if not new:
@@ -49,34 +53,29 @@ class ScoringStage:
             if msg.quotes
             else self._no_quotes
         )
+        agents, tracker = memory.agents, memory.tracker
+        track, each, tf, bridge = self.track_market_state, msg.decide_each, self.timeframe_s, self.max_bridged_gap
+        scored: list[ScoredCandle] = []
         scores: tuple[AgentScore, ...] = ()
         state_key = ""
+        last_ts = memory.last_ts
         for candle in new:
-            if memory.last_ts is not None:
-                missing = (candle.ts - memory.last_ts) // self.timeframe_s - 1
-                if missing > self.max_bridged_gap:
-                    memory.reset()
-                    gaps.append(f"{msg.symbol}: agents start afresh after {missing} missing candles")
-            scores = tuple(agent.observe(candle, view) for agent in memory.agents)
-            state_key = memory.tracker.observe(candle).key
-            memory.last_ts = candle.ts
+            if last_ts is not None and (candle.ts - last_ts) // tf - 1 > bridge:
+                memory.reset()
+                gaps.append(
+                    f"{msg.symbol}: agents start afresh after {(candle.ts - last_ts) // tf - 1} missing candles"
+                )
+            scores = tuple([agent.observe(candle, view) for agent in agents])
+            if track:
+                state_key = tracker.observe(candle).key
+            last_ts = candle.ts
+            if each:
+                scored.append(ScoredCandle(candle, scores, state_key, candle.open, candle.ts))
+        memory.last_ts = last_ts
+        if not each:
+            scored.append(ScoredCandle(new[-1], scores, state_key, new[0].open, new[0].ts))
         self.memory.save(msg.symbol, memory)
-        last = new[-1]
-        return [
-            (
-                SCORES,
-                ScoresReady(
-                    cycle_id=msg.cycle_id,
-                    symbol=msg.symbol,
-                    candle=last,
-                    settle_price=new[0].open,
-                    settle_ts=new[0].ts,
-                    scores=scores,
-                    market_state=state_key,
-                    gaps=tuple(gaps),
-                ),
-            )
-        ]
+        return [(SCORES, ScoresReady(cycle_id=msg.cycle_id, symbol=msg.symbol, scored=tuple(scored), gaps=tuple(gaps)))]
 
     def _warm_up(self, memory: AgentMemory, symbol: str, *, before_ts: int) -> None:
         """A fresh memory with stored history behind it: replay that history first (no decisions)."""
@@ -86,7 +85,7 @@ class ScoringStage:
         for candle in history:
             if (
                 memory.last_ts is not None
-                and candle.ts - memory.last_ts > (self.max_bridged_gap + 1) * self.timeframe_s
+                and (candle.ts - memory.last_ts) // self.timeframe_s - 1 > self.max_bridged_gap
             ):
                 memory.reset()
             for agent in memory.agents:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from coinswarm.stages.ledger import Ledger
-from coinswarm.stages.messages import LOGGED, PlacementDone, TradesLogged
+from coinswarm.stages.messages import LOGGED, Message, PlacementDone, TradesLogged
 
 
 class TradeLoggingStage:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def handle(self, msg: PlacementDone) -> list[tuple[str, BaseModel]]:
+    def handle(self, msg: PlacementDone) -> list[tuple[str, Message]]:
         if not msg.fills:
             return []
         appended = sum(1 for fill in msg.fills if self.ledger.record_fill(fill))

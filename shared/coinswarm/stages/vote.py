@@ -1,13 +1,13 @@
-"""committee_vote: weigh the agents' scores, keep the decision with every vote, size an intent when it acts."""
+"""committee_vote: weigh the agents' scores at each decision point, keep every decision with its votes
+(the audit trail), and size an intent when the committee acts."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from coinswarm.domain.committee import Committee
+from coinswarm.domain.models import Action
 from coinswarm.domain.sizing import SizingRule, intent_for
 from coinswarm.ports.history import HistoryStore
-from coinswarm.stages.messages import DECISIONS, DecisionReady, ScoresReady
+from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, Message, ScoresReady
 
 
 class VoteStage:
@@ -16,27 +16,41 @@ class VoteStage:
         self.history = history
         self.sizing = sizing
 
-    def handle(self, msg: ScoresReady) -> list[tuple[str, BaseModel]]:
-        candle = msg.candle
-        decision = self.committee.decide(
-            cycle_id=msg.cycle_id,
-            symbol=msg.symbol,
-            ts=candle.close_ts,
-            scores=msg.scores,
-            state_key=msg.market_state,
-        )
-        self.history.record_decision(decision)
-        intent = intent_for(decision, price=candle.close, rule=self.sizing)
-        return [
-            (
-                DECISIONS,
-                DecisionReady(
+    def handle(self, msg: ScoresReady) -> list[tuple[str, Message]]:
+        symbol, committee, history = msg.symbol, self.committee, self.history
+        retention = history.decision_retention()
+        keep_from = 0 if retention is None else len(msg.scored) - retention
+        steps: list[DecidedStep] = []
+        for i, point in enumerate(msg.scored):
+            candle = point.candle
+            ts = candle.close_ts
+            ballot = committee.verdict(symbol, point.scores, point.market_state)
+            verdict = ballot.verdict
+            acts = verdict.action is not Action.HOLD
+            decision = None
+            intent = None
+            # A hold the store would drop at once (a long replay, a bounded store) is not recorded.
+            if acts or i >= keep_from:
+                decision = committee.record(
+                    ballot,
                     cycle_id=msg.cycle_id,
-                    decision=decision,
-                    intent=intent,
-                    settle_price=msg.settle_price,
-                    settle_ts=msg.settle_ts,
-                    mark_price=candle.close,
-                ),
+                    symbol=symbol,
+                    ts=ts,
+                    scores=point.scores,
+                    state_key=point.market_state,
+                )
+                history.record_decision(decision)
+                intent = intent_for(decision, price=candle.close, rule=self.sizing)
+            steps.append(
+                DecidedStep(
+                    ts,
+                    verdict.action,
+                    verdict.confidence,
+                    point.settle_price,
+                    point.settle_ts,
+                    candle.close,
+                    decision,
+                    intent,
+                )
             )
-        ]
+        return [(DECISIONS, DecisionReady(cycle_id=msg.cycle_id, symbol=symbol, steps=tuple(steps)))]

@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 from coinswarm.config.settings import Settings
 from coinswarm.domain.agents.registry import build_agents
 from coinswarm.domain.committee import Committee, PatternCache
@@ -26,7 +24,7 @@ from coinswarm.ports.state import StateStore
 from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, StoredAgentMemory
 from coinswarm.stages.ingest import IngestStage
 from coinswarm.stages.ledger import Ledger
-from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK
+from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK, Message
 from coinswarm.stages.placement import PlacementStage
 from coinswarm.stages.scoring import ScoringStage
 from coinswarm.stages.trade_logging import TradeLoggingStage
@@ -37,7 +35,7 @@ class Store(StateStore, HistoryStore, CoordinationStore):
     """A store that serves all three ports (the SQLite and in-memory adapters do)."""
 
 
-Route = Callable[[Any], list[tuple[str, BaseModel]]]
+Route = Callable[[Any], list[tuple[str, Message]]]
 
 
 @dataclass
@@ -151,6 +149,7 @@ def build_app(
             warmup_candles=settings.market.warmup_candles,
             primary_venue=settings.primary_venue.name,
             fee_bps=fees,
+            track_market_state=settings.committee.cache.enabled,
         ),
         vote=VoteStage(
             committee,

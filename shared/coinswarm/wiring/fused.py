@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
-from pydantic import BaseModel
-
-from coinswarm.stages.messages import TICK, CycleTick
+from coinswarm.stages.messages import TICK, CycleTick, Message
 from coinswarm.wiring.bootstrap import Route
 
-Tap = Callable[[str, BaseModel], None]
+Tap = Callable[[str, Message], None]
 
 
 def run_fused(routes: Mapping[str, Route], tick: CycleTick, tap: Tap | None = None) -> None:
     """Run the cycle for each symbol in turn, every stage of one symbol before the next symbol."""
     for symbol in tick.symbols:
-        one = tick if len(tick.symbols) == 1 else tick.model_copy(update={"symbols": (symbol,)})
+        one = tick if len(tick.symbols) == 1 else replace(tick, symbols=(symbol,))
         _dispatch(routes, TICK, one, tap)
 
 
-def _dispatch(routes: Mapping[str, Route], topic: str, message: BaseModel, tap: Tap | None) -> None:
+def _dispatch(routes: Mapping[str, Route], topic: str, message: Message, tap: Tap | None) -> None:
     if tap is not None:
         tap(topic, message)
     route = routes.get(topic)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-from pydantic import BaseModel
-
 from coinswarm.ports.bus import Handler
-from coinswarm.stages.messages import CycleTick
+from coinswarm.stages.messages import CycleTick, Message
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.fused import run_fused
 from coinswarm.wiring.mesh import LocalMesh
 
-Tap = Callable[[str, BaseModel], None]
+Tap = Callable[[str, Message], None]
 LEASE = "runner"
 
 

@@ -41,6 +41,7 @@ class Agent(ABC):
     def __init__(self, **params: Any) -> None:
         if params:
             raise TypeError(f"agent {self.name!r} takes no parameters {sorted(params)}")
+        self._abstentions: dict[str, AgentScore] = {}
         self.reset()
 
     @abstractmethod
@@ -52,7 +53,11 @@ class Agent(ABC):
         """Take in one closed candle and give this agent's score for acting at its close."""
 
     def abstain(self, reason: str) -> AgentScore:
-        return AgentScore(agent=self.name, signal=0.0, confidence=0.0, reason=reason)
+        """An abstention (confidence 0). Scores are immutable, so one per reason is made and reused."""
+        score = self._abstentions.get(reason)
+        if score is None:
+            score = self._abstentions[reason] = AgentScore(agent=self.name, signal=0.0, confidence=0.0, reason=reason)
+        return score
 
     def score(self, signal: float, confidence: float, reason: str) -> AgentScore:
         return AgentScore(agent=self.name, signal=clamp(signal), confidence=clamp(confidence, 0.0), reason=reason)
