@@ -57,7 +57,11 @@ class PaperBroker(Broker):
             if known is not None:
                 held.append(Order.model_validate(known))
                 return False
-            accepted = order.model_copy(update={"status": OrderStatus.PENDING})
+            accepted = (
+                order
+                if order.status is OrderStatus.PENDING
+                else order.model_copy(update={"status": OrderStatus.PENDING})
+            )
             book["orders"] = {**book["orders"], order.client_order_id: accepted.model_dump(mode="json")}
             book["pending"] = [*book["pending"], order.client_order_id]
             self._trim(book)

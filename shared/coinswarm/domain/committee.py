@@ -42,7 +42,7 @@ class Ballot:
     """A verdict with the quantized votes it was taken on, and whether the cache served it."""
 
     verdict: Verdict
-    quantized: tuple[tuple[str, float, float], ...]
+    quantized: tuple[tuple[str, float, float], ...] | None  # None: nobody voted (every vote is 0 @ 0)
     from_cache: bool
 
 
@@ -97,15 +97,18 @@ class Committee:
         self.quorum = quorum
         self.threshold = threshold
         self.cache = cache
+        self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
         self._memo: dict[tuple[tuple[str, float, float], ...], Verdict] = {}
-        self._no_quorum = [
-            Verdict(Action.HOLD, 0.0, 0.0, f"no quorum: {n} of {quorum} agents voted") for n in range(quorum)
-        ]
+        self._no_quorum = [self._no_quorum_verdict(n, quorum) for n in range(quorum)]
+
+    @staticmethod
+    def _no_quorum_verdict(voters: int, quorum: int) -> Verdict:
+        return Verdict(Action.HOLD, 0.0, 0.0, f"no quorum: {voters} of {quorum} agents voted")
 
     def verdict(self, symbol: str, scores: Sequence[AgentScore], state_key: str) -> Ballot:
         """The committee's verdict on these scores, from the cache when the state repeats."""
         if all(s.confidence == 0.0 for s in scores):  # nobody voted: no quorum, nothing to quantize
-            return Ballot(self._no_quorum[0], tuple((s.agent, 0.0, 0.0) for s in scores), False)
+            return self._silence
         quantized = tuple((s.agent, _q(s.signal), _q(s.confidence)) for s in scores)
         if self.cache is None:  # no pattern cache: still never vote twice on the same quantized votes
             verdict = self._memo.get(quantized)
@@ -136,7 +139,7 @@ class Committee:
         verdict = ballot.verdict
         votes = tuple(
             Vote(agent=a, signal=sig, confidence=conf, weight=self.weights.get(a, 0.0), reason=s.reason)
-            for (a, sig, conf), s in zip(ballot.quantized, scores, strict=True)
+            for (a, sig, conf), s in zip(ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True)
         )
         return Decision(
             decision_id=f"{symbol}-{ts}",

@@ -12,9 +12,10 @@ from coinswarm.domain.models import Candle
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Versioned:
-    """A stored document and its version (1 on first write, +1 on every write)."""
+    """A stored document and its version (1 on first write, +1 on every write). Read-only by convention
+    (not frozen: reads are on the backtest's hot path, and a frozen dataclass is slower to build)."""
 
     value: JSON
     version: int

@@ -4,11 +4,10 @@ client order id)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
-from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, check_order, roll_day
+from coinswarm.domain.risk import RiskDay, RiskLimits, RiskVerdict, check_order, roll_day
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore
@@ -102,18 +101,12 @@ class PlacementStage:
         except BaseException:
             self.coordination.abandon(key)
             raise
-        result = {"order": order.model_dump(mode="json") if order else None, "note": note}
+        result = {"client_order_id": order.client_order_id if order else None, "note": note}
         self.coordination.complete(key, result, now=self.clock.now(), ttl_s=DONE_TTL_S)
         return Placed(order, rejection, note)
 
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
-        account = self.broker.account()
-        kill_on = kill_switch_on(self.state)
-        day = self._update_day(now, account, lambda d: d)
-        verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on)
-        if verdict.day is not None:
-            halted = verdict.day.halted
-            self._update_day(now, account, lambda d: RiskDay(d.day, d.start_equity, d.orders, halted))
+        verdict = self._check_and_count(intent, now)
         if not verdict.approved or verdict.intent is None:
             rejection = RiskRejection(
                 intent_id=intent.intent_id,
@@ -137,20 +130,26 @@ class PlacementStage:
                 placed_ts=now,
             )
         )
-        self._update_day(now, account, lambda d: RiskDay(d.day, d.start_equity, d.orders + 1, d.halted))
         return order, None, "" if verdict.reason == "approved" else verdict.reason
 
-    def _update_day(self, now: int, account: AccountView, change: Callable[[RiskDay], RiskDay]) -> RiskDay:
+    def _check_and_count(self, intent: OrderIntent, now: int) -> RiskVerdict:
+        """Risk against today's counters; an approval takes its slot in the day's order count (and a
+        breach of the daily loss halts the day) in one conditional write, before anything is sent."""
+        account = self.broker.account()
+        kill_on = kill_switch_on(self.state)
         for _ in range(RETRIES):
             found = self.state.get(self.day_key)
             current = RiskDay.from_dict(found.value) if found else None
             day = roll_day(current, now, account.equity)
-            new = change(day)
+            verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on)
+            new = verdict.day or day
+            if verdict.approved:
+                new = RiskDay(new.day, new.start_equity, new.orders + 1, new.halted)
             if new == current:
-                return new
+                return verdict
             try:
                 self.state.put(self.day_key, new.to_dict(), expected_version=found.version if found else 0)
-                return new
+                return verdict
             except ConflictError:
                 continue
         raise ConflictError(f"{self.day_key}: {RETRIES} concurrent updates in a row; try again")
