@@ -86,15 +86,14 @@ class PaperBroker(Broker):
             except ConflictError:
                 pass  # someone else wrote the book meanwhile: take the general path below
         result = Settlement()
+        still_pending = [False]
 
         def change(book: dict[str, Any]) -> bool:
             result.fills.clear()
             result.refused.clear()
-            due = [
-                cid
-                for cid in book["pending"]
-                if book["orders"][cid]["symbol"] == symbol and book["orders"][cid]["placed_ts"] <= ts
-            ]
+            mine = [cid for cid in book["pending"] if book["orders"][cid]["symbol"] == symbol]
+            due = [cid for cid in mine if book["orders"][cid]["placed_ts"] <= ts]
+            still_pending[0] = len(due) < len(mine)
             if not due and not book["positions"].get(symbol):
                 return False  # nothing held, nothing to fill: the price matters to no one (saves a write)
             if book["prices"].get(symbol) != observed_price:
@@ -109,7 +108,13 @@ class PaperBroker(Broker):
             return True
 
         self._update(change)
-        return result
+        return Settlement(result.fills, result.refused, pending=still_pending[0])
+
+    def has_pending(self, symbol: str) -> bool:
+        found = self.store.get(self.key)
+        return found is not None and any(
+            found.value["orders"][cid]["symbol"] == symbol for cid in found.value["pending"]
+        )
 
     def pending(self, symbol: str | None = None) -> list[Order]:
         book = self._book()[0]

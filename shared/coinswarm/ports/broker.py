@@ -15,6 +15,7 @@ class Settlement:
 
     fills: list[Fill] = field(default_factory=list)
     refused: list[Order] = field(default_factory=list)
+    pending: bool = False  # orders for the symbol still waiting after this settlement
 
 
 class Broker(ABC):
@@ -27,6 +28,10 @@ class Broker(ABC):
     @abstractmethod
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
         """What happened to `symbol`'s pending orders since the last call, given the price observed at `ts`."""
+
+    @abstractmethod
+    def has_pending(self, symbol: str) -> bool:
+        """Whether any order for `symbol` is waiting to fill."""
 
     @abstractmethod
     def account(self) -> AccountView:

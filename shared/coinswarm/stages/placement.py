@@ -53,26 +53,44 @@ class PlacementStage:
         self.day_key = f"risk:{account}:day"
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
-        """For each decision point in order: settle what is pending at the price observed, then place."""
+        """For each decision point in order: settle what is pending at the price observed, then place.
+
+        With nothing pending, settling would only show the broker a new price, and only the newest
+        matters: it is shown when an intent needs the account, or when the window ends."""
         symbol, broker = msg.symbol, self.broker
         fills: list[Fill] = []
         refused: list[Order] = []
         orders: list[Order] = []
         rejections: list[RiskRejection] = []
         notes: list[str] = []
-        for step in msg.steps:
-            settlement = broker.settle(symbol, step.settle_price, step.settle_ts)
+        pending = broker.has_pending(symbol)
+        unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+
+        def settle(price: float, ts: int) -> bool:
+            settlement = broker.settle(symbol, price, ts)
             if settlement.fills or settlement.refused:
                 fills.extend(settlement.fills)
                 refused.extend(settlement.refused)
+            return settlement.pending
+
+        for step in msg.steps:
+            if pending:
+                pending, unseen = settle(step.settle_price, step.settle_ts), None
+            else:
+                unseen = (step.settle_price, step.settle_ts)
             if step.intent is not None:
+                if unseen is not None:
+                    pending, unseen = settle(*unseen), None
                 placed = self.place(step.intent, now=step.ts)
+                pending = pending or (placed.order is not None and not placed.duplicate)
                 if placed.order is not None and not placed.duplicate:
                     orders.append(placed.order)
                 if placed.rejection is not None:
                     rejections.append(placed.rejection)
                 if placed.note:
                     notes.append(placed.note)
+        if unseen is not None:
+            settle(*unseen)
         return [
             (
                 PLACEMENTS,
