@@ -85,3 +85,22 @@ def test_live_needs_confirmation_and_keys(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="needs api_key and api_secret"):
         load_settings(env={"COINSWARM_MODE": "live", "COINSWARM_LIVE__CONFIRM": "true"})
+
+
+def test_the_example_file_documents_the_defaults() -> None:
+    """coinswarm.example.toml shows every default; if a default changes, the example must change too."""
+    import inspect
+    from pathlib import Path
+
+    from coinswarm.config.settings import Settings
+    from coinswarm.domain.agents.registry import agent_class
+
+    example = Path(__file__).resolve().parents[2] / "coinswarm.example.toml"
+    loaded = load_settings(example, env={}).model_dump()
+    defaults = Settings().model_dump()
+    assert {k: v for k, v in loaded.items() if k != "agents"} == {k: v for k, v in defaults.items() if k != "agents"}
+    assert loaded["agents"], "the example shows the agents' parameters"
+    for name, params in loaded["agents"].items():
+        signature = inspect.signature(agent_class(name).__init__)
+        for key, value in params.items():
+            assert signature.parameters[key].default == value, f"[agents.{name}] {key}"
