@@ -15,7 +15,7 @@ from coinswarm.cli.common import (
     settings_from,
 )
 from coinswarm.cli.report import votes_text
-from coinswarm.cli.summary import account_line, figures, position_lines
+from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
 from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.placement import KILL_SWITCH_KEY
@@ -82,5 +82,5 @@ def main(args: argparse.Namespace) -> int:
         print("risk refusals")
         for r in rejections:
             print(f"  {iso(r.ts)} {r.symbol:<9} {r.side.value:<4} {r.reason}")
-    print(f"ledger       {fig.portfolio.seq} events · verify with: coinswarm ledger verify --state {path}")
+    print(f"ledger       {fig.portfolio.seq} events · verify with: {command_name()} ledger verify --state {path}")
     return 0

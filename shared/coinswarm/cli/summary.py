@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,4 +113,17 @@ def print_summary(
         )
     print(f"gaps        {len(reporter.gaps) or 'none'}")
     print(f"state file  {path}")
-    print(f"next        coinswarm status --state {path}   ·   coinswarm ledger verify --state {path}")
+    me = command_name()
+    print(f"next        {me} status --state {path}   ·   {me} ledger verify --state {path}")
+
+
+def command_name() -> str:
+    """How to type `coinswarm` again: plain when it is on the PATH, else the path it was run by
+    (`.venv/bin/coinswarm` after `make run`)."""
+    invoked = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("coinswarm")
+    if invoked.name != "coinswarm" or shutil.which("coinswarm") == str(invoked.resolve()):
+        return "coinswarm"
+    try:
+        return str(invoked.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(invoked)
