@@ -10,15 +10,13 @@ and the candles are built without running pydantic again (see `_build_fast`).
 
 from __future__ import annotations
 
-import gc
 import gzip
 import math
 import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice, pairwise
@@ -28,6 +26,7 @@ from typing import Any
 
 from coinswarm.domain.gaps import Gap
 from coinswarm.domain.models import Candle, iso
+from coinswarm.gc_pause import collector_paused
 
 __all__ = [
     "COLUMNS",
@@ -239,19 +238,6 @@ _FAST_OK = _same_model(
 _build = _build_fast if _FAST_OK else _build_constructed
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building hundreds of thousands of objects: otherwise
-    every few hundred allocations trigger a collection that scans them all again (doubles load time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 # --------------------------------------------------------------------------------------------- loading
 
 
@@ -352,7 +338,7 @@ def load_candles(
     Raises CandleFileError (a ValueError) for a file that is empty, malformed, unsorted, inconsistent
     or off the timeframe grid; FileNotFoundError when there is no such file.
     """
-    with _gc_paused():
+    with collector_paused():
         return _load(Path(path), symbol, timeframe_s)
 
 
@@ -559,5 +545,5 @@ def stitch(files: Sequence[list[Candle]], symbol: str, timeframe_s: int) -> list
             row["open"] = rows[joined_at - 1]["close"]  # exactly, not within a rounding error
             row["high"] = max(row["high"], row["open"])
             row["low"] = min(row["low"], row["open"])
-    with _gc_paused():
+    with collector_paused():
         return _build(rows)
