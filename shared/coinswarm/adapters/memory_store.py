@@ -25,9 +25,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, SequenceConflict
+from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
@@ -61,7 +62,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def get(self, key: str) -> Versioned | None:
         with self._lock:
             doc = self._documents.get(key)
-            if doc is None or _expired(doc[2], self._now()):
+            if doc is None or expired(doc[2], self._now()):
                 return None
             return Versioned(dict(doc[0]), doc[1])
 
@@ -69,8 +70,8 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         with self._lock:
             now = self._now()
             doc = self._documents.get(key)
-            current = 0 if doc is None or _expired(doc[2], now) else doc[1]
-            _check_version(f"document {key!r}", expected_version, current)
+            current = 0 if doc is None or expired(doc[2], now) else doc[1]
+            check_version(f"document {key!r}", expected_version, current)
             self._documents[key] = (dict(value), current + 1, None if ttl_s is None else now + ttl_s)
             return current + 1
 
@@ -82,10 +83,10 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         """Drop documents whose TTL has passed (they already read as absent). Returns how many."""
         with self._lock:
             now = self._now()
-            expired = [key for key, doc in self._documents.items() if _expired(doc[2], now)]
-            for key in expired:
+            gone = [key for key, doc in self._documents.items() if expired(doc[2], now)]
+            for key in gone:
                 del self._documents[key]
-            return len(expired)
+            return len(gone)
 
     # -- StateStore: candles ---------------------------------------------------------------------
 
@@ -116,7 +117,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
             return
         with self._lock:
             log = self._ledger.get(stream)
-            _check_sequence(stream, events, 0 if not log else log[-1].seq)
+            check_sequence(stream, events, 0 if not log else log[-1].seq)
             self._check_new_event_ids(stream, events)
             if log is None:
                 log = self._ledger[stream] = []
@@ -150,7 +151,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def put_projection(self, stream: str, value: JSON, *, expected_version: int) -> int:
         with self._lock:
             stored = self._projections.get(stream)
-            _check_version(f"projection {stream!r}", expected_version, 0 if stored is None else stored[1])
+            check_version(f"projection {stream!r}", expected_version, 0 if stored is None else stored[1])
             self._projections[stream] = (dict(value), expected_version + 1)
             return expected_version + 1
 
@@ -282,25 +283,3 @@ class _Timeline(Generic[T]):
                 if len(found) == limit:
                     break
         return found
-
-
-def _expired(expires_ts: float | None, now: float) -> bool:
-    return expires_ts is not None and expires_ts <= now
-
-
-def _check_version(what: str, expected: int | None, current: int) -> None:
-    if expected is not None and expected != current:
-        state = "does not exist" if current == 0 else f"is at version {current}"
-        raise ConflictError(f"{what} {state}, but the write expected version {expected}")
-
-
-def _check_sequence(stream: str, events: Sequence[LedgerEvent], last: int) -> None:
-    """Refuse a batch unless it names `stream` and continues it exactly: last+1, last+2, ..."""
-    for i, event in enumerate(events):
-        expected = last + 1 + i
-        if event.stream != stream:
-            err = SequenceConflict(stream, expected, event.seq)
-            err.add_note(f"event {event.event_id!r} belongs to stream {event.stream!r}, not {stream!r}")
-            raise err
-        if event.seq != expected:
-            raise SequenceConflict(stream, expected, event.seq)

@@ -32,9 +32,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, SequenceConflict, StoreError, TransientStoreError
+from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
@@ -202,8 +203,8 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
         with self._transaction() as conn:
             now = self._now()
             row = conn.execute("SELECT version, expires_ts FROM documents WHERE key = ?", (key,)).fetchone()
-            current = 0 if row is None or _expired(row[1], now) else int(row[0])
-            _check_version(f"document {key!r}", expected_version, current)
+            current = 0 if row is None or expired(row[1], now) else int(row[0])
+            check_version(f"document {key!r}", expected_version, current)
             conn.execute(
                 "INSERT INTO documents (key, value, version, expires_ts) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET "
@@ -261,7 +262,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
             return
         rows = [(e.stream, e.seq, e.event_id, e.model_dump_json()) for e in events]
         with self._transaction() as conn:
-            _check_sequence(stream, events, _last_seq(conn, stream))
+            check_sequence(stream, events, _last_seq(conn, stream))
             try:
                 conn.executemany("INSERT INTO ledger (stream, seq, event_id, body) VALUES (?, ?, ?, ?)", rows)
             except sqlite3.IntegrityError as e:
@@ -417,28 +418,6 @@ def _user_version(conn: sqlite3.Connection, path: Path) -> int:
 def _last_seq(conn: sqlite3.Connection, stream: str) -> int:
     row = conn.execute("SELECT MAX(seq) FROM ledger WHERE stream = ?", (stream,)).fetchone()
     return 0 if row[0] is None else int(row[0])
-
-
-def _expired(expires_ts: float | None, now: float) -> bool:
-    return expires_ts is not None and expires_ts <= now
-
-
-def _check_version(what: str, expected: int | None, current: int) -> None:
-    if expected is not None and expected != current:
-        state = "does not exist" if current == 0 else f"is at version {current}"
-        raise ConflictError(f"{what} {state}, but the write expected version {expected}")
-
-
-def _check_sequence(stream: str, events: Sequence[LedgerEvent], last: int) -> None:
-    """Refuse a batch unless it names `stream` and continues it exactly: last+1, last+2, ..."""
-    for i, event in enumerate(events):
-        expected = last + 1 + i
-        if event.stream != stream:
-            err = SequenceConflict(stream, expected, event.seq)
-            err.add_note(f"event {event.event_id!r} belongs to stream {event.stream!r}, not {stream!r}")
-            raise err
-        if event.seq != expected:
-            raise SequenceConflict(stream, expected, event.seq)
 
 
 @contextmanager
