@@ -178,28 +178,14 @@ class _RollingWindow:
         self._last = float(state["last"])
 
 
-class SMA(_RollingWindow):
-    """Simple moving average of the last `period` values (also fine for volume).
-
-    Convention: pandas `rolling(period).mean()` / `ta.trend.SMAIndicator`: None for the first
-    `period - 1` updates, the mean of the last `period` values from the `period`-th on. A window of
-    identical values gives exactly that value.
-    """
+class _ScalarRolling(_RollingWindow):
+    """A rolling indicator whose value is one float: its value, readiness and saved state."""
 
     __slots__ = ("_value",)
 
     def __init__(self, period: int) -> None:
         super().__init__(period)
         self._value: float | None = None
-
-    def update(self, x: float) -> float | None:
-        """Add one value; return the mean of the last `period` values, None while warming up."""
-        if not self._push(x):
-            return None
-        n = self._period
-        v = self._last if self._run >= n else self._anchor + self._s1 / n
-        self._value = v
-        return v
 
     @property
     def value(self) -> float | None:
@@ -222,6 +208,26 @@ class SMA(_RollingWindow):
         value = state["value"]
         obj._value = None if value is None else float(value)
         return obj
+
+
+class SMA(_ScalarRolling):
+    """Simple moving average of the last `period` values (also fine for volume).
+
+    Convention: pandas `rolling(period).mean()` / `ta.trend.SMAIndicator`: None for the first
+    `period - 1` updates, the mean of the last `period` values from the `period`-th on. A window of
+    identical values gives exactly that value.
+    """
+
+    __slots__ = ()
+
+    def update(self, x: float) -> float | None:
+        """Add one value; return the mean of the last `period` values, None while warming up."""
+        if not self._push(x):
+            return None
+        n = self._period
+        v = self._last if self._run >= n else self._anchor + self._s1 / n
+        self._value = v
+        return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +339,7 @@ class Bollinger(_RollingWindow):
         return obj
 
 
-class ZScore(_RollingWindow):
+class ZScore(_ScalarRolling):
     """Rolling z-score: (x - mean) / std over the last `period` values, x included.
 
     Convention: the same as pandas `(s - s.rolling(period).mean()) / s.rolling(period).std(ddof=0)`:
@@ -341,11 +347,7 @@ class ZScore(_RollingWindow):
     (pandas gives NaN or inf there).
     """
 
-    __slots__ = ("_value",)
-
-    def __init__(self, period: int) -> None:
-        super().__init__(period)
-        self._value: float | None = None
+    __slots__ = ()
 
     def update(self, x: float) -> float | None:
         """Add one value; return its z-score within the last `period` values, None while warming up."""
@@ -361,28 +363,6 @@ class ZScore(_RollingWindow):
                 z = ((x - self._anchor) - m1) / math.sqrt(var)
         self._value = z
         return z
-
-    @property
-    def value(self) -> float | None:
-        return self._value
-
-    @property
-    def ready(self) -> bool:
-        return self._value is not None
-
-    def to_state(self) -> dict[str, Any]:
-        state = self._window_state()
-        state["value"] = self._value
-        return state
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Self:
-        _check_kind(cls, state)
-        obj = cls(int(state["period"]))
-        obj._load_window(state)
-        value = state["value"]
-        obj._value = None if value is None else float(value)
-        return obj
 
 
 def _ewm_factors(alpha: float) -> tuple[float, float, float]:
