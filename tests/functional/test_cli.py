@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,22 @@ def test_the_console_script_is_installed() -> None:
         [Path(sys.executable).parent / "coinswarm", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("coinswarm ")
+
+
+def test_a_missing_file_is_named(tmp_path, capsys) -> None:
+    assert main(["backtest", str(tmp_path / "nope.csv")]) == 2
+    assert main(["run", "--replay", str(tmp_path / "nope.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("no candle file at") == 2
+
+
+def test_a_second_run_on_the_same_state_file_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    from coinswarm.adapters.sqlite_store import SqliteStore
+
+    state = tmp_path / "busy.db"
+    other = SqliteStore(state)
+    assert other.acquire_lease("runner", "someone-else", now=int(time.time()), ttl_s=600)
+    other.close()
+    assert main(["run", "--synthetic", "--cycles", "2", "--state", str(state), "--keep-state"]) == 3
+    assert "another `coinswarm run` is trading on this state file" in capsys.readouterr().err

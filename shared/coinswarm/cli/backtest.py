@@ -72,6 +72,8 @@ def main(args: argparse.Namespace) -> int:
         fail(f"--fast must be at least 1 and below --slow (got {args.fast} and {args.slow})")
     try:
         cf = load_candles(args.file, symbol=args.symbol)
+    except FileNotFoundError:
+        fail(f"no candle file at {args.file}")
     except (CandleFileError, OSError) as exc:
         fail(str(exc))
     opts = BacktestOptions(

@@ -74,6 +74,8 @@ def with_market(settings: Settings, symbols: list[str], timeframe: str) -> Setti
 def replay_source(settings: Settings, file: str) -> Source:
     try:
         cf = load_candles(file)
+    except FileNotFoundError:
+        fail(f"no candle file at {file}")
     except (CandleFileError, OSError) as exc:
         fail(str(exc))
     label = next((k for k, v in TIMEFRAMES.items() if v == cf.timeframe_s), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Literal
 
@@ -56,8 +57,6 @@ class CycleRunner:
 
     def _hold_lease(self) -> None:
         """One runner per state file: a second `coinswarm run` on the same file is refused."""
-        import time
-
         now = int(time.time())
         if not self.app.coordination.acquire_lease(LEASE, self.owner, now=now, ttl_s=self.lease_s):
             raise StateInUse(
