@@ -1,12 +1,17 @@
 """Fixtures for the store contract: one `store` per adapter, all on one fake clock.
 
-A new adapter (DynamoDB, Cosmos, Firestore, ...) joins the contract by adding a factory to
-`ADAPTERS`: it takes the test's tmp_path and the fake clock (a `() -> float` of epoch seconds,
-used for document TTLs) and returns a fresh, empty store.
+A new adapter (DynamoDB, Cosmos, Firestore, ...) joins the contract with one module in
+`tests/contract/stores/` defining `NAME` and `make_store(request, tmp_path, clock)`, which returns a
+fresh, empty store (or a composite serving all three ports). `request` lets it ask for a server
+fixture (`request.getfixturevalue("moto_server")`); `clock` is a `() -> float` of epoch seconds the
+test moves by hand, for document TTLs.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,8 @@ import pytest
 
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.sqlite_store import SqliteStore
+
+sys.path.insert(0, str(Path(__file__).parent))  # so `stores.<adapter>` modules import
 
 
 class FakeClock:
@@ -30,10 +37,15 @@ class FakeClock:
         self.t += seconds
 
 
-ADAPTERS: dict[str, Callable[[Path, FakeClock], Any]] = {
-    "sqlite": lambda tmp_path, clock: SqliteStore(tmp_path / "state" / "coinswarm.db", now=clock),
-    "memory": lambda tmp_path, clock: MemoryStore(now=clock),
+Factory = Callable[[pytest.FixtureRequest, Path, FakeClock], Any]
+
+ADAPTERS: dict[str, Factory] = {
+    "sqlite": lambda request, tmp_path, clock: SqliteStore(tmp_path / "state" / "coinswarm.db", now=clock),
+    "memory": lambda request, tmp_path, clock: MemoryStore(now=clock),
 }
+for _info in pkgutil.iter_modules([str(Path(__file__).parent / "stores")]):
+    _module = importlib.import_module(f"stores.{_info.name}")
+    ADAPTERS[_module.NAME] = _module.make_store
 
 
 @pytest.fixture
@@ -44,7 +56,7 @@ def clock() -> FakeClock:
 @pytest.fixture(params=list(ADAPTERS))
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
     """A fresh store implementing StateStore, HistoryStore and CoordinationStore."""
-    adapter = ADAPTERS[request.param](tmp_path, clock)
+    adapter = ADAPTERS[request.param](request, tmp_path, clock)
     yield adapter
     close = getattr(adapter, "close", None)
     if close is not None:

@@ -437,8 +437,8 @@ def test_recent_rejections_newest_first_and_idempotent(store: HistoryStore) -> N
 
 
 def test_begin_claims_a_new_key_and_reports_the_claim_to_the_next_caller(store: CoordinationStore) -> None:
-    assert store.begin("job", now=NOW, in_progress_ttl_s=30) is None
-    record = store.begin("job", now=NOW + 29, in_progress_ttl_s=30)
+    assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    record = store.begin("job", owner="w1", now=NOW + 29, in_progress_ttl_s=30)
     assert record is not None
     assert (record.key, record.status, record.result, record.expires_ts) == (
         "job",
@@ -449,9 +449,9 @@ def test_begin_claims_a_new_key_and_reports_the_claim_to_the_next_caller(store: 
 
 
 def test_a_duplicate_after_complete_gets_the_result(store: CoordinationStore) -> None:
-    assert store.begin("job", now=NOW, in_progress_ttl_s=30) is None
-    store.complete("job", {"order": "o1", "fills": [1, 2]}, now=NOW + 1, ttl_s=3600)
-    record = store.begin("job", now=NOW + 100, in_progress_ttl_s=30)
+    assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    store.complete("job", {"order": "o1", "fills": [1, 2]}, owner="w1", now=NOW + 1, ttl_s=3600)
+    record = store.begin("job", owner="w1", now=NOW + 100, in_progress_ttl_s=30)
     assert record is not None
     assert record.status is IdempotencyStatus.COMPLETED
     assert record.result == {"order": "o1", "fills": [1, 2]}
@@ -459,47 +459,47 @@ def test_a_duplicate_after_complete_gets_the_result(store: CoordinationStore) ->
 
 
 def test_abandon_lets_a_retry_claim_again(store: CoordinationStore) -> None:
-    assert store.begin("job", now=NOW, in_progress_ttl_s=30) is None
-    store.abandon("job")
-    assert store.begin("job", now=NOW + 1, in_progress_ttl_s=30) is None
-    store.abandon("never-claimed")
+    assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    store.abandon("job", owner="w1")
+    assert store.begin("job", owner="w1", now=NOW + 1, in_progress_ttl_s=30) is None
+    store.abandon("never-claimed", owner="w1")
 
 
 def test_abandon_leaves_a_completed_record(store: CoordinationStore) -> None:
-    store.begin("job", now=NOW, in_progress_ttl_s=30)
-    store.complete("job", {"ok": True}, now=NOW, ttl_s=3600)
-    store.abandon("job")
-    record = store.begin("job", now=NOW + 1, in_progress_ttl_s=30)
+    store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30)
+    store.complete("job", {"ok": True}, owner="w1", now=NOW, ttl_s=3600)
+    store.abandon("job", owner="w1")
+    record = store.begin("job", owner="w1", now=NOW + 1, in_progress_ttl_s=30)
     assert record is not None
     assert record.status is IdempotencyStatus.COMPLETED
 
 
 def test_an_expired_in_progress_claim_is_taken_over(store: CoordinationStore) -> None:
-    assert store.begin("job", now=NOW, in_progress_ttl_s=30) is None
-    assert store.begin("job", now=NOW + 30, in_progress_ttl_s=30) is None
-    record = store.begin("job", now=NOW + 31, in_progress_ttl_s=30)
+    assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    assert store.begin("job", owner="w1", now=NOW + 30, in_progress_ttl_s=30) is None
+    record = store.begin("job", owner="w1", now=NOW + 31, in_progress_ttl_s=30)
     assert record is not None
     assert (record.status, record.expires_ts) == (IdempotencyStatus.IN_PROGRESS, NOW + 60)
 
 
 def test_a_completed_record_is_forgotten_after_its_ttl(store: CoordinationStore) -> None:
-    store.begin("job", now=NOW, in_progress_ttl_s=30)
-    store.complete("job", {"ok": True}, now=NOW, ttl_s=100)
-    assert store.begin("job", now=NOW + 99, in_progress_ttl_s=30) is not None
-    assert store.begin("job", now=NOW + 100, in_progress_ttl_s=30) is None
+    store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30)
+    store.complete("job", {"ok": True}, owner="w1", now=NOW, ttl_s=100)
+    assert store.begin("job", owner="w1", now=NOW + 99, in_progress_ttl_s=30) is not None
+    assert store.begin("job", owner="w1", now=NOW + 100, in_progress_ttl_s=30) is None
 
 
 def test_idempotency_keys_are_independent(store: CoordinationStore) -> None:
-    assert store.begin("a", now=NOW, in_progress_ttl_s=30) is None
-    assert store.begin("b", now=NOW, in_progress_ttl_s=30) is None
+    assert store.begin("a", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    assert store.begin("b", owner="w1", now=NOW, in_progress_ttl_s=30) is None
 
 
 def test_the_stored_result_is_a_copy(store: CoordinationStore) -> None:
     result: dict[str, Any] = {"order": "o1"}
-    store.begin("job", now=NOW, in_progress_ttl_s=30)
-    store.complete("job", result, now=NOW, ttl_s=3600)
+    store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30)
+    store.complete("job", result, owner="w1", now=NOW, ttl_s=3600)
     result["order"] = "changed"
-    record = store.begin("job", now=NOW, in_progress_ttl_s=30)
+    record = store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30)
     assert record is not None
     assert record.result == {"order": "o1"}
 
@@ -550,3 +550,28 @@ def test_memory_store_max_decisions_keeps_the_newest() -> None:
 def test_memory_store_refuses_a_max_decisions_below_1() -> None:
     with pytest.raises(ValueError, match="max_decisions"):
         MemoryStore(max_decisions=0)
+
+
+def test_only_the_owner_completes_a_claim(store: CoordinationStore) -> None:
+    assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=30) is None
+    with pytest.raises(ConflictError):
+        store.complete("job", {"ok": False}, owner="w2", now=NOW + 1, ttl_s=3600)
+    store.complete("job", {"ok": True}, owner="w1", now=NOW + 2, ttl_s=3600)
+    record = store.begin("job", owner="w3", now=NOW + 3, in_progress_ttl_s=30)
+    assert record is not None and record.result == {"ok": True}
+
+
+def test_a_worker_presumed_dead_cannot_finish_its_successors_claim(store: CoordinationStore) -> None:
+    assert store.begin("job", owner="slow", now=NOW, in_progress_ttl_s=30) is None
+    assert store.begin("job", owner="next", now=NOW + 31, in_progress_ttl_s=30) is None  # taken over
+    store.abandon("job", owner="slow")  # no effect: not its claim any more
+    with pytest.raises(ConflictError):
+        store.complete("job", {"by": "slow"}, owner="slow", now=NOW + 32, ttl_s=3600)
+    store.complete("job", {"by": "next"}, owner="next", now=NOW + 33, ttl_s=3600)
+    record = store.begin("job", owner="later", now=NOW + 34, in_progress_ttl_s=30)
+    assert record is not None and record.result == {"by": "next"}
+
+
+def test_completing_an_unclaimed_key_is_refused(store: CoordinationStore) -> None:
+    with pytest.raises(ConflictError):
+        store.complete("never", {"ok": True}, owner="w1", now=NOW, ttl_s=3600)

@@ -88,7 +88,7 @@ def test_everything_survives_a_reopen(path: Path) -> None:
         store.append(STREAM, [_event(1, "e1")])
         store.put_projection(STREAM, {"cash": 1_000.0}, expected_version=0)
         store.record_rejection(refused)
-        store.begin("job", now=NOW, in_progress_ttl_s=60)
+        store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=60)
         store.acquire_lease("ingest", "a", now=NOW, ttl_s=60)
     with SqliteStore(path) as store:
         book = store.get("book")
@@ -100,7 +100,7 @@ def test_everything_survives_a_reopen(path: Path) -> None:
         assert projection is not None
         assert projection.version == 1
         assert store.recent_rejections(5) == [refused]
-        assert store.begin("job", now=NOW, in_progress_ttl_s=60) is not None
+        assert store.begin("job", owner="w1", now=NOW, in_progress_ttl_s=60) is not None
         assert store.acquire_lease("ingest", "b", now=NOW, ttl_s=60) is False
 
 
@@ -138,7 +138,7 @@ def _race(store: SqliteStore, racer: int, round_: int) -> tuple[bool, bool, bool
         appended = True
     except SequenceConflict:
         appended = False
-    record = store.begin(f"job-{round_}", now=NOW, in_progress_ttl_s=60)
+    record = store.begin(f"job-{round_}", owner=f"racer{racer}", now=NOW, in_progress_ttl_s=60)
     leased = store.acquire_lease(f"lease-{round_}", f"racer{racer}", now=NOW, ttl_s=60)
     return appended, record is None, leased
 
@@ -233,3 +233,30 @@ def test_a_loser_of_an_append_race_gets_a_conflict(path: Path) -> None:
         with pytest.raises(ConflictError):
             second.append(STREAM, [_event(1, "theirs")])
         assert second.last_seq(STREAM) == 1
+
+
+def test_a_file_from_schema_version_1_is_migrated_and_keeps_its_data(tmp_path) -> None:
+    import sqlite3
+
+    from coinswarm.adapters.sqlite_store import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for sql in MIGRATIONS[0]:
+        conn.execute(sql)
+    conn.execute(
+        "INSERT INTO idempotency (key, status, result, expires_ts) VALUES ('done', 'completed', '{\"a\": 1}', ?)",
+        (NOW + 3600,),
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        record = store.begin("done", owner="w1", now=NOW, in_progress_ttl_s=60)
+        assert record is not None and record.result == {"a": 1}
+        assert store.begin("new", owner="w1", now=NOW, in_progress_ttl_s=60) is None
+        store.complete("new", {"b": 2}, owner="w1", now=NOW, ttl_s=60)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert "owner" in {row[1] for row in conn.execute("PRAGMA table_info(idempotency)")}
+    conn.close()

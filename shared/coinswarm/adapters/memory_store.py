@@ -52,6 +52,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         self._decisions: _Timeline[Decision] = _Timeline(max_decisions)
         self._rejections: _Timeline[RiskRejection] = _Timeline(None)
         self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._claims: dict[str, str] = {}  # key -> owner of its IN_PROGRESS claim
         self._leases: dict[str, tuple[str, int]] = {}  # owner, expires_ts
 
     def __repr__(self) -> str:
@@ -180,7 +181,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
 
     # -- CoordinationStore: idempotency ----------------------------------------------------------
 
-    def begin(self, key: str, *, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
+    def begin(self, key: str, *, owner: str, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
         with self._lock:
             record = self._idempotency.get(key)
             if record is not None and record.expires_ts > now:
@@ -189,17 +190,23 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
             self._idempotency[key] = IdempotencyRecord(
                 key, IdempotencyStatus.IN_PROGRESS, None, now + in_progress_ttl_s
             )
+            self._claims[key] = owner
             return None
 
-    def complete(self, key: str, result: JSON, *, now: int, ttl_s: int) -> None:
-        with self._lock:
-            self._idempotency[key] = IdempotencyRecord(key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s)
-
-    def abandon(self, key: str) -> None:
+    def complete(self, key: str, result: JSON, *, owner: str, now: int, ttl_s: int) -> None:
         with self._lock:
             record = self._idempotency.get(key)
-            if record is not None and record.status is IdempotencyStatus.IN_PROGRESS:
+            if record is None or record.status is not IdempotencyStatus.IN_PROGRESS or self._claims.get(key) != owner:
+                raise ConflictError(f"idempotency key {key!r} is not claimed by {owner!r}")
+            self._idempotency[key] = IdempotencyRecord(key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s)
+            del self._claims[key]
+
+    def abandon(self, key: str, *, owner: str) -> None:
+        with self._lock:
+            record = self._idempotency.get(key)
+            if record is not None and record.status is IdempotencyStatus.IN_PROGRESS and self._claims.get(key) == owner:
                 del self._idempotency[key]
+                del self._claims[key]
 
     # -- CoordinationStore: leases ---------------------------------------------------------------
 

@@ -99,6 +99,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_ts INTEGER NOT NULL
         )""",
     ),
+    # 2: an idempotency claim records its owner, so only that worker may complete or abandon it.
+    ("ALTER TABLE idempotency ADD COLUMN owner TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -337,7 +339,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
 
     # -- CoordinationStore: idempotency ----------------------------------------------------------
 
-    def begin(self, key: str, *, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
+    def begin(self, key: str, *, owner: str, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
         with self._transaction() as conn:
             row = conn.execute("SELECT status, result, expires_ts FROM idempotency WHERE key = ?", (key,)).fetchone()
             if row is not None and row[2] > now:
@@ -345,27 +347,37 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
                 return IdempotencyRecord(
                     key, IdempotencyStatus(status), None if result is None else json.loads(result), expires_ts
                 )
-            self._put_idempotency(conn, key, IdempotencyStatus.IN_PROGRESS, None, now + in_progress_ttl_s)
+            conn.execute(
+                "INSERT INTO idempotency (key, status, result, expires_ts, owner) VALUES (?, ?, NULL, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "status = excluded.status, result = NULL, expires_ts = excluded.expires_ts, owner = excluded.owner",
+                (key, IdempotencyStatus.IN_PROGRESS.value, now + in_progress_ttl_s, owner),
+            )
             return None
 
-    def complete(self, key: str, result: JSON, *, now: int, ttl_s: int) -> None:
+    def complete(self, key: str, result: JSON, *, owner: str, now: int, ttl_s: int) -> None:
         with self._transaction() as conn:
-            self._put_idempotency(conn, key, IdempotencyStatus.COMPLETED, json.dumps(result), now + ttl_s)
+            cur = conn.execute(
+                "UPDATE idempotency SET status = ?, result = ?, expires_ts = ?, owner = NULL "
+                "WHERE key = ? AND status = ? AND owner = ?",
+                (
+                    IdempotencyStatus.COMPLETED.value,
+                    json.dumps(result),
+                    now + ttl_s,
+                    key,
+                    IdempotencyStatus.IN_PROGRESS.value,
+                    owner,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError(f"idempotency key {key!r} is not claimed by {owner!r}")
 
-    def abandon(self, key: str) -> None:
+    def abandon(self, key: str, *, owner: str) -> None:
         with self._transaction() as conn:
-            conn.execute("DELETE FROM idempotency WHERE key = ? AND status = ?", (key, IdempotencyStatus.IN_PROGRESS))
-
-    @staticmethod
-    def _put_idempotency(
-        conn: sqlite3.Connection, key: str, status: IdempotencyStatus, result: str | None, expires_ts: int
-    ) -> None:
-        conn.execute(
-            "INSERT INTO idempotency (key, status, result, expires_ts) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET "
-            "status = excluded.status, result = excluded.result, expires_ts = excluded.expires_ts",
-            (key, status.value, result, expires_ts),
-        )
+            conn.execute(
+                "DELETE FROM idempotency WHERE key = ? AND status = ? AND owner = ?",
+                (key, IdempotencyStatus.IN_PROGRESS.value, owner),
+            )
 
     # -- CoordinationStore: leases ---------------------------------------------------------------
 

@@ -24,19 +24,21 @@ class IdempotencyRecord:
 
 class CoordinationStore(ABC):
     @abstractmethod
-    def begin(self, key: str, *, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
-        """Claim `key` for work. None: claimed, go ahead. A record: someone has (or is doing) it already.
+    def begin(self, key: str, *, owner: str, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
+        """Claim `key` for work as `owner` (unique per attempt). None: claimed, go ahead. A record:
+        someone has (or is doing) it already.
 
         An IN_PROGRESS claim older than its ttl is taken over (its worker is presumed dead).
         """
 
     @abstractmethod
-    def complete(self, key: str, result: JSON, *, now: int, ttl_s: int) -> None:
-        """Mark the claimed `key` done and keep `result` for later duplicates."""
+    def complete(self, key: str, result: JSON, *, owner: str, now: int, ttl_s: int) -> None:
+        """Mark `key` done and keep `result` for later duplicates. Raises ConflictError unless `owner`
+        still holds the claim (a worker presumed dead must not overwrite its successor's)."""
 
     @abstractmethod
-    def abandon(self, key: str) -> None:
-        """Drop an IN_PROGRESS claim after a failure, so a retry may run."""
+    def abandon(self, key: str, *, owner: str) -> None:
+        """Drop `owner`'s IN_PROGRESS claim after a failure, so a retry may run; anything else stays."""
 
     @abstractmethod
     def acquire_lease(self, name: str, owner: str, *, now: int, ttl_s: int) -> bool:

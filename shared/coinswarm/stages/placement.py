@@ -4,6 +4,7 @@ client order id)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
@@ -110,17 +111,18 @@ class PlacementStage:
     def place(self, intent: OrderIntent, *, now: int) -> Placed:
         """Risk, then the broker; at most once per intent id, however often this is called."""
         key = f"order:{intent.intent_id}"
-        earlier = self.coordination.begin(key, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
+        owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
+        earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
         if earlier is not None:
             note = f"intent {intent.intent_id} was handled already: skipped"
             return Placed(self.broker.get_order(intent.intent_id), None, note, duplicate=True)
         try:
             order, rejection, note = self._risk_then_submit(intent, now)
         except BaseException:
-            self.coordination.abandon(key)
+            self.coordination.abandon(key, owner=owner)
             raise
         result = {"client_order_id": order.client_order_id if order else None, "note": note}
-        self.coordination.complete(key, result, now=self.clock.now(), ttl_s=DONE_TTL_S)
+        self.coordination.complete(key, result, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
         return Placed(order, rejection, note)
 
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
