@@ -104,3 +104,17 @@ def test_the_example_file_documents_the_defaults() -> None:
         signature = inspect.signature(agent_class(name).__init__)
         for key, value in params.items():
             assert signature.parameters[key].default == value, f"[agents.{name}] {key}"
+
+
+def test_cosmos_history_needs_its_endpoint_and_key(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"needs azure\.cosmos_endpoint and azure\.cosmos_key"):
+        load_settings(env={"COINSWARM_STORE__HISTORY": "cosmos"})
+    s = load_settings(
+        env={
+            "COINSWARM_STORE__HISTORY": "cosmos",
+            "COINSWARM_AZURE__COSMOS_ENDPOINT": "http://127.0.0.1:3000",
+            "COINSWARM_AZURE__COSMOS_KEY": "c2VjcmV0",
+        }
+    )
+    assert s.store.history == "cosmos" and "c2VjcmV0" not in json.dumps(masked_dump(s))

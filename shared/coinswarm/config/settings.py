@@ -112,8 +112,44 @@ class MarketConfig(Section):
 
 
 class StoreConfig(Section):
+    """Where state lives. By default all three ports share one SQLite file (`backend`, `path`);
+    in the clouds each port may live in its own service."""
+
     backend: Literal["sqlite", "memory"] = "sqlite"
     path: str = ".coinswarm/coinswarm.db"
+    state: Literal["default", "dynamodb", "firestore"] = Field(
+        default="default", description="hot state: candles, agent memory, the paper book, flags"
+    )
+    history: Literal["default", "cosmos", "dynamodb"] = Field(
+        default="default", description="the ledger and its projections, decisions, rejections"
+    )
+    coordination: Literal["default", "dynamodb", "firestore"] = Field(
+        default="default", description="idempotency records and leases"
+    )
+
+
+class AwsConfig(Section):
+    """AWS: DynamoDB tables (and, with the cloud entry points, SQS and SSM)."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(default=None, description="a local stand-in (moto server) instead of AWS")
+    table_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "coinswarm"
+
+
+class AzureConfig(Section):
+    """Azure: the Cosmos DB account that keeps the history."""
+
+    cosmos_endpoint: str | None = None
+    cosmos_key: SecretStr | None = None
+    cosmos_database: str = "coinswarm"
+
+
+class GcpConfig(Section):
+    """Google Cloud: Firestore (and, with the cloud entry points, Pub/Sub and Secret Manager)."""
+
+    project: str = "coinswarm"
+    firestore_database: str = "(default)"
+    collection_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "coinswarm"
 
 
 class LiveConfig(Section):
@@ -142,6 +178,9 @@ class Settings(BaseModel):
     paper: PaperConfig = PaperConfig()
     market: MarketConfig = MarketConfig()
     store: StoreConfig = StoreConfig()
+    aws: AwsConfig = AwsConfig()
+    azure: AzureConfig = AzureConfig()
+    gcp: GcpConfig = GcpConfig()
     live: LiveConfig = LiveConfig()
 
     @field_validator("symbols")
@@ -172,6 +211,12 @@ class Settings(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a venue is listed twice")
         return v
+
+    @model_validator(mode="after")
+    def _cosmos_is_reachable(self) -> Settings:
+        if self.store.history == "cosmos" and not (self.azure.cosmos_endpoint and self.azure.cosmos_key):
+            raise ValueError("store.history = 'cosmos' needs azure.cosmos_endpoint and azure.cosmos_key")
+        return self
 
     @model_validator(mode="after")
     def _live_is_deliberate(self) -> Settings:

@@ -30,11 +30,6 @@ from coinswarm.stages.scoring import ScoringStage
 from coinswarm.stages.trade_logging import TradeLoggingStage
 from coinswarm.stages.vote import VoteStage
 
-
-class Store(StateStore, HistoryStore, CoordinationStore):
-    """A store that serves all three ports (the SQLite and in-memory adapters do)."""
-
-
 Route = Callable[[Any], list[tuple[str, Message]]]
 
 
@@ -77,7 +72,7 @@ class LiveTradingUnavailable(RuntimeError):
 
 
 def open_store(settings: Settings) -> Any:
-    """The store the configuration names, opened (created on first use)."""
+    """The embedded store the configuration names, opened (created on first use)."""
     if settings.store.backend == "memory":
         from coinswarm.adapters.memory_store import MemoryStore
 
@@ -85,6 +80,47 @@ def open_store(settings: Settings) -> Any:
     from coinswarm.adapters.sqlite_store import SqliteStore
 
     return SqliteStore(settings.store.path)
+
+
+@dataclass
+class Stores:
+    state: StateStore
+    history: HistoryStore
+    coordination: CoordinationStore
+
+
+def open_stores(settings: Settings, embedded: Any | None = None) -> Stores:
+    """An adapter for each port, as configured. A cloud SDK is imported only when its adapter is
+    chosen, so a function that uses DynamoDB never loads the Azure or Google libraries."""
+    chosen = settings.store
+    need_embedded = "default" in (chosen.state, chosen.history, chosen.coordination)
+    base = embedded if embedded is not None else open_store(settings) if need_embedded else None
+    opened: dict[str, Any] = {}
+
+    def adapter(kind: str) -> Any:
+        if kind == "default":
+            return base
+        if kind not in opened:
+            opened[kind] = _cloud_adapter(kind, settings)
+        return opened[kind]
+
+    return Stores(adapter(chosen.state), adapter(chosen.history), adapter(chosen.coordination))
+
+
+def _cloud_adapter(kind: str, settings: Settings) -> Any:
+    if kind == "dynamodb":
+        from coinswarm.adapters.dynamodb_store import DynamoStore
+
+        return DynamoStore.from_settings(settings)
+    if kind == "firestore":
+        from coinswarm.adapters.firestore_store import FirestoreStore
+
+        return FirestoreStore.from_settings(settings)
+    if kind == "cosmos":
+        from coinswarm.adapters.cosmos_history import CosmosHistoryStore
+
+        return CosmosHistoryStore.from_settings(settings)
+    raise ValueError(f"no store adapter called {kind!r}")
 
 
 def build_broker(settings: Settings, state: StateStore) -> Broker:
@@ -126,24 +162,25 @@ def build_app(
     agent_memory: AgentMemoryStore | None = None,
     limits: RiskLimits | None = None,
 ) -> App:
-    store = store if store is not None else open_store(settings)
+    stores = open_stores(settings, embedded=store)
+    state, history, coordination = stores.state, stores.history, stores.coordination
     clock = clock or SystemClock()
-    broker = broker or build_broker(settings, store)
+    broker = broker or build_broker(settings, state)
     _, weights = build_agents(settings.committee.weights, settings.agents)
     cache = PatternCache(settings.committee.cache.max_entries) if settings.committee.cache.enabled else None
     committee = Committee(
         weights, quorum=settings.committee.quorum, threshold=settings.committee.threshold, cache=cache
     )
-    ledger = Ledger(store, settings.ledger_stream)
+    ledger = Ledger(history, settings.ledger_stream)
     fees: Mapping[str, float] = {v.name: v.fee_bps for v in settings.venues}
     stages = Stages(
         ingest=IngestStage(
-            market, store, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
+            market, state, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
         ),
         scoring=ScoringStage(
-            agent_memory or StoredAgentMemory(store),
+            agent_memory or StoredAgentMemory(state),
             memory_factory(settings),
-            store,
+            state,
             timeframe_s=settings.timeframe_s,
             max_bridged_gap=settings.market.max_bridged_gap,
             warmup_candles=settings.market.warmup_candles,
@@ -153,7 +190,7 @@ def build_app(
         ),
         vote=VoteStage(
             committee,
-            store,
+            history,
             SizingRule(
                 buy_notional=settings.sizing.buy_notional,
                 buy_fraction=settings.sizing.buy_fraction,
@@ -161,9 +198,9 @@ def build_app(
             ),
         ),
         placement=PlacementStage(
-            broker, store, store, store, clock, limits or limits_from(settings.risk), account=settings.account
+            broker, state, history, coordination, clock, limits or limits_from(settings.risk), account=settings.account
         ),
         logging=TradeLoggingStage(ledger),
     )
     ledger.open_account(settings.paper.starting_cash, clock.now())
-    return App(settings, clock, store, store, store, market, broker, ledger, stages, cache)
+    return App(settings, clock, state, history, coordination, market, broker, ledger, stages, cache)
