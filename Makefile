@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck unit bench clean
+.PHONY: help run test servers lint typecheck unit bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## set up, then run a short paper-trading session on the embedded store
 	$(BIN)/coinswarm run --cycles 240
 
-test: $(STAMP) lint typecheck ## set up, then lint, type-check and run every test
+servers: ## install the local stand-ins for cloud services that are not Python packages
+	@scripts/install-servers.sh
+
+test: $(STAMP) servers lint typecheck ## set up, then lint, type-check and run every test
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff over the code and tests
@@ -37,4 +40,4 @@ bench: $(STAMP) ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks
 
 clean: ## remove the virtual environment and local state
-	rm -rf $(VENV) .coinswarm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .coinswarm .servers .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,11 @@
 """Fixtures for the store contract: one `store` per adapter, all on one fake clock.
 
 A new adapter (DynamoDB, Cosmos, Firestore, ...) joins the contract with one module in
-`tests/contract/stores/` defining `NAME` and `make_store(request, tmp_path, clock)`, which returns a
-fresh, empty store (or a composite serving all three ports). `request` lets it ask for a server
-fixture (`request.getfixturevalue("moto_server")`); `clock` is a `() -> float` of epoch seconds the
-test moves by hand, for document TTLs.
+`tests/contract/stores/` defining `NAME`, `PORTS` (a subset of {"state", "history", "coordination"})
+and `make_store(request, tmp_path, clock)`, which returns a fresh, empty store. Each contract test
+names the port it checks in its `store` annotation, and runs against every adapter serving that port.
+`request` lets it ask for a server fixture (`request.getfixturevalue("moto_server")`); `clock` is a
+`() -> float` of epoch seconds the test moves by hand, for document TTLs.
 """
 
 from __future__ import annotations
@@ -39,13 +40,29 @@ class FakeClock:
 
 Factory = Callable[[pytest.FixtureRequest, Path, FakeClock], Any]
 
+ALL_PORTS = frozenset({"state", "history", "coordination"})
+PORT_OF_ANNOTATION = {"StateStore": "state", "HistoryStore": "history", "CoordinationStore": "coordination"}
+
 ADAPTERS: dict[str, Factory] = {
     "sqlite": lambda request, tmp_path, clock: SqliteStore(tmp_path / "state" / "coinswarm.db", now=clock),
     "memory": lambda request, tmp_path, clock: MemoryStore(now=clock),
 }
+SERVES: dict[str, frozenset[str]] = {"sqlite": ALL_PORTS, "memory": ALL_PORTS}
 for _info in pkgutil.iter_modules([str(Path(__file__).parent / "stores")]):
     _module = importlib.import_module(f"stores.{_info.name}")
     ADAPTERS[_module.NAME] = _module.make_store
+    SERVES[_module.NAME] = frozenset(_module.PORTS)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each contract test against every adapter that serves the port its `store` is annotated with."""
+    if "store" not in metafunc.fixturenames:
+        return
+    annotation = metafunc.function.__annotations__.get("store")
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    port = PORT_OF_ANNOTATION.get(name)
+    adapters = [a for a, ports in SERVES.items() if port is None or port in ports]
+    metafunc.parametrize("store", adapters, indirect=True)
 
 
 @pytest.fixture
@@ -53,7 +70,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=list(ADAPTERS))
+@pytest.fixture
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Any]:
     """A fresh store implementing StateStore, HistoryStore and CoordinationStore."""
     adapter = ADAPTERS[request.param](request, tmp_path, clock)

@@ -1,0 +1,1 @@
+"""Session fixtures for the gcloud stand-in (filled in by the cloud adapters' work)."""
