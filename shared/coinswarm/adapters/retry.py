@@ -28,7 +28,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
-        return rng() * min(self.cap_s, self.base_s * (2**attempt))
+        return float(rng() * min(self.cap_s, self.base_s * 2.0**attempt))
 
 
 def with_backoff(
