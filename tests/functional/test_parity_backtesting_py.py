@@ -335,3 +335,21 @@ def test_peer_closes_at_the_last_open_without_the_extra_bar(files) -> None:
     assert plain_equity == pytest.approx(aligned_equity - move, rel=1e-9)
     assert aligned_equity == pytest.approx(ours.final_equity, rel=SAME_SIZE_REL_TOL)
     assert abs(plain_equity / ours.final_equity - 1.0) > REL_TOL  # so the extra bar matters here
+
+
+def test_a_tie_never_makes_the_reference_strategy_buy_twice() -> None:
+    """An exact SMA tie hides a down-cross (neither strictly above then below): the next up-cross comes
+    while the position is still held, and must not buy the dust left in the cash (backtesting.py
+    refuses less than one unit)."""
+    from coinswarm.domain.models import Candle
+
+    # SMA(2) vs SMA(3): up-crosses at bars 5 and 10 with no down-cross between (a tie at bar 8).
+    closes = [9.0, 10.0, 12.0, 9.0, 10.0, 11.0, 9.0, 10.0, 8.0, 11.0, 12.0, 10.0, 12.0, 11.0]
+    candles = [
+        Candle(symbol="XX-USD", ts=86_400 * i, open=c, high=c, low=c, close=c, volume=1.0, timeframe_s=86_400)
+        for i, c in enumerate(closes)
+    ]
+    opts = BacktestOptions(strategy="sma-cross", fast=2, slow=3, fee_bps=0, slippage_bps=0)
+    result = run_backtest(candles, Settings(), opts)
+    buys = [f for f in result.fills if f.side is Side.BUY]
+    assert len(buys) == 1, [(f.side.value, f.quantity, f.ts // 86_400) for f in result.fills]

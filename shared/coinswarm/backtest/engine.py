@@ -27,6 +27,7 @@ from coinswarm.wiring.fused import run_fused
 
 Strategy = Literal["committee", "sma-cross"]
 WINDOW = 16_384  # candles per tick: each stage loops over them instead of passing messages bar by bar
+REFERENCE_MIN_ORDER = 0.01
 FULL_EQUITY = 1 - sys.float_info.epsilon  # what backtesting.py's buy() spends by default; sma-cross too
 
 
@@ -136,7 +137,10 @@ def run_backtest(
         starting_cash=settings.paper.starting_cash,
         fee_bps=settings.paper.fee_bps,
         slippage_bps=settings.paper.slippage_bps,
-        min_order_notional=0.0 if reference else settings.risk.min_order_notional,
+        # The reference strategy has no risk limits, but a buy of the dust left after an all-in buy
+        # (a missed down-cross on an exact SMA tie, then another up-cross) is refused, as
+        # backtesting.py refuses less than one unit.
+        min_order_notional=REFERENCE_MIN_ORDER if reference else settings.risk.min_order_notional,
     )
     app = build_app(
         settings,
