@@ -1,0 +1,64 @@
+"""The composition root of a cloud function: one App per container, built on first use from the
+configuration (COINSWARM_CONFIG and COINSWARM_* variables) and reused while the container is warm.
+
+Nothing is built at import: a cold start pays only for the modules its configuration selects.
+Market data is Coinbase's public API (`market.source` may say "synthetic" for a dry run), the broker
+is the paper broker unless live trading is deliberately configured, the stores are the ones
+`store.*` names.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from coinswarm.config import load_settings
+from coinswarm.config.settings import Settings
+from coinswarm.wiring.bootstrap import App, build_app
+
+_lock = threading.Lock()
+_app: App | None = None
+
+
+def container_app(settings: Settings | None = None, **overrides: Any) -> App:
+    """The container's App, built once. `settings` / `overrides` (build_app's keyword arguments:
+    market, store, clock, ...) are used on the first call only; tests reset with `reset_container_app`."""
+    global _app
+    if _app is None:
+        with _lock:
+            if _app is None:
+                settings = settings or load_settings()
+                if "market" not in overrides:
+                    overrides["market"] = cloud_market(settings)
+                _app = build_app(settings, **overrides)
+    return _app
+
+
+def reset_container_app() -> None:
+    global _app
+    with _lock:
+        _app = None
+
+
+def cloud_market(settings: Settings) -> Any:
+    if settings.market.source == "synthetic":
+        import time
+
+        from coinswarm.marketdata.replay import ReplayMarketData
+        from coinswarm.marketdata.synthetic import synthetic_candles
+
+        tf = settings.timeframe_s
+        n = settings.market.warmup_candles + 1440
+        end = int(time.time() // tf) * tf
+        series = {
+            s: synthetic_candles(s, n, seed=settings.market.synthetic_seed + i, start_ts=end - n * tf, timeframe_s=tf)
+            for i, s in enumerate(settings.symbols)
+        }
+        return ReplayMarketData(series, label="SYNTHETIC series, not market data")
+    from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
+
+    return CoinbasePublicMarketData(
+        settings.market.coinbase_url,
+        connect_timeout_s=settings.market.connect_timeout_s,
+        recent_limit=settings.market.warmup_candles,
+    )
