@@ -41,7 +41,7 @@ def test_open_record_project_and_verify(cosmos_server: CosmosServer, cosmos_data
 
     portfolio = ledger.project()
     assert [e.seq for e in ledger.events()] == [1, 2, 3]
-    assert [e.event_id for e in ledger.events()] == ["account-opened", "f1", "f2"]
+    assert [e.event_id for e in ledger.events()] == ["account:paper/opened", "f1", "f2"]
     assert portfolio.seq == 3 and portfolio.fills == 2
     assert portfolio.quantity("BTC-USD") == pytest.approx(0.06)
     stored = store.get_projection(STREAM)

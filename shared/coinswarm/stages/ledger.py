@@ -39,7 +39,7 @@ class Ledger:
         if self.history.last_seq(self.stream) > 0:
             return False
         event = LedgerEvent(
-            stream=self.stream, seq=1, event_id="account-opened", payload=AccountOpened(cash=cash, ts=ts)
+            stream=self.stream, seq=1, event_id=f"{self.stream}/opened", payload=AccountOpened(cash=cash, ts=ts)
         )
         try:
             self.history.append(self.stream, [event])

@@ -120,8 +120,8 @@ class PlacementStage:
             known = self.broker.get_order(intent.intent_id)
             if known is not None:  # an earlier attempt reached the venue, then died before completing its claim
                 note = f"reconciled: the venue already holds order {intent.intent_id}; nothing placed again"
-                result = {"client_order_id": known.client_order_id, "note": note}
-                self.coordination.complete(key, result, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
+                done = {"client_order_id": known.client_order_id, "note": note}
+                self.coordination.complete(key, done, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
                 return Placed(known, None, note, duplicate=True)
             order, rejection, note = self._risk_then_submit(intent, now)
         except BaseException:
