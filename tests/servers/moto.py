@@ -9,8 +9,9 @@ One change to moto: its server handles requests on threads, and its DynamoDB han
 check the condition and write it back without a lock, so two concurrent conditional writes on one
 item can both pass (seen here: two of eight racing UpdateItems raised a version to the same
 number). DynamoDB itself applies each write to an item atomically. So the server is started with
-each request handled under one lock (`_SERIALISED_MOTO`): every request is atomic as on DynamoDB,
-and clients still race freely between requests, which is what the adapters' races test.
+each DynamoDB request handled under one lock (`_SERIALISED_MOTO`): every request is atomic as on
+DynamoDB, and clients still race freely between requests, which is what the adapters' races test.
+Other services' requests are not locked (an SQS long poll must not hold up the rest).
 
 Clients get dummy credentials through their constructor (`aws_client`), never through the real
 environment, so a test can never reach a real account. `new_dynamo_store` gives each test its own
@@ -42,7 +43,7 @@ DUMMY_CREDENTIALS = {
 }
 
 
-# `python -m moto.server`, with each request handled under one lock (see the module docstring).
+# `python -m moto.server`, with each DynamoDB request handled under one lock (see the module docstring).
 _SERIALISED_MOTO = """
 import sys
 import threading
@@ -55,6 +56,8 @@ handle = DomainDispatcherApplication.__call__
 
 
 def serialised(self, environ, start_response):
+    if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+        return handle(self, environ, start_response)  # other services (an SQS long poll) stay concurrent
     with lock:
         return handle(self, environ, start_response)
 
