@@ -120,7 +120,7 @@ class StoreConfig(Section):
     state: Literal["default", "dynamodb", "firestore"] = Field(
         default="default", description="hot state: candles, agent memory, the paper book, flags"
     )
-    history: Literal["default", "cosmos", "dynamodb"] = Field(
+    history: Literal["default", "cosmos"] = Field(
         default="default", description="the ledger and its projections, decisions, rejections"
     )
     coordination: Literal["default", "dynamodb", "firestore"] = Field(
