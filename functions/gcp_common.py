@@ -1,0 +1,318 @@
+"""What the Google Cloud entry points share, so that each of them stays a few lines.
+
+* `runtime()`: once per container, the settings (COINSWARM_CONFIG and COINSWARM_* variables), JSON
+  log lines for Cloud Logging with every configured secret redacted, the Pub/Sub bus, and the App
+  (`container_app`), each built on first use and reused while the container is warm.
+* `consume(event, Kind, stage)`: a Pub/Sub push (a CloudEvent whose data is a MessagePublishedData)
+  becomes a typed message, the stage runs, and each message it hands on is published. Everything it
+  logs carries the cycle id (and so Cloud Logging's trace) of the message.
+* `run_tick(at)`: the cycle Cloud Scheduler starts, as of the last candle closed at `at`.
+* `manual_trade_handler()`: the manual trade endpoint, its secret from Secret Manager.
+
+Acknowledging a push (answering 2xx) or not is how a function tells Pub/Sub what to do next:
+
+* a push that can never succeed (no Pub/Sub message in it, data that is not base64, a body that is
+  not a valid message of the expected kind, a message meant for another function) is logged at ERROR
+  with the reason and then acknowledged: redelivering it would fail the same way each time, and
+  would only cost invocations until it dead-letters;
+* anything else that fails (a busy or unreachable store, a publish that times out, a configuration
+  that cannot be loaded, a bug) raises: the function answers 500, Pub/Sub redelivers with backoff,
+  and after MAX_DELIVERY_ATTEMPTS the message waits in the dead-letter subscription, to be replayed
+  once the cause is fixed. The stages are idempotent, so a redelivery never trades twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, PubSubBus, route_for
+from coinswarm.config import Settings, load_settings
+from coinswarm.observability.logs import configure_json_logging, cycle_context, secret_values
+from coinswarm.stages.messages import CycleTick, M, Message, decode
+from coinswarm.wiring.bootstrap import App
+from coinswarm.wiring.cloud import container_app, reset_container_app
+
+log = logging.getLogger("coinswarm.gcp")
+
+MANUAL_TRADE_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
+MANUAL_TRADE_SECRET_ID = "manual-trade-secret"
+SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
+_NOT_SETTINGS = frozenset({MANUAL_TRADE_SECRET_ENV})  # COINSWARM_* variables that are not configuration
+_PREVIEW_BYTES = 160
+
+Outputs = Sequence[tuple[str, Message]]
+
+
+# -- the container ------------------------------------------------------------------------------------
+
+
+class Runtime:
+    """One container's settings, logging, bus and App. Built by `runtime()`; tests may build their own."""
+
+    def __init__(
+        self, settings: Settings, *, bus: PubSubBus | None = None, log_stream: Any = None, **app_overrides: Any
+    ) -> None:
+        """`bus`, `log_stream` (stdout by default) and `app_overrides` (build_app's keyword arguments)
+        are for tests."""
+        self.settings = settings
+        self._bus = bus
+        self._log_stream = log_stream
+        self._app_overrides = app_overrides
+        self._secrets = secret_values(settings)
+        self._lock = threading.Lock()
+        self._configure_logging()
+
+    @property
+    def app(self) -> App:
+        return container_app(self.settings, **self._app_overrides)
+
+    @property
+    def bus(self) -> PubSubBus:
+        if self._bus is None:
+            with self._lock:
+                if self._bus is None:
+                    self._bus = PubSubBus.from_settings(self.settings)
+        return self._bus
+
+    def redact(self, *values: str) -> None:
+        """Keep these values (secrets fetched at run time) out of every log line from now on."""
+        self._secrets = [*self._secrets, *values]
+        self._configure_logging()
+
+    def _configure_logging(self) -> None:
+        configure_json_logging(project=self.settings.gcp.project, secrets=self._secrets, stream=self._log_stream)
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime(container_settings())
+    return _runtime
+
+
+def use_runtime(rt: Runtime | None) -> None:
+    """Install (or with None, forget) the container's runtime and its App: for tests."""
+    global _runtime, _manual
+    with _lock:
+        _runtime, _manual = rt, None
+    reset_container_app()
+
+
+def container_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The configuration, leaving out the COINSWARM_* variables that carry secrets, not settings."""
+    env = os.environ if env is None else env
+    return load_settings(env={k: v for k, v in env.items() if k not in _NOT_SETTINGS})
+
+
+# -- Pub/Sub pushes -----------------------------------------------------------------------------------
+
+
+class Unprocessable(ValueError):
+    """A push that no redelivery can make succeed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    message_id: str
+    attributes: Mapping[str, str]
+    data: bytes
+
+
+def read_push(event: Any) -> Push:
+    """The Pub/Sub message inside a CloudEvent: {"message": {"data": base64, "attributes", "messageId"}, ...}."""
+    data = event.data
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise Unprocessable("the event's data is not JSON") from None
+    message = data.get("message") if isinstance(data, dict) else None
+    if not isinstance(message, dict):
+        raise Unprocessable("the event carries no Pub/Sub message")
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise Unprocessable("the message's attributes are not a map")
+    message_id = str(message.get("messageId") or message.get("message_id") or event.get("id") or "")
+    try:
+        body = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise Unprocessable(f"message {message_id}: its data is not base64") from None
+    return Push(message_id, {str(k): str(v) for k, v in attributes.items()}, body)
+
+
+def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outputs]]) -> None:
+    """Handle one push: parse it into a `kind` message, run the stage, publish what it hands on.
+    Returns normally (Pub/Sub acknowledges) or raises (Pub/Sub redelivers); see the module doc."""
+    rt = runtime()
+    route = route_for(kind)
+    try:
+        push = read_push(event)
+    except Unprocessable as exc:
+        log.error("%s: acknowledged and dropped a push that can never succeed: %s", route.consumer, exc)
+        return
+    with cycle_context(push.attributes.get(CYCLE_ID_ATTRIBUTE, "")):
+        message = _message(push, kind, route.topic, str(route.consumer))
+    if message is None:
+        return
+    with cycle_context(getattr(message, "cycle_id", "")):
+        try:
+            outputs = stage(rt.app)(message)
+            ids = rt.bus.publish_many(outputs)
+        except Exception as exc:
+            log.error(
+                "%s: message %s failed (%s); Pub/Sub will redeliver it",
+                route.consumer,
+                push.message_id,
+                type(exc).__name__,
+                exc_info=True,
+                extra={"message_id": push.message_id},
+            )
+            raise
+        log.info(
+            "%s: handled %s message %s; published %d",
+            route.consumer,
+            route.topic,
+            push.message_id,
+            len(ids),
+            extra={"message_id": push.message_id, "published": [topic for topic, _ in outputs]},
+        )
+
+
+def _message(push: Push, kind: type[M], topic: str, consumer: str) -> M | None:
+    """The push's body as a `kind` message; None (logged at ERROR) when it can never be one."""
+    sent_to = push.attributes.get(TOPIC_ATTRIBUTE)
+    reason = ""
+    if sent_to is not None and sent_to != topic:
+        reason = f"it was published on {sent_to!r}, and this function consumes {topic!r}"
+    else:
+        try:
+            return decode(kind, push.data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            reason = f"not a valid {kind.__name__}: {exc.error_count()} error(s), first at {where}: {first['msg']}"
+    log.error(
+        "%s: acknowledged and dropped message %s, which can never succeed: %s",
+        consumer,
+        push.message_id,
+        reason,
+        extra={"message_id": push.message_id, "body_preview": push.data[:_PREVIEW_BYTES].decode("utf-8", "replace")},
+    )
+    return None
+
+
+# -- the scheduled cycle ------------------------------------------------------------------------------
+
+
+def scheduled_at(headers: Mapping[str, str]) -> int | None:
+    """When Cloud Scheduler meant this run for (its X-CloudScheduler-ScheduleTime header, RFC 3339), so
+    that a retry of the same run is the same cycle. None without the header, or when it cannot be read."""
+    raw = next((v for k, v in headers.items() if k.lower() == "x-cloudscheduler-scheduletime"), None)
+    if raw:
+        try:
+            return int(datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            log.warning("tick_ingest: ignored an unreadable X-CloudScheduler-ScheduleTime header")
+    return None
+
+
+def cycle_tick(settings: Settings, at: int) -> CycleTick:
+    """The cycle for every configured symbol, as of the last candle closed at `at`."""
+    tf = settings.timeframe_s
+    ts = at // tf * tf
+    return CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=settings.symbols)
+
+
+def run_tick(at: int | None = None) -> dict[str, Any]:
+    """Ingest the candles closed by `at` (now when None; never later than now) and publish one
+    CandlesReady per symbol that has new ones."""
+    rt = runtime()
+    app = rt.app
+    now = app.clock.now()
+    tick = cycle_tick(rt.settings, now if at is None else min(at, now))
+    with cycle_context(tick.cycle_id):
+        outputs = app.stages.ingest.handle(tick)
+        rt.bus.publish_many(outputs)
+        symbols = [getattr(message, "symbol", "") for _, message in outputs]
+        log.info("tick_ingest: %s published new candles of %d symbol(s)", tick.cycle_id, len(symbols))
+    return {"cycle_id": tick.cycle_id, "ts": tick.ts, "symbols": symbols}
+
+
+# -- the manual trade endpoint -----------------------------------------------------------------------
+
+
+class SecretUnavailable(RuntimeError):
+    pass
+
+
+def manual_trade_secrets(settings: Settings, env: Mapping[str, str] | None = None, *, session: Any = None) -> list[str]:
+    """The manual trade endpoint's signing secrets: COINSWARM_MANUAL_TRADE_SECRET when set (local runs),
+    else the latest version of the secret `manual-trade-secret` in Secret Manager. Several,
+    comma-separated, during a rotation (the first signs, any verifies)."""
+    env = os.environ if env is None else env
+    raw = env.get(MANUAL_TRADE_SECRET_ENV) or access_secret(
+        f"projects/{settings.gcp.project}/secrets/{MANUAL_TRADE_SECRET_ID}/versions/latest", session=session
+    )
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
+def access_secret(name: str, *, session: Any = None) -> str:
+    """A Secret Manager secret version's payload, through its REST API with the function's service
+    account (google-auth, which the Pub/Sub client brings along; no other library)."""
+    if session is None:
+        import google.auth
+        from google.auth.transport.requests import AuthorizedSession
+
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+    response = session.get(f"{SECRET_MANAGER_URL}/{name}:access", timeout=10)
+    if response.status_code != 200:
+        raise SecretUnavailable(f"Secret Manager answered {response.status_code} for {name}")
+    try:
+        return base64.b64decode(response.json()["payload"]["data"]).decode()
+    except (KeyError, TypeError, ValueError):
+        raise SecretUnavailable(f"Secret Manager's answer for {name} carries no payload") from None
+
+
+_manual: Any = None
+
+
+def manual_trade_handler() -> Any:
+    """The container's ManualTradeHandler: signed requests (HMAC, the secrets fetched once), orders
+    placed through the placement stage, `run_cycle` as Cloud Scheduler's tick."""
+    global _manual
+    if _manual is None:
+        rt = runtime()
+        with _lock:
+            if _manual is None:
+                from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
+                from coinswarm.http.signing import HmacAuthenticator
+
+                secrets = manual_trade_secrets(rt.settings)
+                rt.redact(*secrets)
+                app = rt.app
+                _manual = ManualTradeHandler(
+                    place=lambda intent: app.stages.placement.place(intent, now=app.clock.now()),
+                    run_cycle=run_tick,
+                    clock=app.clock,
+                    auth=HmacAuthenticator(secrets, app.clock),
+                    price_of=stored_close(app.state, app.settings.timeframe_s),
+                )
+    return _manual
