@@ -1,0 +1,210 @@
+"""What every AWS Lambda entry point shares: the one place with the per-container Logger and bus wiring.
+
+`AwsFunction(name, trigger)` is one deployed function's wiring, made at import of its `aws.py`:
+
+* its powertools `Logger(service="coinswarm-<name>")`: JSON lines on stdout, the cycle id as the
+  correlation id, and every configured secret (`secret_values(settings)`, plus any the function adds,
+  such as the manual trade secret) replaced by `***` by a `SecretRedactor` on the Logger's handler;
+* what its trigger needs, imported at init: powertools' batch utility for an SQS-triggered function
+  only (a scheduled or HTTP function does not pay for it);
+* on first use, the container's App (`container_app()`, built once from the configuration and reused
+  while warm), an `SqsBus` for what the stage hands on, and whatever `built(...)` is asked for.
+  Nothing is built at import.
+
+`sqs_batch` runs an SQS batch through powertools' `BatchProcessor(EventType.SQS)`: each record's body
+is decoded as the stage's message kind, handed to the stage, and each output published. A record that
+fails, a malformed body included, is listed in `batchItemFailures`, so SQS redelivers that record
+alone and moves it to the dead-letter queue after five receives; the rest of the batch succeeds.
+(The event source mapping must enable `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
+`scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, TypeVar
+
+from aws_lambda_powertools import Logger
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from coinswarm.adapters.sqs_bus import SqsBus
+from coinswarm.observability.logs import SecretRedactor, secret_values
+from coinswarm.stages.messages import (
+    CandlesReady,
+    CycleTick,
+    DecisionReady,
+    Message,
+    PlacementDone,
+    ScoresReady,
+    decode,
+)
+from coinswarm.wiring.bootstrap import App
+from coinswarm.wiring.cloud import container_app
+
+In = TypeVar("In", CycleTick, CandlesReady, ScoresReady, DecisionReady, PlacementDone)
+T = TypeVar("T")
+Outputs = Sequence[tuple[str, Message]]
+Stage = Callable[[App], Callable[[Any], Outputs]]
+"""Which stage of the App a function runs: `lambda app: app.stages.scoring.handle`."""
+Trigger = Literal["sqs", "schedule", "http"]
+
+MANUAL_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
+
+
+class AwsFunction:
+    def __init__(self, name: str, trigger: Trigger) -> None:
+        self.name = name
+        self.trigger = trigger
+        self.logger = Logger(service=f"coinswarm-{name}")
+        if trigger == "sqs":
+            import aws_lambda_powertools.utilities.batch  # noqa: F401  (at init, not on the first batch)
+        self._lock = threading.RLock()
+        self._app: App | None = None
+        self._bus: SqsBus | None = None
+        self._built: dict[Callable[[App], Any], Any] = {}
+        self._redactor: SecretRedactor | None = None
+        self._extra_secrets: set[str] = set()
+
+    # -- per container ---------------------------------------------------------------------------
+
+    def app(self) -> App:
+        """The container's App; the first time this function sees it, its bus and redaction too."""
+        app = container_app()
+        if app is not self._app:
+            with self._lock:
+                if app is not self._app:
+                    self._bus = SqsBus.from_settings(app.settings)
+                    self._built.clear()
+                    self._app = app
+                    self._redact()
+        return app
+
+    def bus(self) -> SqsBus:
+        self.app()
+        assert self._bus is not None
+        return self._bus
+
+    def built(self, build: Callable[[App], T]) -> T:
+        """`build(app)`, once per container (per App): a persistence layer, an endpoint, ..."""
+        app = self.app()
+        with self._lock:
+            if build not in self._built:
+                self._built[build] = build(app)
+            made: T = self._built[build]
+        return made
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` in the configured region (and endpoint: a local stand-in)."""
+        import boto3
+
+        aws = self.app().settings.aws
+        return boto3.client(service, region_name=aws.region, endpoint_url=aws.endpoint_url)
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Redact these too (a secret the function fetched itself)."""
+        with self._lock:
+            self._extra_secrets.update(v for v in values if v)
+            self._redact()
+
+    def _redact(self) -> None:
+        secrets = [*(secret_values(self._app.settings) if self._app else ()), *self._extra_secrets]
+        handler: logging.Handler = self.logger.registered_handler
+        if self._redactor is not None:
+            handler.removeFilter(self._redactor)
+        self._redactor = _KeepTraceback(secrets)
+        handler.addFilter(self._redactor)
+
+    # -- one message ------------------------------------------------------------------------------
+
+    def run(self, message: In, stage: Stage) -> list[str]:
+        """Hand `message` to the stage and publish what it returns; the topics published, in order."""
+        app = self.app()
+        self.logger.set_correlation_id(message.cycle_id)
+        outputs = stage(app)(message)
+        bus = self.bus()
+        for topic, out in outputs:
+            bus.publish(topic, out)
+        topics = [topic for topic, _ in outputs]
+        self.logger.info(
+            f"{type(message).__name__} handled",
+            extra={"symbol": getattr(message, "symbol", None), "published": topics},
+        )
+        return topics
+
+    # -- triggers ---------------------------------------------------------------------------------
+
+    def sqs_batch(self, event: dict[str, Any], context: Any, kind: type[In], stage: Stage) -> dict[str, Any]:
+        """An SQS batch: each record decoded as `kind` and run; failures reported one by one."""
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+        self.app()
+
+        def record_handler(record: Any) -> None:
+            attributes = record.message_attributes  # the cycle, even when the body cannot be read
+            self.logger.set_correlation_id(attributes["cycle_id"].string_value if "cycle_id" in attributes else None)
+            self.run(decode(kind, record.body), stage)
+
+        # the Logger stands in for a logging.Logger: it logs each failed record with its traceback
+        batch_logger: Any = self.logger
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=batch_logger)
+        try:
+            response = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        finally:
+            self.logger.set_correlation_id(None)
+        return dict(response)
+
+    def scheduled_tick(self, event: dict[str, Any]) -> CycleTick:
+        """The cycle the schedule asks for: every configured symbol, as of the newest candle closed by
+        the event's time (the clock's now when the event has none)."""
+        app = self.app()
+        when = ScheduledEvent.model_validate(event).time
+        return cycle_tick(app, int(when.timestamp()) if when is not None else app.clock.now())
+
+    def manual_trade_secrets(self, app: App) -> list[str]:
+        """The manual trade endpoint's signing secrets (call it from a `built` builder: once per
+        container): the environment's `COINSWARM_MANUAL_TRADE_SECRET` when set (local runs), else the
+        SSM SecureString `/{table_prefix}/manual-trade-secret`. Several, comma-separated, during a
+        rotation (the first signs, any verifies). Each is added to what the logs redact."""
+        raw = os.environ.get(MANUAL_SECRET_ENV)
+        if not raw:
+            name = f"/{app.settings.aws.table_prefix}/manual-trade-secret"
+            raw = self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        secrets = [s.strip() for s in raw.split(",") if s.strip()]
+        self.add_secrets(secrets)
+        return secrets
+
+
+class ScheduledEvent(BaseModel):
+    """What tick_ingest reads from its trigger: `time`, present in EventBridge Scheduler's default
+    payload (an EventBridge-shaped event, `source` "aws.scheduler", `detail` "{}"), in an EventBridge
+    rule's "Scheduled Event", and in a target Input of `{"time": "<aws.scheduler.scheduled-time>"}`.
+    Everything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    time: AwareDatetime | None = None
+
+
+def cycle_tick(app: App, when: int) -> CycleTick:
+    """The cycle for every configured symbol as of the last candle closed at `when`: `cycle-<ts>`."""
+    tf = app.settings.timeframe_s
+    ts = when // tf * tf
+    return CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=app.settings.symbols)
+
+
+class _KeepTraceback(SecretRedactor):
+    """SecretRedactor for powertools' formatter, which writes `exc_info` but not `exc_text`: the
+    redacted traceback the base class leaves in `exc_text` goes into the line's `exception` field."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
+        super().filter(record)
+        if record.exc_info is None and record.exc_text:
+            record.exception = record.exc_text
+            record.exception_name = name
+        return True

@@ -1,0 +1,84 @@
+"""order_placement on AWS Lambda: an SQS batch of DecisionReady from the decisions queue; each record's
+earlier orders settled and its intents placed (risk, then the broker), its PlacementDone published on
+the placements queue. Handler: `functions.order_placement.aws.handler`.
+
+Exactly one order per intent, guarded twice on purpose:
+
+* powertools' idempotency utility (a `DynamoDBPersistenceLayer` on `{prefix}-idempotency`, keyed on
+  the intent ids the record carries) dedupes the Lambda invocation record. SQS delivers at least
+  once, and a batch's failed records, or one whose visibility timeout ran out, come back: a repeat
+  does not run placement again but publishes the PlacementDone the first run produced, kept in the
+  table. That is more than saved work: placement also settles earlier orders, and a second run
+  would find them settled and report no fills, so republishing the first result hands the fills on
+  even when the first publish was lost. The ledger appends each fill once; a repeat is harmless.
+* Coinswarm's coordination store (the claim `order:<intent id>` in `PlacementStage.place`) guards the
+  broker. It holds however and wherever an intent arrives (this queue, the manual trade endpoint, a
+  Cloud Function on GCP sharing the store), is claimed before risk and the broker are asked (where
+  powertools' record only knows that a whole invocation finished), and outlives that record's expiry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from coinswarm.adapters.dynamodb_store import TableSpec
+from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC
+from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone, decode, encode
+from coinswarm.wiring.bootstrap import App
+from functions.aws_common import AwsFunction, Outputs
+
+IDEMPOTENCY_TABLE = TableSpec(
+    suffix="idempotency",
+    partition_key=("id", "S"),  # powertools' default key attribute
+    sort_key=None,
+    read_capacity=2,
+    write_capacity=2,
+    ttl_attribute="expiration",
+)
+
+function = AwsFunction("order_placement", "sqs")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    once = function.built(OncePerIntent)
+    if context is not None:
+        once.config.register_lambda_context(context)  # an invocation that times out frees its claim
+    return function.sqs_batch(event, context, DecisionReady, lambda app: once)
+
+
+class OncePerIntent:
+    """The placement stage behind powertools' idempotency, built once per container."""
+
+    def __init__(self, app: App) -> None:
+        self.config = IdempotencyConfig(
+            expires_after_seconds=QUEUE_OF_TOPIC[DECISIONS].retention_s,  # as long as SQS may redeliver
+            use_local_cache=True,
+        )
+        persistence = DynamoDBPersistenceLayer(
+            table_name=IDEMPOTENCY_TABLE.name(app.settings.aws.table_prefix),
+            boto3_client=function.client("dynamodb"),
+        )
+        stage = app.stages.placement
+
+        def place(*, key: str, message: DecisionReady) -> list[str]:
+            return [encode(done) for topic, done in stage.handle(message) if topic == PLACEMENTS]
+
+        self._place = idempotent_function(
+            place, data_keyword_argument="key", persistence_store=persistence, config=self.config
+        )
+
+    def __call__(self, message: DecisionReady) -> Outputs:
+        return [(PLACEMENTS, decode(PlacementDone, body)) for body in self._place(key=key(message), message=message)]
+
+
+def key(message: DecisionReady) -> str:
+    """The intent ids the message carries; without any (every step a hold, which still settles earlier
+    orders), its cycle and symbol."""
+    ids = [step.intent.intent_id for step in message.steps if step.intent is not None]
+    return ",".join(ids) if ids else f"{message.cycle_id}/{message.symbol}"

@@ -1,0 +1,20 @@
+"""tick_ingest on AWS Lambda, invoked by an EventBridge Scheduler schedule (one per candle, e.g.
+`rate(1 minute)`): fetch and store the newest closed candles of every configured symbol as of the
+event's time, and put one CandlesReady per symbol on the candles queue. Cycle id: `cycle-<ts>`, the
+close of the newest candle. A failure raises, so the Scheduler retries; a retry (or a repeated event)
+fetches only candles newer than those stored, so it sends nothing twice. Handler:
+`functions.tick_ingest.aws.handler`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.aws_common import AwsFunction
+
+function = AwsFunction("tick_ingest", "schedule")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    tick = function.scheduled_tick(event)
+    published = function.run(tick, lambda app: app.stages.ingest.handle)
+    return {"cycle_id": tick.cycle_id, "published": len(published)}
