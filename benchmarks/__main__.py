@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "cycle")
+NAMES = ("throughput", "peer", "cycle", "cold")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -19,6 +19,9 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
   cycle       one cycle over 3 symbols on a temporary SQLite store with the paper broker, fused and
               mesh wiring: p50, p90, p99 over --cycles cycles after --warmup cycles
               target: fused p50 <= 5 ms
+  cold        import time of each AWS Lambda entry point in a fresh interpreter (median of 5) beside
+              the SDKs it needs alone (boto3, pydantic, aws_lambda_powertools)
+              target: entry point / SDKs <= 1.25
 
 The backtest data are the real files ../shared/data/ohlcv/*_BTC-5m.csv.gz next to this checkout,
 stitched end to end and repeated; without that folder, a synthetic series (the output says so).
@@ -71,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         outcomes["cycle"] = cycle_latency.report(cycle_latency.run(args.cycles, args.warmup))
+    if "cold" in chosen:
+        from . import cold_start
+
+        print()
+        outcomes["cold"] = cold_start.report(cold_start.measure())
     print()
     summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in outcomes.items())
     print(f"== summary: {summary} (in {time.perf_counter() - started:.0f} s)")

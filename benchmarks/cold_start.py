@@ -1,0 +1,115 @@
+"""Cold start on AWS: the import time of each AWS Lambda entry point (`functions/<name>/aws.py`) beside
+the import time of the SDKs it needs, imported alone: boto3, pydantic and aws_lambda_powertools, with
+the powertools utilities that entry point uses (the batch utility for the four SQS consumers, the
+idempotency utility for order placement). pydantic is imported as `pydantic.main`, where BaseModel
+lives: a bare `import pydantic` defers that module until the first model, which would put pydantic's
+own import on Coinswarm's side of the ratio.
+
+Each figure is the median of RUNS fresh interpreters (`python -c`), timed inside the interpreter with
+perf_counter around the import alone, so the interpreter's own start-up (the same for both) is left
+out; the runs are interleaved, so a busy moment of the machine hits both alike. The ratio entry point
+/ SDKs says what Coinswarm's code adds to a cold start: the composition root, the configuration model,
+the stages, the domain, the SQS bus (target: at most 1.25). What the first invocation adds after the
+import (reading the configuration, building the App and its clients) is not counted here.
+
+Run it alone with `python -m benchmarks.cold_start [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+
+SDKS = ("boto3", "pydantic.main", "aws_lambda_powertools")
+BATCH = ("aws_lambda_powertools.utilities.batch",)
+IDEMPOTENCY = ("aws_lambda_powertools.utilities.idempotency",)
+ENTRY_POINTS: dict[str, tuple[str, ...]] = {
+    "tick_ingest": SDKS,
+    "agent_scoring": SDKS + BATCH,
+    "committee_vote": SDKS + BATCH,
+    "order_placement": SDKS + BATCH + IDEMPOTENCY,
+    "trade_logging": SDKS + BATCH,
+    "manual_trade": SDKS,
+}
+RUNS = 5
+TARGET_RATIO = 1.25
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    name: str
+    sdks: tuple[str, ...]
+    sdk_ms: list[float]
+    entry_ms: list[float]
+
+    @property
+    def sdk_median_ms(self) -> float:
+        return statistics.median(self.sdk_ms)
+
+    @property
+    def entry_median_ms(self) -> float:
+        return statistics.median(self.entry_ms)
+
+    @property
+    def ratio(self) -> float:
+        return self.entry_median_ms / self.sdk_median_ms
+
+
+def timed_import(modules: tuple[str, ...]) -> float:
+    """Milliseconds to import `modules` in a fresh interpreter."""
+    code = (
+        "import importlib, time\n"
+        "started = time.perf_counter()\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print((time.perf_counter() - started) * 1e3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip())
+
+
+def measure(runs: int = RUNS) -> list[ColdStart]:
+    sdk: dict[tuple[str, ...], list[float]] = {modules: [] for modules in set(ENTRY_POINTS.values())}
+    entry: dict[str, list[float]] = {name: [] for name in ENTRY_POINTS}
+    for _ in range(runs):
+        for modules, samples in sdk.items():
+            samples.append(timed_import(modules))
+        for name, samples in entry.items():
+            samples.append(timed_import((f"functions.{name}.aws",)))
+    return [ColdStart(name, modules, sdk[modules], entry[name]) for name, modules in ENTRY_POINTS.items()]
+
+
+def report(results: list[ColdStart]) -> bool:
+    runs = len(results[0].entry_ms)
+    print("== cold start, AWS Lambda: import time of each entry point vs the SDKs it needs " + "=" * 19)
+    print(f"SDKs       {' + '.join(SDKS)} (+ the powertools utilities marked); median of {runs} fresh interpreters")
+    print(f"{'':11}{'entry point':<18}{'SDKs ms':>9}{'entry ms':>10}{'min':>7}{'max':>7}{'added ms':>10}{'ratio':>8}")
+    for r in results:
+        extra = "+ batch" if BATCH[0] in r.sdks else ""
+        extra += " + idempotency" if IDEMPOTENCY[0] in r.sdks else ""
+        print(
+            f"{'':11}{r.name:<18}{r.sdk_median_ms:>9.0f}{r.entry_median_ms:>10.0f}{min(r.entry_ms):>7.0f}"
+            f"{max(r.entry_ms):>7.0f}{r.entry_median_ms - r.sdk_median_ms:>10.0f}{r.ratio:>8.2f}  {extra}"
+        )
+    worst = max(r.ratio for r in results)
+    met = worst <= TARGET_RATIO
+    verdict = "PASS" if met else "MISS"
+    print(f"target     entry point / SDKs <= {TARGET_RATIO:.2f} for each: worst {worst:.2f} -> {verdict}")
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh interpreters per figure (default {RUNS})")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    report(measure(args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
