@@ -40,8 +40,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import google.cloud.pubsub_v1 as pubsub_v1
 from google.api_core import exceptions as google_errors
-from google.cloud import pubsub_v1
 
 from coinswarm.ports.bus import Bus, Handler
 from coinswarm.stages.messages import (
