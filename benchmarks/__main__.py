@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "cycle", "cold")
+NAMES = ("throughput", "peer", "cycle", "cold", "cold-gcp")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -21,6 +21,9 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
               target: fused p50 <= 5 ms
   cold        import time of each AWS Lambda entry point in a fresh interpreter (median of 5) beside
               the SDKs it needs alone (boto3, pydantic, aws_lambda_powertools)
+              target: entry point / SDKs <= 1.25
+  cold-gcp    the same for each Google Cloud Functions entry point, beside google.cloud.pubsub,
+              functions_framework and pydantic
               target: entry point / SDKs <= 1.25
 
 The backtest data are the real files ../shared/data/ohlcv/*_BTC-5m.csv.gz next to this checkout,
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         outcomes["cold"] = cold_start.report(cold_start.measure())
+    if "cold-gcp" in chosen:
+        from . import cold_start_gcp
+
+        print()
+        outcomes["cold-gcp"] = cold_start_gcp.report(cold_start_gcp.measure())
     print()
     summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in outcomes.items())
     print(f"== summary: {summary} (in {time.perf_counter() - started:.0f} s)")

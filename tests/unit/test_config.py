@@ -118,3 +118,16 @@ def test_cosmos_history_needs_its_endpoint_and_key(tmp_path, monkeypatch) -> Non
         }
     )
     assert s.store.history == "cosmos" and "c2VjcmV0" not in json.dumps(masked_dump(s))
+
+
+def test_deployment_plumbing_variables_are_not_settings(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(
+        env={
+            "COINSWARM_MANUAL_TRADE_SECRET": "a-long-enough-secret-value",
+            "COINSWARM_QUEUE_URL_CANDLES": "http://127.0.0.1:1/queue/candles",
+            "COINSWARM_RISK__MAX_DAILY_LOSS": "250",
+        }
+    )
+    assert s.risk.max_daily_loss == 250
+    assert "a-long-enough-secret-value" not in json.dumps(masked_dump(s))

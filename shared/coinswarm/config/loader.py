@@ -5,6 +5,8 @@ Environment: `COINSWARM_<FIELD>` or `COINSWARM_<SECTION>__<FIELD>` (double under
 e.g. `COINSWARM_RISK__MAX_DAILY_LOSS=250`, `COINSWARM_SYMBOLS=BTC-USD,ETH-USD`. A value is read as JSON
 when it parses as JSON, as a comma-separated list for list fields, and as a string otherwise.
 `COINSWARM_CONFIG` names the file; otherwise `./coinswarm.toml` is used when present.
+`COINSWARM_MANUAL_TRADE_SECRET` and `COINSWARM_QUEUE_URL_<TOPIC>` belong to the cloud entry points
+and are not settings.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from coinswarm.config.settings import Settings
 
 ENV_PREFIX = "COINSWARM_"
 ENV_FILE = "COINSWARM_CONFIG"
+# Variables for a deployment's plumbing, not settings: read where they are used, never as settings.
+NOT_SETTINGS = ("COINSWARM_CONFIG", "COINSWARM_MANUAL_TRADE_SECRET", "COINSWARM_QUEUE_URL_")
 DEFAULT_FILE = "coinswarm.toml"
 LIST_FIELDS = {"symbols"}
 SECRET_WORDS = ("key", "secret", "token", "password")
@@ -40,7 +44,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         data = _read_toml(file)
         _note_origins(data, (), f"file {file}", origin)
     for key, raw in sorted(env.items()):
-        if not key.startswith(ENV_PREFIX) or key == ENV_FILE:
+        if not key.startswith(ENV_PREFIX) or key.startswith(NOT_SETTINGS):
             continue
         parts = tuple(p.lower() for p in key[len(ENV_PREFIX) :].split("__"))
         if not all(parts):
