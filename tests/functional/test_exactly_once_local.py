@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import closes, series, settings
-
 from coinswarm.domain.models import FillRecorded, OrderIntent, Side
 from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, encode
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
+from conftest import closes, series, settings
 from functions.local import local_handlers
 
 
