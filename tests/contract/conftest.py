@@ -5,7 +5,8 @@ A new adapter (DynamoDB, Cosmos, Firestore, ...) joins the contract with one mod
 and `make_store(request, tmp_path, clock)`, which returns a fresh, empty store. Each contract test
 names the port it checks in its `store` annotation, and runs against every adapter serving that port.
 `request` lets it ask for a server fixture (`request.getfixturevalue("moto_server")`); `clock` is a
-`() -> float` of epoch seconds the test moves by hand, for document TTLs.
+`() -> float` of epoch seconds the test moves by hand, for document TTLs. A test of a capability only
+some adapters have names them: `@pytest.mark.adapters("sqlite", "memory")`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
     port = PORT_OF_ANNOTATION.get(name)
     adapters = [a for a, ports in SERVES.items() if port is None or port in ports]
+    only = metafunc.definition.get_closest_marker("adapters")
+    if only is not None:
+        adapters = [a for a in adapters if a in only.args]
     metafunc.parametrize("store", adapters, indirect=True)
 
 

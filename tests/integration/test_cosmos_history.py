@@ -487,10 +487,20 @@ def test_from_settings_never_says_the_key(cosmos_server: CosmosServer) -> None:
         CosmosHistoryStore.from_settings(_settings(cosmos_server.endpoint, None))
 
 
-def test_a_missing_emulator_fails_and_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_a_missing_emulator_skips_saying_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     import servers.cosmos
 
     monkeypatch.setattr(servers.cosmos, "COSMOS_BIN", tmp_path / "cosmosdb-server")
+    monkeypatch.delenv("COINSWARM_REQUIRE_SERVERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make servers"):
+        servers.cosmos._start(deque())
+
+
+def test_a_missing_emulator_fails_where_servers_are_required(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    import servers.cosmos
+
+    monkeypatch.setattr(servers.cosmos, "COSMOS_BIN", tmp_path / "cosmosdb-server")
+    monkeypatch.setenv("COINSWARM_REQUIRE_SERVERS", "1")
     with pytest.raises(pytest.fail.Exception, match="make servers"):
         servers.cosmos._start(deque())
 

@@ -4,8 +4,8 @@ once per test session in plain HTTP on a free loopback port.
 Fixtures and helpers:
 
 * `cosmos_server` (session): starts the server, waits (bounded) until it answers, yields a `CosmosServer`
-  (endpoint, key, a shared client) and stops it at the end of the session. A missing binary fails the
-  test with a pointer to `make servers`: here, in CI, these tests must run, never skip.
+  (endpoint, key, a shared client) and stops it at the end of the session. A missing binary skips the
+  test with a pointer to `make servers` (in CI, where COINSWARM_REQUIRE_SERVERS is set, it fails it).
 * `cosmos_database` (per test): a database name of the test's own, deleted afterwards.
 * `history_store(server, database)`: a `CosmosHistoryStore` on that database, its containers created,
   with the emulator gaps below papered over by `EmulatorDatabase`. Extra keyword arguments go to the
@@ -58,6 +58,8 @@ from typing import Any, cast
 
 import httpx
 import pytest
+
+from servers import missing
 from azure.cosmos import CosmosClient, DatabaseProxy
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError, CosmosResourceNotFoundError
 
@@ -96,7 +98,9 @@ class CosmosServer:
 
 def _start(log: deque[str]) -> tuple[subprocess.Popen[bytes], str]:
     if not COSMOS_BIN.exists():
-        pytest.fail(f"the Cosmos DB emulator is not installed at {COSMOS_BIN}; run `make servers`", pytrace=False)
+        missing(
+            f"the Cosmos DB emulator is not installed at {COSMOS_BIN}; run `make servers` (it needs Node.js and npm)"
+        )
     try:
         proc = subprocess.Popen(
             [str(COSMOS_BIN), "--no-ssl", "--host", "127.0.0.1", "--port", "0"],  # port 0: the OS picks a free one
@@ -104,7 +108,7 @@ def _start(log: deque[str]) -> tuple[subprocess.Popen[bytes], str]:
             stderr=subprocess.STDOUT,
         )
     except OSError as e:
-        pytest.fail(f"could not start {COSMOS_BIN} ({e}); is Node.js installed? run `make servers`", pytrace=False)
+        missing(f"could not start {COSMOS_BIN} ({e}); is Node.js installed? run `make servers`")
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)

@@ -12,7 +12,8 @@ client there): `firestore_client(host)` sets FIRESTORE_EMULATOR_HOST only while 
 client keeps the address and uses an insecure channel and anonymous credentials), and `pubsub_clients(host)`
 hands the Pub/Sub clients an insecure channel to the emulator, with no environment at all.
 
-A missing gcloud fails the tests that need it (never a skip: CI must run them).
+A missing gcloud skips the tests that need it, saying so (in CI, where COINSWARM_REQUIRE_SERVERS is set,
+it fails them).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+
+from servers import missing
 
 PROJECT = "coinswarm-test"
 STARTUP_S = 60.0
@@ -111,10 +114,12 @@ def pubsub_clients(host: str) -> tuple[Any, Any]:
 def _emulator(name: str, args: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gcloud = shutil.which("gcloud")
     if gcloud is None:
-        pytest.fail(
+        missing(
             f"the {name} emulator needs the Google Cloud CLI (`gcloud`, with the cloud-firestore-emulator, "
             "pubsub-emulator and beta components, and Java), and it is not on PATH"
         )
+    if shutil.which("java") is None:
+        missing(f"the {name} emulator runs on Java (17 or newer), and `java` is not on PATH")
     folder = tmp_path_factory.mktemp(f"gcloud-{name}")
     log = folder / "emulator.log"
     host = f"127.0.0.1:{_free_port()}"

@@ -33,6 +33,8 @@ from typing import Any
 
 import pytest
 
+from servers import missing
+
 REGION = "us-east-1"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -107,7 +109,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The endpoint URL (`http://127.0.0.1:<port>`) of a moto server running for the whole session."""
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
-        pytest.skip("moto[server] is not installed (pip install 'moto[server]'): no local DynamoDB")
+        missing("moto[server] is not installed (pip install 'moto[server]'): no local DynamoDB")
     port = _free_port()
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with log.open("wb") as out:
