@@ -30,8 +30,8 @@ test: $(STAMP) servers lint typecheck ## set up, then lint, type-check and run e
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff over the code and tests
-	$(BIN)/ruff check shared functions tests benchmarks
-	$(BIN)/ruff format --check shared functions tests benchmarks
+	$(BIN)/ruff check --no-cache shared functions tests benchmarks
+	$(BIN)/ruff format --no-cache --check shared functions tests benchmarks
 
 typecheck: $(STAMP) ## mypy, strict on the domain
 	$(BIN)/mypy

@@ -58,12 +58,11 @@ from typing import Any, cast
 
 import httpx
 import pytest
-
-from servers import missing
 from azure.cosmos import CosmosClient, DatabaseProxy
 from azure.cosmos.exceptions import CosmosBatchOperationError, CosmosHttpResponseError, CosmosResourceNotFoundError
 
 from coinswarm.adapters.cosmos_history import CosmosHistoryStore
+from servers import missing
 
 COSMOS_BIN = Path(__file__).resolve().parents[2] / ".servers/node_modules/.bin/cosmosdb-server"
 # The Cosmos DB emulator's published well-known key; this server accepts any base64 key.
