@@ -211,7 +211,7 @@ class CosmosHistoryStore(HistoryStore):
                 azure.cosmos_endpoint,
                 credential=azure.cosmos_key.get_secret_value(),
                 connection_policy=policy,
-                **client_options,
+                **{"enable_endpoint_discovery": azure.endpoint_discovery, **client_options},
             )
         except ValueError:  # the key is not base64; say so without echoing any of it
             raise StoreError("azure.cosmos_key is not a Cosmos DB account key (base64 expected)") from None

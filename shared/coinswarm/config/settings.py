@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from coinswarm.config.deploy import DeployConfig
+
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
 
@@ -142,6 +144,11 @@ class AzureConfig(Section):
     cosmos_endpoint: str | None = None
     cosmos_key: SecretStr | None = None
     cosmos_database: str = "coinswarm"
+    endpoint_discovery: bool = Field(
+        default=True,
+        description="let the SDK find the account's regional endpoints; false for a single-region account "
+        "reached at one address (or a local stand-in)",
+    )
 
 
 class GcpConfig(Section):
@@ -182,6 +189,7 @@ class Settings(BaseModel):
     azure: AzureConfig = AzureConfig()
     gcp: GcpConfig = GcpConfig()
     live: LiveConfig = LiveConfig()
+    deploy: DeployConfig = DeployConfig()
 
     @field_validator("symbols")
     @classmethod
