@@ -4,14 +4,14 @@
 # pyproject.toml; the Firestore and Pub/Sub emulators come with the gcloud CLI (and Java), where installed.
 #
 # Without npm, a developer's `make test` goes on and the Cosmos DB tests skip, saying why; where
-# COINSWARM_REQUIRE_SERVERS is set (CI), a missing npm is an error.
+# REQUIRE_LOCAL_SERVERS is set (CI), a missing npm is an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COSMOS_VERSION=1.0.1
 if [ ! -x .servers/node_modules/.bin/cosmosdb-server ]; then
   if ! command -v npm >/dev/null 2>&1; then
     msg="npm is needed to install the Cosmos DB emulator (@vercel/cosmosdb-server); install Node.js"
-    if [ -n "${COINSWARM_REQUIRE_SERVERS:-}" ] && [ "${COINSWARM_REQUIRE_SERVERS}" != 0 ]; then
+    if [ -n "${REQUIRE_LOCAL_SERVERS:-}" ] && [ "${REQUIRE_LOCAL_SERVERS}" != 0 ]; then
       echo "error: $msg" >&2
       exit 1
     fi

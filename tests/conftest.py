@@ -1,7 +1,7 @@
 """Test-session plugins: the local stand-ins for AWS (moto), Azure Cosmos DB (cosmosdb-server) and
 Google Cloud (the gcloud emulators), each started on first use and stopped at the end.
 
-Where COINSWARM_REQUIRE_SERVERS is set (CI), a session with any skipped test fails: every test must run.
+Where REQUIRE_LOCAL_SERVERS is set (CI), a session with any skipped test fails: every test must run.
 """
 
 from __future__ import annotations

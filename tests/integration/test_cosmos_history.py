@@ -491,7 +491,7 @@ def test_a_missing_emulator_skips_saying_how_to_install_it(monkeypatch: pytest.M
     import servers.cosmos
 
     monkeypatch.setattr(servers.cosmos, "COSMOS_BIN", tmp_path / "cosmosdb-server")
-    monkeypatch.delenv("COINSWARM_REQUIRE_SERVERS", raising=False)
+    monkeypatch.delenv("REQUIRE_LOCAL_SERVERS", raising=False)
     with pytest.raises(pytest.skip.Exception, match="make servers"):
         servers.cosmos._start(deque())
 
@@ -500,7 +500,7 @@ def test_a_missing_emulator_fails_where_servers_are_required(monkeypatch: pytest
     import servers.cosmos
 
     monkeypatch.setattr(servers.cosmos, "COSMOS_BIN", tmp_path / "cosmosdb-server")
-    monkeypatch.setenv("COINSWARM_REQUIRE_SERVERS", "1")
+    monkeypatch.setenv("REQUIRE_LOCAL_SERVERS", "1")
     with pytest.raises(pytest.fail.Exception, match="make servers"):
         servers.cosmos._start(deque())
 

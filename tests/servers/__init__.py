@@ -5,7 +5,7 @@ one server on a free loopback port, wait until it answers, yield how to reach it
 
 A stand-in that is not installed on a developer's machine (no Node.js for the Cosmos DB emulator, no
 gcloud CLI or Java for the Google emulators) skips the tests that need it, with a reason that says what
-is missing and how to get it. CI sets COINSWARM_REQUIRE_SERVERS=1 (see .ci/run): there every stand-in is
+is missing and how to get it. CI sets REQUIRE_LOCAL_SERVERS=1 (see .ci/run): there every stand-in is
 present, so a missing one fails the test instead, and any skip at all fails the session.
 """
 
@@ -16,7 +16,7 @@ from typing import NoReturn
 
 import pytest
 
-REQUIRE_ENV = "COINSWARM_REQUIRE_SERVERS"
+REQUIRE_ENV = "REQUIRE_LOCAL_SERVERS"
 
 
 def servers_required() -> bool:

@@ -5,7 +5,7 @@ Fixtures and helpers:
 
 * `cosmos_server` (session): starts the server, waits (bounded) until it answers, yields a `CosmosServer`
   (endpoint, key, a shared client) and stops it at the end of the session. A missing binary skips the
-  test with a pointer to `make servers` (in CI, where COINSWARM_REQUIRE_SERVERS is set, it fails it).
+  test with a pointer to `make servers` (in CI, where REQUIRE_LOCAL_SERVERS is set, it fails it).
 * `cosmos_database` (per test): a database name of the test's own, deleted afterwards.
 * `history_store(server, database)`: a `CosmosHistoryStore` on that database, its containers created,
   with the emulator gaps below papered over by `EmulatorDatabase`. Extra keyword arguments go to the

@@ -12,7 +12,7 @@ client there): `firestore_client(host)` sets FIRESTORE_EMULATOR_HOST only while 
 client keeps the address and uses an insecure channel and anonymous credentials), and `pubsub_clients(host)`
 hands the Pub/Sub clients an insecure channel to the emulator, with no environment at all.
 
-A missing gcloud skips the tests that need it, saying so (in CI, where COINSWARM_REQUIRE_SERVERS is set,
+A missing gcloud skips the tests that need it, saying so (in CI, where REQUIRE_LOCAL_SERVERS is set,
 it fails them).
 """
 
