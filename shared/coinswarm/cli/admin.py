@@ -10,9 +10,9 @@ from typing import Any
 from coinswarm.cli.common import (
     add_config_arg,
     add_state_arg,
-    existing_state,
+    in_the_cloud,
+    open_configured,
     open_sqlite,
-    settings_for_state,
     settings_from,
 )
 from coinswarm.config.loader import masked_dump
@@ -74,15 +74,13 @@ def reconcile(store: Any, account: str, ledger_cash: float, holdings: dict[str, 
 
 
 def verify_main(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    path = existing_state(args, settings)
-    store = open_sqlite(path)
-    settings = settings_for_state(settings, store)
-    ledger = Ledger(store, settings.ledger_stream)
+    opened = open_configured(args, settings_from(args))
+    settings = opened.settings
+    ledger = Ledger(opened.history, settings.ledger_stream)
     report = ledger.verify()
     portfolio = ledger.portfolio()
     problems = list(report.problems) + reconcile(
-        store, settings.account, portfolio.cash, {s: h.quantity for s, h in portfolio.holdings.items()}
+        opened.state, settings.account, portfolio.cash, {s: h.quantity for s, h in portfolio.holdings.items()}
     )
     if args.json:
         print(json.dumps({"stream": report.stream, "events": report.events, "ok": not problems, "problems": problems}))
@@ -128,12 +126,16 @@ def show_main(args: argparse.Namespace) -> int:
 
 def kill_main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    path = existing_state(args, settings) if args.action == "status" else None
-    store = open_sqlite(path or (args.state or settings.store.path))
+    if in_the_cloud(settings) or args.action == "status":
+        opened = open_configured(args, settings)
+        state, where = opened.state, opened.where
+    else:  # switching it on before the first run creates the state file
+        path = args.state or settings.store.path
+        state, where = open_sqlite(path), f"state {path}"
     if args.action == "status":
-        print(f"kill switch is {'ON' if kill_switch_on(store) else 'off'} ({path})")
+        print(f"kill switch is {'ON' if kill_switch_on(state) else 'off'} ({where})")
         return 0
     on = args.action == "on"
-    set_kill_switch(store, on, reason=args.reason, ts=int(time.time()))
-    print(f"kill switch {'ON: every order is stopped' if on else 'off: orders may flow again'}")
+    set_kill_switch(state, on, reason=args.reason, ts=int(time.time()))
+    print(f"kill switch {'ON: every order is stopped' if on else 'off: orders may flow again'} ({where})")
     return 0

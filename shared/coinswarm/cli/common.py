@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -80,6 +81,46 @@ def settings_for_state(settings: Settings, store: Any) -> Settings:
     data["timeframe"] = meta.value.get("timeframe", data["timeframe"])
     data["account"] = meta.value.get("account", data["account"])
     return Settings.model_validate(data)
+
+
+@dataclass
+class Opened:
+    """The stores a read-side command works on, as the configuration places them."""
+
+    where: str  # for the user: "state file PATH", or which service holds each port
+    settings: Settings
+    state: Any
+    history: Any
+    coordination: Any
+    path: Path | None = None  # the SQLite file, when everything is in it
+
+
+def in_the_cloud(settings: Settings) -> bool:
+    chosen = settings.store
+    return any(kind != "default" for kind in (chosen.state, chosen.history, chosen.coordination))
+
+
+def open_configured(args: argparse.Namespace, settings: Settings) -> Opened:
+    """The state file (`--state` or store.path), or, where the configuration puts a port in a cloud
+    service (store.state / history / coordination), the adapters it names, reached as configured."""
+    if not in_the_cloud(settings):
+        path = existing_state(args, settings)
+        store = open_sqlite(path)
+        settings = settings_for_state(settings, store)
+        return Opened(f"state {path}", settings, store, store, store, path)
+    from coinswarm.ports.errors import StoreError
+    from coinswarm.wiring.bootstrap import open_stores
+
+    chosen = settings.store
+    embedded = None
+    if "default" in (chosen.state, chosen.history, chosen.coordination):
+        embedded = open_sqlite(existing_state(args, settings))
+    try:
+        stores = open_stores(settings, embedded=embedded)
+    except StoreError as exc:
+        fail(f"cannot open the configured stores: {exc}")
+    where = f"state {chosen.state} · history {chosen.history} · coordination {chosen.coordination}"
+    return Opened(where, settings, stores.state, stores.history, stores.coordination)
 
 
 def err(text: str) -> None:

@@ -6,14 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from coinswarm.cli.common import (
-    add_config_arg,
-    add_state_arg,
-    existing_state,
-    open_sqlite,
-    settings_for_state,
-    settings_from,
-)
+from coinswarm.cli.common import add_config_arg, add_state_arg, open_configured, settings_from
 from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
@@ -25,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "status",
         help="positions, cash, P&L, the last decisions, the kill switch",
-        description="Show what the state file holds: the account folded from the ledger (valued at the newest "
+        description="Show what the state file (or the cloud stores the configuration names) holds: the account "
+        "folded from the ledger (valued at the newest "
         "stored closes), pending orders, the newest decisions with every vote, risk refusals and the kill switch.",
     )
     add_config_arg(p)
@@ -36,23 +30,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    path = existing_state(args, settings)
-    store = open_sqlite(path)
-    settings = settings_for_state(settings, store)
-    ledger = Ledger(store, settings.ledger_stream)
-    fig = figures(ledger.portfolio(), store, list(settings.symbols), settings.timeframe_s)
-    decisions = store.recent_decisions(args.decisions)
-    rejections = store.recent_rejections(5)
-    kill = store.get(KILL_SWITCH_KEY)
+    opened = open_configured(args, settings_from(args))
+    settings, state, history = opened.settings, opened.state, opened.history
+    ledger = Ledger(history, settings.ledger_stream)
+    fig = figures(ledger.portfolio(), state, list(settings.symbols), settings.timeframe_s)
+    decisions = history.recent_decisions(args.decisions)
+    rejections = history.recent_rejections(5)
+    kill = state.get(KILL_SWITCH_KEY)
     kill_doc: dict[str, Any] = kill.value if kill else {"on": False}
-    book = store.get(f"paper:{settings.account}:book")
+    book = state.get(f"paper:{settings.account}:book")
     pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
     if args.json:
         print(
             json.dumps(
                 {
-                    "state": str(path),
+                    "state": str(opened.path) if opened.path else opened.where,
                     "mode": settings.mode,
                     "account": settings.account,
                     "kill_switch": kill_doc,
@@ -66,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"Coinswarm status · state {path} · account {settings.account} · mode {settings.mode.upper()}")
+    print(f"Coinswarm status · {opened.where} · account {settings.account} · mode {settings.mode.upper()}")
     print(f"kill switch  {'ON: ' + kill_doc.get('reason', '') if kill_doc.get('on') else 'off'}")
     print(f"account      {account_line(fig)}")
     print("positions")
@@ -82,5 +74,6 @@ def main(args: argparse.Namespace) -> int:
         print("risk refusals")
         for r in rejections:
             print(f"  {iso(r.ts)} {r.symbol:<9} {r.side.value:<4} {r.reason}")
-    print(f"ledger       {fig.portfolio.seq} events · verify with: {command_name()} ledger verify --state {path}")
+    again = f"--state {opened.path}" if opened.path else "with the same configuration"
+    print(f"ledger       {fig.portfolio.seq} events · verify with: {command_name()} ledger verify {again}")
     return 0

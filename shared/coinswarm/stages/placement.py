@@ -44,6 +44,7 @@ class PlacementStage:
         limits: RiskLimits,
         *,
         account: str,
+        trade_lease_s: int = 30,
     ) -> None:
         self.broker = broker
         self.state = state
@@ -52,6 +53,7 @@ class PlacementStage:
         self.clock = clock
         self.limits = limits
         self.day_key = f"risk:{account}:day"
+        self.trade_lease_s = trade_lease_s
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """For each decision point in order: settle what is pending at the price observed, then place.
@@ -82,7 +84,7 @@ class PlacementStage:
             if step.intent is not None:
                 if unseen is not None:
                     pending, unseen = settle(*unseen), None
-                placed = self.place(step.intent, now=step.ts)
+                placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
                 pending = pending or (placed.order is not None and not placed.duplicate)
                 if placed.order is not None and not placed.duplicate:
                     orders.append(placed.order)
@@ -108,8 +110,13 @@ class PlacementStage:
             )
         ]
 
-    def place(self, intent: OrderIntent, *, now: int) -> Placed:
-        """Risk, then the broker; at most once per intent id, however often this is called."""
+    def place(self, intent: OrderIntent, *, now: int, cycle_id: str | None = None) -> Placed:
+        """Risk, then the broker; at most once per intent id, however often this is called.
+
+        A cycle's intent also needs the symbol's trading lease: when two cycles overlap (a cron run
+        still going when the next starts), the first to place holds it for `trade_lease_s` (half a
+        timeframe: consecutive cycles never meet it) and the other's order is refused, with the reason
+        stored. A manual trade (no cycle) needs no lease."""
         key = f"order:{intent.intent_id}"
         owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
         earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
@@ -123,7 +130,12 @@ class PlacementStage:
                 done = {"client_order_id": known.client_order_id, "note": note}
                 self.coordination.complete(key, done, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
                 return Placed(known, None, note, duplicate=True)
-            order, rejection, note = self._risk_then_submit(intent, now)
+            rejection: RiskRejection | None
+            if cycle_id is not None and not self._hold_trade_lease(intent.symbol, cycle_id):
+                note = self._overlap_reason(intent.symbol)
+                order, rejection = None, self._refuse(intent, now, note)
+            else:
+                order, rejection, note = self._risk_then_submit(intent, now)
         except BaseException:
             self.coordination.abandon(key, owner=owner)
             raise
@@ -131,19 +143,32 @@ class PlacementStage:
         self.coordination.complete(key, result, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
         return Placed(order, rejection, note)
 
+    def _hold_trade_lease(self, symbol: str, cycle_id: str) -> bool:
+        now = self.clock.now()
+        return self.coordination.acquire_lease(f"trade:{symbol}", cycle_id, now=now, ttl_s=self.trade_lease_s)
+
+    def _overlap_reason(self, symbol: str) -> str:
+        return (
+            f"another cycle is trading {symbol} right now (overlapping cycles: it holds the symbol's trading lease "
+            f"for up to {self.trade_lease_s} s); this cycle's order is not placed"
+        )
+
+    def _refuse(self, intent: OrderIntent, now: int, reason: str) -> RiskRejection:
+        rejection = RiskRejection(
+            intent_id=intent.intent_id,
+            symbol=intent.symbol,
+            side=intent.side,
+            reason=reason,
+            ts=now,
+            decision_id=intent.decision_id,
+        )
+        self.history.record_rejection(rejection)
+        return rejection
+
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
         verdict = self._check_and_count(intent, now)
         if not verdict.approved or verdict.intent is None:
-            rejection = RiskRejection(
-                intent_id=intent.intent_id,
-                symbol=intent.symbol,
-                side=intent.side,
-                reason=verdict.reason,
-                ts=now,
-                decision_id=intent.decision_id,
-            )
-            self.history.record_rejection(rejection)
-            return None, rejection, verdict.reason
+            return None, self._refuse(intent, now, verdict.reason), verdict.reason
         sized = verdict.intent
         order = self.broker.submit(
             Order(

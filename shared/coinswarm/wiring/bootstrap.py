@@ -161,8 +161,10 @@ def build_app(
     broker: Broker | None = None,
     agent_memory: AgentMemoryStore | None = None,
     limits: RiskLimits | None = None,
+    stores: Stores | None = None,
 ) -> App:
-    stores = open_stores(settings, embedded=store)
+    """`stores` replaces the adapters the configuration names (a test's shims around a stand-in)."""
+    stores = stores or open_stores(settings, embedded=store)
     state, history, coordination = stores.state, stores.history, stores.coordination
     clock = clock or SystemClock()
     broker = broker or build_broker(settings, state)
@@ -198,7 +200,14 @@ def build_app(
             ),
         ),
         placement=PlacementStage(
-            broker, state, history, coordination, clock, limits or limits_from(settings.risk), account=settings.account
+            broker,
+            state,
+            history,
+            coordination,
+            clock,
+            limits or limits_from(settings.risk),
+            account=settings.account,
+            trade_lease_s=max(1, settings.timeframe_s // 2),
         ),
         logging=TradeLoggingStage(ledger),
     )
