@@ -8,7 +8,8 @@ A live cycle brings one new candle per symbol. Per symbol and cycle (the worst c
 * tick_ingest: the newest stored candle (one query), the new candle written; one CandlesReady sent.
 * agent_scoring: the agents' memory read and written back (one document); one ScoresReady sent.
 * committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
-* order_placement: the paper book read twice (pending orders, then settlement) and, when the symbol is
+* order_placement: the paper book read for pending orders and for settlement (once more while no order
+  was ever placed and there is no book yet: three reads, the figure taken) and, when the symbol is
   held, written back re-priced (the worst case: every symbol held); one PlacementDone sent every time,
   an order or not. On AWS powertools' idempotency record is put and then completed (two writes).
 * trade_logging: nothing without a fill; with one, the ledger append and the projection update.
@@ -23,7 +24,7 @@ from __future__ import annotations
 from typing import Final
 
 # -- state store operations per symbol and cycle (reads, writes), by function ---------------------------
-STATE_READS: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 2}
+STATE_READS: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 3}
 STATE_WRITES: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 1}
 HISTORY_WRITES: Final[dict[str, int]] = {"committee_vote": 1}
 

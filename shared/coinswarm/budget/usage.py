@@ -182,7 +182,7 @@ class _Model:
     def _workflows(self) -> None:
         if not self.workflow:
             return
-        states = p.WORKFLOW_FIXED_STATES + p.WORKFLOW_STATES_PER_SYMBOL * self.n
+        states: float = p.WORKFLOW_FIXED_STATES + p.WORKFLOW_STATES_PER_SYMBOL * self.n
         states += p.WORKFLOW_STATES_PER_ORDER * self.orders_cycle
         self.u.per_cycle["workflow_states"] = states
         if self.tick_cloud == "aws":
@@ -227,7 +227,12 @@ class _Model:
         n = self.n
         # strongly consistent reads: 1 RCU per 4 KB; writes: 1 WCU per KB, each item rounded up
         rcu_cycle = (
-            n * (1 + math.ceil(p.AGENT_MEMORY_BYTES / 4096) + 2 * math.ceil(p.BOOK_BYTES / 4096))
+            n
+            * (
+                1
+                + math.ceil(p.AGENT_MEMORY_BYTES / 4096)
+                + p.STATE_READS["order_placement"] * math.ceil(p.BOOK_BYTES / 4096)
+            )
             + p.ORDER_STATE_READS * self.orders_cycle
         )
         wcu_cycle = (
@@ -247,7 +252,7 @@ class _Model:
 
     def _firestore(self, reads: float, writes: float) -> None:
         # Firestore's conditional put reads the document first: one more read per write of a document
-        doc_writes = (p.STATE_WRITES["agent_scoring"] + p.STATE_WRITES["order_placement"]) * self.n
+        doc_writes: float = (p.STATE_WRITES["agent_scoring"] + p.STATE_WRITES["order_placement"]) * self.n
         doc_writes += p.ORDER_STATE_WRITES * self.orders_cycle
         self.u.add("firestore_reads", (reads + doc_writes) * self.cycles_day)
         self.u.add("firestore_writes", writes * self.cycles_day)
