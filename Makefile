@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help run test servers lint typecheck unit bench clean
+.PHONY: help run test servers lint typecheck unit bench budget clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ typecheck: $(STAMP) ## mypy, strict on the domain
 
 bench: $(STAMP) ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks
+
+budget: $(STAMP) ## a month of cloud usage from the configuration, against the free tiers (exit 1 over 50 %)
+	$(BIN)/coinswarm budget
 
 clean: ## remove the virtual environment and local state
 	rm -rf $(VENV) .coinswarm .servers .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,9 @@
 chained, and the sizes the budget model and the Terraform both read (one source of truth).
 
 Cadence and symbols are not repeated here: they are the top-level `timeframe` and `symbols`.
+The budget fields (durations, log bytes, always-warm instances, billing modes, the share limit) feed
+`coinswarm budget`; the Terraform reads the same ones it deploys (memory, retention, min instances,
+Cosmos DB throughput, DynamoDB billing mode, Step Functions type).
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ FUNCTIONS: tuple[str, ...] = (
     "manual_trade",
 )
 Cloud = Literal["aws", "gcp"]
+
+DEFAULT_DURATIONS_MS: dict[str, int] = {
+    "tick_ingest": 500,  # per symbol: a candles request and a quotes request to the exchange, one store write
+    "agent_scoring": 200,
+    "committee_vote": 150,
+    "order_placement": 300,
+    "trade_logging": 150,
+    "manual_trade": 1000,  # usually a cold start: a call now and then
+}
 
 
 def _all_on(cloud: Cloud) -> dict[str, Cloud]:
@@ -44,13 +56,76 @@ class DeployConfig(BaseModel):
         default=14, description="how long the cloud keeps the functions' logs"
     )
 
+    durations_ms: dict[str, Annotated[int, Field(ge=1, le=900_000)]] = Field(
+        default_factory=lambda: dict(DEFAULT_DURATIONS_MS),
+        description="billed time of one invocation per function, in ms (tick_ingest: per symbol it fetches); "
+        "estimates with room for network round trips and the odd cold start: replace them with the "
+        "REPORT lines' Billed Duration once deployed (unnamed ones keep their defaults)",
+    )
+    log_bytes_per_invocation: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=1200,
+        description="log bytes one invocation writes: the platform's START/END/REPORT lines and one JSON line",
+    )
+    manual_calls_per_day: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        default=10, description="calls to the manual trade endpoint a day (each reads its secret: a cold start)"
+    )
+    min_instances: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=dict,
+        description="instances kept warm per function (provisioned concurrency on AWS, min instances on GCP); "
+        "anything above 0 is billed for its idle time on every cloud (unnamed ones: 0)",
+    )
+    custom_metrics: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=0, description="custom CloudWatch metrics the deployment defines (10 are free)"
+    )
+    dynamodb_billing: Literal["provisioned", "on_demand"] = Field(
+        default="provisioned",
+        description="DynamoDB capacity mode: the free tier covers provisioned capacity only; on demand is billed "
+        "per request from the first one",
+    )
+    step_functions_type: Literal["standard", "express"] = Field(
+        default="standard",
+        description="the Step Functions workflow type when chain = workflow on AWS: standard bills every state "
+        "transition beyond 4,000 a month; express has no free tier",
+    )
+    cosmos_throughput_ru_s: Annotated[int, Field(ge=400, le=1_000_000)] = Field(
+        default=400,
+        description="the shared throughput of the Cosmos DB database (the free tier covers 1000 RU/s)",
+    )
+    max_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.5,
+        description="the largest share of any free-tier quota `coinswarm budget` accepts (0.5: 2x headroom)",
+    )
+
+    @field_validator("durations_ms", mode="before")
+    @classmethod
+    def _unnamed_durations_keep_defaults(cls, v: object) -> object:
+        if not isinstance(v, dict):
+            return v
+        _known_functions(v)
+        return {**DEFAULT_DURATIONS_MS, **v}
+
+    @field_validator("min_instances", mode="before")
+    @classmethod
+    def _warm_instances_name_functions(cls, v: object) -> object:
+        if isinstance(v, dict):
+            _known_functions(v)
+        return v
+
     @field_validator("placement", mode="before")
     @classmethod
     def _unnamed_functions_stay_on_aws(cls, v: object) -> object:
         """Name only the functions that move: the others stay on AWS."""
         if not isinstance(v, dict):
             return v
-        unknown = sorted(set(v) - set(FUNCTIONS))
-        if unknown:
-            raise ValueError(f"no such function: {', '.join(unknown)} (the functions: {', '.join(FUNCTIONS)})")
+        _known_functions(v)
         return {**_all_on("aws"), **v}
+
+    def on(self, cloud: Cloud) -> list[str]:
+        """The functions placed on `cloud`, in cycle order."""
+        return [f for f in FUNCTIONS if self.placement.get(f, "aws") == cloud]
+
+
+def _known_functions(v: dict[object, object]) -> None:
+    unknown = sorted(str(k) for k in set(v) - set(FUNCTIONS))
+    if unknown:
+        raise ValueError(f"no such function: {', '.join(unknown)} (the functions: {', '.join(FUNCTIONS)})")

@@ -1,0 +1,97 @@
+"""What the code does per symbol and per cycle, counted from the stages and entry points: the store
+operations, the record and message sizes, the queues. The usage model multiplies these by the
+configuration; `tests/unit/test_budget_profile.py` runs the real stages with counting stores and checks
+these figures against what they do, so a change in the code that changes the bill fails a test.
+
+A live cycle brings one new candle per symbol. Per symbol and cycle (the worst case where it differs):
+
+* tick_ingest: the newest stored candle (one query), the new candle written; one CandlesReady sent.
+* agent_scoring: the agents' memory read and written back (one document); one ScoresReady sent.
+* committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
+* order_placement: the paper book read for pending orders and for settlement (once more while no order
+  was ever placed and there is no book yet: three reads, the figure taken) and, when the symbol is
+  held, written back re-priced (the worst case: every symbol held); one PlacementDone sent every time,
+  an order or not. On AWS powertools' idempotency record is put and then completed (two writes).
+* trade_logging: nothing without a fill; with one, the ledger append and the projection update.
+
+An order (at most `risk.max_orders_per_day`, the worst case the model assumes) adds the claim
+(begin, complete), the kill switch, the risk day (read, write), the book (read, write) and the order
+lookup in placement, and the ledger work of its fill in trade_logging.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- state store operations per symbol and cycle (reads, writes), by function ---------------------------
+STATE_READS: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 3}
+STATE_WRITES: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 1}
+HISTORY_WRITES: Final[dict[str, int]] = {"committee_vote": 1}
+
+# -- per order, on top ------------------------------------------------------------------------------------
+ORDER_STATE_READS: Final = 6  # claim, order lookup, account (book), kill switch, risk day, book before submit
+ORDER_STATE_WRITES: Final = 4  # claim begin, risk day, book with the order, claim complete
+FILL_HISTORY_QUERIES: Final = 3  # last sequence, events after the projection, event id unique across streams
+FILL_HISTORY_POINT_READS: Final = 1  # the projection
+FILL_HISTORY_WRITES: Final = 2  # the event, the projection
+POWERTOOLS_IDEMPOTENCY_WRITES: Final = 2  # per order_placement record on AWS: in progress, then completed
+
+# -- sizes in bytes (measured on the default agents and three symbols, rounded up) -----------------------
+CANDLE_BYTES: Final = 120  # one DynamoDB candle item (keys, the OHLCV JSON, the expiry)
+AGENT_MEMORY_BYTES: Final = 2_300  # the agents' memory document of one symbol
+BOOK_BYTES: Final = 1_500  # the paper book document (orders trimmed)
+DECISION_BYTES: Final = 800  # one decision with every vote and reason
+LEDGER_EVENT_BYTES: Final = 500
+MESSAGE_BYTES: Final[dict[str, int]] = {  # a message's JSON on the bus, a live cycle
+    "candles": 400,
+    "scores": 900,
+    "decisions": 1_000,
+    "placements": 450,
+    "logged": 100,
+}
+
+# -- per-service storage overheads -------------------------------------------------------------------------
+FIRESTORE_CANDLE_BYTES: Final = 2_400  # a candle document and its automatic single-field index entries
+COSMOS_DECISION_BYTES: Final = 1_300  # the decision, Cosmos DB's system properties and its index entries
+COSMOS_RU_PER_WRITE: Final = 8.0  # a ~1 KB item created with the containers' indexing (about 5-10 RU)
+COSMOS_RU_PER_QUERY: Final = 3.0
+COSMOS_RU_PER_POINT_READ: Final = 1.0
+DECISION_TTL_DAYS: Final = 90  # the decisions container's default TTL (adapters.cosmos_history.AUDIT_TTL_S)
+CANDLE_TTL_BARS: Final = 2_000  # DynamoDB candles expire after this many bars; Firestore's never do
+REQUEST_OVERHEAD_BYTES: Final = 1_000  # headers and framing of one HTTPS request leaving a cloud
+
+# -- the mesh ----------------------------------------------------------------------------------------------
+HOPS: Final[tuple[tuple[str, str, str], ...]] = (  # (producer, consumer, topic)
+    ("tick_ingest", "agent_scoring", "candles"),
+    ("agent_scoring", "committee_vote", "scores"),
+    ("committee_vote", "order_placement", "decisions"),
+    ("order_placement", "trade_logging", "placements"),
+)
+SQS_POLLERS: Final = 5  # a Lambda event source mapping long-polls its queue with five pollers, idle or not
+SQS_POLL_WAIT_S: Final = 20  # each ReceiveMessage waits at most 20 s
+SQS_REQUESTS_PER_MESSAGE: Final = 3  # send, the receive that returns it, delete
+PUBSUB_MIN_BYTES: Final = 1_000  # Pub/Sub bills at least 1,000 bytes per publish and per delivery
+
+# -- provisioned DynamoDB capacity (mirrors adapters.dynamodb_store.STATE_TABLE and the idempotency table
+#    of functions/order_placement/aws.py; a test keeps them equal) ------------------------------------------
+STATE_TABLE_CAPACITY: Final = (10, 10)  # (RCU, WCU)
+IDEMPOTENCY_TABLE_CAPACITY: Final = (2, 2)
+
+# -- workflows (one execution per cycle: ingest, a map over the symbols, then per symbol score, vote, the
+#    choice on confidence, and place and log only for an order) ------------------------------------------
+WORKFLOW_FIXED_STATES: Final = 2  # ingest, the map
+WORKFLOW_STATES_PER_SYMBOL: Final = 3  # score, vote, choice
+WORKFLOW_STATES_PER_ORDER: Final = 2  # place, log
+
+# -- Cloud Functions CPU by memory tier (GHz), as the pricing page's table gives it ------------------------
+GCF_GHZ_BY_MB: Final[tuple[tuple[int, float], ...]] = (
+    (128, 0.2),
+    (256, 0.4),
+    (512, 0.8),
+    (1024, 1.4),
+    (2048, 2.4),
+    (4096, 4.8),
+    (8192, 4.8),
+    (16384, 4.8),
+)
+GCF_BILLING_STEP_MS: Final = 100  # Cloud Functions rounds each invocation up to the next 100 ms
