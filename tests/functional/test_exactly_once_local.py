@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from coinswarm.domain.models import FillRecorded, OrderIntent, Side
-from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, encode
+from coinswarm.domain.models import Action, FillRecorded, OrderIntent, Side
+from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, decode, encode
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
 from conftest import closes, series, settings
@@ -82,3 +82,27 @@ def _a_buy_decision(app, ts: int) -> DecisionReady:
         intent=intent,
     )
     return DecisionReady(cycle_id=decision.cycle_id, symbol="BTC-USD", steps=(step,))
+
+
+def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make_app) -> None:
+    """Settling fills the order in the broker's book; if the PlacementDone carrying the fill is lost (the
+    publish failed), the redelivered decision must hand on that fill again, or the ledger never sees it."""
+    data = series(n=120)
+    app, _ = make_app(settings(), data)
+    ts = closes(data)[60]
+    placed = app.stages.placement.handle(_a_buy_decision(app, ts))  # hand-on delivered: the order is pending
+    app.stages.logging.handle(placed[0][1])
+    settle = DecisionReady(
+        cycle_id=f"cycle-{ts + 60}",
+        symbol="BTC-USD",
+        steps=(DecidedStep(ts + 60, Action.HOLD, 0.0, 101.0, ts + 60, 101.0),),
+    )
+    first = app.stages.placement.handle(settle)  # fills the order ... and its publish is lost
+    assert len(first[0][1].fills) == 1
+    again = app.stages.placement.handle(decode(DecisionReady, encode(settle)))  # the redelivery
+    assert again[0][1].fills == first[0][1].fills
+    (_, logged), *_ = app.stages.logging.handle(again[0][1])
+    assert logged.appended == 1
+    (_, twice), *_ = app.stages.logging.handle(first[0][1])  # and a late copy of the first is a duplicate
+    assert twice.appended == 0 and twice.duplicates == 1
+    assert app.ledger.verify().ok

@@ -4,6 +4,7 @@ client order id)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from coinswarm.ports.coordination import CoordinationStore
 from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
-from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
+from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone, decode, encode
 
 KILL_SWITCH_KEY = "flags:kill_switch"
 IN_PROGRESS_TTL_S = 300
@@ -56,6 +57,31 @@ class PlacementStage:
         self.trade_lease_s = trade_lease_s
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
+        """Place once per message, and hand on the same PlacementDone however often it is delivered.
+
+        Settling fills pending orders in the broker's book; only the PlacementDone carries those fills to
+        the ledger. So a delivery whose hand-on was lost (the publish failed after this ran) must not run
+        again (it would find nothing left to settle and report no fills) but hand on what the first run
+        produced, kept with the message's claim (an outbox). A duplicate that arrives while another
+        worker is on the message hands on nothing: that worker's own redelivery covers its crash."""
+        digest = hashlib.sha256(encode(msg).encode()).hexdigest()[:32]  # a redelivery is the same body
+        key = f"placed:{msg.cycle_id}:{msg.symbol}:{digest}"
+        owner = uuid.uuid4().hex
+        earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
+        if earlier is not None:
+            if earlier.result is None:
+                return []
+            return [(PLACEMENTS, decode(PlacementDone, str(earlier.result["done"])))]
+        try:
+            out = self._settle_and_place(msg)
+        except BaseException:
+            self.coordination.abandon(key, owner=owner)
+            raise
+        done = {"done": encode(out[0][1])}
+        self.coordination.complete(key, done, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
+        return out
+
+    def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """For each decision point in order: settle what is pending at the price observed, then place.
 
         With nothing pending, settling would only show the broker a new price, and only the newest

@@ -91,10 +91,6 @@ def wait_for(what: str, check: Callable[[], T | None], timeout_s: float = WAIT_S
         time.sleep(0.1)
 
 
-def at_least(n: int, found: list[T]) -> list[T] | None:
-    return found if len(found) >= n else None
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -305,16 +301,18 @@ def test_the_same_order_pushed_fifty_times_places_one_order_and_records_one_fill
     ids = mesh.bus.publish_many([(DECISIONS, message)] * 50)
     assert len(set(ids)) == 50  # fifty distinct Pub/Sub messages with one body
     wait_for("50 deliveries to order_placement", lambda: len(mesh.handled("order_placement", cycle)) >= 50)
-    done = wait_for("50 PlacementDone", lambda: at_least(50, mesh.tapped(PLACEMENTS, cycle)))
-    placed = [d for d in (decode(PlacementDone, m.data) for m in done) if d.orders]
-    assert [[o.client_order_id for o in d.orders] for d in placed] == [[intent_id]]  # one delivery placed it
-    assert sum("handled already" in note for d in done for note in decode(PlacementDone, d.data).notes) == 49
+    done = [decode(PlacementDone, m.data) for m in wait_for("a PlacementDone", lambda: mesh.tapped(PLACEMENTS, cycle))]
+    # one delivery placed it; a later duplicate hands on that first PlacementDone again (the outbox kept
+    # with the message's claim), one that came while the first was running hands on nothing
+    assert 1 <= len(done) <= 50
+    assert {tuple(o.client_order_id for o in d.orders) for d in done} == {(intent_id,)}
 
     settle = f"it-settle-{uuid.uuid4().hex[:8]}"  # the next cycle observes a price: the order fills, once
     mesh.bus.publish_many([(DECISIONS, _hold("ETH-USD", settle, ts + TF, price=101.0))] * 3)
-    wait_for("3 settling deliveries", lambda: len(mesh.handled("trade_logging", settle)) >= 3)
+    wait_for("3 settling deliveries", lambda: len(mesh.handled("order_placement", settle)) >= 3)
     logged = wait_for("the TradesLogged", lambda: mesh.tapped(LOGGED, settle))
-    assert [decode(TradesLogged, m.data).appended for m in logged] == [1]
+    appended = sorted(decode(TradesLogged, m.data).appended for m in logged)
+    assert appended[-1] == 1 and sum(appended) == 1  # the fill reached the ledger once, its repeats as duplicates
     with mesh.store() as store:
         book = store.get("paper:paper:book")
         assert book is not None
