@@ -89,6 +89,14 @@ class PushReceiver:
     def handle(self, request: HttpRequest) -> HttpResponse:
         try:
             return self._handle(request)
+        except (ConflictError, TransientStoreError, TransientBusError) as exc:  # the replay claim, the stage, the bus
+            logger.warning("push: %s; asked the sender to retry", type(exc).__name__)
+            return _error(
+                503,
+                "busy",
+                "the store is busy or the next hop unreachable; retry the push (a repeat has its effect once)",
+                headers={"Retry-After": "1"},
+            )
         except Exception as exc:
             # Never the request's headers or body: they carry the signature.
             logger.error("push: unexpected %s", type(exc).__name__, exc_info=True)
@@ -151,14 +159,6 @@ class PushReceiver:
             bus = self.bus()
             for out_topic, out in outputs:
                 bus.publish(out_topic, out)
-        except (ConflictError, TransientStoreError, TransientBusError) as exc:
-            logger.warning("push %s: %s on %s; asked the sender to retry", push_id, type(exc).__name__, topic)
-            return _error(
-                503,
-                "busy",
-                "the store is busy or the next hop unreachable; retry the push (a repeat has its effect once)",
-                headers={"Retry-After": "1"},
-            )
         except PermanentBusError as exc:
             logger.error("push %s: the next hop refused what %s handed on: %s", push_id, topic, exc)
             return _error(502, "next_hop_refused", "this deployment could not hand the result on; see its logs")
