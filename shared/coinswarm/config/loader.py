@@ -5,8 +5,8 @@ Environment: `COINSWARM_<FIELD>` or `COINSWARM_<SECTION>__<FIELD>` (double under
 e.g. `COINSWARM_RISK__MAX_DAILY_LOSS=250`, `COINSWARM_SYMBOLS=BTC-USD,ETH-USD`. A value is read as JSON
 when it parses as JSON, as a comma-separated list for list fields, and as a string otherwise.
 `COINSWARM_CONFIG` names the file; otherwise `./coinswarm.toml` is used when present.
-`COINSWARM_MANUAL_TRADE_SECRET` and `COINSWARM_QUEUE_URL_<TOPIC>` belong to the cloud entry points
-and are not settings.
+`COINSWARM_MANUAL_TRADE_SECRET`, `COINSWARM_PUSH_SECRET` and `COINSWARM_QUEUE_URL_<TOPIC>` belong to the
+cloud entry points and are not settings.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from coinswarm.config.settings import Settings
 ENV_PREFIX = "COINSWARM_"
 ENV_FILE = "COINSWARM_CONFIG"
 # Variables for a deployment's plumbing, not settings: read where they are used, never as settings.
-NOT_SETTINGS = ("COINSWARM_CONFIG", "COINSWARM_MANUAL_TRADE_SECRET", "COINSWARM_QUEUE_URL_")
+NOT_SETTINGS = ("COINSWARM_CONFIG", "COINSWARM_MANUAL_TRADE_SECRET", "COINSWARM_PUSH_SECRET", "COINSWARM_QUEUE_URL_")
 DEFAULT_FILE = "coinswarm.toml"
 LIST_FIELDS = {"symbols"}
 SECRET_WORDS = ("key", "secret", "token", "password")

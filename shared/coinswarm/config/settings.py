@@ -159,6 +159,31 @@ class GcpConfig(Section):
     collection_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "coinswarm"
 
 
+class PushConfig(Section):
+    """The signed HTTP push that carries a hop between clouds (see coinswarm.adapters.http_push_bus).
+    The secret is never a setting: COINSWARM_PUSH_SECRET locally, SSM or Secret Manager in the cloud."""
+
+    urls: dict[Literal["candles", "scores", "decisions", "placements"], str] = Field(
+        default_factory=dict, description="the push receiver URL of each topic whose consumer runs on the other cloud"
+    )
+    connect_timeout_s: Annotated[float, Field(gt=0.0, le=30.0)] = 2.0
+    read_timeout_s: Annotated[float, Field(gt=0.0, le=120.0)] = 25.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 5
+    backoff_s: Annotated[float, Field(gt=0.0, le=10.0)] = 0.5
+    max_backoff_s: Annotated[float, Field(gt=0.0, le=60.0)] = 8.0
+    window_s: Annotated[int, Field(ge=30, le=900)] = Field(default=300, description="signature replay window")
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: dict[str, str]) -> dict[str, str]:
+        for topic, url in v.items():
+            if not re.match(r"^https://[^/\s]+(/\S*)?$", url) and not re.match(
+                r"^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/\S*)?$", url
+            ):
+                raise ValueError(f"push.urls.{topic}: give an https:// URL (plain http only to this machine)")
+        return v
+
+
 class LiveConfig(Section):
     """Live trading needs mode = "live" AND confirm = true AND keys. Paper is the default."""
 
@@ -190,6 +215,7 @@ class Settings(BaseModel):
     gcp: GcpConfig = GcpConfig()
     live: LiveConfig = LiveConfig()
     deploy: DeployConfig = DeployConfig()
+    push: PushConfig = PushConfig()
 
     @field_validator("symbols")
     @classmethod

@@ -15,6 +15,7 @@ ENTRY_POINTS = (
     "functions.order_placement.aws",
     "functions.trade_logging.aws",
     "functions.manual_trade.aws",
+    "functions.push_receiver.aws",
 )
 # functions-framework's .pth creates empty `google` / `google.cloud` namespace stubs at interpreter
 # start; those two names say nothing. What must stay out are the SDKs themselves.

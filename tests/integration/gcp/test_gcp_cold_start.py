@@ -17,7 +17,15 @@ import pytest
 pytest.importorskip("functions_framework", reason="functions-framework is not installed (.[gcp])")
 
 ROOT = Path(__file__).resolve().parents[3]
-ENTRY_POINTS = ("tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade")
+ENTRY_POINTS = (
+    "tick_ingest",
+    "agent_scoring",
+    "committee_vote",
+    "order_placement",
+    "trade_logging",
+    "manual_trade",
+    "push_receiver",
+)
 NOT_CHOSEN = ("boto3", "botocore", "aws_lambda_powertools", "azure.cosmos", "google.cloud.firestore")
 
 PROBE = """
@@ -41,6 +49,8 @@ from functions import gcp_common
 gcp_common.runtime().app
 if target == "manual_trade":
     gcp_common.manual_trade_handler()
+if target == "push_receiver":
+    module.receiver()
 print(json.dumps({"import": after_import, "build": loaded(), "pubsub": "google.cloud.pubsub_v1" in sys.modules}))
 """
 
@@ -53,6 +63,7 @@ def test_a_gcp_entry_point_loads_no_sdk_its_configuration_did_not_choose(name: s
         COINSWARM_MARKET__SOURCE="synthetic",
         COINSWARM_SYMBOLS="BTC-USD",
         COINSWARM_MANUAL_TRADE_SECRET="cold-start-secret-0123456789",
+        COINSWARM_PUSH_SECRET="cold-start-push-secret-0123456789",
     )
     source = ROOT / "functions" / name / "gcp.py"
     done = subprocess.run(

@@ -1,0 +1,73 @@
+"""push_receiver on AWS Lambda, behind a Function URL (auth type NONE: every push is signed with the
+push secret instead, see coinswarm.http.signing). The event (payload format 2.0) becomes an
+`HttpRequest` for `PushReceiver`, whose `HttpResponse` becomes the Function URL's response.
+Handler: `functions.push_receiver.aws.handler`.
+
+It consumes the topics whose consumer `deploy.placement` puts on AWS and refuses the others. What the
+stage hands on goes to SQS, or is pushed again when its consumer runs on the other cloud. Replays are
+refused across every container: the replay cache is the coordination store (`StoredSeenSignatures`).
+The secret is the SSM SecureString `/{prefix}/push-secret` (or `COINSWARM_PUSH_SECRET` locally), read
+once per container; several, comma-separated, during a rotation (the first signs, any verifies).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from coinswarm.http.manual_trade import HttpResponse
+from coinswarm.http.push_receiver import PushReceiver
+from coinswarm.http.push_wire import consumed_on, pushed_from
+from coinswarm.http.replay_cache import StoredSeenSignatures
+from coinswarm.http.signing import HmacAuthenticator
+from coinswarm.wiring.bootstrap import App
+from functions.aws_common import AwsFunction
+from functions.manual_trade.aws import FunctionUrlEvent, response
+
+PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
+CLOUD = "aws"
+
+function = AwsFunction("push_receiver", "http")
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        url_event = FunctionUrlEvent.model_validate(event)
+        request = url_event.request()
+    except ValueError:  # a ValidationError too
+        return response(HttpResponse(400, {"error": "bad_request", "detail": "not a Function URL request"}))
+    function.logger.set_correlation_id(url_event.requestContext.requestId or None)
+    try:
+        receiver = function.built(push_receiver)
+    except Exception:
+        function.logger.exception("push: the receiver could not be set up")
+        return response(HttpResponse(500, {"error": "internal_error", "detail": "see the function's logs"}))
+    return response(receiver.handle(request))
+
+
+def push_secrets(app: App) -> list[str]:
+    """`COINSWARM_PUSH_SECRET` when set, else the SSM SecureString `/{table_prefix}/push-secret`; each
+    added to what the logs redact."""
+    raw = os.environ.get(PUSH_SECRET_ENV)
+    if not raw:
+        name = f"/{app.settings.aws.table_prefix}/push-secret"
+        raw = function.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    secrets = [s.strip() for s in raw.split(",") if s.strip()]
+    function.add_secrets(secrets)
+    return secrets
+
+
+def push_receiver(app: App) -> PushReceiver:
+    from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
+
+    settings = app.settings
+    secrets = push_secrets(app)
+    placement = settings.deploy.placement
+    bus = DeploymentBus(
+        function.bus,
+        lambda: HttpPushBus.from_settings(settings, secrets, clock=app.clock),
+        pushed_from(placement, CLOUD),
+    )
+    seen = StoredSeenSignatures(app.coordination, app.clock)
+    auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
+    return PushReceiver(auth, app.stages.routes(), consumed_on(placement, CLOUD), bus)

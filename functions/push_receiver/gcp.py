@@ -1,0 +1,75 @@
+"""push_receiver on Google Cloud: an HTTP function (every push signed with the push secret, see
+coinswarm.http.signing). The flask request becomes an `HttpRequest` for `PushReceiver`, whose
+`HttpResponse` is the answer.
+
+It consumes the topics whose consumer `deploy.placement` puts on GCP and refuses the others. What the
+stage hands on is published on Pub/Sub, or pushed again when its consumer runs on the other cloud.
+Replays are refused across every instance: the replay cache is the coordination store. The secret is
+Secret Manager's `push-secret` (or `COINSWARM_PUSH_SECRET` locally), read once per container. Deploy
+it as a 2nd gen function and give the sender its run.app URL: the path signed is the path received.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import functions_framework
+from flask import Request
+
+from coinswarm.http.manual_trade import HttpRequest
+from coinswarm.http.push_receiver import PushReceiver
+from coinswarm.http.push_wire import MAX_BODY_BYTES, consumed_on, pushed_from
+from coinswarm.http.replay_cache import StoredSeenSignatures
+from coinswarm.http.signing import HmacAuthenticator
+from functions.gcp_common import Runtime, access_secret, runtime
+
+PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
+PUSH_SECRET_ID = "push-secret"
+CLOUD = "gcp"
+
+_lock = threading.Lock()
+_built: tuple[Runtime, PushReceiver] | None = None
+
+
+@functions_framework.http
+def push_receiver(request: Request) -> tuple[bytes, int, dict[str, str]]:
+    body = request.stream.read(MAX_BODY_BYTES + 1)  # one byte over the limit is enough to refuse it
+    reply = receiver().handle(HttpRequest(request.method, request.path, dict(request.headers), body))
+    return reply.body_bytes(), reply.status, dict(reply.headers)
+
+
+def push_secrets(rt: Runtime) -> list[str]:
+    raw = os.environ.get(PUSH_SECRET_ENV) or access_secret(
+        f"projects/{rt.settings.gcp.project}/secrets/{PUSH_SECRET_ID}/versions/latest"
+    )
+    secrets = [s.strip() for s in raw.split(",") if s.strip()]
+    rt.redact(*secrets)
+    return secrets
+
+
+def receiver() -> PushReceiver:
+    """The container's receiver, built on first use (and again for a new runtime, in tests)."""
+    global _built
+    rt = runtime()
+    if _built is None or _built[0] is not rt:
+        with _lock:
+            if _built is None or _built[0] is not rt:
+                _built = (rt, _build(rt))
+    return _built[1]
+
+
+def _build(rt: Runtime) -> PushReceiver:
+    from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
+
+    settings, app = rt.settings, rt.app
+    secrets = push_secrets(rt)
+    placement = settings.deploy.placement
+    bus = DeploymentBus(
+        lambda: rt.bus,
+        lambda: HttpPushBus.from_settings(settings, secrets, clock=app.clock),
+        pushed_from(placement, CLOUD),
+    )
+    seen = StoredSeenSignatures(app.coordination, app.clock)
+    auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
+    return PushReceiver(auth, app.stages.routes(), consumed_on(placement, CLOUD), bus)

@@ -1,0 +1,98 @@
+"""push_receiver on one machine: the receiver served by the standard library's threading HTTP server.
+
+`serve(handle, port=...)` serves any `HttpRequest -> HttpResponse` function (the tests also serve the
+Lambda handler through it, as a Function URL would). `local_receiver(app, secrets)` is the receiver of
+a local mesh: it consumes every topic and hands what the stage returns to the in-process bus, so a push
+runs the rest of the cycle here. Run it with
+
+    COINSWARM_PUSH_SECRET=... python -m functions.push_receiver.local --port 8787
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from coinswarm.http.manual_trade import HttpRequest, HttpResponse
+from coinswarm.http.push_receiver import PushReceiver
+from coinswarm.http.push_wire import CONSUMERS, MAX_BODY_BYTES
+from coinswarm.http.replay_cache import seen_signatures
+from coinswarm.http.signing import HmacAuthenticator
+from coinswarm.wiring.bootstrap import App
+
+Handle = Callable[[HttpRequest], HttpResponse]
+
+
+def local_receiver(app: App, secrets: Sequence[str], *, shared_replay_cache: bool = True) -> PushReceiver:
+    """Every topic consumed here; outputs run on through the local mesh's in-process bus."""
+    from coinswarm.wiring.mesh import LocalMesh
+    from functions.local import local_handlers
+
+    mesh = LocalMesh(local_handlers(app))
+    seen = seen_signatures(app.clock, app.coordination if shared_replay_cache else None)
+    auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=app.settings.push.window_s)
+    return PushReceiver(auth, app.stages.routes(), CONSUMERS, mesh.bus)
+
+
+def serve(
+    handle: Handle, *, host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = MAX_BODY_BYTES
+) -> ThreadingHTTPServer:
+    """Serve `handle` on a daemon thread; `server.server_address` says the port. Stop with shutdown()."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _any(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(length, max_body_bytes + 1))
+            if length > max_body_bytes:  # one byte over is enough to refuse; do not read the rest
+                self.close_connection = True
+            path = self.path.split("?", 1)[0]
+            reply = handle(HttpRequest(self.command, path, dict(self.headers.items()), body))
+            data = reply.body_bytes()
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _any
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # the receiver logs what matters; the access log would repeat it on stderr
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name=f"push-receiver-{port}", daemon=True).start()
+    return server
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from coinswarm.config import load_settings
+    from coinswarm.wiring.cloud import container_app
+
+    parser = argparse.ArgumentParser(description="serve the push receiver of a local mesh")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    args = parser.parse_args(argv)
+    raw = os.environ.get("COINSWARM_PUSH_SECRET", "")
+    secrets = [s.strip() for s in raw.split(",") if s.strip()]
+    if not secrets:
+        raise SystemExit(
+            "set COINSWARM_PUSH_SECRET (make one: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    receiver = local_receiver(container_app(load_settings()), secrets)
+    server = serve(receiver.handle, host=args.host, port=args.port)
+    print(f"push receiver on http://{args.host}:{server.server_address[1]}/ (Ctrl-C stops it)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The receiving end of the HTTP push between clouds, free of any web framework:
+`PushReceiver.handle(HttpRequest) -> HttpResponse`. `functions/push_receiver/{aws,gcp,local}.py` serve it.
+
+A push (see coinswarm.http.push_wire) is checked in this order; each refusal is a JSON
+`{"error": code, "detail": text}` that says what is wrong:
+
+    405 method_not_allowed       not a POST
+    413 body_too_large           over `max_body_bytes` (checked before anything reads the body)
+    401 unauthorized             missing, malformed, wrong, stale or future signature, or a replay of
+                                 a request accepted before (by any container sharing the replay cache)
+    415 unsupported_media_type   not Content-Type: application/json
+    400 invalid_envelope         not the push envelope
+    404 topic_not_consumed_here  a topic whose consumer does not run in this deployment
+    422 invalid_message          the message is not a valid one of its topic's kind
+
+A 4xx is final: the sender raises at once and does not retry. Then the topic's stage runs and what it
+hands on goes to the deployment's bus: 200 with the topics published. When the store is busy or the
+next hop unreachable, 503 with Retry-After: the sender retries the same message (a new signed
+request), and the stage's own idempotency makes the repeat harmless: placement claims each intent id
+once in the coordination store, the ledger appends each fill id once. Anything unexpected is a 500
+(retried too), logged without the request's headers or body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from coinswarm.http.manual_trade import HttpRequest, HttpResponse
+from coinswarm.http.push_wire import JSON_TYPE, KINDS, MAX_BODY_BYTES, BadEnvelope, read_envelope
+from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError, get_header
+from coinswarm.observability.logs import cycle_context
+from coinswarm.ports.bus import Bus, PermanentBusError, TransientBusError
+from coinswarm.ports.errors import ConflictError, TransientStoreError
+from coinswarm.stages.messages import Message, decode
+
+logger = logging.getLogger(__name__)
+
+Route = Callable[[Any], list[tuple[str, Message]]]
+_MAX_ERRORS, _MAX_MSG = 10, 200
+
+
+def _respond(status: int, body: dict[str, Any], **headers: str) -> HttpResponse:
+    return HttpResponse(status, body, {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **headers})
+
+
+def _error(status: int, code: str, detail: str, **extra: Any) -> HttpResponse:
+    headers = extra.pop("headers", {})
+    return _respond(status, {"error": code, "detail": detail, **extra}, **headers)
+
+
+class PushReceiver:
+    """`routes`: the stage of each topic (`app.stages.routes()`); `consumed`: the topics this deployment
+    consumes here; `bus`: where the stage's outputs go (called on first use when given as a factory)."""
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        routes: Mapping[str, Route],
+        consumed: Collection[str],
+        bus: Bus | Callable[[], Bus],
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        if max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
+        unrouted = sorted(set(consumed) - set(routes))
+        if unrouted:
+            raise ValueError(f"no stage consumes {', '.join(unrouted)}")
+        self.auth = auth
+        self.routes = dict(routes)
+        self.consumed = frozenset(consumed)
+        self._bus = bus
+        self._lock = threading.Lock()
+        self.max_body_bytes = max_body_bytes
+
+    def bus(self) -> Bus:
+        if not isinstance(self._bus, Bus):
+            with self._lock:
+                if not isinstance(self._bus, Bus):
+                    self._bus = self._bus()
+        return self._bus
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self._handle(request)
+        except (ConflictError, TransientStoreError, TransientBusError) as exc:  # the replay claim, the stage, the bus
+            logger.warning("push: %s; asked the sender to retry", type(exc).__name__)
+            return _error(
+                503,
+                "busy",
+                "the store is busy or the next hop unreachable; retry the push (a repeat has its effect once)",
+                headers={"Retry-After": "1"},
+            )
+        except Exception as exc:
+            # Never the request's headers or body: they carry the signature.
+            logger.error("push: unexpected %s", type(exc).__name__, exc_info=True)
+            return _error(500, "internal_error", "the push could not be handled; see the receiver's logs")
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return _error(405, "method_not_allowed", "send a push as a POST", headers={"Allow": "POST"})
+        body = bytes(request.body)
+        if len(body) > self.max_body_bytes:
+            return _error(413, "body_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
+        try:
+            self.auth.authenticate(request.method, request.path, request.headers, body)
+        except AuthError as exc:
+            logger.warning("push: refused, not authenticated (%s)", exc.reason)
+            return _error(
+                401,
+                "unauthorized",
+                f"{exc.reason}: sign each request with the push secret and the current time "
+                f"({TIMESTAMP_HEADER}, {SIGNATURE_HEADER}); a signed request is accepted once",
+                headers={"WWW-Authenticate": self.auth.challenge},
+            )
+        media = (get_header(request.headers, "Content-Type") or "").split(";")[0].strip().lower()
+        if media != JSON_TYPE:
+            return _error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
+        try:
+            pushed = read_envelope(body)
+        except BadEnvelope as exc:
+            return _error(400, "invalid_envelope", f"{exc}; see coinswarm.http.push_wire for the body")
+        with cycle_context(pushed.cycle_id[:128]):
+            if pushed.topic not in self.consumed:
+                here = ", ".join(sorted(self.consumed)) or "none"
+                logger.warning("push: refused topic %r, not consumed here", pushed.topic[:64])
+                return _error(
+                    404,
+                    "topic_not_consumed_here",
+                    f"this deployment consumes {here} by push; check push.urls and deploy.placement of the sender",
+                )
+            kind = KINDS[pushed.topic]
+            try:
+                message = decode(kind, json.dumps(pushed.message))
+            except ValidationError as exc:
+                fields = [
+                    {"loc": ".".join(str(p) for p in err["loc"]) or "message", "msg": str(err["msg"])[:_MAX_MSG]}
+                    for err in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
+                ]
+                return _error(
+                    422,
+                    "invalid_message",
+                    f"not a valid {kind.__name__}: {exc.error_count()} error(s), first at message.{fields[0]['loc']}",
+                    fields=fields,
+                )
+            if message.cycle_id != pushed.cycle_id:
+                return _error(422, "invalid_message", "cycle_id differs from the message's own cycle_id")
+            return self._run(pushed.topic, pushed.push_id, message)
+
+    def _run(self, topic: str, push_id: str, message: Message) -> HttpResponse:
+        try:
+            outputs = self.routes[topic](message)
+            bus = self.bus()
+            for out_topic, out in outputs:
+                bus.publish(out_topic, out)
+        except PermanentBusError as exc:
+            logger.error("push %s: the next hop refused what %s handed on: %s", push_id, topic, exc)
+            return _error(502, "next_hop_refused", "this deployment could not hand the result on; see its logs")
+        published = [out_topic for out_topic, _ in outputs]
+        logger.info("push %s: handled %s; published %s", push_id, topic, published, extra={"published": published})
+        return _respond(200, {"topic": topic, "cycle_id": message.cycle_id, "push_id": push_id, "published": published})
