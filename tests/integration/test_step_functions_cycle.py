@@ -125,7 +125,11 @@ def _stage_results(confidence: float, threshold: float = 0.8) -> list[dict[str, 
     return [
         {"messages": [{"kind": "CandlesReady", "symbol": "BTC-USD"}]},
         {"messages": [{"kind": "ScoresReady", "symbol": "BTC-USD"}]},
-        {"messages": [{"kind": "DecisionReady", "symbol": "BTC-USD"}], "confidence": confidence, "threshold": threshold},
+        {
+            "messages": [{"kind": "DecisionReady", "symbol": "BTC-USD"}],
+            "confidence": confidence,
+            "threshold": threshold,
+        },
         {"messages": [{"kind": "PlacementDone", "symbol": "BTC-USD"}]},
         {"messages": [{"kind": "Logged", "symbol": "BTC-USD"}]},
     ]

@@ -41,12 +41,14 @@ class PipPlatform:
         python_version: str = "3.12",
         constraints: Sequence[str] = (),
         index_url: str | None = None,
+        retries: int = 5,
     ) -> None:
         self.cache = cache
         self.platforms = tuple(platforms)
         self.python_version = python_version
         self.constraints = tuple(constraints)
         self.index_url = index_url
+        self.retries = retries
 
     def describe(self) -> str:
         return f"pip {'+'.join(self.platforms)} cp{self.python_version} constraints {self._pins_key()}"
@@ -69,7 +71,7 @@ class PipPlatform:
         if self._pip([*offline, *common]).returncode == 0:
             return
         shutil.rmtree(target, ignore_errors=True)
-        index = ["--index-url", self.index_url] if self.index_url else []
+        index = ["--retries", str(self.retries), *(["--index-url", self.index_url] if self.index_url else [])]
         fetched = self._pip(["download", "--dest", str(self.cache), *index, *common])
         if fetched.returncode != 0:
             raise PackagingError(
