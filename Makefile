@@ -39,5 +39,9 @@ typecheck: $(STAMP) ## mypy, strict on the domain
 bench: $(STAMP) ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks
 
+.PHONY: package
+package: $(STAMP) ## one zip per function and cloud in dist/, each checked against its platform's size limits
+	$(BIN)/python -m coinswarm.packaging --out dist
+
 clean: ## remove the virtual environment and local state
 	rm -rf $(VENV) .coinswarm .servers .pytest_cache .mypy_cache .ruff_cache
