@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help run test servers lint typecheck unit bench budget clean
+.PHONY: help run test servers lint typecheck unit bench budget package clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench: $(STAMP) ## run the benchmarks and print their figures
 
 budget: $(STAMP) ## a month of cloud usage from the configuration, against the free tiers (exit 1 over 50 %)
 	$(BIN)/coinswarm budget
+
+package: $(STAMP) ## one zip per function and cloud in dist/, each checked against its platform's size limits
+	$(BIN)/python -m coinswarm.packaging --out dist
 
 clean: ## remove the virtual environment and local state
 	rm -rf $(VENV) .coinswarm .servers .pytest_cache .mypy_cache .ruff_cache
