@@ -52,6 +52,7 @@ Stage = Callable[[App], Callable[[Any], Outputs]]
 Trigger = Literal["sqs", "schedule", "http"]
 
 MANUAL_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
+PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
 
 
 class AwsFunction:
@@ -64,6 +65,7 @@ class AwsFunction:
         self._lock = threading.RLock()
         self._app: App | None = None
         self._bus: SqsBus | None = None
+        self._outbound: Any = None
         self._built: dict[Callable[[App], Any], Any] = {}
         self._redactor: SecretRedactor | None = None
         self._extra_secrets: set[str] = set()
@@ -77,6 +79,7 @@ class AwsFunction:
             with self._lock:
                 if app is not self._app:
                     self._bus = SqsBus.from_settings(app.settings)
+                    self._outbound = None
                     self._built.clear()
                     self._app = app
                     self._redact()
@@ -86,6 +89,40 @@ class AwsFunction:
         self.app()
         assert self._bus is not None
         return self._bus
+
+    def outbound(self) -> Any:
+        """Where this function's outputs go: SQS, except the topics whose consumer `deploy.placement` puts on
+        Google Cloud, which are pushed over signed HTTP (built on first use: a deployment on AWS alone never
+        loads the push or needs its secret)."""
+        app = self.app()
+        with self._lock:
+            if self._outbound is None:
+                from coinswarm.http.push_wire import pushed_from
+
+                pushed = pushed_from(app.settings.deploy.placement, "aws")
+                if not pushed:
+                    self._outbound = self.bus()
+                else:
+                    from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
+
+                    settings, clock = app.settings, app.clock
+                    self._outbound = DeploymentBus(
+                        self.bus,
+                        lambda: HttpPushBus.from_settings(settings, self.push_secrets(app), clock=clock),
+                        pushed,
+                    )
+            return self._outbound
+
+    def push_secrets(self, app: App) -> list[str]:
+        """`COINSWARM_PUSH_SECRET` when set, else the SSM SecureString `/{table_prefix}/push-secret`; several,
+        comma-separated, during a rotation (the first signs). Each is added to what the logs redact."""
+        raw = os.environ.get(PUSH_SECRET_ENV)
+        if not raw:
+            name = f"/{app.settings.aws.table_prefix}/push-secret"
+            raw = self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        secrets = [s.strip() for s in raw.split(",") if s.strip()]
+        self.add_secrets(secrets)
+        return secrets
 
     def built(self, build: Callable[[App], T]) -> T:
         """`build(app)`, once per container (per App): a persistence layer, an endpoint, ..."""
@@ -124,7 +161,7 @@ class AwsFunction:
         app = self.app()
         self.logger.set_correlation_id(message.cycle_id)
         outputs = stage(app)(message)
-        bus = self.bus()
+        bus = self.outbound()
         for topic, out in outputs:
             bus.publish(topic, out)
         topics = [topic for topic, _ in outputs]

@@ -12,7 +12,6 @@ once per container; several, comma-separated, during a rotation (the first signs
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from coinswarm.http.manual_trade import HttpResponse
@@ -48,13 +47,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def push_secrets(app: App) -> list[str]:
     """`COINSWARM_PUSH_SECRET` when set, else the SSM SecureString `/{table_prefix}/push-secret`; each
     added to what the logs redact."""
-    raw = os.environ.get(PUSH_SECRET_ENV)
-    if not raw:
-        name = f"/{app.settings.aws.table_prefix}/push-secret"
-        raw = function.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-    secrets = [s.strip() for s in raw.split(",") if s.strip()]
-    function.add_secrets(secrets)
-    return secrets
+    return function.push_secrets(app)
 
 
 def push_receiver(app: App) -> PushReceiver:
@@ -67,7 +60,7 @@ def push_receiver(app: App) -> PushReceiver:
         function.bus,
         lambda: HttpPushBus.from_settings(settings, secrets, clock=app.clock),
         pushed_from(placement, CLOUD),
-    )
+    )  # (as every AWS function's outbound(), with the secrets read once for both directions)
     seen = StoredSeenSignatures(app.coordination, app.clock)
     auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
     return PushReceiver(auth, app.stages.routes(), consumed_on(placement, CLOUD), bus)
