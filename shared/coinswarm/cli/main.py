@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
+    __import__("coinswarm.cli.data").cli.data.add_parser(sub)  # `coinswarm data download` (venue clients)
     return p
 
 
