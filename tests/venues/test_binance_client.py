@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import BN_SECRET, T0, FakeClock
 from coinswarm.domain.models import Side
 from coinswarm.venues.auth import BinanceKey
 from coinswarm.venues.binance import BinanceClient
@@ -15,6 +14,7 @@ from coinswarm.venues.errors import Authentication, InsufficientFunds, NotFound
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.models import OrderRequest, VenueOrderStatus
 from coinswarm.venues.ratelimit import Limit, TokenBucket
+from conftest import BN_SECRET, T0, FakeClock
 
 Make = Callable[..., BinanceClient]
 

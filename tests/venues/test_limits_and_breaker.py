@@ -6,7 +6,6 @@ from collections import Counter
 
 import pytest
 
-from conftest import FakeClock
 from coinswarm.venues.breaker import BreakerMode, CircuitBreaker
 from coinswarm.venues.errors import (
     CircuitOpen,
@@ -16,6 +15,7 @@ from coinswarm.venues.errors import (
 )
 from coinswarm.venues.ratelimit import BINANCE_WEIGHT, COINBASE_PRIVATE, Limit, TokenBucket
 from coinswarm.venues.retry import RetryPolicy, with_retry
+from conftest import FakeClock
 
 
 def bucket(clock: FakeClock, **kw: float) -> TokenBucket:
