@@ -144,9 +144,9 @@ class TimeSync:
         server_ms = fetch_server_ms()
         received = self._clock()
         with self._lock:
-            self._offset_ms = int(server_ms - (sent + received) / 2 * 1000)
+            self._offset_ms = round(server_ms - (sent + received) / 2 * 1000)
             self._synced = True
             return self._offset_ms
 
     def now_ms(self) -> int:
-        return int(self._clock() * 1000) + self._offset_ms
+        return round(self._clock() * 1000) + self._offset_ms
