@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from venue_helpers import BN_API_KEY, BN_SECRET, CB_KEY_NAME, READ_TIMEOUT_S, FakeClock
 
 from coinswarm.venues.auth import BinanceKey, CoinbaseKey
 from coinswarm.venues.binance import BinanceClient
@@ -16,27 +17,6 @@ from coinswarm.venues.coinbase import CoinbaseClient
 from coinswarm.venues.fake import FakeExchange
 from coinswarm.venues.ratelimit import BINANCE_ORDERS, BINANCE_WEIGHT, COINBASE_PRIVATE, COINBASE_PUBLIC, TokenBucket
 from coinswarm.venues.retry import RetryPolicy
-
-T0 = 1_717_200_000.0  # 2024-06-01T00:00:00Z
-CB_KEY_NAME = "organizations/fake-org-0000/apiKeys/fake-key-0000"
-BN_API_KEY = "fake-binance-api-key-not-real-0000"
-BN_SECRET = "fake-binance-secret-not-real-0123456789abcdef"
-READ_TIMEOUT_S = 0.2
-
-
-class FakeClock:
-    """Seconds since the epoch that move only when someone sleeps on them."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += max(0.0, seconds)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from venue_helpers import BN_SECRET, T0, FakeClock
 
 from coinswarm.domain.models import Side
 from coinswarm.venues.auth import BinanceKey
@@ -14,7 +15,6 @@ from coinswarm.venues.errors import Authentication, InsufficientFunds, NotFound
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.models import OrderRequest, VenueOrderStatus
 from coinswarm.venues.ratelimit import Limit, TokenBucket
-from conftest import BN_SECRET, T0, FakeClock
 
 Make = Callable[..., BinanceClient]
 

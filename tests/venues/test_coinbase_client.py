@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+from venue_helpers import CB_KEY_NAME, T0, FakeClock
 
 from coinswarm.domain.models import Side
 from coinswarm.venues.auth import CoinbaseKey
@@ -13,7 +14,6 @@ from coinswarm.venues.coinbase import CoinbaseClient
 from coinswarm.venues.errors import Authentication, CircuitOpen, InsufficientFunds, Temporary
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.models import OrderRequest, VenueOrderStatus
-from conftest import CB_KEY_NAME, T0, FakeClock
 
 Make = Callable[..., CoinbaseClient]
 

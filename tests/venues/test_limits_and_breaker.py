@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from venue_helpers import FakeClock
 
 from coinswarm.venues.breaker import BreakerMode, CircuitBreaker
 from coinswarm.venues.errors import (
@@ -15,7 +16,6 @@ from coinswarm.venues.errors import (
 )
 from coinswarm.venues.ratelimit import BINANCE_WEIGHT, COINBASE_PRIVATE, Limit, TokenBucket
 from coinswarm.venues.retry import RetryPolicy, with_retry
-from conftest import FakeClock
 
 
 def bucket(clock: FakeClock, **kw: float) -> TokenBucket:

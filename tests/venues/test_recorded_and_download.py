@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from venue_helpers import T0
 
 from coinswarm.cli.main import main
 from coinswarm.marketdata.candle_files import load_candles
@@ -16,7 +17,6 @@ from coinswarm.venues.download import download, last_bar
 from coinswarm.venues.errors import InsufficientFunds, NotFound
 from coinswarm.venues.fake import FakeExchange
 from coinswarm.venues.models import VenueOrderStatus
-from conftest import T0
 
 EXCHANGE = Path(__file__).resolve().parents[3] / "shared" / "data" / "exchange"
 
