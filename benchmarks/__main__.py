@@ -20,7 +20,8 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
               mesh wiring: p50, p90, p99 over --cycles cycles after --warmup cycles
               target: fused p50 <= 5 ms
   cold        import time of each AWS Lambda entry point in a fresh interpreter (median of 5) beside
-              the SDKs it needs alone (boto3, pydantic, aws_lambda_powertools)
+              the SDKs it needs alone (boto3, pydantic, aws_lambda_powertools), and the import plus the
+              first invocation run offline (so work moved to the first call still shows)
               target: entry point / SDKs <= 1.25
   cold-gcp    the same for each Google Cloud Functions entry point, beside google.cloud.pubsub,
               functions_framework and pydantic

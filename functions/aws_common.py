@@ -222,7 +222,7 @@ class ScheduledEvent(BaseModel):
     rule's "Scheduled Event", and in a target Input of `{"time": "<aws.scheduler.scheduled-time>"}`.
     Everything else is ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on the first event, not at import
 
     time: AwareDatetime | None = None
 

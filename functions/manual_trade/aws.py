@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from coinswarm.http.manual_trade import HttpRequest, HttpResponse, ManualTradeHandler, stored_close
 from coinswarm.http.signing import HmacAuthenticator
@@ -60,11 +60,19 @@ def response(reply: HttpResponse) -> dict[str, Any]:
     }
 
 
+# The event's models are built on the first request, not at import (defer_build).
+_ON_FIRST_USE = ConfigDict(defer_build=True)
+
+
 class _Http(BaseModel):
+    model_config = _ON_FIRST_USE
+
     method: str
 
 
 class _RequestContext(BaseModel):
+    model_config = _ON_FIRST_USE
+
     http: _Http
     requestId: str = ""
 
@@ -73,6 +81,8 @@ class FunctionUrlEvent(BaseModel):
     """The fields of a Function URL event that the endpoint reads. (powertools' LambdaFunctionUrlModel
     describes them all, but importing it imports every model of its parser: some 40 ms of cold start
     for five fields.)"""
+
+    model_config = _ON_FIRST_USE
 
     rawPath: str
     headers: dict[str, str] = {}

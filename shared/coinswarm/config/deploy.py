@@ -40,7 +40,7 @@ def _all_on(cloud: Cloud) -> dict[str, Cloud]:
 class DeployConfig(BaseModel):
     """Where and how the functions are deployed (`terraform/` and `coinswarm budget` read this)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     placement: dict[str, Cloud] = Field(
         default_factory=lambda: _all_on("aws"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,8 @@ def _config_file(path: str | Path | None, env: Mapping[str, str]) -> Path | None
 
 
 def _read_toml(file: Path) -> dict[str, Any]:
+    import tomllib  # here, not at import: a function configured by its environment alone never parses TOML
+
     try:
         with file.open("rb") as fh:
             return tomllib.load(fh)

@@ -29,7 +29,12 @@ SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A section of the configuration. `defer_build`: validators are built when the configuration is
+    first loaded, not at import (an entry point's cold start imports this module but may read a
+    configuration only later). For the same reason the sections below are defaults by factory: a
+    default instance made in a class body would build its section's validator at import."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PaperConfig(Section):
@@ -79,7 +84,7 @@ class CommitteeConfig(Section):
     )
     quorum: Annotated[int, Field(ge=1)] = 2
     threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
-    cache: PatternCacheConfig = PatternCacheConfig()
+    cache: PatternCacheConfig = Field(default_factory=PatternCacheConfig)
 
     @model_validator(mode="after")
     def _voters(self) -> CommitteeConfig:
@@ -193,29 +198,29 @@ class LiveConfig(Section):
 class Settings(BaseModel):
     """The whole configuration. Every field has a safe default: paper trading, no keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     mode: Literal["paper", "live"] = "paper"
     account: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,32}$")] = "paper"
     symbols: tuple[str, ...] = ("BTC-USD", "ETH-USD", "SOL-USD")
     timeframe: str = Field(default="1m", description=f"candle size and cycle cadence: one of {', '.join(TIMEFRAMES)}")
     wiring: Literal["fused", "mesh"] = "mesh"
-    venues: tuple[VenueConfig, ...] = (VenueConfig(name="coinbase", fee_bps=60.0),)
-    committee: CommitteeConfig = CommitteeConfig()
+    venues: tuple[VenueConfig, ...] = Field(default_factory=lambda: (VenueConfig(name="coinbase", fee_bps=60.0),))
+    committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
     agents: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per-agent parameters, e.g. [agents.trend] fast = 12"
     )
-    risk: RiskConfig = RiskConfig()
-    sizing: SizingConfig = SizingConfig()
-    paper: PaperConfig = PaperConfig()
-    market: MarketConfig = MarketConfig()
-    store: StoreConfig = StoreConfig()
-    aws: AwsConfig = AwsConfig()
-    azure: AzureConfig = AzureConfig()
-    gcp: GcpConfig = GcpConfig()
-    live: LiveConfig = LiveConfig()
-    deploy: DeployConfig = DeployConfig()
-    push: PushConfig = PushConfig()
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    sizing: SizingConfig = Field(default_factory=SizingConfig)
+    paper: PaperConfig = Field(default_factory=PaperConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    aws: AwsConfig = Field(default_factory=AwsConfig)
+    azure: AzureConfig = Field(default_factory=AzureConfig)
+    gcp: GcpConfig = Field(default_factory=GcpConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
+    push: PushConfig = Field(default_factory=PushConfig)
 
     @field_validator("symbols")
     @classmethod

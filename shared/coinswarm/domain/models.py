@@ -24,7 +24,11 @@ def iso(ts: int) -> str:
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """The base of every domain record. `defer_build`: a model's validator is built the first time the
+    model is used, not at import, so a cloud function's cold start pays only for the records it
+    handles (a function that never sees a LedgerEvent never builds one)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Side(StrEnum):

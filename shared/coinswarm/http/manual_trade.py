@@ -16,11 +16,14 @@ The checks run in this order, and each refusal is a JSON `{"error": code, "detai
 refusal by risk; 409 a client_id handled already without an order, or reused for a different trade;
 then 202 placed (or cycle run) and 200 for a repeat of a placed trade. 503: the store is busy, retry.
 Anything unexpected is a 500 with a generic body, logged without the request's headers or body.
-`OPENAPI` describes all of it.
+`OPENAPI` (`openapi()`) describes all of it. Neither the request's validator nor that description is
+built at import: a cold start pays for them on the first request (the validator) or never (the
+description, which only tools and tests read).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -118,6 +121,7 @@ class TradeRequest(BaseModel):
         extra="forbid",
         strict=True,
         frozen=True,
+        defer_build=True,
         title="TradeRequest",
         json_schema_extra=_optional_not_null,
     )
@@ -157,13 +161,20 @@ class TradeRequest(BaseModel):
 class RunCycleRequest(BaseModel):
     """Run one trading cycle now rather than at the next scheduled tick."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, title="RunCycleRequest")
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True, title="RunCycleRequest")
 
     action: Literal["run_cycle"]
 
 
 ManualRequest = Annotated[TradeRequest | RunCycleRequest, Field(discriminator="action")]
-_REQUEST: TypeAdapter[TradeRequest | RunCycleRequest] = TypeAdapter(ManualRequest)
+
+
+@functools.cache
+def _request() -> TypeAdapter[TradeRequest | RunCycleRequest]:
+    """The body's validator, built on first use (the first request), not at import."""
+    return TypeAdapter(ManualRequest)
+
+
 _ACTIONS = ("trade", "run_cycle")
 
 
@@ -331,7 +342,7 @@ class ManualTradeHandler:
         except BadJson as exc:
             return _error(400, "invalid_json", f"the body is not valid JSON: {exc}")
         try:
-            command = _REQUEST.validate_python(data)
+            command = _request().validate_python(data)
         except ValidationError as exc:
             fields = _field_errors(exc)
             first = fields[0]
@@ -429,8 +440,10 @@ def _intent_id(client_id: str | None, who: Authenticated) -> str:
 # -- the OpenAPI description ---------------------------------------------------------------------
 
 
-def _openapi() -> dict[str, Any]:
-    request_schema = _REQUEST.json_schema(ref_template="#/components/schemas/{model}")
+@functools.cache
+def openapi() -> dict[str, Any]:
+    """The endpoint's OpenAPI 3.1 description (built once, on first use; treat it as read-only)."""
+    request_schema = _request().json_schema(ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(request_schema.pop("$defs", {}))
     schemas["ManualRequest"] = request_schema
     schemas["Error"] = {
@@ -595,4 +608,8 @@ def _openapi() -> dict[str, Any]:
     }
 
 
-OPENAPI: dict[str, Any] = _openapi()
+def __getattr__(name: str) -> Any:
+    """`OPENAPI`, the description, made when first asked for rather than at import."""
+    if name == "OPENAPI":
+        return openapi()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
