@@ -61,6 +61,9 @@ def project_requirements(root: Path) -> dict[str, str]:
     return {requirement_name(s): s.strip() for s in specs}
 
 
+LIVE_REQUIREMENTS = ["cryptography"]
+
+
 def core_requirements(root: Path) -> list[str]:
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     return [requirement_name(s) for s in project.get("dependencies", ())]
@@ -73,6 +76,8 @@ def requirement_names(cloud: Cloud, settings: Settings, root: Path) -> list[str]
     names = [*core_requirements(root), *CLOUD_REQUIREMENTS[cloud], *BUS_REQUIREMENTS[cloud]]
     for adapter in sorted(adapters):
         names += ADAPTER_REQUIREMENTS[adapter]
+    if settings.mode == "live":
+        names += LIVE_REQUIREMENTS  # the venue clients sign requests (Coinbase CDP keys: ES256)
     return sorted({canonical(n) for n in names} - RUNTIME_PROVIDED[cloud])
 
 
