@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, backtest, run, status
+from coinswarm.cli import admin, backtest, deploy, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
+    deploy.add_parser(sub)
     return p
 
 
