@@ -43,6 +43,10 @@ variable "timeout_s" {
   type        = number
   default     = 30
   description = "Each function's timeout. The stage queues' visibility timeout (180 s) is six times this, as AWS advises for an SQS event source."
+  validation {
+    condition     = var.timeout_s >= 1 && var.timeout_s <= 30
+    error_message = "timeout_s: 1 to 30 s (the queues' 180 s visibility timeout must stay at least six times the timeout)."
+  }
 }
 
 variable "runtime" {
