@@ -25,3 +25,11 @@ fi
 if ! command -v gcloud >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
   echo "note: the Firestore and Pub/Sub emulator tests need the gcloud CLI and Java; without them they skip." >&2
 fi
+# checkov (the Terraform scan) in a virtualenv of its own: it pins boto3 and ships a fork of python-hcl2
+# under the same module name, so in the project's .venv it would downgrade boto3 and break python-hcl2.
+CHECKOV_VERSION=3.3.30
+if [ ! -x .servers/checkov/bin/checkov ]; then
+  echo "==> installing checkov ${CHECKOV_VERSION} into .servers/checkov (first run only)"
+  "${PYTHON:-python3}" -m venv .servers/checkov
+  .servers/checkov/bin/python -m pip install --quiet "checkov==${CHECKOV_VERSION}"
+fi
