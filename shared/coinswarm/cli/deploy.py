@@ -27,8 +27,10 @@ from coinswarm.config.settings import Settings
 
 DEFAULT_OUT = "terraform/coinswarm.auto.tfvars.json"
 # What CloudWatch Logs accepts as a retention (days); GCP and Azure keep their own defaults.
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
-CLOUDWATCH_RETENTION_DAYS += (2922, 3288, 3653)
+CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
 # Sections and fields the Terraform sets itself, or that must not travel in an environment variable.
 NOT_IN_ENVIRONMENT = frozenset({"mode", "live", "store", "aws", "azure", "gcp", "deploy"})
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "cosmos_key"})
