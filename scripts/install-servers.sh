@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the local stand-ins for cloud services that do not come from PyPI, into .servers/:
-# the Cosmos DB emulator (@vercel/cosmosdb-server, from npm). moto comes with the dev extras of
+# the Cosmos DB emulator (@vercel/cosmosdb-server, from npm) and checkov (from PyPI, apart). moto comes with the dev extras of
 # pyproject.toml; the Firestore and Pub/Sub emulators come with the gcloud CLI (and Java), where installed.
 #
 # Without npm, a developer's `make test` goes on and the Cosmos DB tests skip, saying why; where
@@ -16,12 +16,23 @@ if [ ! -x .servers/node_modules/.bin/cosmosdb-server ]; then
       exit 1
     fi
     echo "warning: $msg. The Cosmos DB tests will skip." >&2
-    exit 0
+  else
+    echo "==> installing @vercel/cosmosdb-server@${COSMOS_VERSION} into .servers/ (first run only)"
+    mkdir -p .servers
+    npm install --prefix .servers --no-audit --no-fund --loglevel=error "@vercel/cosmosdb-server@${COSMOS_VERSION}"
   fi
-  echo "==> installing @vercel/cosmosdb-server@${COSMOS_VERSION} into .servers/ (first run only)"
-  mkdir -p .servers
-  npm install --prefix .servers --no-audit --no-fund --loglevel=error "@vercel/cosmosdb-server@${COSMOS_VERSION}"
 fi
 if ! command -v gcloud >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
   echo "note: the Firestore and Pub/Sub emulator tests need the gcloud CLI and Java; without them they skip." >&2
+fi
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "note: the Terraform checks need terraform (1.11) on PATH; without it they skip." >&2
+fi
+# checkov (the Terraform scan) in a virtualenv of its own: it pins boto3 and ships a fork of python-hcl2
+# under the same module name, so in the project's .venv it would downgrade boto3 and break python-hcl2.
+CHECKOV_VERSION=3.3.30
+if [ ! -x .servers/checkov/bin/checkov ]; then
+  echo "==> installing checkov ${CHECKOV_VERSION} into .servers/checkov (first run only)"
+  "${PYTHON:-python3}" -m venv .servers/checkov
+  .servers/checkov/bin/python -m pip install --quiet "checkov==${CHECKOV_VERSION}"
 fi

@@ -1,0 +1,96 @@
+# One Lambda function per function placed on AWS, each with its own role, log group and trigger.
+
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:A customer managed KMS key costs 1 USD a month; CloudWatch encrypts log data at rest by default.
+  #checkov:skip=CKV_AWS_338:Logs are kept for deploy.log_retention_days (14 by default), not a year: the free tier stores 5 GB.
+  for_each = local.functions
+
+  name              = "/aws/lambda/${var.name_prefix}-${each.key}"
+  retention_in_days = var.log_retention_days # without it CloudWatch keeps logs forever
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is taken from an account's 10-execution minimum on new accounts and fails there; the queues' batch size and the schedule bound the load.
+  #checkov:skip=CKV_AWS_116:The SQS-triggered functions dead-letter on their queues' DLQs; the schedule retries tick_ingest, and a missed cycle is caught up by the next.
+  #checkov:skip=CKV_AWS_117:A VPC would need a NAT gateway to reach the exchanges and Cosmos DB, which is billed by the hour.
+  #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest with the AWS managed key; a customer managed key costs 1 USD a month.
+  #checkov:skip=CKV_AWS_50:X-Ray's free tier is 100,000 traces a month; a 1-minute cycle over 3 symbols makes over 500,000 invocations.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile and a pipeline to sign; the zips are built and deployed from the same trusted checkout.
+  for_each = local.functions
+
+  function_name    = "${var.name_prefix}-${each.key}"
+  description      = "Coinswarm ${each.key} (${each.value.trigger} trigger)"
+  role             = aws_iam_role.function[each.key].arn
+  runtime          = var.runtime
+  architectures    = ["arm64"] # Graviton: 20 % cheaper per GB-s once past the free tier, same free allowance
+  handler          = "functions.${each.key}.aws.handler"
+  filename         = "${var.package_dir}/${each.key}.zip"
+  source_code_hash = filebase64sha256("${var.package_dir}/${each.key}.zip")
+  memory_size      = var.memory_mb
+  timeout          = var.timeout_s
+  # No provisioned concurrency anywhere: an always-warm instance is billed for its idle time.
+
+  environment {
+    variables = merge(local.base_environment, var.secret_environment, {
+      COINSWARM_AWS__REGION = data.aws_region.current.name
+      }, {
+      for topic in each.value.publishes : "COINSWARM_QUEUE_URL_${upper(topic)}" => aws_sqs_queue.stage[topic].id
+      if contains(keys(local.queues), topic)
+    })
+  }
+
+  # Logs go to /aws/lambda/<function name>, the log group above (created first, with its retention).
+  depends_on = [aws_cloudwatch_log_group.function]
+
+  tags = var.tags
+}
+
+# tick_ingest: an EventBridge Scheduler schedule, one per cycle (14M free invocations a month; a
+# 1-minute cycle is 44,640).
+resource "aws_scheduler_schedule" "tick" {
+  #checkov:skip=CKV_AWS_297:A customer managed KMS key costs 1 USD a month; the schedule holds no secret.
+  count = contains(var.functions, "tick_ingest") ? 1 : 0
+
+  name                = "${var.name_prefix}-tick"
+  description         = "Starts a Coinswarm cycle each time a candle closes"
+  schedule_expression = local.rate
+
+  flexible_time_window {
+    mode = "OFF" # on the minute: a cycle is for the candle that just closed
+  }
+
+  target {
+    arn      = aws_lambda_function.this["tick_ingest"].arn
+    role_arn = aws_iam_role.scheduler[0].arn
+    retry_policy {
+      maximum_event_age_in_seconds = 60 * var.cycle_minutes # past the next cycle, a retry is redundant
+      maximum_retry_attempts       = 2
+    }
+  }
+}
+
+# manual_trade: a Function URL. Auth NONE on purpose: every request is HMAC-signed with the manual trade
+# secret (coinswarm.http.signing) and refused unsigned, stale or replayed.
+resource "aws_lambda_function_url" "manual_trade" {
+  #checkov:skip=CKV_AWS_258:The endpoint authenticates each request itself (HMAC over the body and a timestamp, replays refused); IAM auth would need SigV4 clients.
+  count = contains(var.functions, "manual_trade") ? 1 : 0
+
+  function_name      = aws_lambda_function.this["manual_trade"].function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_permission" "manual_trade_url" {
+  #checkov:skip=CKV_AWS_301:Public on purpose: the manual trade endpoint refuses every request not HMAC-signed with its secret.
+  count = contains(var.functions, "manual_trade") ? 1 : 0
+
+  statement_id           = "FunctionUrlPublicSignedRequests"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this["manual_trade"].function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+}

@@ -1,0 +1,111 @@
+# One role per function, allowed only what that function does: write its own logs, use the tables,
+# receive from the queue it consumes, send to the queues it publishes to, and (manual_trade) read its secret.
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name               = "${var.name_prefix}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "OwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  # The stores' item operations (coinswarm.adapters.dynamodb_store; powertools' idempotency uses the same).
+  statement {
+    sid       = "Tables"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+    resources = [for name, table in aws_dynamodb_table.this : table.arn if name == "state" || each.key == "order_placement"]
+  }
+
+  dynamic "statement" {
+    for_each = each.value.consumes != null && contains(keys(local.queues), coalesce(each.value.consumes, "-")) ? [each.value.consumes] : []
+    content {
+      sid       = "ConsumeOwnQueue"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      resources = [aws_sqs_queue.stage[statement.value].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(setintersection(each.value.publishes, keys(local.queues))) > 0 ? [1] : []
+    content {
+      sid       = "PublishNextStage"
+      actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+      resources = [for topic in setintersection(each.value.publishes, keys(local.queues)) : aws_sqs_queue.stage[topic].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "manual_trade" ? [1] : []
+    content {
+      sid       = "ReadManualTradeSecret"
+      actions   = ["ssm:GetParameter"]
+      resources = ["arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${local.manual_trade_parameter}"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
+  name   = "${var.name_prefix}-${each.key}"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}
+
+# EventBridge Scheduler's role: allowed to invoke tick_ingest and nothing else.
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  count = contains(var.functions, "tick_ingest") ? 1 : 0
+
+  name               = "${var.name_prefix}-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  count = contains(var.functions, "tick_ingest") ? 1 : 0
+
+  name = "${var.name_prefix}-invoke-tick-ingest"
+  role = aws_iam_role.scheduler[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "lambda:InvokeFunction"
+      Resource = aws_lambda_function.this["tick_ingest"].arn
+    }]
+  })
+}

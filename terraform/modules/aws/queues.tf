@@ -1,0 +1,36 @@
+# The stage queues and their dead-letter queues (coinswarm.adapters.sqs_bus.QUEUES). The free tier is
+# 1M SQS requests a month.
+
+resource "aws_sqs_queue" "dead_letter" {
+  for_each = local.queues
+
+  name                      = "${var.name_prefix}-${each.key}-dlq"
+  message_retention_seconds = each.value.dlq_retention_s
+  sqs_managed_sse_enabled   = true # encrypted at rest at no cost
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "stage" {
+  for_each = local.queues
+
+  name                       = "${var.name_prefix}-${each.key}"
+  visibility_timeout_seconds = each.value.visibility_timeout_s
+  message_retention_seconds  = each.value.retention_s
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letter[each.key].arn
+    maxReceiveCount     = each.value.max_receive_count
+  })
+  tags = var.tags
+}
+
+# Lambda polls each queue. ReportBatchItemFailures makes Lambda honour the batchItemFailures the
+# functions return: only the failed records come back (and dead-letter after 5 receives), not the batch.
+resource "aws_lambda_event_source_mapping" "stage" {
+  for_each = local.queues
+
+  event_source_arn        = aws_sqs_queue.stage[each.key].arn
+  function_name           = aws_lambda_function.this[each.value.consumer].arn
+  batch_size              = each.value.batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+}

@@ -1,0 +1,121 @@
+# -- from the configuration (`coinswarm deploy tfvars` writes these into coinswarm.auto.tfvars.json) ------
+
+variable "name_prefix" {
+  type        = string
+  default     = "coinswarm"
+  description = "aws.table_prefix: the prefix of every resource name (tables, queues, functions, accounts)."
+}
+
+variable "gcp_topic_prefix" {
+  type        = string
+  default     = "coinswarm"
+  description = "gcp.collection_prefix: the prefix of the Pub/Sub topics and Firestore collections."
+}
+
+variable "aws_region" {
+  type        = string
+  default     = "us-east-1"
+  description = "aws.region: where the AWS part is created."
+}
+
+variable "gcp_project" {
+  type        = string
+  default     = "coinswarm"
+  description = "gcp.project: the Google Cloud project."
+}
+
+variable "cosmos_database" {
+  type        = string
+  default     = "coinswarm"
+  description = "azure.cosmos_database: the Cosmos DB database of the history."
+}
+
+variable "symbols" {
+  type        = list(string)
+  description = "The symbols traded (informative here: the functions read them from settings_environment)."
+}
+
+variable "timeframe" {
+  type        = string
+  description = "The candle size and cycle cadence, e.g. 1m (cycle_minutes is what the schedules use)."
+}
+
+variable "cycle_minutes" {
+  type        = number
+  description = "Minutes between two cycles: the timeframe in minutes."
+  validation {
+    condition     = contains([1, 5, 15, 30, 60, 120, 360, 1440], var.cycle_minutes)
+    error_message = "cycle_minutes: one of the timeframes' 1, 5, 15, 30, 60, 120, 360 or 1440."
+  }
+}
+
+variable "placement" {
+  type        = map(string)
+  description = "deploy.placement: the cloud (aws or gcp) of each of the six functions."
+  validation {
+    condition     = alltrue([for cloud in values(var.placement) : contains(["aws", "gcp"], cloud)]) && length(setsubtract(["tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade"], keys(var.placement))) == 0
+    error_message = "placement: name the cloud (\"aws\" or \"gcp\") of every function: tick_ingest, agent_scoring, committee_vote, order_placement, trade_logging, manual_trade."
+  }
+}
+
+variable "chain" {
+  type        = string
+  description = "deploy.chain: how the stages are chained."
+  validation {
+    condition     = var.chain == "queues"
+    error_message = "chain: this Terraform deploys the queue chain; deploy.chain = \"workflow\" is not deployed by it yet."
+  }
+}
+
+variable "memory_mb" {
+  type        = number
+  description = "deploy.memory_mb: memory of each function in MB."
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "deploy.log_retention_days: how long CloudWatch keeps the functions' logs."
+}
+
+variable "settings_environment" {
+  type        = map(string)
+  description = "Every other non-default, non-secret setting, as the COINSWARM_* variables the functions read."
+}
+
+# -- deployment inputs that are not settings ------------------------------------------------------------
+
+variable "package_dir" {
+  type        = string
+  default     = "../dist"
+  description = "Where `make package` wrote the zips: <package_dir>/aws/<function>.zip and <package_dir>/gcp/<function>.zip."
+}
+
+variable "gcp_region" {
+  type        = string
+  default     = "us-central1"
+  description = "The Google Cloud region of the functions and the scheduler job."
+}
+
+variable "azure_location" {
+  type        = string
+  default     = "eastus"
+  description = "The Azure region of the Cosmos DB account."
+}
+
+variable "azure_subscription_id" {
+  type        = string
+  description = "The Azure subscription (its Cosmos DB free tier: one account per subscription)."
+}
+
+variable "manual_trade_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The manual trade endpoint's HMAC signing secret: TF_VAR_manual_trade_secret, never in a file."
+}
+
+variable "tags" {
+  type        = map(string)
+  default     = { project = "coinswarm" }
+  description = "Tags (labels on Google Cloud) added to every resource that takes them."
+}

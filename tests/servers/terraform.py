@@ -1,0 +1,124 @@
+"""Terraform as a tool for the tests: the binary with a CLI configuration that installs hashicorp/aws from the
+local mirror, where checkov is, and terraform/ parsed with python-hcl2 (tests/terraform uses these)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = ROOT / "terraform"
+AWS_EXAMPLE = "examples/aws-only"
+MIRROR_ENV = "COINSWARM_TF_PROVIDER_MIRROR"
+# Where the hashicorp/aws provider mirror is looked for (the first that holds it), after $COINSWARM_TF_PROVIDER_MIRROR.
+MIRROR_CANDIDATES = (
+    Path("/opt/tf-plugins"),
+    Path.home() / ".terraform.d" / "plugins",
+    Path("/usr/share/terraform/plugins"),
+    Path("/usr/local/share/terraform/plugins"),
+)
+CHECKOV_CANDIDATES = (ROOT / ".servers" / "checkov" / "bin" / "checkov", ROOT / ".venv" / "bin" / "checkov")
+COMMAND_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class Terraform:
+    """terraform with a CLI configuration that installs hashicorp/aws from the local mirror only."""
+
+    binary: str
+    cli_config: Path
+
+    def run(self, workdir: Path, *args: str, timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": str(self.cli_config),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",  # no version check over the network
+        }
+        for name in ("TF_DATA_DIR", "TF_WORKSPACE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            env.pop(name, None)
+        done = subprocess.run(
+            [self.binary, f"-chdir={workdir}", *args, "-no-color"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"terraform {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
+        return done
+
+
+def provider_mirror() -> Path | None:
+    given = os.environ.get(MIRROR_ENV)
+    for root in (Path(given),) if given else MIRROR_CANDIDATES:
+        if (root / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return root
+    return None
+
+
+# -- the parsed HCL ------------------------------------------------------------------------------------
+
+
+def _clean(node: Any) -> Any:
+    """python-hcl2's output without its markers: keys unquoted, string literals unquoted, comments dropped."""
+    if isinstance(node, dict):
+        return {_unquote(k): _clean(v) for k, v in node.items() if k not in ("__comments__", "__is_block__")}
+    if isinstance(node, list):
+        return [_clean(v) for v in node]
+    if isinstance(node, str):
+        return _unquote(node)
+    return node
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1]
+    return text
+
+
+@dataclass(frozen=True)
+class Module:
+    """One Terraform module's blocks, merged over its files."""
+
+    path: Path
+    resources: dict[str, dict[str, dict[str, Any]]]  # type -> name -> body
+    locals: dict[str, Any]
+    variables: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
+
+
+def load_module(path: Path) -> Module:
+    import hcl2
+
+    resources: dict[str, dict[str, dict[str, Any]]] = {}
+    local_values: dict[str, Any] = {}
+    variables: dict[str, dict[str, Any]] = {}
+    outputs: dict[str, dict[str, Any]] = {}
+    for file in sorted(path.glob("*.tf")):
+        with file.open() as fh:
+            parsed = _clean(hcl2.load(fh))
+        for block in parsed.get("resource", []):
+            for kind, named in block.items():
+                resources.setdefault(kind, {}).update(named)
+        for block in parsed.get("locals", []):
+            local_values.update(block)
+        for block in parsed.get("variable", []):
+            variables.update(block)
+        for block in parsed.get("output", []):
+            outputs.update(block)
+    return Module(path, resources, local_values, variables, outputs)
+
+
+def all_modules() -> list[Path]:
+    """Every folder of terraform/ that holds .tf files."""
+    return sorted({f.parent for f in TERRAFORM_DIR.rglob("*.tf") if ".terraform" not in f.parts})
