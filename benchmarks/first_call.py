@@ -128,7 +128,7 @@ def _gcp(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str
     if name == "manual_trade":
         return [
             *lines,
-            "from coinswarm.http.manual_trade import HttpRequest",
+            "from coinswarm.http.json_http import HttpRequest",
             f"request = HttpRequest('POST', '/', {request['headers']!r}, {request['body'].encode()!r})",
             "reply = gcp_common.manual_trade_handler().handle(request)",
             "assert reply.status < 500, reply",

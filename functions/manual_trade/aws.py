@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from coinswarm.http.manual_trade import HttpRequest, HttpResponse, ManualTradeHandler, stored_close
+from coinswarm.http.json_http import HttpRequest, HttpResponse
+from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
 from coinswarm.http.signing import HmacAuthenticator
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick

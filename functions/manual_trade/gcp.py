@@ -8,7 +8,8 @@ from __future__ import annotations
 import functions_framework
 from flask import Request
 
-from coinswarm.http.manual_trade import MAX_BODY_BYTES, HttpRequest
+from coinswarm.http.json_http import HttpRequest
+from coinswarm.http.manual_trade import MAX_BODY_BYTES
 from functions.gcp_common import manual_trade_handler
 
 

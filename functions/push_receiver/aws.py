@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coinswarm.http.manual_trade import HttpResponse
+from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.push_receiver import PushReceiver
 from coinswarm.http.push_wire import consumed_on, pushed_from
 from coinswarm.http.replay_cache import StoredSeenSignatures

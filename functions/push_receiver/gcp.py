@@ -17,7 +17,7 @@ import threading
 import functions_framework
 from flask import Request
 
-from coinswarm.http.manual_trade import HttpRequest
+from coinswarm.http.json_http import HttpRequest
 from coinswarm.http.push_receiver import PushReceiver
 from coinswarm.http.push_wire import MAX_BODY_BYTES, consumed_on, pushed_from
 from coinswarm.http.replay_cache import StoredSeenSignatures

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from coinswarm.http.manual_trade import HttpRequest, HttpResponse
+from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.push_receiver import PushReceiver
 from coinswarm.http.push_wire import CONSUMERS, MAX_BODY_BYTES
 from coinswarm.http.replay_cache import seen_signatures

@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent
+from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.manual_trade import (
     MAX_BODY_BYTES,
     MAX_NOTIONAL,
     MAX_QUANTITY,
     OPENAPI,
-    HttpRequest,
-    HttpResponse,
     ManualTradeHandler,
     PlacementResult,
     TradeRequest,

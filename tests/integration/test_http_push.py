@@ -42,7 +42,7 @@ from coinswarm.adapters.retry import Backoff
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Action, Decision, FillRecorded, OrderIntent, Side
-from coinswarm.http.manual_trade import HttpRequest, HttpResponse
+from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.push_wire import envelope
 from coinswarm.http.signing import sign
 from coinswarm.marketdata.replay import ReplayMarketData

@@ -29,21 +29,20 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from coinswarm.config.settings import SYMBOL_RE
 from coinswarm.domain.models import Order, OrderIntent, RiskRejection, Side
+from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
 from coinswarm.http.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Authenticated,
     Authenticator,
     AuthError,
-    get_header,
 )
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.errors import ConflictError, TransientStoreError
@@ -55,43 +54,10 @@ MAX_BODY_BYTES = 4096
 MAX_NOTIONAL = 1_000_000.0  # quote currency: far above any paper account, far below float trouble
 MAX_QUANTITY = 1e12  # base units: room for coins priced in millionths of a dollar
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,24}$"
-JSON_TYPE = "application/json"
 _MAX_LOC, _MAX_MSG, _MAX_ERRORS = 64, 200, 20
 
 
 # -- the request and the response ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    """What a cloud entry point hands over: the method, the URL path (no query), headers, raw body."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    """What it hands back: a status, a JSON object, headers (Content-Type included)."""
-
-    status: int
-    body: dict[str, Any]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def body_bytes(self) -> bytes:
-        return json.dumps(self.body, default=str).encode()
-
-
-def _respond(status: int, body: dict[str, Any], **headers: str) -> HttpResponse:
-    return HttpResponse(status, body, {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **headers})
-
-
-def _error(
-    status: int, code: str, detail: str, *, extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> HttpResponse:
-    return _respond(status, {"error": code, "detail": detail, **(extra or {})}, **(headers or {}))
 
 
 # -- the body --------------------------------------------------------------------------------------
@@ -297,7 +263,7 @@ class ManualTradeHandler:
             return self._handle(request)
         except (ConflictError, TransientStoreError) as exc:
             logger.warning("manual trade: the store is busy (%s); asked the client to retry", type(exc).__name__)
-            return _error(
+            return error(
                 503,
                 "busy",
                 "the store is busy; retry in a moment (with the same client_id a trade is still placed once)",
@@ -306,7 +272,7 @@ class ManualTradeHandler:
         except Exception as exc:
             # Never the request's headers or body: they carry the credentials.
             logger.error("manual trade: unexpected %s", type(exc).__name__, exc_info=True)
-            return _error(
+            return error(
                 500,
                 "internal_error",
                 "the request could not be completed; nothing about it was wrong that we know of. "
@@ -315,10 +281,10 @@ class ManualTradeHandler:
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
-            return _error(405, "method_not_allowed", "use POST with a JSON body", headers={"Allow": "POST"})
+            return error(405, "method_not_allowed", "use POST with a JSON body", headers={"Allow": "POST"})
         body = bytes(request.body)
         if len(body) > self.max_body_bytes:
-            return _error(
+            return error(
                 413,
                 "body_too_large",
                 f"the body is {len(body)} bytes; the limit is {self.max_body_bytes}",
@@ -327,26 +293,25 @@ class ManualTradeHandler:
             who = self.auth.authenticate(request.method, request.path, request.headers, body)
         except AuthError as exc:
             logger.warning("manual trade: not authenticated (%s)", exc.reason)
-            return _error(
+            return error(
                 401,
                 "unauthorized",
                 f"{exc.reason}: sign the request with a configured secret and the current time "
                 f"({TIMESTAMP_HEADER}, {SIGNATURE_HEADER}), or send the configured bearer token",
                 headers={"WWW-Authenticate": self.auth.challenge},
             )
-        media = (get_header(request.headers, "Content-Type") or "").split(";")[0].strip().lower()
-        if media != JSON_TYPE:
-            return _error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
+        if not sent_as_json(request):
+            return error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
         try:
             data = _parse_json(body)
         except BadJson as exc:
-            return _error(400, "invalid_json", f"the body is not valid JSON: {exc}")
+            return error(400, "invalid_json", f"the body is not valid JSON: {exc}")
         try:
             command = _request().validate_python(data)
         except ValidationError as exc:
             fields = _field_errors(exc)
             first = fields[0]
-            return _error(
+            return error(
                 422,
                 "invalid_request",
                 f"{first['loc']}: {first['msg']}. Fix the fields listed in `fields` (the OpenAPI description "
@@ -356,20 +321,20 @@ class ManualTradeHandler:
         if isinstance(command, RunCycleRequest):
             result = self.run_cycle()
             logger.info("manual trade: ran a cycle on request")
-            return _respond(202, {"action": "run_cycle", "result": result})
+            return respond(202, {"action": "run_cycle", "result": result})
         return self._trade(command, who)
 
     def _trade(self, command: TradeRequest, who: Authenticated) -> HttpResponse:
         price = self.price_of(command.symbol)
         if price is None or not math.isfinite(price) or price <= 0.0:
-            return _error(
+            return error(
                 422,
                 "unknown_symbol",
                 f"no recent price for {command.symbol}: trade a configured symbol, once a cycle has stored its candles",
             )
         estimate = command.notional if command.notional is not None else (command.quantity or 0.0) * price
         if estimate > MAX_NOTIONAL:
-            return _error(
+            return error(
                 422,
                 "too_large",
                 f"about {estimate:,.2f} at the last price {price:g}; a manual trade is at most {MAX_NOTIONAL:,.0f}",
@@ -387,11 +352,11 @@ class ManualTradeHandler:
         placed = self.place(intent)
         if placed.rejection is not None:
             logger.info("manual trade: %s refused by risk: %s", intent.intent_id, placed.rejection.reason)
-            return _error(422, "refused_by_risk", placed.rejection.reason, extra={"client_order_id": intent.intent_id})
+            return error(422, "refused_by_risk", placed.rejection.reason, extra={"client_order_id": intent.intent_id})
         order = placed.order
         if order is None:
             if placed.duplicate:
-                return _error(
+                return error(
                     409,
                     "already_handled",
                     f"client_id {command.client_id or '(none)'} was handled already and placed no order (risk "
@@ -399,7 +364,7 @@ class ManualTradeHandler:
                 )
             raise RuntimeError("placement returned neither an order nor a refusal")
         if placed.duplicate and (order.symbol, order.side) != (intent.symbol, intent.side):
-            return _error(
+            return error(
                 409,
                 "client_id_conflict",
                 f"client_id {command.client_id} was used for a {order.side.value} of {order.symbol}; "
@@ -425,7 +390,7 @@ class ManualTradeHandler:
         }
         if not placed.duplicate:  # a repeat's order was sized at the price of its first request, not this one
             body["reference_price"] = price
-        return _respond(200 if placed.duplicate else 202, body)
+        return respond(200 if placed.duplicate else 202, body)
 
 
 def _intent_id(client_id: str | None, who: Authenticated) -> str:

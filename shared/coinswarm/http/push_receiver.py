@@ -31,9 +31,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from coinswarm.http.manual_trade import HttpRequest, HttpResponse
-from coinswarm.http.push_wire import JSON_TYPE, KINDS, MAX_BODY_BYTES, BadEnvelope, read_envelope
-from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError, get_header
+from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
+from coinswarm.http.push_wire import KINDS, MAX_BODY_BYTES, BadEnvelope, read_envelope
+from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError
 from coinswarm.observability.logs import cycle_context
 from coinswarm.ports.bus import Bus, PermanentBusError, TransientBusError
 from coinswarm.ports.errors import ConflictError, TransientStoreError
@@ -43,15 +43,6 @@ logger = logging.getLogger(__name__)
 
 Route = Callable[[Any], list[tuple[str, Message]]]
 _MAX_ERRORS, _MAX_MSG = 10, 200
-
-
-def _respond(status: int, body: dict[str, Any], **headers: str) -> HttpResponse:
-    return HttpResponse(status, body, {"Content-Type": JSON_TYPE, "Cache-Control": "no-store", **headers})
-
-
-def _error(status: int, code: str, detail: str, **extra: Any) -> HttpResponse:
-    headers = extra.pop("headers", {})
-    return _respond(status, {"error": code, "detail": detail, **extra}, **headers)
 
 
 class PushReceiver:
@@ -91,7 +82,7 @@ class PushReceiver:
             return self._handle(request)
         except (ConflictError, TransientStoreError, TransientBusError) as exc:  # the replay claim, the stage, the bus
             logger.warning("push: %s; asked the sender to retry", type(exc).__name__)
-            return _error(
+            return error(
                 503,
                 "busy",
                 "the store is busy or the next hop unreachable; retry the push (a repeat has its effect once)",
@@ -100,37 +91,36 @@ class PushReceiver:
         except Exception as exc:
             # Never the request's headers or body: they carry the signature.
             logger.error("push: unexpected %s", type(exc).__name__, exc_info=True)
-            return _error(500, "internal_error", "the push could not be handled; see the receiver's logs")
+            return error(500, "internal_error", "the push could not be handled; see the receiver's logs")
 
     def _handle(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
-            return _error(405, "method_not_allowed", "send a push as a POST", headers={"Allow": "POST"})
+            return error(405, "method_not_allowed", "send a push as a POST", headers={"Allow": "POST"})
         body = bytes(request.body)
         if len(body) > self.max_body_bytes:
-            return _error(413, "body_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
+            return error(413, "body_too_large", f"the body is over the limit of {self.max_body_bytes} bytes")
         try:
             self.auth.authenticate(request.method, request.path, request.headers, body)
         except AuthError as exc:
             logger.warning("push: refused, not authenticated (%s)", exc.reason)
-            return _error(
+            return error(
                 401,
                 "unauthorized",
                 f"{exc.reason}: sign each request with the push secret and the current time "
                 f"({TIMESTAMP_HEADER}, {SIGNATURE_HEADER}); a signed request is accepted once",
                 headers={"WWW-Authenticate": self.auth.challenge},
             )
-        media = (get_header(request.headers, "Content-Type") or "").split(";")[0].strip().lower()
-        if media != JSON_TYPE:
-            return _error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
+        if not sent_as_json(request):
+            return error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
         try:
             pushed = read_envelope(body)
         except BadEnvelope as exc:
-            return _error(400, "invalid_envelope", f"{exc}; see coinswarm.http.push_wire for the body")
+            return error(400, "invalid_envelope", f"{exc}; see coinswarm.http.push_wire for the body")
         with cycle_context(pushed.cycle_id[:128]):
             if pushed.topic not in self.consumed:
                 here = ", ".join(sorted(self.consumed)) or "none"
                 logger.warning("push: refused topic %r, not consumed here", pushed.topic[:64])
-                return _error(
+                return error(
                     404,
                     "topic_not_consumed_here",
                     f"this deployment consumes {here} by push; check push.urls and deploy.placement of the sender",
@@ -143,14 +133,14 @@ class PushReceiver:
                     {"loc": ".".join(str(p) for p in err["loc"]) or "message", "msg": str(err["msg"])[:_MAX_MSG]}
                     for err in exc.errors(include_url=False, include_input=False)[:_MAX_ERRORS]
                 ]
-                return _error(
+                return error(
                     422,
                     "invalid_message",
                     f"not a valid {kind.__name__}: {exc.error_count()} error(s), first at message.{fields[0]['loc']}",
-                    fields=fields,
+                    extra={"fields": fields},
                 )
             if message.cycle_id != pushed.cycle_id:
-                return _error(422, "invalid_message", "cycle_id differs from the message's own cycle_id")
+                return error(422, "invalid_message", "cycle_id differs from the message's own cycle_id")
             return self._run(pushed.topic, pushed.push_id, message)
 
     def _run(self, topic: str, push_id: str, message: Message) -> HttpResponse:
@@ -161,7 +151,7 @@ class PushReceiver:
                 bus.publish(out_topic, out)
         except PermanentBusError as exc:
             logger.error("push %s: the next hop refused what %s handed on: %s", push_id, topic, exc)
-            return _error(502, "next_hop_refused", "this deployment could not hand the result on; see its logs")
+            return error(502, "next_hop_refused", "this deployment could not hand the result on; see its logs")
         published = [out_topic for out_topic, _ in outputs]
         logger.info("push %s: handled %s; published %s", push_id, topic, published, extra={"published": published})
-        return _respond(200, {"topic": topic, "cycle_id": message.cycle_id, "push_id": push_id, "published": published})
+        return respond(200, {"topic": topic, "cycle_id": message.cycle_id, "push_id": push_id, "published": published})

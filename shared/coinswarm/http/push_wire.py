@@ -54,7 +54,6 @@ KINDS: Mapping[str, type[Any]] = {
 }
 """The message each pushable topic carries."""
 
-JSON_TYPE = "application/json"
 MAX_BODY_BYTES = 262_144  # as SQS: a message that fits a queue fits a push
 PUSH_ID = re.compile(r"[0-9a-f]{32}")
 
