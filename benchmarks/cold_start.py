@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-from dataclasses import dataclass
 
 from . import first_call
+from .import_timing import ColdStart, Sample, timed_import
 
 SDKS = ("boto3", "pydantic.main", "aws_lambda_powertools")
 BATCH = ("aws_lambda_powertools.utilities.batch",)
@@ -44,53 +43,11 @@ RUNS = 5
 TARGET_RATIO = 1.25
 
 
-@dataclass(frozen=True)
-class ColdStart:
-    name: str
-    sdks: tuple[str, ...]
-    sdk_ms: list[float]
-    entry_ms: list[float]
-    sdk_cpu_ms: list[float]
-    entry_cpu_ms: list[float]
-    first_ms: list[float]
-    first_cpu_ms: list[float]
-
-    @property
-    def sdk_median_ms(self) -> float:
-        return statistics.median(self.sdk_ms)
-
-    @property
-    def entry_median_ms(self) -> float:
-        return statistics.median(self.entry_ms)
-
-    @property
-    def ratio(self) -> float:
-        return self.entry_median_ms / self.sdk_median_ms
-
-    @property
-    def cpu_ratio(self) -> float:
-        return statistics.median(self.entry_cpu_ms) / statistics.median(self.sdk_cpu_ms)
-
-
-def timed_import(modules: tuple[str, ...]) -> tuple[float, float]:
-    """Milliseconds (wall clock, CPU) to import `modules` in a fresh interpreter."""
-    code = (
-        "import importlib, time\n"
-        "wall, cpu = time.perf_counter(), time.process_time()\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall, cpu = done.stdout.split()
-    return float(wall), float(cpu)
-
-
 def measure(runs: int = RUNS) -> list[ColdStart]:
     """Every run: each set of SDKs, each entry point's import, each entry point's import and first call."""
     sdk: dict[tuple[str, ...], list[tuple[float, float]]] = {modules: [] for modules in set(ENTRY_POINTS.values())}
-    entry: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
-    first: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
+    entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
+    first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
         for _ in range(runs):
@@ -100,17 +57,7 @@ def measure(runs: int = RUNS) -> list[ColdStart]:
                 samples.append(timed_import((f"functions.{name}.aws",)))
                 first[name].append(first_call.run_probe("aws", name, bodies, request, scratch))
     return [
-        ColdStart(
-            name,
-            modules,
-            [w for w, _ in sdk[modules]],
-            [w for w, _ in entry[name]],
-            [c for _, c in sdk[modules]],
-            [c for _, c in entry[name]],
-            [w for w, _ in first[name]],
-            [c for _, c in first[name]],
-        )
-        for name, modules in ENTRY_POINTS.items()
+        ColdStart.of(name, modules, sdk[modules], entry[name], first[name]) for name, modules in ENTRY_POINTS.items()
     ]
 
 

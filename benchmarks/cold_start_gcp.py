@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-from dataclasses import dataclass
 
 from . import first_call
+from .import_timing import ColdStart, Sample, timed_import
 
 ENTRY_POINTS = ("tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade")
 SDKS = ("google.cloud.pubsub", "functions_framework", "pydantic.main")
@@ -33,55 +32,12 @@ RUNS = 5
 TARGET_RATIO = 1.25
 
 
-@dataclass(frozen=True)
-class ColdStart:
-    """One entry point's import times beside the SDKs' (wall clock and CPU, one sample per interpreter)."""
-
-    name: str
-    sdk_ms: list[float]
-    entry_ms: list[float]
-    sdk_cpu_ms: list[float]
-    entry_cpu_ms: list[float]
-    first_ms: list[float]
-    first_cpu_ms: list[float]
-
-    @property
-    def sdk_median_ms(self) -> float:
-        return statistics.median(self.sdk_ms)
-
-    @property
-    def entry_median_ms(self) -> float:
-        return statistics.median(self.entry_ms)
-
-    @property
-    def ratio(self) -> float:
-        return self.entry_median_ms / self.sdk_median_ms
-
-    @property
-    def cpu_ratio(self) -> float:
-        return statistics.median(self.entry_cpu_ms) / statistics.median(self.sdk_cpu_ms)
-
-
-def timed_import(modules: tuple[str, ...]) -> tuple[float, float]:
-    """Milliseconds (wall clock, CPU) to import `modules` in a fresh interpreter."""
-    code = (
-        "import importlib, time\n"
-        "wall, cpu = time.perf_counter(), time.process_time()\n"
-        f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall, cpu = done.stdout.split()
-    return float(wall), float(cpu)
-
-
 def measure(runs: int = RUNS) -> list[ColdStart]:
     """The SDKs alone, then each entry point's import and its import and first call, in every run:
     interleaved, so a busy moment hits all alike."""
-    sdk: list[tuple[float, float]] = []
-    entry: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
-    first: dict[str, list[tuple[float, float]]] = {name: [] for name in ENTRY_POINTS}
+    sdk: list[Sample] = []
+    entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
+    first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
         for _ in range(runs):
@@ -89,19 +45,7 @@ def measure(runs: int = RUNS) -> list[ColdStart]:
             for name, samples in entry.items():
                 samples.append(timed_import((f"functions.{name}.gcp",)))
                 first[name].append(first_call.run_probe("gcp", name, bodies, request, scratch))
-    walls, cpus = [w for w, _ in sdk], [c for _, c in sdk]
-    return [
-        ColdStart(
-            name,
-            walls,
-            [w for w, _ in got],
-            cpus,
-            [c for _, c in got],
-            [w for w, _ in first[name]],
-            [c for _, c in first[name]],
-        )
-        for name, got in entry.items()
-    ]
+    return [ColdStart.of(name, SDKS, sdk, got, first[name]) for name, got in entry.items()]
 
 
 def report(results: list[ColdStart]) -> bool:

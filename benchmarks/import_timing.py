@@ -1,0 +1,67 @@
+"""What both cold-start benchmarks (AWS, Google Cloud) measure with: a timed import in a fresh
+interpreter, and one entry point's samples beside the SDKs' (wall clock and CPU, medians)."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+
+Sample = tuple[float, float]  # (wall ms, CPU ms) of one fresh interpreter
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    """One entry point's import times beside the SDKs' (wall clock and CPU, one sample per interpreter)."""
+
+    name: str
+    sdks: tuple[str, ...]
+    sdk_ms: list[float]
+    entry_ms: list[float]
+    sdk_cpu_ms: list[float]
+    entry_cpu_ms: list[float]
+    first_ms: list[float]
+    first_cpu_ms: list[float]
+
+    @classmethod
+    def of(
+        cls, name: str, sdks: tuple[str, ...], sdk: list[Sample], entry: list[Sample], first: list[Sample]
+    ) -> ColdStart:
+        def walls(samples: list[Sample]) -> list[float]:
+            return [w for w, _ in samples]
+
+        def cpus(samples: list[Sample]) -> list[float]:
+            return [c for _, c in samples]
+
+        return cls(name, sdks, walls(sdk), walls(entry), cpus(sdk), cpus(entry), walls(first), cpus(first))
+
+    @property
+    def sdk_median_ms(self) -> float:
+        return statistics.median(self.sdk_ms)
+
+    @property
+    def entry_median_ms(self) -> float:
+        return statistics.median(self.entry_ms)
+
+    @property
+    def ratio(self) -> float:
+        return self.entry_median_ms / self.sdk_median_ms
+
+    @property
+    def cpu_ratio(self) -> float:
+        return statistics.median(self.entry_cpu_ms) / statistics.median(self.sdk_cpu_ms)
+
+
+def timed_import(modules: tuple[str, ...]) -> Sample:
+    """Milliseconds (wall clock, CPU) to import `modules` in a fresh interpreter."""
+    code = (
+        "import importlib, time\n"
+        "wall, cpu = time.perf_counter(), time.process_time()\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    wall, cpu = done.stdout.split()
+    return float(wall), float(cpu)
