@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from coinswarm.domain.models import Action, FillRecorded, OrderIntent, Side
+from coinswarm.domain.models import Action, FillRecorded
 from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, decode, encode
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
 from conftest import closes, series, settings
+from decisions import buy_decision
 from functions.local import local_handlers
 
 
@@ -49,39 +50,16 @@ def test_kill_switch_refuses_and_the_refusal_is_stored(make_app) -> None:
 
 
 def _a_buy_decision(app, ts: int) -> DecisionReady:
-    from coinswarm.domain.models import Action, Decision
-
-    decision = Decision(
+    return buy_decision(
+        "BTC-USD",
+        f"cycle-{ts}",
+        ts,
         decision_id=f"BTC-USD-{ts}",
-        cycle_id=f"cycle-{ts}",
-        symbol="BTC-USD",
-        ts=ts,
-        action=Action.BUY,
-        signal=0.9,
-        confidence=0.9,
-        votes=(),
-        reason="test",
-    )
-    intent = OrderIntent(
         intent_id=f"cs-BTC-USD-{ts}-b",
-        symbol="BTC-USD",
-        side=Side.BUY,
         notional=500,
-        reference_price=100,
-        ts=ts,
-        decision_id=decision.decision_id,
-    )
-    step = DecidedStep(
-        ts=ts,
-        action=Action.BUY,
-        confidence=0.9,
-        settle_price=100,
+        price=100,
         settle_ts=ts - 60,
-        mark_price=100,
-        decision=decision,
-        intent=intent,
     )
-    return DecisionReady(cycle_id=decision.cycle_id, symbol="BTC-USD", steps=(step,))
 
 
 def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make_app) -> None:

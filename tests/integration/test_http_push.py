@@ -41,7 +41,7 @@ from coinswarm.adapters.http_push_bus import HttpPushBus
 from coinswarm.adapters.retry import Backoff
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
-from coinswarm.domain.models import Action, Decision, FillRecorded, OrderIntent, Side
+from coinswarm.domain.models import FillRecorded
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.push_wire import envelope
 from coinswarm.http.signing import sign
@@ -49,8 +49,9 @@ from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.bus import PermanentBusError, TransientBusError
 from coinswarm.stages.ledger import Ledger
-from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecidedStep, DecisionReady, PlacementDone
+from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone
 from coinswarm.wiring.cloud import container_app, reset_container_app
+from decisions import buy_decision, hold_decision
 from functions.push_receiver import aws as push_aws
 from functions.push_receiver.local import serve
 
@@ -224,32 +225,14 @@ def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clouds]:
 
 
 def buy(symbol: str, cycle: str, ts: int) -> DecisionReady:
-    decision = Decision(
-        decision_id=f"{symbol}-{ts}-{cycle}",
-        cycle_id=cycle,
-        symbol=symbol,
-        ts=ts,
-        action=Action.BUY,
-        signal=0.9,
-        confidence=0.9,
-        votes=(),
-        reason="push test",
+    intent_id = f"cs-push-{uuid.uuid4().hex[:12]}"
+    return buy_decision(
+        symbol, cycle, ts, intent_id=intent_id, notional=200, price=100.0, settle_ts=ts - TF, reason="push test"
     )
-    intent = OrderIntent(
-        intent_id=f"cs-push-{uuid.uuid4().hex[:12]}",
-        symbol=symbol,
-        side=Side.BUY,
-        notional=200,
-        reference_price=100,
-        ts=ts,
-        decision_id=decision.decision_id,
-    )
-    step = DecidedStep(ts, Action.BUY, 0.9, 100.0, ts - TF, 100.0, decision, intent)
-    return DecisionReady(cycle_id=cycle, symbol=symbol, steps=(step,))
 
 
 def hold(symbol: str, cycle: str, ts: int, *, price: float) -> DecisionReady:
-    return DecisionReady(cycle_id=cycle, symbol=symbol, steps=(DecidedStep(ts, Action.HOLD, 0.0, price, ts, price),))
+    return hold_decision(symbol, cycle, ts, price=price)
 
 
 def intent_of(message: DecisionReady) -> str:

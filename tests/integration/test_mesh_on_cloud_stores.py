@@ -33,14 +33,15 @@ from coinswarm.adapters.firestore_store import FirestoreStore
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.cli.main import main as coinswarm
 from coinswarm.config.settings import Settings
-from coinswarm.domain.models import Action, Decision, FillRecorded, OrderIntent, Side
+from coinswarm.domain.models import FillRecorded
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, encode
+from coinswarm.stages.messages import DECISIONS, DecisionReady, encode
 from coinswarm.stages.placement import IN_PROGRESS_TTL_S
 from coinswarm.wiring.bootstrap import App, Stores, build_app
 from coinswarm.wiring.runner import CycleRunner
+from decisions import buy_decision
 from functions.local import local_handlers
 from servers.cosmos import CosmosServer, history_store
 from servers.gcloud import PROJECT
@@ -193,37 +194,9 @@ def trade_until_filled(c: CloudApp) -> list[Any]:
 
 def a_buy(c: CloudApp, ts: int, cycle: str, intent_id: str, symbol: str = "BTC-USD") -> DecisionReady:
     price = c.app.state.recent_candles(symbol, TF, 1)[-1].close
-    decision = Decision(
-        decision_id=f"{symbol}-{intent_id}",
-        cycle_id=cycle,
-        symbol=symbol,
-        ts=ts,
-        action=Action.BUY,
-        signal=0.9,
-        confidence=0.9,
-        votes=(),
-        reason="test",
+    return buy_decision(
+        symbol, cycle, ts, decision_id=f"{symbol}-{intent_id}", intent_id=intent_id, notional=200.0, price=price
     )
-    intent = OrderIntent(
-        intent_id=intent_id,
-        symbol=symbol,
-        side=Side.BUY,
-        notional=200.0,
-        reference_price=price,
-        ts=ts,
-        decision_id=decision.decision_id,
-    )
-    step = DecidedStep(
-        ts=ts,
-        action=Action.BUY,
-        confidence=0.9,
-        settle_price=price,
-        settle_ts=ts,
-        mark_price=price,
-        decision=decision,
-        intent=intent,
-    )
-    return DecisionReady(cycle_id=cycle, symbol=symbol, steps=(step,))
 
 
 # -- a whole cycle, read back ----------------------------------------------------------------------

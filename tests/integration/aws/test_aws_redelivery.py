@@ -8,9 +8,10 @@ import json
 import pytest
 
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, SqsBus
-from coinswarm.domain.models import Action, Decision, FillRecorded, OrderIntent, Side
-from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, DecidedStep, DecisionReady
+from coinswarm.domain.models import FillRecorded
+from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, DecisionReady
 from conftest import SYMBOLS, TF, VENUE_SECRET, LambdaContext
+from decisions import buy_decision
 from functions.agent_scoring import aws as agent_scoring
 from functions.committee_vote import aws as committee_vote
 from functions.order_placement import aws as order_placement
@@ -22,28 +23,15 @@ NO_COMMITTEE_TRADES = {"threshold": 1.0, "quorum": 3}  # only the test's own int
 
 def a_buy(mesh, ts: int) -> DecisionReady:
     close = mesh.app.state.recent_candles("BTC-USD", TF, 1)[-1].close
-    decision = Decision(
+    return buy_decision(
+        "BTC-USD",
+        f"cycle-{ts}",
+        ts,
         decision_id=f"BTC-USD-{ts}",
-        cycle_id=f"cycle-{ts}",
-        symbol="BTC-USD",
-        ts=ts,
-        action=Action.BUY,
-        signal=0.9,
-        confidence=0.9,
-        votes=(),
-        reason="test",
-    )
-    intent = OrderIntent(
         intent_id=f"cs-BTC-USD-{ts}-b",
-        symbol="BTC-USD",
-        side=Side.BUY,
         notional=500.0,
-        reference_price=close,
-        ts=ts,
-        decision_id=decision.decision_id,
+        price=close,
     )
-    step = DecidedStep(ts, Action.BUY, 0.9, close, ts, close, decision, intent)
-    return DecisionReady(cycle_id=decision.cycle_id, symbol="BTC-USD", steps=(step,))
 
 
 @pytest.mark.parametrize("redelivery", ["the same record in 50 batches", "50 copies in one batch"])

@@ -38,7 +38,7 @@ pytest.importorskip("google.cloud.pubsub_v1", reason="google-cloud-pubsub is not
 
 from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, TOPICS, PubSubBus
 from coinswarm.adapters.sqlite_store import SqliteStore
-from coinswarm.domain.models import Action, Decision, FillRecorded, OrderIntent, Side
+from coinswarm.domain.models import FillRecorded
 from coinswarm.http.signing import sign
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.observability.logs import trace_id
@@ -49,12 +49,12 @@ from coinswarm.stages.messages import (
     LOGGED,
     PLACEMENTS,
     CandlesReady,
-    DecidedStep,
     DecisionReady,
     PlacementDone,
     TradesLogged,
     decode,
 )
+from decisions import buy_decision, hold_decision
 from servers.gcloud import pubsub_clients
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -326,32 +326,14 @@ def test_the_same_order_pushed_fifty_times_places_one_order_and_records_one_fill
 
 
 def _buy(symbol: str, cycle: str, ts: int) -> DecisionReady:
-    decision = Decision(
-        decision_id=f"{symbol}-{ts}-{cycle}",
-        cycle_id=cycle,
-        symbol=symbol,
-        ts=ts,
-        action=Action.BUY,
-        signal=0.9,
-        confidence=0.9,
-        votes=(),
-        reason="integration test",
+    intent_id = f"cs-it-{uuid.uuid4().hex[:12]}"
+    return buy_decision(
+        symbol, cycle, ts, intent_id=intent_id, notional=500, price=100.0, settle_ts=ts - TF, reason="integration test"
     )
-    intent = OrderIntent(
-        intent_id=f"cs-it-{uuid.uuid4().hex[:12]}",
-        symbol=symbol,
-        side=Side.BUY,
-        notional=500,
-        reference_price=100,
-        ts=ts,
-        decision_id=decision.decision_id,
-    )
-    step = DecidedStep(ts, Action.BUY, 0.9, 100.0, ts - TF, 100.0, decision, intent)
-    return DecisionReady(cycle_id=cycle, symbol=symbol, steps=(step,))
 
 
 def _hold(symbol: str, cycle: str, ts: int, *, price: float) -> DecisionReady:
-    return DecisionReady(cycle_id=cycle, symbol=symbol, steps=(DecidedStep(ts, Action.HOLD, 0.0, price, ts, price),))
+    return hold_decision(symbol, cycle, ts, price=price)
 
 
 # -- (d) Cloud Scheduler's tick ----------------------------------------------------------------------------
