@@ -31,6 +31,8 @@ from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from coinswarm.adapters.sqs_bus import SqsBus
+from coinswarm.http.push_wire import PUSH_SECRET_ENV
+from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
 from coinswarm.stages.messages import (
     CandlesReady,
@@ -52,7 +54,6 @@ Stage = Callable[[App], Callable[[Any], Outputs]]
 Trigger = Literal["sqs", "schedule", "http"]
 
 MANUAL_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
-PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
 
 
 class AwsFunction:
@@ -114,15 +115,9 @@ class AwsFunction:
             return self._outbound
 
     def push_secrets(self, app: App) -> list[str]:
-        """`COINSWARM_PUSH_SECRET` when set, else the SSM SecureString `/{table_prefix}/push-secret`; several,
-        comma-separated, during a rotation (the first signs). Each is added to what the logs redact."""
-        raw = os.environ.get(PUSH_SECRET_ENV)
-        if not raw:
-            name = f"/{app.settings.aws.table_prefix}/push-secret"
-            raw = self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        secrets = [s.strip() for s in raw.split(",") if s.strip()]
-        self.add_secrets(secrets)
-        return secrets
+        """The signed push's secrets: `COINSWARM_PUSH_SECRET`, else the SSM SecureString
+        `/{table_prefix}/push-secret`."""
+        return self.secrets(app, PUSH_SECRET_ENV, "push-secret")
 
     def built(self, build: Callable[[App], T]) -> T:
         """`build(app)`, once per container (per App): a persistence layer, an endpoint, ..."""
@@ -204,14 +199,19 @@ class AwsFunction:
 
     def manual_trade_secrets(self, app: App) -> list[str]:
         """The manual trade endpoint's signing secrets (call it from a `built` builder: once per
-        container): the environment's `COINSWARM_MANUAL_TRADE_SECRET` when set (local runs), else the
-        SSM SecureString `/{table_prefix}/manual-trade-secret`. Several, comma-separated, during a
-        rotation (the first signs, any verifies). Each is added to what the logs redact."""
-        raw = os.environ.get(MANUAL_SECRET_ENV)
+        container): `COINSWARM_MANUAL_TRADE_SECRET`, else the SSM SecureString
+        `/{table_prefix}/manual-trade-secret`."""
+        return self.secrets(app, MANUAL_SECRET_ENV, "manual-trade-secret")
+
+    def secrets(self, app: App, env_name: str, parameter: str) -> list[str]:
+        """Secrets from the environment variable `env_name` when set (local runs), else from the SSM
+        SecureString `/{table_prefix}/{parameter}`. Several, comma-separated, during a rotation (the
+        first signs, any verifies). Each is added to what the logs redact."""
+        raw = os.environ.get(env_name)
         if not raw:
-            name = f"/{app.settings.aws.table_prefix}/manual-trade-secret"
+            name = f"/{app.settings.aws.table_prefix}/{parameter}"
             raw = self.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
-        secrets = [s.strip() for s in raw.split(",") if s.strip()]
+        secrets = rotation(raw)
         self.add_secrets(secrets)
         return secrets
 

@@ -38,6 +38,7 @@ from pydantic import ValidationError
 
 from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, PubSubBus, route_for
 from coinswarm.config import Settings, load_settings
+from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import configure_json_logging, cycle_context, secret_values
 from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.wiring.bootstrap import App
@@ -264,13 +265,21 @@ class SecretUnavailable(RuntimeError):
 
 def manual_trade_secrets(settings: Settings, env: Mapping[str, str] | None = None, *, session: Any = None) -> list[str]:
     """The manual trade endpoint's signing secrets: COINSWARM_MANUAL_TRADE_SECRET when set (local runs),
-    else the latest version of the secret `manual-trade-secret` in Secret Manager. Several,
-    comma-separated, during a rotation (the first signs, any verifies)."""
+    else the latest version of the secret `manual-trade-secret` in Secret Manager."""
+    return rotating_secrets(settings, MANUAL_TRADE_SECRET_ENV, MANUAL_TRADE_SECRET_ID, env, session=session)
+
+
+def rotating_secrets(
+    settings: Settings, env_name: str, secret_id: str, env: Mapping[str, str] | None = None, *, session: Any = None
+) -> list[str]:
+    """Secrets from the environment variable `env_name` when set (local runs), else the latest version
+    of `secret_id` in Secret Manager. Several, comma-separated, during a rotation (the first signs,
+    any verifies)."""
     env = os.environ if env is None else env
-    raw = env.get(MANUAL_TRADE_SECRET_ENV) or access_secret(
-        f"projects/{settings.gcp.project}/secrets/{MANUAL_TRADE_SECRET_ID}/versions/latest", session=session
+    raw = env.get(env_name) or access_secret(
+        f"projects/{settings.gcp.project}/secrets/{secret_id}/versions/latest", session=session
     )
-    return [s.strip() for s in raw.split(",") if s.strip()]
+    return rotation(raw)
 
 
 def access_secret(name: str, *, session: Any = None) -> str:

@@ -23,7 +23,6 @@ from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction
 from functions.manual_trade.aws import FunctionUrlEvent, response
 
-PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
 CLOUD = "aws"
 
 function = AwsFunction("push_receiver", "http")
@@ -44,17 +43,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response(receiver.handle(request))
 
 
-def push_secrets(app: App) -> list[str]:
-    """`COINSWARM_PUSH_SECRET` when set, else the SSM SecureString `/{table_prefix}/push-secret`; each
-    added to what the logs redact."""
-    return function.push_secrets(app)
-
-
 def push_receiver(app: App) -> PushReceiver:
     from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
 
     settings = app.settings
-    secrets = push_secrets(app)
+    secrets = function.push_secrets(app)
     placement = settings.deploy.placement
     bus = DeploymentBus(
         function.bus,

@@ -11,7 +11,6 @@ it as a 2nd gen function and give the sender its run.app URL: the path signed is
 
 from __future__ import annotations
 
-import os
 import threading
 
 import functions_framework
@@ -19,12 +18,11 @@ from flask import Request
 
 from coinswarm.http.json_http import HttpRequest
 from coinswarm.http.push_receiver import PushReceiver
-from coinswarm.http.push_wire import MAX_BODY_BYTES, consumed_on, pushed_from
+from coinswarm.http.push_wire import MAX_BODY_BYTES, PUSH_SECRET_ENV, consumed_on, pushed_from
 from coinswarm.http.replay_cache import StoredSeenSignatures
 from coinswarm.http.signing import HmacAuthenticator
-from functions.gcp_common import Runtime, access_secret, runtime
+from functions.gcp_common import Runtime, rotating_secrets, runtime
 
-PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"
 PUSH_SECRET_ID = "push-secret"
 CLOUD = "gcp"
 
@@ -40,10 +38,7 @@ def push_receiver(request: Request) -> tuple[bytes, int, dict[str, str]]:
 
 
 def push_secrets(rt: Runtime) -> list[str]:
-    raw = os.environ.get(PUSH_SECRET_ENV) or access_secret(
-        f"projects/{rt.settings.gcp.project}/secrets/{PUSH_SECRET_ID}/versions/latest"
-    )
-    secrets = [s.strip() for s in raw.split(",") if s.strip()]
+    secrets = rotating_secrets(rt.settings, PUSH_SECRET_ENV, PUSH_SECRET_ID)
     rt.redact(*secrets)
     return secrets
 

@@ -18,9 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.push_receiver import PushReceiver
-from coinswarm.http.push_wire import CONSUMERS, MAX_BODY_BYTES
+from coinswarm.http.push_wire import CONSUMERS, MAX_BODY_BYTES, PUSH_SECRET_ENV
 from coinswarm.http.replay_cache import seen_signatures
-from coinswarm.http.signing import HmacAuthenticator
+from coinswarm.http.signing import HmacAuthenticator, rotation
 from coinswarm.wiring.bootstrap import App
 
 Handle = Callable[[HttpRequest], HttpResponse]
@@ -79,8 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
     args = parser.parse_args(argv)
-    raw = os.environ.get("COINSWARM_PUSH_SECRET", "")
-    secrets = [s.strip() for s in raw.split(",") if s.strip()]
+    secrets = rotation(os.environ.get(PUSH_SECRET_ENV, ""))
     if not secrets:
         raise SystemExit(
             "set COINSWARM_PUSH_SECRET (make one: python -c 'import secrets; print(secrets.token_hex(32))')"

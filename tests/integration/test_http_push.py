@@ -43,7 +43,7 @@ from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import FillRecorded
 from coinswarm.http.json_http import HttpRequest, HttpResponse
-from coinswarm.http.push_wire import envelope
+from coinswarm.http.push_wire import PUSH_SECRET_ENV, envelope
 from coinswarm.http.signing import sign
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
@@ -180,8 +180,8 @@ def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clouds]:
     )
     aws_store = SqliteStore(state_path, busy_timeout_ms=300)  # a locked file is a quick 503 here
     series = {"BTC-USD": synthetic_candles("BTC-USD", 10, seed=3, start_ts=last_close() - 10 * TF)}
-    saved_secret = os.environ.get(push_aws.PUSH_SECRET_ENV)
-    os.environ[push_aws.PUSH_SECRET_ENV] = f"{SECRET},{OLD_SECRET}"  # a rotation: the first signs
+    saved_secret = os.environ.get(PUSH_SECRET_ENV)
+    os.environ[PUSH_SECRET_ENV] = f"{SECRET},{OLD_SECRET}"  # a rotation: the first signs
     reset_container_app()
     container_app(settings, market=ReplayMarketData(series, label="test"), store=aws_store)
     aws_server = serve(function_url(push_aws.handler), port=aws_port)
@@ -216,9 +216,9 @@ def clouds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clouds]:
         aws_server.server_close()
         reset_container_app()
         if saved_secret is None:
-            os.environ.pop(push_aws.PUSH_SECRET_ENV, None)
+            os.environ.pop(PUSH_SECRET_ENV, None)
         else:
-            os.environ[push_aws.PUSH_SECRET_ENV] = saved_secret
+            os.environ[PUSH_SECRET_ENV] = saved_secret
 
 
 # -- messages ---------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ KINDS: Mapping[str, type[Any]] = {
 }
 """The message each pushable topic carries."""
 
+PUSH_SECRET_ENV = "COINSWARM_PUSH_SECRET"  # the push secret(s) where no secret store is used (local runs)
 MAX_BODY_BYTES = 262_144  # as SQS: a message that fits a queue fits a push
 PUSH_ID = re.compile(r"[0-9a-f]{32}")
 

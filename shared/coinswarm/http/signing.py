@@ -145,6 +145,11 @@ def verify(
     _verified(headers, method, path, body, keys=_keys(secrets), now=now, window_s=window_s, seen=seen)
 
 
+def rotation(raw: str) -> list[str]:
+    """Secrets as configured during a rotation: comma-separated; the first signs, any verifies."""
+    return [s.strip() for s in raw.split(",") if s.strip()]
+
+
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
     """The value of header `name`, whatever the case of its key; None when absent."""
     found = _matching(headers, name)
