@@ -33,6 +33,14 @@ DEFAULT_DURATIONS_MS: dict[str, int] = {
 }
 
 
+def deployed_name(function: str, prefix: str = "coinswarm") -> str:
+    """The name a function is deployed under on every cloud (Lambda function, Cloud Function), which
+    Terraform creates, packaging names its zips by, and a function invoking the next one calls:
+    the prefix (`aws.table_prefix`) and the function's name with `-` for `_`
+    (tick_ingest -> coinswarm-tick-ingest). Cloud Functions refuse `_` in names, so both clouds use `-`."""
+    return f"{prefix}-" + function.replace("_", "-")
+
+
 def _all_on(cloud: Cloud) -> dict[str, Cloud]:
     return dict.fromkeys(FUNCTIONS, cloud)
 
@@ -46,9 +54,11 @@ class DeployConfig(BaseModel):
         default_factory=lambda: _all_on("aws"),
         description="the cloud each function runs on (unnamed ones: aws); a hop between clouds is a signed HTTP push",
     )
-    chain: Literal["queues", "workflow"] = Field(
+    chain: Literal["invoke", "queues", "workflow"] = Field(
         default="queues",
-        description="how a cycle's stages are chained: queues (SQS / Pub/Sub; for every-minute cycles) or a "
+        description="how a cycle's stages are chained: invoke (on AWS each function invokes the next "
+        "asynchronously, Lambda's own event queue with retries and an SQS dead-letter destination, nothing polls; "
+        "Pub/Sub push on GCP), queues (SQS event sources, which poll even when idle; Pub/Sub on GCP) or a "
         "workflow (Step Functions / GCP Workflows; for low-frequency or manual cycles)",
     )
     memory_mb: Annotated[int, Field(ge=128, le=10240)] = Field(default=256, description="memory of each function")

@@ -27,11 +27,7 @@ rebuild of unchanged content is byte-identical and Terraform's `source_code_hash
 the content does.
 """
 
+from coinswarm.config.deploy import deployed_name  # noqa: F401  (re-exported: packaging names its zips by it)
+
 LAMBDA_RUNTIME = "python3.12"
 GCP_RUNTIME = "python312"
-
-
-def deployed_name(function: str) -> str:
-    """The name a function is deployed under on every cloud (Lambda function, Cloud Function):
-    `coinswarm-` and the function's name with `-` for `_` (tick_ingest -> coinswarm-tick-ingest)."""
-    return "coinswarm-" + function.replace("_", "-")
