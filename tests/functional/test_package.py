@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from coinswarm.config.deploy import deployed_name
 from coinswarm.config.settings import Settings
-from coinswarm.packaging import archive, deployed_name
+from coinswarm.packaging import archive
 from coinswarm.packaging.__main__ import main
 from coinswarm.packaging.archive import Limits
 from coinswarm.packaging.build import TooLarge, build

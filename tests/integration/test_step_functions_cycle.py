@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from coinswarm.config.deploy import FUNCTIONS
-from coinswarm.packaging import deployed_name
+from coinswarm.config.deploy import FUNCTIONS, deployed_name
 from servers.moto import REGION, aws_client
 from templatefile import WORKFLOWS, render
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from coinswarm.config.deploy import FUNCTIONS
-from coinswarm.packaging import deployed_name
+from coinswarm.config.deploy import FUNCTIONS, deployed_name
 from templatefile import WORKFLOWS, placeholders, render
 
 CYCLE = [f for f in FUNCTIONS if f != "manual_trade"]

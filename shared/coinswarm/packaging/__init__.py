@@ -27,7 +27,5 @@ rebuild of unchanged content is byte-identical and Terraform's `source_code_hash
 the content does.
 """
 
-from coinswarm.config.deploy import deployed_name  # noqa: F401  (re-exported: packaging names its zips by it)
-
 LAMBDA_RUNTIME = "python3.12"
 GCP_RUNTIME = "python312"

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coinswarm.config.deploy import FUNCTIONS, Cloud
+from coinswarm.config.deploy import FUNCTIONS, Cloud, deployed_name
 from coinswarm.config.settings import Settings
-from coinswarm.packaging import GCP_RUNTIME, LAMBDA_RUNTIME, deployed_name
+from coinswarm.packaging import GCP_RUNTIME, LAMBDA_RUNTIME
 from coinswarm.packaging.archive import LIMITS, Content, Limits, ZipStats, megabytes, merge, tree_entries, write_zip
 from coinswarm.packaging.deps import Installer
 from coinswarm.packaging.plan import (
