@@ -5,18 +5,33 @@
 * its powertools `Logger(service="coinswarm-<name>")`: JSON lines on stdout, the cycle id as the
   correlation id, and every configured secret (`secret_values(settings)`, plus any the function adds,
   such as the manual trade secret) replaced by `***` by a `SecretRedactor` on the Logger's handler;
-* what its trigger needs, imported at init: powertools' batch utility for an SQS-triggered function
-  only (a scheduled or HTTP function does not pay for it);
+* what its trigger needs, imported at init: powertools' batch utility for a stage function (trigger
+  "message": an SQS batch or an asynchronous invocation) only (a scheduled or HTTP function does not
+  pay for it);
 * on first use, the container's App (`container_app()`, built once from the configuration and reused
-  while warm), an `SqsBus` for what the stage hands on, and whatever `built(...)` is asked for.
-  Nothing is built at import.
+  while warm), the bus of `deploy.chain` for what the stage hands on (`LambdaInvokeBus` for "invoke",
+  the default: the consumer invoked asynchronously, nothing polls; `SqsBus` for "queues" and
+  "workflow"), and whatever `built(...)` is asked for. Nothing is built at import.
 
-`sqs_batch` runs an SQS batch through powertools' `BatchProcessor(EventType.SQS)`: each record's body
-is decoded as the stage's message kind, handed to the stage, and each output published. A record that
-fails, a malformed body included, is listed in `batchItemFailures`, so SQS redelivers that record
-alone and moves it to the dead-letter queue after five receives; the rest of the batch succeeds.
-(The event source mapping must enable `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
-`scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
+`consume` takes a stage function's event in either shape, so a deployment may chain by either:
+
+* an asynchronous invocation (chain "invoke"): the event is the envelope of
+  `coinswarm.adapters.lambda_invoke_bus` (topic, cycle id, message). The message is decoded as the
+  stage's kind, handed to the stage, each output published. Anything wrong (not an envelope, another
+  topic, a malformed message, a stage that fails) raises: Lambda retries the invocation twice and then
+  sends it to the topic's dead-letter queue (the on-failure destination). The error says what is wrong
+  without quoting the event; the log line (redacted) has the details.
+* an SQS batch (chain "queues"), run through powertools' `BatchProcessor(EventType.SQS)`: each record's
+  body decoded and run as above. A record that fails, a malformed body included, is listed in
+  `batchItemFailures`, so SQS redelivers that record alone and moves it to the dead-letter queue after
+  five receives; the rest of the batch succeeds. (The event source mapping must enable
+  `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
+
+A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
+idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
+A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
+(`coinswarm.stages.trade_logging.worth_logging`), and skipping it saves an invocation per symbol and
+cycle. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
 """
 
 from __future__ import annotations
@@ -28,13 +43,16 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 from aws_lambda_powertools import Logger
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
+from coinswarm.adapters.lambda_invoke_bus import BadInvokeEvent, LambdaInvokeBus, read_event
 from coinswarm.adapters.sqs_bus import SqsBus
-from coinswarm.http.push_wire import PUSH_SECRET_ENV
+from coinswarm.http.push_wire import KINDS, PUSH_SECRET_ENV
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
+from coinswarm.ports.bus import Bus
 from coinswarm.stages.messages import (
+    PLACEMENTS,
     CandlesReady,
     CycleTick,
     DecisionReady,
@@ -43,6 +61,7 @@ from coinswarm.stages.messages import (
     ScoresReady,
     decode,
 )
+from coinswarm.stages.trade_logging import worth_logging
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
 
@@ -51,7 +70,9 @@ T = TypeVar("T")
 Outputs = Sequence[tuple[str, Message]]
 Stage = Callable[[App], Callable[[Any], Outputs]]
 """Which stage of the App a function runs: `lambda app: app.stages.scoring.handle`."""
-Trigger = Literal["sqs", "schedule", "http"]
+Trigger = Literal["message", "schedule", "http"]
+"""message: a stage function, invoked asynchronously with one message or by an SQS batch of them."""
+TOPIC_OF_KIND: dict[type[Any], str] = {kind: topic for topic, kind in KINDS.items()}
 
 MANUAL_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
 
@@ -61,11 +82,11 @@ class AwsFunction:
         self.name = name
         self.trigger = trigger
         self.logger = Logger(service=f"coinswarm-{name}")
-        if trigger == "sqs":
+        if trigger == "message":
             import aws_lambda_powertools.utilities.batch  # noqa: F401  (at init, not on the first batch)
         self._lock = threading.RLock()
         self._app: App | None = None
-        self._bus: SqsBus | None = None
+        self._bus: Bus | None = None
         self._outbound: Any = None
         self._built: dict[Callable[[App], Any], Any] = {}
         self._redactor: SecretRedactor | None = None
@@ -79,22 +100,23 @@ class AwsFunction:
         if app is not self._app:
             with self._lock:
                 if app is not self._app:
-                    self._bus = SqsBus.from_settings(app.settings)
+                    self._bus = chain_bus(app)
                     self._outbound = None
                     self._built.clear()
                     self._app = app
                     self._redact()
         return app
 
-    def bus(self) -> SqsBus:
+    def bus(self) -> Bus:
+        """The bus of `deploy.chain` on AWS: an asynchronous invocation of the consumer, or its SQS queue."""
         self.app()
         assert self._bus is not None
         return self._bus
 
     def outbound(self) -> Any:
-        """Where this function's outputs go: SQS, except the topics whose consumer `deploy.placement` puts on
-        Google Cloud, which are pushed over signed HTTP (built on first use: a deployment on AWS alone never
-        loads the push or needs its secret)."""
+        """Where this function's outputs go: the chain's bus (`bus()`), except the topics whose consumer
+        `deploy.placement` puts on Google Cloud, which are pushed over signed HTTP (built on first use: a
+        deployment on AWS alone never loads the push or needs its secret)."""
         app = self.app()
         with self._lock:
             if self._outbound is None:
@@ -152,10 +174,11 @@ class AwsFunction:
     # -- one message ------------------------------------------------------------------------------
 
     def run(self, message: In, stage: Stage) -> list[str]:
-        """Hand `message` to the stage and publish what it returns; the topics published, in order."""
+        """Hand `message` to the stage and publish what it returns (but a PlacementDone trade_logging would
+        do nothing with); the topics published, in order."""
         app = self.app()
         self.logger.set_correlation_id(message.cycle_id)
-        outputs = stage(app)(message)
+        outputs = [(topic, out) for topic, out in stage(app)(message) if worth_sending(topic, out)]
         bus = self.outbound()
         for topic, out in outputs:
             bus.publish(topic, out)
@@ -167,6 +190,41 @@ class AwsFunction:
         return topics
 
     # -- triggers ---------------------------------------------------------------------------------
+
+    def consume(self, event: Any, context: Any, kind: type[In], stage: Stage) -> dict[str, Any]:
+        """A stage function's event: an SQS batch (it has `Records`), else an asynchronous invocation."""
+        if isinstance(event, dict) and "Records" in event:
+            return self.sqs_batch(event, context, kind, stage)
+        return self.invoked(event, kind, stage)
+
+    def invoked(self, event: Any, kind: type[In], stage: Stage) -> dict[str, Any]:
+        """One message from an asynchronous invocation (`LambdaInvokeBus`): decoded as `kind` and run.
+        Raises when it cannot be (Lambda then retries it, and sends it to the dead-letter queue)."""
+        self.app()
+        try:
+            envelope = read_event(event)
+            self.logger.set_correlation_id(envelope.cycle_id)
+            expected = TOPIC_OF_KIND[kind]
+            if envelope.topic != expected:
+                raise BadInvokeEvent(
+                    f"this function consumes {expected!r}, not {envelope.topic[:40]!r}: the invocation reached the "
+                    "wrong function"
+                )
+            try:
+                message = decode(kind, envelope.body)
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p)[:32] for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()[:5]
+                )
+                raise BadInvokeEvent(
+                    f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems}"
+                ) from exc
+            return {"cycle_id": message.cycle_id, "published": self.run(message, stage)}
+        except Exception:
+            self.logger.exception(f"{self.name}: the invocation failed; Lambda retries it, then dead-letters it")
+            raise
+        finally:
+            self.logger.set_correlation_id(None)
 
     def sqs_batch(self, event: dict[str, Any], context: Any, kind: type[In], stage: Stage) -> dict[str, Any]:
         """An SQS batch: each record decoded as `kind` and run; failures reported one by one."""
@@ -214,6 +272,18 @@ class AwsFunction:
         secrets = rotation(raw)
         self.add_secrets(secrets)
         return secrets
+
+
+def chain_bus(app: App) -> Bus:
+    """The bus between this cloud's functions that `deploy.chain` names (built once per container)."""
+    if app.settings.deploy.chain == "invoke":
+        return LambdaInvokeBus.from_settings(app.settings)
+    return SqsBus.from_settings(app.settings)
+
+
+def worth_sending(topic: str, message: Message) -> bool:
+    """Everything is handed on but a PlacementDone without a fill, which trade_logging would ignore."""
+    return topic != PLACEMENTS or not isinstance(message, PlacementDone) or worth_logging(message)
 
 
 class ScheduledEvent(BaseModel):

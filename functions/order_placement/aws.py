@@ -1,12 +1,14 @@
-"""order_placement on AWS Lambda: an SQS batch of DecisionReady from the decisions queue; each record's
-earlier orders settled and its intents placed (risk, then the broker), its PlacementDone published on
-the placements queue. Handler: `functions.order_placement.aws.handler`.
+"""order_placement on AWS Lambda: a DecisionReady, invoked asynchronously by committee_vote (chain
+"invoke") or in an SQS batch from the decisions queue (chain "queues"); its earlier orders settled and
+its intents placed (risk, then the broker), its PlacementDone handed to trade_logging the same way when
+it carries a fill. Handler: `functions.order_placement.aws.handler`.
 
 Exactly one order per intent, guarded twice on purpose:
 
 * powertools' idempotency utility (a `DynamoDBPersistenceLayer` on `{prefix}-idempotency`, keyed on
-  the intent ids the record carries) dedupes the Lambda invocation record. SQS delivers at least
-  once, and a batch's failed records, or one whose visibility timeout ran out, come back: a repeat
+  the intent ids the message carries, whatever the event's shape) dedupes the message. Lambda's
+  asynchronous queue and SQS both deliver at least once; a failed invocation is retried (twice, by
+  Lambda), a batch's failed records, or one whose visibility timeout ran out, come back: a repeat
   does not run placement again but publishes the PlacementDone the first run produced, kept in the
   table. That is more than saved work: placement also settles earlier orders, and a second run
   would find them settled and report no fills, so republishing the first result hands the fills on
@@ -42,14 +44,14 @@ IDEMPOTENCY_TABLE = TableSpec(
     ttl_attribute="expiration",
 )
 
-function = AwsFunction("order_placement", "sqs")
+function = AwsFunction("order_placement", "message")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     once = function.built(OncePerIntent)
     if context is not None:
         once.config.register_lambda_context(context)  # an invocation that times out frees its claim
-    return function.sqs_batch(event, context, DecisionReady, lambda app: once)
+    return function.consume(event, context, DecisionReady, lambda app: once)
 
 
 class OncePerIntent:
@@ -57,7 +59,8 @@ class OncePerIntent:
 
     def __init__(self, app: App) -> None:
         self.config = IdempotencyConfig(
-            expires_after_seconds=QUEUE_OF_TOPIC[DECISIONS].retention_s,  # as long as SQS may redeliver
+            # as long as SQS may redeliver (4 days): longer than Lambda keeps an asynchronous event (6 hours)
+            expires_after_seconds=QUEUE_OF_TOPIC[DECISIONS].retention_s,
             use_local_cache=True,
         )
         persistence = DynamoDBPersistenceLayer(

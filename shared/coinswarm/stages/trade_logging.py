@@ -11,7 +11,7 @@ class TradeLoggingStage:
         self.ledger = ledger
 
     def handle(self, msg: PlacementDone) -> list[tuple[str, Message]]:
-        if not msg.fills:
+        if not worth_logging(msg):
             return []
         appended = sum(1 for fill in msg.fills if self.ledger.record_fill(fill))
         portfolio = self.ledger.project()
@@ -27,3 +27,10 @@ class TradeLoggingStage:
                 ),
             )
         ]
+
+
+def worth_logging(msg: PlacementDone) -> bool:
+    """Whether this stage has anything to do with `msg`: only fills reach the ledger. Orders placed, risk
+    refusals and venue refusals are recorded where they happen (the broker's book, the history); a
+    deployment need not hand on a PlacementDone without a fill (the AWS functions do not)."""
+    return bool(msg.fills)

@@ -4,6 +4,14 @@
 `mesh` plays Lambda's part: it invokes a handler with an event shaped like AWS's documented samples
 (`events/*.json`) and, for SQS, does what the event source mapping does: receive up to `batch` messages,
 turn them into the event's records, delete those the handler did not report in `batchItemFailures`.
+A mesh chains by queues (`deploy.chain = "queues"`) unless a test asks for `deploy={"chain": "invoke"}`.
+
+For the invoke chain, `invoked_lambdas` switches the moto server to its Docker-free Lambda ("lambda-simple",
+`lambda.use_docker = false`, put back after the test), which answers every invocation with the event it
+received, and creates the consumers under their deployed names. `AsyncLambda` then plays Lambda's
+asynchronous queue: it reads, from the answers moto gave the functions' own Lambda clients, which function
+was invoked (the request's path) with which event (what moto received), and hands exactly that event to
+that function's handler.
 """
 
 from __future__ import annotations
@@ -12,7 +20,10 @@ import copy
 import io
 import json
 import time
+import urllib.parse
+import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,8 +33,10 @@ from typing import Any
 import pytest
 
 from coinswarm.adapters.dynamodb_store import DynamoStore
+from coinswarm.adapters.lambda_invoke_bus import ROUTES
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, QUEUES, create_queues
+from coinswarm.config.deploy import deployed_name
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle, Order
 from coinswarm.marketdata.replay import ReplayMarketData
@@ -226,6 +239,7 @@ def mesh_settings(endpoint: str, prefix: str, history: Path, **sections: dict[st
         "market": {"warmup_candles": WARMUP},
         "store": {"path": str(history), "state": "dynamodb", "coordination": "dynamodb"},
         "aws": {"region": REGION, "endpoint_url": endpoint, "table_prefix": prefix},
+        "deploy": {"chain": "queues"},
     }
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
@@ -296,3 +310,119 @@ def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     for h, stream in zip(handlers, before, strict=True):
         h.setStream(stream)
+
+
+# -- the invoke chain --------------------------------------------------------------------------------------
+
+
+def moto_api(endpoint: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        endpoint + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class Invocation:
+    function: str  # the name in the request's path, as moto received it
+    event: bytes  # the event moto received (lambda-simple answers with it)
+    status: int
+
+
+class AsyncLambda:
+    """Lambda's side of the invoke chain: the consumers deployed on moto under their deployed names, and
+    the asynchronous queue, played by the test from what moto received."""
+
+    def __init__(self, endpoint: str, prefix: str) -> None:
+        self.prefix = prefix
+        self.client = aws_client("lambda", endpoint)
+        self.iam = aws_client("iam", endpoint)
+        self.role = self.iam.create_role(
+            RoleName=f"{prefix}-invoke",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        self.functions = [route.function_name(prefix) for route in ROUTES]
+        for name in self.functions:
+            self.client.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=self.role,
+                Handler="handler.handler",
+                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # never run: lambda-simple answers itself
+                Architectures=["arm64"],
+            )
+        self.queue: list[Invocation] = []
+        self.handled: Counter[str] = Counter()
+
+    def watch(self, client: Any) -> None:
+        """Note every asynchronous invocation this Lambda client makes, as moto answered it."""
+
+        def answered(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+            path = urllib.parse.urlsplit(http_response.url).path  # /2015-03-31/functions/<name>/invocations
+            name = urllib.parse.unquote(path.split("/")[-2])
+            self.queue.append(Invocation(name, parsed["Payload"].read(), parsed["StatusCode"]))
+
+        client.meta.events.register("after-call.lambda.Invoke", answered)
+
+    def run(self, handlers: dict[str, Callable[..., Any]]) -> Counter[str]:
+        """Hand each queued event to its function's handler (`handlers` by function, named as in FUNCTIONS),
+        and what those invoke in turn, until nothing is left; how many each function handled."""
+        by_name = {deployed_name(f, self.prefix): h for f, h in handlers.items()}
+        ran: Counter[str] = Counter()
+        while self.queue:
+            invocation = self.queue.pop(0)
+            assert invocation.status == 202, invocation
+            function = invocation.function.removeprefix(f"{self.prefix}-").replace("-", "_")
+            by_name[invocation.function](json.loads(invocation.event), LambdaContext())
+            ran[function] += 1
+        self.handled.update(ran)
+        return ran
+
+    def drop(self) -> None:
+        for name in self.functions:
+            self.client.delete_function(FunctionName=name)
+        self.iam.delete_role(RoleName=f"{self.prefix}-invoke")
+        self.client.close()
+        self.iam.close()
+
+
+STAGE_HANDLERS: dict[str, Callable[..., Any]] = {
+    "agent_scoring": agent_scoring.handler,
+    "committee_vote": committee_vote.handler,
+    "order_placement": order_placement.handler,
+    "trade_logging": trade_logging.handler,
+}
+
+
+@pytest.fixture
+def lambda_simple(moto_server: str) -> Iterator[str]:
+    """moto's Lambda without Docker for one test: an invocation answers with the event it received."""
+    before = moto_api(moto_server, "/moto-api/config")
+    moto_api(moto_server, "/moto-api/config", {"lambda": {"use_docker": False}})
+    try:
+        yield moto_server
+    finally:
+        moto_api(moto_server, "/moto-api/config", {"lambda": before["lambda"]})
+
+
+@pytest.fixture
+def invoked_lambdas(lambda_simple: str) -> Iterator[Callable[[Mesh], AsyncLambda]]:
+    """`deploy(mesh)`: the mesh's consumers on moto's Lambda, and every function's bus watched."""
+    made: list[AsyncLambda] = []
+
+    def deploy(mesh: Mesh) -> AsyncLambda:
+        assert mesh.settings.deploy.chain == "invoke"
+        lam = AsyncLambda(lambda_simple, mesh.prefix)
+        made.append(lam)
+        for module in FUNCTIONS:
+            lam.watch(module.function.bus().client)
+        return lam
+
+    yield deploy
+    for lam in made:
+        lam.drop()

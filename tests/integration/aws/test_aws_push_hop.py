@@ -41,7 +41,7 @@ def test_placements_cross_to_the_other_cloud_over_signed_http_and_reach_its_ledg
             if fills:
                 break
         assert fills, "no order filled: the hop proves nothing"
-        assert received and set(received) == {"/push"}  # ... every PlacementDone was pushed, signed
+        assert received and set(received) == {"/push"}  # ... every PlacementDone with a fill was pushed, signed
         assert [f.fill.client_order_id for f in fills] == mesh.broker.submitted[: len(fills)]
         assert mesh.app.ledger.verify().ok
         assert mesh.depth("placements") == 0 and mesh.depth("placements", dlq=True) == 0
