@@ -23,13 +23,21 @@ def no_local_config(tmp_path, monkeypatch) -> None:
         monkeypatch.delenv(key)
 
 
-def test_the_default_prints_the_table_and_exits_1_naming_what_is_over(capsys) -> None:
+def test_the_default_prints_the_table_and_exits_0_within_every_share(capsys) -> None:
+    assert main(["budget"]) == 0
+    out = capsys.readouterr().out
+    assert "3 symbols every 1 min · mesh wiring · chain invoke · functions aws: 6" in out
+    assert "Lambda requests" in out and "433,740 requests" in out and "43.4%" in out
+    assert "SQS requests" not in out  # nothing polls: not used, so not listed
+    assert "OK: every quota within 50% of its free tier, no trap" in out
+
+
+def test_the_queue_chain_prints_the_table_and_exits_1_naming_what_is_over(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COINSWARM_DEPLOY__CHAIN", "queues")
     assert main(["budget"]) == 1
     out = capsys.readouterr().out
-    assert "3 symbols every 1 min · mesh wiring · chain queues · functions aws: 6" in out
-    assert "Lambda requests" in out and "561,900 requests" in out and "56.2%" in out
-    assert "https://aws.amazon.com/sqs/pricing/" in out
-    assert "OVER the 50% limit: Lambda requests 56%, SQS requests 415%" in out
+    assert "chain queues" in out and "https://aws.amazon.com/sqs/pricing/" in out
+    assert "OVER the 50% limit: SQS requests 376%" in out
 
 
 def test_fused_wiring_from_the_environment_fits_and_exits_0(capsys, monkeypatch) -> None:
@@ -60,14 +68,16 @@ def test_a_trap_fails_even_within_every_share(capsys, tmp_path) -> None:
 
 
 def test_json_is_a_list_of_every_line_with_its_figures(capsys) -> None:
-    assert main(["budget", "--json"]) == 1
+    assert main(["budget", "--json"]) == 0
     lines = json.loads(capsys.readouterr().out)
     assert isinstance(lines, list) and len(lines) >= 27
     for line in lines:
         assert {"quota", "cloud", "used", "limit", "share", "unit", "source", "checked"} <= set(line)
         assert line["share"] == pytest.approx(line["used"] / line["limit"], rel=1e-5, abs=1e-6)
     sqs = next(x for x in lines if x["quota"] == "SQS requests")
-    assert (sqs["cloud"], sqs["used"], sqs["limit"]) == ("aws", 4_147_200, 1_000_000)
+    assert (sqs["cloud"], sqs["used"], sqs["limit"]) == ("aws", 0, 1_000_000)
+    requests = next(x for x in lines if x["quota"] == "Lambda requests")
+    assert (requests["used"], requests["share"]) == (433_740, 0.43374)
 
 
 def test_the_installed_command_runs_as_a_subprocess(tmp_path) -> None:
@@ -79,7 +89,7 @@ def test_the_installed_command_runs_as_a_subprocess(tmp_path) -> None:
         env={"PATH": "/usr/bin:/bin"},
         timeout=60,
     )
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr
     assert {x["cloud"] for x in json.loads(done.stdout)} == {"aws", "gcp", "azure"}
 
 

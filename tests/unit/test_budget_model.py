@@ -1,4 +1,5 @@
-"""The budget model's arithmetic against hand-computed cases, the traps, and the verdict on the default."""
+"""The budget model's arithmetic against hand-computed cases, the traps, and the verdict on the default
+(chained by asynchronous invocation: it fits every quota with 2x headroom; the queue chain does not)."""
 
 from __future__ import annotations
 
@@ -31,30 +32,32 @@ def line(settings: Settings, key: str) -> Any:
     return next(x for x in project(settings).lines if x.key == key)
 
 
-# -- the default: 1-minute cycle, 3 symbols, mesh wiring, every function on AWS, chained by queues --------------
+# -- the default: 1-minute cycle, 3 symbols, mesh wiring, every function on AWS, chained by invocation ----------
 
 
 def test_default_lambda_requests_and_compute() -> None:
     # cycles a month: 1440 a day x 30 days = 43,200
-    # invocations a cycle: tick_ingest 1 + four stages x 3 symbols = 13 -> 561,600; manual trade 10/day x 30 = 300
+    # invocations a cycle: tick_ingest 1 + scoring, vote, placement x 3 symbols = 10 -> 432,000;
+    # trade_logging only for a fill: 48 orders a day x 30 = 1,440; manual trade 10/day x 30 = 300
     # GB-s at 256 MB (0.25 GB): tick 43,200 x 1.5 s (500 ms x 3 symbols) = 16,200; scoring 129,600 x 0.2 = 6,480;
-    #   vote 129,600 x 0.15 = 4,860; placement 129,600 x 0.3 = 9,720; logging 129,600 x 0.15 = 4,860; manual 75
-    assert line(Settings(), "lambda_requests").used == pytest.approx(561_900)
-    assert line(Settings(), "lambda_compute").used == pytest.approx(42_195)
-
-
-def test_default_sqs_requests_count_the_event_source_mappings_idle_polling() -> None:
-    # 4 queues x 5 pollers x 86,400/20 polls a day x 30 days = 2,592,000 (idle or not)
-    # messages: 4 hops x 3 symbols x 43,200 cycles = 518,400, each sent, received, deleted: 1,555,200
+    #   vote 129,600 x 0.15 = 4,860; placement 129,600 x 0.3 = 9,720; logging 1,440 x 0.15 = 54; manual 75
+    assert line(Settings(), "lambda_requests").used == pytest.approx(433_740)
+    assert line(Settings(), "lambda_compute").used == pytest.approx(37_389)
     usage = project_usage(Settings())
-    assert usage.sqs_queues == 4
-    assert usage.month["sqs_requests"] == pytest.approx(4_147_200)
+    assert usage.invocations["trade_logging"] == 1_440 and usage.invocations["order_placement"] == 129_600
+    assert usage.per_cycle["messages.placements"] == pytest.approx(48 / 1440)
+
+
+def test_default_invocations_poll_nothing_sqs_is_only_the_dead_letter_destination() -> None:
+    usage = project_usage(Settings())
+    assert usage.sqs_queues == 0
+    assert usage.month.get("sqs_requests", 0) == 0 and usage.per_cycle["sqs_idle_polls"] == 0
 
 
 def test_default_logs_dynamodb_and_cosmos() -> None:
     s = Settings()
-    # 561,900 invocations x 1,200 B = 674,280,000 B ingested; kept 14 days: 674,280,000 / 30 x 14 = 314,664,000
-    assert line(s, "cloudwatch_logs").used == pytest.approx(0.988_944)
+    # 433,740 invocations x 1,200 B = 520,488,000 B ingested; kept 14 days: 520,488,000 / 30 x 14 = 242,894,400
+    assert line(s, "cloudwatch_logs").used == pytest.approx(0.763_382_4)
     # the state table (10/10) and the idempotency table (2/2)
     assert (line(s, "dynamodb_rcu").used, line(s, "dynamodb_wcu").used) == (12, 12)
     # decisions kept 90 days: 3 x 1440 x 90 x 1,300 B = 505,440,000; ledger 48/day x 365 x 500 B x 2 = 17,520,000
@@ -65,9 +68,47 @@ def test_default_logs_dynamodb_and_cosmos() -> None:
     assert line(s, "eventbridge_scheduler").used == 43_200
 
 
-def test_the_default_mesh_on_queues_does_not_keep_2x_headroom_sqs_and_lambda_requests_are_over() -> None:
+def test_the_default_configuration_fits_every_quota_with_2x_headroom() -> None:
     budget = project(Settings())
-    assert {x.key for x in budget.over} == {"sqs_requests", "lambda_requests"}
+    assert Settings().deploy.chain == "invoke" and Settings().wiring == "mesh"
+    assert budget.ok, [(x.quota, round(x.share, 3)) for x in budget.over] + [t.key for t in budget.traps]
+    assert max(x.share for x in budget.lines) <= 0.5
+    # the closest: the provisioned DynamoDB capacity (12 of 25), then Lambda requests
+    assert sorted((round(x.share, 4), x.key) for x in budget.lines)[-3:] == [
+        (0.4337, "lambda_requests"),
+        (0.48, "dynamodb_rcu"),
+        (0.48, "dynamodb_wcu"),
+    ]
+
+
+def test_a_fourth_symbol_every_minute_is_over_the_lambda_requests_share() -> None:
+    # 43,200 x (1 + 3 x 4) = 561,600 + 1,440 fills + 300 manual = 563,340: 56 %
+    four = cfg(symbols=["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"])
+    assert line(four, "lambda_requests").used == pytest.approx(563_340)
+    assert [x.key for x in project(four).over] == ["lambda_requests"]
+
+
+def test_invocations_at_a_5_minute_cadence() -> None:
+    # 288 cycles a day x 30 = 8,640; x (1 + 3 x 3) = 86,400; fills: min(48, 288 x 3) = 48 a day -> 1,440; manual 300
+    s = cfg(timeframe="5m")
+    assert line(s, "lambda_requests").used == pytest.approx(88_140)
+    assert project(s).ok
+
+
+# -- the queue chain: SQS event sources ------------------------------------------------------------------------
+
+
+def test_the_queue_chain_polls_sqs_even_when_idle_and_is_over() -> None:
+    s = cfg(deploy__chain="queues")
+    usage = project_usage(s)
+    # 4 queues x 5 pollers x 86,400/20 polls a day x 30 days = 2,592,000 (idle or not)
+    # messages: 3 hops x 3 symbols x 43,200 cycles = 388,800, placements with a fill 1,440: 390,240,
+    #   each sent, received, deleted: 1,170,720
+    assert usage.sqs_queues == 4
+    assert usage.month["sqs_requests"] == pytest.approx(3_762_720)
+    assert line(s, "lambda_requests").used == pytest.approx(433_740)  # the same invocations
+    budget = project(s)
+    assert {x.key for x in budget.over} == {"sqs_requests"}
     assert not budget.ok and not budget.traps
 
 
@@ -101,15 +142,26 @@ def test_all_on_gcp_firestore_pubsub_and_functions() -> None:
     assert "firestore_writes" in {x.key for x in project(s).over}
 
 
-def test_cross_cloud_hops_leave_gcp_as_egress_and_use_no_queue() -> None:
+@pytest.mark.parametrize("chain", ["invoke", "queues"])
+def test_cross_cloud_hops_leave_gcp_as_egress_and_use_no_queue(chain: str) -> None:
     # scoring on GCP, the rest on AWS: candles arrive by HTTP push, scores leave GCP by HTTP push:
     # 3 x 43,200 x (900 B + 1,000 B overhead) = 246,240,000 B; and its agents' memory lives in DynamoDB:
     # (1 read + 1 write) x 3 x 43,200 x (1,000 B + 2,300/2 B) = 557,280,000 B
-    s = cfg(deploy__placement={"agent_scoring": "gcp"})
+    s = cfg(deploy__placement={"agent_scoring": "gcp"}, deploy__chain=chain)
     usage = project_usage(s)
-    assert usage.sqs_queues == 2  # decisions and placements stay on SQS
+    # queues: decisions and placements stay on SQS; invoke: the AWS hops are invocations, nothing polls
+    assert usage.sqs_queues == (2 if chain == "queues" else 0)
     assert usage.month["gcf_egress"] == pytest.approx(0.246_24 + 0.557_28)
     assert usage.month["gcf_invocations"] == pytest.approx(129_600)
+    # AWS: tick 43,200 + vote and placement 2 x 129,600 + fills 1,440 + manual 300
+    assert usage.month["lambda_requests"] == pytest.approx(304_140)
+
+
+def test_order_placement_on_gcp_hands_every_placement_on_to_trade_logging_on_aws() -> None:
+    # Cloud Functions publish every PlacementDone: trade_logging on AWS is invoked 3 x 43,200 times
+    usage = project_usage(cfg(deploy__placement={"order_placement": "gcp"}))
+    assert usage.invocations["trade_logging"] == pytest.approx(129_600)
+    assert usage.per_cycle["messages.placements"] == 3
 
 
 def test_cloud_functions_cpu_and_billing_steps() -> None:

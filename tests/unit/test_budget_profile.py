@@ -13,9 +13,10 @@ from coinswarm.config.settings import Settings
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.stages.messages import CycleTick, encode
+from coinswarm.stages.messages import PLACEMENTS, CycleTick, PlacementDone, encode
 from coinswarm.wiring import bootstrap
 from coinswarm.wiring.mesh import LocalMesh
+from functions.aws_common import worth_sending
 from functions.local import local_handlers
 
 SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD")
@@ -53,9 +54,17 @@ class Counting:
 
 def run_holds(monkeypatch, cycles: int = 60) -> tuple[Counter, dict, Counter, dict]:
     """`cycles` live cycles that only hold: quorum 3 with one venue (arbitrage abstains) never acts."""
+    calls, sizes, messages, message_bytes, _ = run_cycles(monkeypatch, cycles, {"quorum": 3})
+    return calls, sizes, messages, message_bytes
+
+
+def run_cycles(
+    monkeypatch, cycles: int, committee: dict[str, Any]
+) -> tuple[Counter, dict, Counter, dict, list[PlacementDone]]:
+    """`cycles` live cycles with these committee settings; also every PlacementDone order placement made."""
     data = Settings().model_dump()
     data["market"]["warmup_candles"] = 50
-    data["committee"]["quorum"] = 3
+    data["committee"].update(committee)
     settings = Settings.model_validate(data)
     series = {
         s: synthetic_candles(s, 400, seed=3 + i, start_ts=START, timeframe_s=60, start_price=100.0 * (i + 1))
@@ -84,10 +93,13 @@ def run_holds(monkeypatch, cycles: int = 60) -> tuple[Counter, dict, Counter, di
         return run
 
     messages, message_bytes = Counter(), {}
+    placed: list[PlacementDone] = []
 
     def tap(topic: str, message: Any) -> None:
         messages[topic] += 1
         message_bytes.setdefault(topic, []).append(len(encode(message).encode()))
+        if isinstance(message, PlacementDone):
+            placed.append(message)
 
     mesh = LocalMesh({t: as_function(t, h) for t, h in local_handlers(app).items()}, tap)
     closes = sorted({c.close_ts for c in series["BTC-USD"]})
@@ -97,10 +109,11 @@ def run_holds(monkeypatch, cycles: int = 60) -> tuple[Counter, dict, Counter, di
     calls.clear()
     messages.clear()
     message_bytes.clear()
+    placed.clear()
     for ts in closes[62 : 62 + cycles]:
         clock.set(ts)
         mesh.run(CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=SYMBOLS))
-    return calls, sizes, messages, message_bytes
+    return calls, sizes, messages, message_bytes, placed
 
 
 def per_symbol_cycle(calls: Counter, function: str, port: str, names: set[str], cycles: int = 60) -> float:
@@ -130,9 +143,24 @@ def test_state_operations_per_symbol_and_cycle_are_the_profiles(monkeypatch) -> 
 
 
 def test_one_message_per_symbol_on_every_hop_an_order_or_not(monkeypatch) -> None:
-    _, _, messages, _ = run_holds(monkeypatch)
+    _, _, messages, _, placed = run_cycles(monkeypatch, 60, {"quorum": 3})
     assert messages == Counter({"tick": 60, "candles": 180, "scores": 180, "decisions": 180, "placements": 180})
     assert [topic for _, _, topic in p.HOPS] == ["candles", "scores", "decisions", "placements"]
+    # ... but on AWS a PlacementDone without a fill is not handed on: trade_logging is never invoked for a hold
+    assert len(placed) == 180 and not [m for m in placed if worth_sending(PLACEMENTS, m)]
+
+
+def test_on_aws_trade_logging_is_invoked_once_per_fill_at_most_once_per_order(monkeypatch) -> None:
+    # a committee that trades: the mean-reversion agent alone may act
+    _, _, messages, _, placed = run_cycles(monkeypatch, 120, {"quorum": 1, "threshold": 0.45})
+    handed_on = [m for m in placed if worth_sending(PLACEMENTS, m)]
+    orders = sum(len(m.orders) for m in placed)
+    fills = sum(len(m.fills) for m in placed)
+    assert orders and fills, "the run traded nothing: it proves nothing"
+    assert all(m.fills for m in handed_on) and fills == sum(len(m.fills) for m in handed_on)
+    # the model's trade_logging invocations: one per order (each fills once, at a later cycle)
+    assert len(handed_on) <= orders < len(placed)
+    assert messages["placements"] == len(placed) == 120 * len(SYMBOLS)
 
 
 def test_records_and_messages_fit_the_sizes_the_model_bills(monkeypatch) -> None:

@@ -9,10 +9,10 @@ from coinswarm.config.deploy import FUNCTIONS
 from coinswarm.config.settings import Settings
 
 
-def test_by_default_every_function_runs_on_aws_chained_by_queues() -> None:
+def test_by_default_every_function_runs_on_aws_chained_by_asynchronous_invocation() -> None:
     deploy = Settings().deploy
     assert deploy.placement == dict.fromkeys(FUNCTIONS, "aws")
-    assert deploy.chain == "queues"
+    assert deploy.chain == "invoke"
 
 
 def test_naming_one_function_moves_only_that_one() -> None:
@@ -28,7 +28,7 @@ def test_naming_one_function_moves_only_that_one() -> None:
     [
         ({"placement": {"order_placment": "aws"}}, "no such function: order_placment"),
         ({"placement": {"tick_ingest": "azure"}}, "'aws' or 'gcp'"),
-        ({"chain": "cron"}, "'queues' or 'workflow'"),
+        ({"chain": "cron"}, "'invoke', 'queues' or 'workflow'"),
         ({"memory_mb": 64}, "greater than or equal to 128"),
     ],
 )

@@ -158,7 +158,7 @@ def traps(settings: Settings, usage: Usage) -> list[Trap]:
             Trap(
                 "step_functions_standard",
                 f"Step Functions standard at a {settings.timeframe} cadence: {transitions:,.0f} state transitions "
-                'a month, 4,000 are free; chain by queues (deploy.chain = "queues") and keep the workflow '
+                'a month, 4,000 are free; chain by invocation (deploy.chain = "invoke") and keep the workflow '
                 "for low-frequency or manual cycles",
             )
         )
@@ -167,7 +167,7 @@ def traps(settings: Settings, usage: Usage) -> list[Trap]:
             Trap(
                 "step_functions_express",
                 "Step Functions express has no free tier: every execution is billed; use standard for "
-                "low-frequency cycles, or chain by queues",
+                'low-frequency cycles, or chain by invocation (deploy.chain = "invoke")',
             )
         )
     jobs = usage.month.get("cloud_scheduler_jobs", 0.0)

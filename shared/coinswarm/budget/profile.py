@@ -10,9 +10,12 @@ A live cycle brings one new candle per symbol. Per symbol and cycle (the worst c
 * committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
 * order_placement: the paper book read for pending orders and for settlement (once more while no order
   was ever placed and there is no book yet: three reads, the figure taken) and, when the symbol is
-  held, written back re-priced (the worst case: every symbol held); one PlacementDone sent every time,
-  an order or not. On AWS powertools' idempotency record is put and then completed (two writes).
-* trade_logging: nothing without a fill; with one, the ledger append and the projection update.
+  held, written back re-priced (the worst case: every symbol held); one PlacementDone every time, an
+  order or not, kept with the message's claim (the outbox), but handed on by the AWS functions only when
+  it carries a fill (`stages.trade_logging.worth_logging`: nothing else reaches the ledger); Cloud
+  Functions hand every one on. On AWS powertools' idempotency record is put and then completed (two
+  writes).
+* trade_logging: invoked only for a fill (from AWS), with the ledger append and the projection update.
 
 An order (at most `risk.max_orders_per_day`, the worst case the model assumes) adds the claim
 (begin, complete), the kill switch, the risk day (read, write), the book (read, write) and the order

@@ -1,12 +1,21 @@
 """A month (30 days) of usage of every metered service, from the configuration alone: no I/O.
 
 The counting follows the code (see `coinswarm.budget.profile`): mesh wiring invokes tick_ingest once a
-cycle and every later stage once per symbol (an SQS batch may carry several symbols, but nothing makes
-it: the worst case is counted); fused wiring runs every stage in tick_ingest's one invocation. A hop
-between two functions on the same cloud is a queue (SQS, Pub/Sub) with chain = "queues", a call from
-the workflow with chain = "workflow"; a hop between clouds is a signed HTTP push, which leaves the
-producer's cloud (egress) and invokes the consumer. Orders are taken at their worst case,
-`risk.max_orders_per_day`, each filled at a later cycle.
+cycle and agent_scoring, committee_vote and order_placement once per symbol (an SQS batch may carry
+several symbols, but nothing makes it: the worst case is counted), and trade_logging once per fill when
+order_placement runs on AWS (its functions hand on only a PlacementDone with a fill), else once per
+symbol; fused wiring runs every stage in tick_ingest's one invocation. A hop between two functions on
+the same cloud is, by `deploy.chain`:
+
+* "invoke": on AWS an asynchronous Lambda invocation of the consumer. It is the consumer's Lambda
+  request, counted with the invocations, and nothing else: no queue is polled (SQS only receives what
+  failed three times, in the dead-letter queues; failures are not projected). On GCP, Pub/Sub.
+* "queues": an SQS queue (send, receive, delete per message, and the event source mapping's pollers,
+  idle or not), or Pub/Sub on GCP.
+* "workflow": a call from the workflow (Step Functions, GCP Workflows).
+
+A hop between clouds is a signed HTTP push, which leaves the producer's cloud (egress) and invokes the
+consumer. Orders are taken at their worst case, `risk.max_orders_per_day`, each filled at a later cycle.
 
 Where the stores live in the cloud: hot state (and coordination) in `store.state` /
 `store.coordination` when named, else in the store of the cloud that runs tick_ingest (DynamoDB or
@@ -82,6 +91,7 @@ class _Model:
         self.coord_store = self._store(settings.store.coordination)
         self.fused = settings.wiring == "fused"
         self.workflow = settings.deploy.chain == "workflow" and not self.fused
+        self.invoke = settings.deploy.chain == "invoke" and not self.fused
         self.u = Usage()
 
     def _store(self, named: str) -> str:
@@ -111,8 +121,17 @@ class _Model:
             "agent_scoring": float(self.n),
             "committee_vote": float(self.n),
             "order_placement": later,
-            "trade_logging": self.orders_cycle if self.workflow else float(self.n),
+            "trade_logging": self._messages("placements"),
         }
+
+    def _messages(self, topic: str) -> float:
+        """Messages handed on a hop in a cycle: one per symbol, but a PlacementDone only with a fill where
+        order_placement runs on AWS or in a workflow (which runs place and log only for an order)."""
+        if topic == "placements" and (self.workflow or self.cloud["order_placement"] == "aws"):
+            return self.orders_cycle
+        if topic == "decisions" and self.workflow:
+            return self.orders_cycle
+        return float(self.n)
 
     def _invocations(self) -> None:
         per_cycle = self._per_cycle_invocations()
@@ -147,7 +166,8 @@ class _Model:
             return
         queues: set[str] = set()
         for producer, consumer, topic in p.HOPS:
-            messages = self.n if not self.workflow else (self.orders_cycle if consumer in STAGES[3:] else self.n)
+            messages = self._messages(topic)
+            self.u.per_cycle[f"messages.{topic}"] = messages
             month = messages * self.cycles
             size = p.MESSAGE_BYTES[topic]
             src, dst = self.cloud[producer], self.cloud[consumer]
@@ -155,6 +175,8 @@ class _Model:
                 self._egress(src, month * (size + p.REQUEST_OVERHEAD_BYTES))
             elif self.workflow:
                 continue  # the workflow hands the output on; its steps are counted in _workflows
+            elif src == "aws" and self.invoke:
+                continue  # the consumer's asynchronous invocation: a Lambda request, counted with the invocations
             elif src == "aws":
                 queues.add(topic)
                 self.u.add("sqs_requests", month * p.SQS_REQUESTS_PER_MESSAGE)

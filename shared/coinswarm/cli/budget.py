@@ -13,13 +13,14 @@ from coinswarm.config.settings import Settings
 
 HELP = f"""Project a month (30 days) of cloud usage from the configuration, the one the functions and the
 Terraform read: symbols, timeframe (the cycle's cadence), wiring (fused | mesh) and the [deploy] section
-(placement of each function on aws | gcp, chain = queues | workflow, memory_mb, durations_ms,
+(placement of each function on aws | gcp, chain = invoke | queues | workflow, memory_mb, durations_ms,
 log_retention_days, min_instances, ...). Each free-tier quota is shown beside the projected use, its
 share and the page that states it (with the date it was checked); provisioned capacities are shown
 beside the load they carry.
 
-The model is worst case where the code allows it: one invocation per symbol for every mesh stage, every
-symbol held (its book re-priced each cycle), risk.max_orders_per_day orders a day. Storage that never
+The model is worst case where the code allows it: one invocation per symbol for every mesh stage (but
+trade_logging on AWS, invoked per fill), every symbol held (its book re-priced each cycle),
+risk.max_orders_per_day orders a day. Storage that never
 expires is projected after {STORAGE_HORIZON_DAYS} days.
 
 Exit status: 0 when every share is within --max-share (default deploy.max_share, 0.5: 2x headroom)
@@ -30,6 +31,7 @@ Examples:
   coinswarm budget                               the configuration as it is
   coinswarm budget --json | jq '.[] | select(.share > 0.25)'
   COINSWARM_WIRING=fused coinswarm budget        what fused wiring would cost
+  COINSWARM_DEPLOY__CHAIN=queues coinswarm budget   what SQS event sources would cost (they poll)
   COINSWARM_TIMEFRAME=5m coinswarm budget        a 5-minute cycle
 """
 
