@@ -4,7 +4,9 @@ push secret instead, see coinswarm.http.signing). The event (payload format 2.0)
 Handler: `functions.push_receiver.aws.handler`.
 
 It consumes the topics whose consumer `deploy.placement` puts on AWS and refuses the others. What the
-stage hands on goes to SQS, or is pushed again when its consumer runs on the other cloud. Replays are
+stage hands on goes to the chain's bus (an asynchronous invocation of its consumer, or SQS), or is pushed
+again when its consumer runs on the other cloud; as from every AWS function, a PlacementDone without a
+fill is not handed on. Replays are
 refused across every container: the replay cache is the coordination store (`StoredSeenSignatures`).
 The secret is the SSM SecureString `/{prefix}/push-secret` (or `COINSWARM_PUSH_SECRET` locally), read
 once per container; several, comma-separated, during a rotation (the first signs, any verifies).
@@ -19,8 +21,9 @@ from coinswarm.http.push_receiver import PushReceiver
 from coinswarm.http.push_wire import consumed_on, pushed_from
 from coinswarm.http.replay_cache import StoredSeenSignatures
 from coinswarm.http.signing import HmacAuthenticator
-from coinswarm.wiring.bootstrap import App
-from functions.aws_common import AwsFunction
+from coinswarm.stages.messages import Message
+from coinswarm.wiring.bootstrap import App, Route
+from functions.aws_common import AwsFunction, worth_sending
 from functions.manual_trade.aws import FunctionUrlEvent, response
 
 CLOUD = "aws"
@@ -56,4 +59,15 @@ def push_receiver(app: App) -> PushReceiver:
     )  # (as every AWS function's outbound(), with the secrets read once for both directions)
     seen = StoredSeenSignatures(app.coordination, app.clock)
     auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
-    return PushReceiver(auth, app.stages.routes(), consumed_on(placement, CLOUD), bus)
+    routes = {topic: handing_on_what_is_worth_sending(route) for topic, route in app.stages.routes().items()}
+    return PushReceiver(auth, routes, consumed_on(placement, CLOUD), bus)
+
+
+def handing_on_what_is_worth_sending(route: Route) -> Route:
+    """The stage, its outputs filtered as every AWS function filters them (`worth_sending`: no PlacementDone
+    without a fill), so that what the receiver reports as published is what was sent."""
+
+    def run(message: Any) -> list[tuple[str, Message]]:
+        return [(topic, out) for topic, out in route(message) if worth_sending(topic, out)]
+
+    return run
