@@ -52,6 +52,8 @@ def test_default_invocations_poll_nothing_sqs_is_only_the_dead_letter_destinatio
     usage = project_usage(Settings())
     assert usage.sqs_queues == 0
     assert usage.month.get("sqs_requests", 0) == 0 and usage.per_cycle["sqs_idle_polls"] == 0
+    assert any("failed invocation is retried twice" in note for note in usage.notes)
+    assert not project_usage(cfg(deploy__chain="queues")).notes
 
 
 def test_default_logs_dynamodb_and_cosmos() -> None:

@@ -49,7 +49,7 @@ class Usage:
     month: dict[str, float] = field(default_factory=dict)
     per_cycle: dict[str, float] = field(default_factory=dict)
     invocations: dict[str, float] = field(default_factory=dict)  # per month, by function
-    sqs_queues: int = 0
+    sqs_queues: int = 0  # queues an event source mapping polls (the invoke chain's dead-letter queues are not)
     dynamodb_capacity: tuple[int, int] = (0, 0)  # provisioned (RCU, WCU)
     cosmos_peak_ru_s: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -185,6 +185,11 @@ class _Model:
         if self.cloud["trade_logging"] == "gcp" and not self.workflow:  # TradesLogged, published, unconsumed
             logged = self.orders_cycle * self.cycles
             self.u.add("pubsub", logged * max(p.MESSAGE_BYTES["logged"], p.PUBSUB_MIN_BYTES) / GIB)
+        if self.invoke and any(self.cloud[c] == "aws" == self.cloud[f] for f, c, _ in p.HOPS):
+            self.u.notes.append(
+                "chain invoke: a failed invocation is retried twice (a Lambda request each) and then sent to its "
+                "dead-letter queue (one SQS request); failures are not projected"
+            )
         polls = len(queues) * p.SQS_POLLERS * SECONDS_PER_DAY / p.SQS_POLL_WAIT_S * DAYS
         self.u.add("sqs_requests", polls)
         self.u.sqs_queues = len(queues)
