@@ -1,9 +1,9 @@
 """tick_ingest on AWS Lambda, invoked by an EventBridge Scheduler schedule (one per candle, e.g.
 `rate(1 minute)`): fetch and store the newest closed candles of every configured symbol as of the
-event's time, and put one CandlesReady per symbol on the candles queue. Cycle id: `cycle-<ts>`, the
-close of the newest candle. A failure raises, so the Scheduler retries; a retry (or a repeated event)
-fetches only candles newer than those stored, so it sends nothing twice. Handler:
-`functions.tick_ingest.aws.handler`."""
+event's time, and hand one CandlesReady per symbol to agent_scoring (an asynchronous invocation each
+with chain "invoke", the candles queue with "queues"). Cycle id: `cycle-<ts>`, the close of the newest
+candle. A failure raises, so the Scheduler retries; a retry (or a repeated event) fetches only candles
+newer than those stored, so it sends nothing twice. Handler: `functions.tick_ingest.aws.handler`."""
 
 from __future__ import annotations
 

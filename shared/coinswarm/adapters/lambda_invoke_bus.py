@@ -188,3 +188,23 @@ class LambdaInvokeBus(Bus):
             raise TransientBusError(f"{what}: Lambda answered {status}, not 202 (queued)")
         with self._lock:
             self.sent += 1
+
+
+def configure_async_invocation(lambda_client: Any, sqs_client: Any, prefix: str) -> dict[str, str]:
+    """Give each consumer the asynchronous invocation the Terraform gives it (for tests and a first deploy
+    without Terraform; the functions and the dead-letter queues, `sqs_bus.create_queues`, must exist):
+    `ASYNC_RETRIES` retries, events kept at most `MAX_EVENT_AGE_S`, failures sent to the topic's
+    dead-letter queue. Idempotent. Returns the on-failure destination (a queue ARN) of each function."""
+    destinations: dict[str, str] = {}
+    for route in ROUTES:
+        url = sqs_client.get_queue_url(QueueName=route.dead_letter_queue(prefix))["QueueUrl"]
+        arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        name = route.function_name(prefix)
+        lambda_client.put_function_event_invoke_config(
+            FunctionName=name,
+            MaximumRetryAttempts=ASYNC_RETRIES,
+            MaximumEventAgeInSeconds=MAX_EVENT_AGE_S,
+            DestinationConfig={"OnFailure": {"Destination": arn}},
+        )
+        destinations[name] = arn
+    return destinations

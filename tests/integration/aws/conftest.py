@@ -8,7 +8,8 @@ A mesh chains by queues (`deploy.chain = "queues"`) unless a test asks for `depl
 
 For the invoke chain, `invoked_lambdas` switches the moto server to its Docker-free Lambda ("lambda-simple",
 `lambda.use_docker = false`, put back after the test), which answers every invocation with the event it
-received, and creates the consumers under their deployed names. `AsyncLambda` then plays Lambda's
+received, and creates the consumers under their deployed names, with their asynchronous invocation
+configured as the Terraform does (two retries, then the dead-letter queue). `AsyncLambda` then plays Lambda's
 asynchronous queue: it reads, from the answers moto gave the functions' own Lambda clients, which function
 was invoked (the request's path) with which event (what moto received), and hands exactly that event to
 that function's handler.
@@ -33,7 +34,7 @@ from typing import Any
 import pytest
 
 from coinswarm.adapters.dynamodb_store import DynamoStore
-from coinswarm.adapters.lambda_invoke_bus import ROUTES
+from coinswarm.adapters.lambda_invoke_bus import ROUTES, configure_async_invocation
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, QUEUES, create_queues
 from coinswarm.config.deploy import deployed_name
@@ -419,6 +420,7 @@ def invoked_lambdas(lambda_simple: str) -> Iterator[Callable[[Mesh], AsyncLambda
         assert mesh.settings.deploy.chain == "invoke"
         lam = AsyncLambda(lambda_simple, mesh.prefix)
         made.append(lam)
+        configure_async_invocation(lam.client, mesh.sqs, mesh.prefix)  # as the Terraform does
         for module in FUNCTIONS:
             lam.watch(module.function.bus().client)
         return lam

@@ -11,13 +11,17 @@ from typing import Any
 import pytest
 
 from coinswarm.adapters.lambda_invoke_bus import (
+    ASYNC_RETRIES,
+    MAX_EVENT_AGE_S,
     MAX_PAYLOAD_BYTES,
     ROUTES,
     BadInvokeEvent,
     LambdaInvokeBus,
+    configure_async_invocation,
     payload,
     read_event,
 )
+from coinswarm.adapters.sqs_bus import QUEUES, create_queues
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle
 from coinswarm.ports.bus import PermanentBusError
@@ -83,6 +87,29 @@ def test_publish_invokes_the_consumer_asynchronously_with_the_envelope_moto_rece
     envelope = read_event(event)  # as the consumer's entry point reads its event
     assert (envelope.topic, envelope.cycle_id) == (CANDLES, "cycle-1700000060")
     assert decode(CandlesReady, envelope.body) == message
+
+
+def test_each_consumer_retries_twice_then_sends_the_event_to_its_topics_dead_letter_queue(
+    deployed: AsyncLambda,
+) -> None:
+    lam = deployed
+    sqs = aws_client("sqs", lam.client.meta.endpoint_url)
+    create_queues(sqs, lam.prefix)
+    try:
+        destinations = configure_async_invocation(lam.client, sqs, lam.prefix)
+        assert sorted(destinations) == sorted(lam.functions)
+        for route in ROUTES:
+            config = lam.client.get_function_event_invoke_config(FunctionName=route.function_name(lam.prefix))
+            dlq = destinations[route.function_name(lam.prefix)]
+            assert dlq.endswith(f":{lam.prefix}-{route.topic}-dlq")
+            assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (2, 21_600)
+            assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq
+        assert (ASYNC_RETRIES, MAX_EVENT_AGE_S) == (2, 21_600)  # Lambda's most: two retries, six hours
+    finally:
+        for q in QUEUES:
+            for name in (q.name(lam.prefix), q.dlq_name(lam.prefix)):
+                sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        sqs.close()
 
 
 def test_built_from_the_settings_it_names_the_functions_by_the_table_prefix(deployed: AsyncLambda) -> None:
