@@ -15,8 +15,10 @@ minutes later), and after the last failure, or once the event is older than `MAX
 a record of the invocation (the event as `requestPayload`, the error as `responsePayload`) to the
 on-failure destination: the topic's dead-letter SQS queue (`QueueSpec.dlq_name`, the same queues as the
 queue chain's), kept 14 days for a look or a replay. Nothing polls: SQS is touched only when something
-failed three times. The Terraform mirrors this (`aws_lambda_function_event_invoke_config` per consumer,
-`lambda:InvokeFunction` on its consumer only for each producer, no event source mapping).
+failed three times. The Terraform mirrors this (`aws_lambda_function_event_invoke_config` per consumer;
+`lambda:InvokeFunction` on its consumer only for each producer; `sqs:SendMessage` on its dead-letter
+queue for each consumer, since Lambda sends to a destination with the function's own role; no event
+source mapping); `configure_async_invocation` does the same for tests and a first deploy without it.
 
 Delivery is at least once, as on a queue (Lambda's asynchronous queue may run an event twice, and a
 retry repeats work that half happened): every consumer is idempotent, as for SQS.
