@@ -171,3 +171,10 @@ def test_a_hole_older_than_the_horizon_when_found_is_reported_but_not_asked_for(
     assert s.holes() == []
     assert s.venue.asked[1:] == [s.candles[k].ts for k in range(61, 71)]  # every later cycle asks for new ones only
     assert not any("gave up" in m for m in log)
+
+
+def test_the_stage_default_horizon_is_the_settings_default() -> None:
+    from coinswarm.config.settings import Settings
+    from coinswarm.stages.ingest import BACKFILL_HORIZON
+
+    assert Settings().market.backfill_horizon == BACKFILL_HORIZON

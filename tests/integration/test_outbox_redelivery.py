@@ -259,3 +259,37 @@ def test_without_an_outbox_a_redelivery_loses_the_cycle(make_mesh, stage: str) -
         assert bodies(again) != bodies(first) and again[0][1].steps[0].decision.from_cache
     else:
         assert again == []
+
+
+class FailingOnce:
+    """The venue, except that the first candle request for `symbol` fails (a timeout, say)."""
+
+    def __init__(self, inner: Any, symbol: str) -> None:
+        self.inner, self.symbol, self.failed = inner, symbol, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def fetch_candles(self, symbol: str, timeframe_s: int, **window: Any) -> Any:
+        if symbol == self.symbol and not self.failed:
+            self.failed = True
+            raise TimeoutError(f"{symbol}: the venue did not answer in time")
+        return self.inner.fetch_candles(symbol, timeframe_s, **window)
+
+
+@pytest.mark.parametrize("kind", ("sqlite", "dynamodb"))
+def test_a_tick_that_failed_on_one_symbol_is_retried_without_losing_the_other(make_mesh, kind: str) -> None:
+    """Ingest claims the tick per symbol: the first symbol's candles are stored and kept when the second
+    symbol's request fails; the retry hands the first symbol's kept candles on and ingests the second."""
+    mesh = make_mesh(kind)
+    ts = warm(mesh)
+    mesh.clock.set(ts)
+    mesh.app.stages.ingest.market = FailingOnce(mesh.app.stages.ingest.market, SYMBOLS[1])
+    tick = encode(CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=SYMBOLS))
+    with pytest.raises(TimeoutError):
+        mesh.deliver(TICK, tick)
+    assert mesh.app.state.last_candle_ts(SYMBOLS[0], TF) == ts - TF  # committed before the failure
+    again = mesh.deliver(TICK, tick)
+    assert [m.symbol for _, m in again] == list(SYMBOLS)
+    assert all(m.candles[-1].close_ts == ts for _, m in again)
+    assert bodies(mesh.deliver(TICK, tick)) == bodies(again)
