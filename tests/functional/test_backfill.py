@@ -167,7 +167,9 @@ def test_a_hole_older_than_the_horizon_when_found_is_reported_but_not_asked_for(
     s.app.stages.ingest.backfill_horizon = 10
     s.run(60, 70)
     log = messages(caplog)
-    assert any("3 candles missing from" in m and "older than the backfill horizon" in m for m in log), log
+    assert any(
+        "3 candles missing from" in m and "older than the backfill horizon: not asked for again" in m for m in log
+    ), log
     assert s.holes() == []
     assert s.venue.asked[1:] == [s.candles[k].ts for k in range(61, 71)]  # every later cycle asks for new ones only
     assert not any("gave up" in m for m in log)
@@ -178,3 +180,14 @@ def test_the_stage_default_horizon_is_the_settings_default() -> None:
     from coinswarm.stages.ingest import BACKFILL_HORIZON
 
     assert Settings().market.backfill_horizon == BACKFILL_HORIZON
+
+
+def test_with_no_backfill_a_gap_is_still_logged_and_never_asked_for_again(make_app, caplog) -> None:
+    caplog.set_level(logging.INFO, logger=INGEST)
+    s = Session(make_app, {100: None})
+    s.app.stages.ingest.backfill_horizon = 0
+    s.run(95, 110)
+    assert any("1 candle missing at" in m and "market.backfill_horizon is 0" in m for m in messages(caplog))
+    assert s.venue.asked[1:] == [s.candles[k].ts for k in (96, 97, 98, 99, 100, 100, *range(102, 111))]
+    assert s.holes() == []
+    assert s.app.state.get(f"holes:{SYMBOL}:{TF}") is None

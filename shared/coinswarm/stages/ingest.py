@@ -86,8 +86,10 @@ class IngestStage:
         if last is not None and candles and (g := gap_between(last, candles[0].ts, tf, symbol)) is not None:
             gaps.insert(0, g)
         notes = [g.describe() for g in gaps]
-        if self.backfill_horizon and (holes or gaps):
-            self._track(symbol, tick, holes, version, {c.ts for c in fetched}, gaps)
+        oldest = tick.ts - self.backfill_horizon * tf  # the horizon: candles opening before it are not asked for
+        found = [hole for gap in gaps if (hole := self._found(symbol, gap, oldest)) is not None]
+        if holes or found:
+            self._track(symbol, oldest, holes, version, {c.ts for c in fetched}, found)
         if backfilled:
             notes.append(_backfilled(symbol, backfilled))
         if not candles:
@@ -111,25 +113,27 @@ class IngestStage:
             return [], 0
         return [Hole(int(a), int(b)) for a, b in found.value.get("holes", [])], found.version
 
-    def _track(
-        self, symbol: str, tick: CycleTick, holes: list[Hole], version: int, present: set[int], gaps: list[Gap]
-    ) -> None:
-        """Keep what is still missing: the open holes less the bars now present, and the new gaps, within
-        the horizon. Written with a version check; another ingest of the symbol in between (overlapping
-        cycles) is read back and this one's findings applied to what it wrote."""
+    def _found(self, symbol: str, gap: Gap, oldest: int) -> Hole | None:
+        """Log a gap just found; the part of it to ask for again, if any."""
         tf = self.timeframe_s
-        oldest = tick.ts - self.backfill_horizon * tf
-        found: list[Hole] = []
-        for gap in gaps:
-            hole = hole_of(gap, tf)
-            tracked = since(hole, oldest, tf)
-            if tracked is not None:
-                found.append(tracked)
-            logger.info(
-                "%s; %s",
-                hole.describe(symbol, tf),
-                "asked for again on the next cycles" if tracked is not None else "older than the backfill horizon",
-            )
+        hole = hole_of(gap, tf)
+        tracked = since(hole, oldest, tf) if self.backfill_horizon else None
+        if tracked is not None:
+            outlook = "asked for again on the next cycles"
+        elif self.backfill_horizon:
+            outlook = "older than the backfill horizon: not asked for again"
+        else:
+            outlook = "not asked for again (market.backfill_horizon is 0)"
+        logger.info("%s; %s", hole.describe(symbol, tf), outlook)
+        return tracked
+
+    def _track(
+        self, symbol: str, oldest: int, holes: list[Hole], version: int, present: set[int], found: list[Hole]
+    ) -> None:
+        """Keep what is still missing: the open holes less the bars now `present`, and the holes `found`,
+        within the horizon. Written with a version check; another ingest of the symbol in between
+        (overlapping cycles) is read back and this one's findings applied to what it wrote."""
+        tf = self.timeframe_s
         for _ in range(RETRIES):
             still, filled = fill_holes(holes, present, tf)
             kept, given_up = within_horizon(still + found, oldest, MAX_HOLES)
