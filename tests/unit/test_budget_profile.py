@@ -14,6 +14,7 @@ from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.messages import PLACEMENTS, CycleTick, PlacementDone, encode
+from coinswarm.stages.outbox import Outbox
 from coinswarm.wiring import bootstrap
 from coinswarm.wiring.mesh import LocalMesh
 from functions.aws_common import worth_sending
@@ -45,6 +46,8 @@ class Counting:
             self._calls[(self._running[-1], self._port, name)] += 1
             if name == "put":
                 self._sizes.setdefault(args[0].split(":")[0], []).append(len(json.dumps(args[1])))
+            if name == "complete":
+                self._sizes.setdefault(f"outbox.{self._running[-1]}", []).append(len(json.dumps(args[1])))
             if name == "record_decision":
                 self._sizes.setdefault("decision", []).append(len(args[0].model_dump_json()))
             return attr(*args, **kwargs)
@@ -81,6 +84,7 @@ def run_cycles(
     monkeypatch.setattr(bootstrap, "open_stores", counted)
     clock = SimulatedClock(START)
     app = bootstrap.build_app(settings, market=ReplayMarketData(series, label="t"), store=MemoryStore(), clock=clock)
+    mesh_outboxes(app)
 
     def as_function(topic: str, handler: Any) -> Any:
         def run(body: str) -> Any:
@@ -110,10 +114,19 @@ def run_cycles(
     messages.clear()
     message_bytes.clear()
     placed.clear()
+    for kept in [k for k in sizes if k.startswith("outbox.")]:  # the first cycle kept the warm-up candles
+        del sizes[kept]
     for ts in closes[62 : 62 + cycles]:
         clock.set(ts)
         mesh.run(CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=SYMBOLS))
     return calls, sizes, messages, message_bytes, placed
+
+
+def mesh_outboxes(app: Any) -> None:
+    """Every committing stage keeps its hand-on with the message's claim, as in mesh wiring (placement's
+    is its own by default; the others take the Outbox that mesh wiring gives them)."""
+    outbox = Outbox(app.coordination, app.clock)
+    app.stages.ingest.outbox = app.stages.scoring.outbox = app.stages.vote.outbox = outbox
 
 
 def per_symbol_cycle(calls: Counter, function: str, port: str, names: set[str], cycles: int = 60) -> float:
@@ -139,6 +152,18 @@ def test_state_operations_per_symbol_and_cycle_are_the_profiles(monkeypatch) -> 
         per_symbol_cycle(calls, "committee_vote", "history", {"record_decision"}) == p.HISTORY_WRITES["committee_vote"]
     )
     assert not [k for k in calls if k[0] == "trade_logging"]  # no fill, no work
+    # the holes document is read every cycle and, with no candle missing, never written
+    assert per_symbol_cycle(calls, "tick_ingest", "state", {"get"}) == 1
+
+
+def test_each_outbox_claims_and_completes_once_per_symbol_and_cycle(monkeypatch) -> None:
+    calls, sizes, _, _ = run_holds(monkeypatch)
+    for function, writes in p.OUTBOX_WRITES.items():
+        assert per_symbol_cycle(calls, function, "coord", {"begin", "complete"}) == writes, function
+        assert per_symbol_cycle(calls, function, "coord", {"begin"}) == 1, function
+        assert max(sizes[f"outbox.{function}"]) + p.OUTBOX_KEY_BYTES <= p.OUTBOX_BYTES[function], function
+    assert not [k for k in calls if k[1] == "coord" and k[0] not in p.OUTBOX_WRITES]
+    assert not [k for k in calls if k[1] == "coord" and k[2] not in {"begin", "complete"}]  # nothing failed
     assert not [k for k in calls if k[2] == "put" and k[1] == "history"]
 
 

@@ -5,7 +5,9 @@ these figures against what they do, so a change in the code that changes the bil
 
 A live cycle brings one new candle per symbol. Per symbol and cycle (the worst case where it differs):
 
-* tick_ingest: the newest stored candle (one query), the new candle written; one CandlesReady sent.
+* tick_ingest: the newest stored candle (one query) and the symbol's open holes (one document, absent
+  while no candle is missing; written only when a hole opens, fills or is given up), the new candle
+  written; one CandlesReady sent.
 * agent_scoring: the agents' memory read and written back (one document); one ScoresReady sent.
 * committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
 * order_placement: the paper book read for pending orders and for settlement (once more while no order
@@ -17,6 +19,10 @@ A live cycle brings one new candle per symbol. Per symbol and cycle (the worst c
   writes).
 * trade_logging: invoked only for a fill (from AWS), with the ledger append and the projection update.
 
+In mesh wiring every stage but trade_logging also keeps what it handed on with the message's claim (its
+outbox, `stages.outbox`): two coordination writes per symbol and cycle each, the claim and its completion
+with the outputs. Fused wiring delivers each message once and keeps no outbox.
+
 An order (at most `risk.max_orders_per_day`, the worst case the model assumes) adds the claim
 (begin, complete), the kill switch, the risk day (read, write), the book (read, write) and the order
 lookup in placement, and the ledger work of its fill in trade_logging.
@@ -27,9 +33,24 @@ from __future__ import annotations
 from typing import Final
 
 # -- state store operations per symbol and cycle (reads, writes), by function ---------------------------
-STATE_READS: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 3}
+STATE_READS: Final[dict[str, int]] = {"tick_ingest": 2, "agent_scoring": 1, "order_placement": 3}
 STATE_WRITES: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 1}
 HISTORY_WRITES: Final[dict[str, int]] = {"committee_vote": 1}
+
+# -- coordination store operations per symbol and cycle, mesh wiring: the outboxes' claim and completion --
+OUTBOX_WRITES: Final[dict[str, int]] = {
+    "tick_ingest": 2,
+    "agent_scoring": 2,
+    "committee_vote": 2,
+    "order_placement": 2,
+}
+OUTBOX_BYTES: Final[dict[str, int]] = {  # a completed claim: the outputs' JSON, the key, status and expiry
+    "tick_ingest": 550,  # the first cycle of a symbol hands on its warm-up: about 200 B more per candle, once
+    "agent_scoring": 1_100,
+    "committee_vote": 1_250,
+    "order_placement": 400,
+}
+OUTBOX_KEY_BYTES: Final = 150  # of which the key (stage, cycle, symbol, digest), status, owner and expiry
 
 # -- per order, on top ------------------------------------------------------------------------------------
 ORDER_STATE_READS: Final = 6  # claim, order lookup, account (book), kill switch, risk day, book before submit

@@ -116,6 +116,9 @@ class MarketConfig(Section):
     max_bridged_gap: Annotated[int, Field(ge=0)] = Field(
         default=1, description="missing candles an agent may see through; a longer gap resets it"
     )
+    backfill_horizon: Annotated[int, Field(ge=0, le=300)] = Field(
+        default=60, description="a missing candle is asked for again while at most this many candles old; 0: never"
+    )
 
 
 class StoreConfig(Section):

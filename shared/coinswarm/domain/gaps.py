@@ -52,3 +52,72 @@ def find_gaps(candles: Sequence[Candle]) -> list[Gap]:
             if gap is not None:
                 gaps.append(gap)
     return gaps
+
+
+# -- holes: missing bars still asked for ----------------------------------------------------------------
+# A venue may publish a bar late (it had not closed its books on that minute when asked), or never (no
+# trade in it). The ingest stage keeps the missing bars it saw as holes and asks the venue again on the
+# following cycles, until the bar arrives or falls out of the backfill horizon.
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """Bars missing from `first_ts` to `last_ts` (open times, both included), one every timeframe."""
+
+    first_ts: int
+    last_ts: int
+
+    def count(self, timeframe_s: int) -> int:
+        return (self.last_ts - self.first_ts) // timeframe_s + 1
+
+    def describe(self, symbol: str, timeframe_s: int) -> str:
+        n = self.count(timeframe_s)
+        noun = "candle" if n == 1 else "candles"
+        where = f"at {iso(self.first_ts)}" if n == 1 else f"from {iso(self.first_ts)} to {iso(self.last_ts)}"
+        return f"{symbol}: {n} {noun} missing {where}"
+
+
+def hole_of(gap: Gap, timeframe_s: int) -> Hole:
+    """The whole bars a gap misses, on the grid of the candle before it."""
+    return Hole(gap.after_ts + timeframe_s, gap.after_ts + gap.missing * timeframe_s)
+
+
+def fill_holes(holes: Sequence[Hole], present: set[int], timeframe_s: int) -> tuple[list[Hole], list[int]]:
+    """Holes less the bars now `present` (open times): what is still missing, split where a bar came
+    back, and the open times filled, oldest first."""
+    still: list[Hole] = []
+    filled: list[int] = []
+    for hole in holes:
+        run_start: int | None = None
+        for ts in range(hole.first_ts, hole.last_ts + 1, timeframe_s):
+            if ts in present:
+                filled.append(ts)
+                if run_start is not None:
+                    still.append(Hole(run_start, ts - timeframe_s))
+                    run_start = None
+            elif run_start is None:
+                run_start = ts
+        if run_start is not None:
+            still.append(Hole(run_start, hole.last_ts))
+    return still, filled
+
+
+def since(hole: Hole, oldest_ts: int, timeframe_s: int) -> Hole | None:
+    """The hole's bars opening at or after `oldest_ts` (None when none does)."""
+    if hole.last_ts < oldest_ts:
+        return None
+    if hole.first_ts >= oldest_ts:
+        return hole
+    return Hole(hole.first_ts + -(-(oldest_ts - hole.first_ts) // timeframe_s) * timeframe_s, hole.last_ts)
+
+
+def within_horizon(holes: Sequence[Hole], oldest_ts: int, max_holes: int) -> tuple[list[Hole], list[Hole]]:
+    """(kept, given up), oldest first: a hole is given up whole once its newest bar opened before
+    `oldest_ts`, and beyond the newest `max_holes` the oldest are given up too."""
+    ordered = sorted(holes, key=lambda h: h.first_ts)
+    kept = [h for h in ordered if h.last_ts >= oldest_ts]
+    given_up = [h for h in ordered if h.last_ts < oldest_ts]
+    if len(kept) > max_holes:
+        given_up.extend(kept[: len(kept) - max_holes])
+        kept = kept[len(kept) - max_holes :]
+    return kept, given_up

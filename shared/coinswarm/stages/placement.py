@@ -4,7 +4,6 @@ client order id)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -16,7 +15,8 @@ from coinswarm.ports.coordination import CoordinationStore
 from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
-from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone, decode, encode
+from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
+from coinswarm.stages.outbox import Outbox
 
 KILL_SWITCH_KEY = "flags:kill_switch"
 IN_PROGRESS_TTL_S = 300
@@ -46,7 +46,10 @@ class PlacementStage:
         *,
         account: str,
         trade_lease_s: int = 30,
+        outbox: Outbox | None = None,
     ) -> None:
+        """`outbox`: where the PlacementDone of each message is kept (by default with a claim in
+        `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest)."""
         self.broker = broker
         self.state = state
         self.history = history
@@ -55,6 +58,7 @@ class PlacementStage:
         self.limits = limits
         self.day_key = f"risk:{account}:day"
         self.trade_lease_s = trade_lease_s
+        self.outbox = outbox if outbox is not None else Outbox(coordination, clock)
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """Place once per message, and hand on the same PlacementDone however often it is delivered.
@@ -62,24 +66,9 @@ class PlacementStage:
         Settling fills pending orders in the broker's book; only the PlacementDone carries those fills to
         the ledger. So a delivery whose hand-on was lost (the publish failed after this ran) must not run
         again (it would find nothing left to settle and report no fills) but hand on what the first run
-        produced, kept with the message's claim (an outbox). A duplicate that arrives while another
+        produced, kept with the message's claim (see stages.outbox). A duplicate that arrives while another
         worker is on the message hands on nothing: that worker's own redelivery covers its crash."""
-        digest = hashlib.sha256(encode(msg).encode()).hexdigest()[:32]  # a redelivery is the same body
-        key = f"placed:{msg.cycle_id}:{msg.symbol}:{digest}"
-        owner = uuid.uuid4().hex
-        earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
-        if earlier is not None:
-            if earlier.result is None:
-                return []
-            return [(PLACEMENTS, decode(PlacementDone, str(earlier.result["done"])))]
-        try:
-            out = self._settle_and_place(msg)
-        except BaseException:
-            self.coordination.abandon(key, owner=owner)
-            raise
-        done = {"done": encode(out[0][1])}
-        self.coordination.complete(key, done, owner=owner, now=self.clock.now(), ttl_s=DONE_TTL_S)
-        return out
+        return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """For each decision point in order: settle what is pending at the price observed, then place.

@@ -2,6 +2,10 @@
 
 A live cycle scores the newest candle (the agents still take in every new one); a replay that
 decides at every close (`decide_each`) scores each, in one pass over the window.
+
+The agents' memory says which candles they took in, so a repeated message finds nothing new to score.
+Where messages may be delivered again (a cloud function), the outbox (see stages.outbox) answers a
+redelivery with the ScoresReady the first delivery handed on, which that memory alone could not.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from coinswarm.domain.models import AgentScore, Candle
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, MemoryFactory
 from coinswarm.stages.messages import SCORES, CandlesReady, Message, ScoredCandle, ScoresReady
+from coinswarm.stages.outbox import NO_OUTBOX, Outbox
 
 
 class ScoringStage:
@@ -28,6 +33,7 @@ class ScoringStage:
         primary_venue: str,
         fee_bps: Mapping[str, float],
         track_market_state: bool = True,
+        outbox: Outbox = NO_OUTBOX,
     ) -> None:
         self.memory = memory
         self.fresh = fresh
@@ -38,9 +44,13 @@ class ScoringStage:
         self.primary_venue = primary_venue
         self.fee_bps = dict(fee_bps)
         self.track_market_state = track_market_state
+        self.outbox = outbox
         self._no_quotes = MarketView(primary_venue=primary_venue, quotes=(), fee_bps=self.fee_bps)
 
     def handle(self, msg: CandlesReady) -> list[tuple[str, Message]]:
+        return self.outbox.once("scored", msg, msg.symbol, lambda: self.score(msg))
+
+    def score(self, msg: CandlesReady) -> list[tuple[str, Message]]:
         memory = self.memory.load(msg.symbol, self.fresh)
         new = [c for c in msg.candles if memory.last_ts is None or c.ts > memory.last_ts]
         if not new:

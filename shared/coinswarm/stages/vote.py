@@ -1,5 +1,10 @@
 """committee_vote: weigh the agents' scores at each decision point, keep every decision with its votes
-(the audit trail), and size an intent when the committee acts."""
+(the audit trail), and size an intent when the committee acts.
+
+A vote taken again on the same scores gives the same decision ids, but not the same message: the
+pattern cache has seen the state since, and the audit record says so. Where messages may be delivered
+again (a cloud function), the outbox (see stages.outbox) answers a redelivery with the DecisionReady the
+first delivery handed on, body for body, so order placement's own outbox recognises the repeat."""
 
 from __future__ import annotations
 
@@ -8,15 +13,22 @@ from coinswarm.domain.models import Action
 from coinswarm.domain.sizing import SizingRule, intent_for
 from coinswarm.ports.history import HistoryStore
 from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, Message, ScoresReady
+from coinswarm.stages.outbox import NO_OUTBOX, Outbox
 
 
 class VoteStage:
-    def __init__(self, committee: Committee, history: HistoryStore, sizing: SizingRule) -> None:
+    def __init__(
+        self, committee: Committee, history: HistoryStore, sizing: SizingRule, *, outbox: Outbox = NO_OUTBOX
+    ) -> None:
         self.committee = committee
         self.history = history
         self.sizing = sizing
+        self.outbox = outbox
 
     def handle(self, msg: ScoresReady) -> list[tuple[str, Message]]:
+        return self.outbox.once("voted", msg, msg.symbol, lambda: self.vote(msg))
+
+    def vote(self, msg: ScoresReady) -> list[tuple[str, Message]]:
         symbol, committee, history = msg.symbol, self.committee, self.history
         retention = history.decision_retention()
         keep_from = 0 if retention is None else len(msg.scored) - retention
