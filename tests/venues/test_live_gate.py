@@ -259,3 +259,30 @@ def test_status_shows_the_breaker_and_the_live_book(
     assert breaker["venue"] == "coinbase" and breaker["mode"] == "open" and breaker["consecutive_failures"] == 2
     assert [o["client_order_id"] for o in shown["pending_orders"]] == ["blocked"]
     assert run.app.state.get(book_key(run.settings.account)) is not None
+
+
+def test_an_old_decision_never_trades_live(
+    tmp_path: Path, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    """A replay, a synthetic series or a late redelivery decides on candles long closed: refused."""
+    broker = broker_on(fake, clock, ec_private_pem, tmp_path, "coinbase")
+    replayed = order("from-a-replay", notional=100.0).model_copy(update={"placed_ts": int(T0) - 3600})
+    held = broker.submit(replayed)
+    assert held.status is OrderStatus.REJECTED and "3,600 s ago: live orders go out only on current prices" in held.note
+    assert fake.requests == [r for r in fake.requests if r.method == "GET"] and fake.engine.placed == []
+
+
+@pytest.mark.parametrize("venue", ["coinbase", "binance"])
+def test_a_decision_on_a_price_far_from_the_venues_is_refused(
+    tmp_path: Path, fake: FakeExchange, clock: FakeClock, ec_private_pem: str, venue: str
+) -> None:
+    fake.engine.set_price("BTC-USDT", 60_000.0)
+    broker = broker_on(fake, clock, ec_private_pem, tmp_path, venue)
+    symbol = SYMBOL[venue]
+    broker.settle(symbol, 50_000.0, int(T0))  # what the decision saw: 17 % below the venue's book
+    held = broker.submit(order("far", symbol, notional=100.0))
+    assert "away from" in held.note and "stale prices or another market's" in held.note
+    assert fake.engine.placed == []
+    broker.settle(symbol, 60_100.0, int(T0))  # within 5 %: placed
+    broker.submit(order("near", symbol, notional=100.0))
+    assert [o.client_order_id for o in fake.engine.placed] == ["near"]

@@ -1,5 +1,9 @@
 """The live broker: the `Broker` port over a real venue (Coinbase Advanced Trade or Binance).
 
+Current prices only. An order decided more than `max_decision_age_s` ago is refused (a replay, a
+synthetic series or a late redelivery never trades live), and so is one whose decision saw a price more
+than `max_price_gap` away from the venue's book now (stale data, or another market's).
+
 Exactly once. Before anything is sent, the order is written to the book in the state store under its
 client order id (the intent id), as `sending`; a repeat of `submit` returns what the book holds and
 sends nothing. Then, on Coinbase, the venue previews the order (errors refuse it); then it is placed.
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coinswarm.adapters.venue_orders import VenueOrders
-from coinswarm.domain.models import Fill, Order, OrderStatus, Side
+from coinswarm.domain.models import Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
@@ -86,6 +90,8 @@ class LiveBroker(Broker):
         max_order_notional: float,
         min_order_notional: float = 0.0,
         fee_bps: float = 0.0,
+        max_decision_age_s: float = 300.0,
+        max_price_gap: float = 0.05,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -95,6 +101,8 @@ class LiveBroker(Broker):
         self.max_order_notional = max_order_notional
         self.min_order_notional = min_order_notional
         self.fee_rate = fee_bps / 1e4
+        self.max_decision_age_s = max_decision_age_s
+        self.max_price_gap = max_price_gap
         self.clock = clock
         self._breaker_seen: tuple[str, int] | None = None
 
@@ -122,7 +130,7 @@ class LiveBroker(Broker):
         if req is None:
             log.warning("live: order %s refused before the venue: %s", order.client_order_id, refusal)
             return _as_order(record)
-        stage, venue_order_id, note = self._send(req)
+        stage, venue_order_id, note = self._send(req, book["prices"].get(order.symbol))
         self._change_order(order.client_order_id, stage=stage, venue_order_id=venue_order_id, note=note)
         self._note_breaker()
         return _as_order({**record, "stage": stage, "note": note})
@@ -183,6 +191,12 @@ class LiveBroker(Broker):
     def _request(self, order: Order, book: dict[str, Any]) -> tuple[OrderRequest | None, str]:
         """The venue request for `order`, or None and why it is refused before reaching the venue."""
         q = self.venue.quirks
+        age = self.clock() - order.placed_ts
+        if age > self.max_decision_age_s:
+            return None, (
+                f"refused: decided at {iso(order.placed_ts)}, {age:,.0f} s ago: live orders go out only on current "
+                "prices (a replay, a synthetic series or a late redelivery never trades live)"
+            )
         price = book["prices"].get(order.symbol)
         held = book["positions"].get(order.symbol, 0.0)
         cash = book["cash"]
@@ -228,19 +242,35 @@ class LiveBroker(Broker):
             quote_size=quote_size,
         ), ""
 
-    def _send(self, req: OrderRequest) -> tuple[str, str | None, str]:
-        """Preview (where the venue has one), then place. Returns the order's stage, venue id and note."""
+    def _send(self, req: OrderRequest, observed: float | None) -> tuple[str, str | None, str]:
+        """Preview (where the venue has one) and compare the venue's price with the one the decision saw,
+        then place. Returns the order's stage, the venue's order id and a note."""
         venue = self.venue.name
-        if self.venue.quirks.has_preview:
-            try:
+        try:
+            bid = ask = None
+            if self.venue.quirks.has_preview:
                 preview = self.venue.preview(req)
-            except VenueError as exc:  # a preview places nothing: refused, safely
-                log.warning("live: %s could not preview order %s: %s", venue, req.client_order_id, exc.reason)
-                return REFUSED, None, f"not placed: {venue}'s order preview failed ({exc.reason})"
-            if preview is not None and not preview.ok:
-                errors = ", ".join(preview.errors)
-                log.warning("live: %s previewed order %s with errors: %s", venue, req.client_order_id, errors)
-                return REFUSED, None, f"refused by {venue}'s preview: {errors}; nothing placed"
+                if preview is not None and not preview.ok:
+                    errors = ", ".join(preview.errors)
+                    log.warning("live: %s previewed order %s with errors: %s", venue, req.client_order_id, errors)
+                    return REFUSED, None, f"refused by {venue}'s preview: {errors}; nothing placed"
+                bid, ask = (preview.best_bid, preview.best_ask) if preview is not None else (None, None)
+            if observed is not None and not (bid and ask):
+                top = self.venue.top(req.symbol)
+                bid, ask = top.bid, top.ask
+        except VenueError as exc:  # a preview or a price check places nothing: refused, safely
+            log.warning("live: %s: no preview or price for order %s: %s", venue, req.client_order_id, exc.reason)
+            return REFUSED, None, f"not placed: {venue} could not preview or price it ({exc.reason})"
+        if observed is not None and bid and ask:
+            mid = (bid + ask) / 2
+            gap = abs(observed / mid - 1)
+            if gap > self.max_price_gap:
+                note = (
+                    f"refused: the decision saw {observed:,.2f}, {gap:.1%} away from {venue}'s {mid:,.2f} now "
+                    f"(over {self.max_price_gap:.0%}): stale prices or another market's; nothing placed"
+                )
+                log.warning("live: order %s %s", req.client_order_id, note)
+                return REFUSED, None, note
         try:
             placed = self.venue.place(req)
         except CircuitOpen as exc:

@@ -203,6 +203,9 @@ class LiveConfig(Section):
         default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
     )
     venue_url: str | None = Field(default=None, description="the venue's API address; unset: the venue's own")
+    max_price_gap_pct: Annotated[float, Field(gt=0.0, le=50.0)] = Field(
+        default=5.0, description="an order whose decision saw a price this far from the venue's book is refused"
+    )
     stale_quote_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
         default=120.0, description="a venue's book top older than this is not used"
     )

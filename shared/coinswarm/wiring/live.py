@@ -184,6 +184,8 @@ def build_live_broker(
         max_order_notional=settings.live.max_order_notional,
         min_order_notional=settings.risk.min_order_notional,
         fee_bps=settings.primary_venue.fee_bps,
+        max_decision_age_s=max(120, 2 * settings.timeframe_s),
+        max_price_gap=settings.live.max_price_gap_pct / 100,
         clock=clock,
     )
 
