@@ -41,7 +41,7 @@ class FakeClockPort(Clock):
         return int(self.clock.now)
 
 
-def write_config(tmp: Path, venue: str, fake_url: str, pem: str, **live: Any) -> Path:
+def write_config(tmp: Path, venue: str, fake_url: str, pem: str, wiring: str = "fused", **live: Any) -> Path:
     """The TOML a user would write to rehearse live mode against the fake exchange."""
     if venue == "coinbase":
         keys = f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
@@ -54,7 +54,7 @@ mode = "live"
 account = "live-{venue}"
 symbols = ["{SYMBOL[venue]}"]
 timeframe = "1m"
-wiring = "fused"
+wiring = "{wiring}"
 
 [[venues]]
 name = "{venue}"
@@ -118,7 +118,14 @@ class LiveRun:
             self.failed_cycles.append(f"{type(exc).__name__}: {exc}")
 
     def run_until(self, done: Callable[[], bool], *, most: int = 150) -> int:
-        runner = CycleRunner(self.app, wiring="fused", tap=self.tap, owner=f"test-{id(self)}")
+        handlers = None
+        if self.settings.wiring == "mesh":
+            from functions.local import local_handlers
+
+            handlers = local_handlers(self.app)
+        runner = CycleRunner(
+            self.app, wiring=self.settings.wiring, handlers=handlers, tap=self.tap, owner=f"test-{id(self)}"
+        )
         for n in range(1, most + 1):
             self.cycle(runner)
             if done():
@@ -175,9 +182,11 @@ class LiveRun:
         return code, out.getvalue()
 
 
-def start_live(tmp: Path, venue: str, fake: FakeExchange, clock: FakeClock, pem: str, **live: Any) -> LiveRun:
+def start_live(
+    tmp: Path, venue: str, fake: FakeExchange, clock: FakeClock, pem: str, wiring: str = "fused", **live: Any
+) -> LiveRun:
     """Build the App as the composition root does for live mode, on the fake clock."""
-    config = write_config(tmp, venue, fake.url, pem, **live)
+    config = write_config(tmp, venue, fake.url, pem, wiring, **live)
     settings = load_settings(config, env={})
     stores = open_stores(settings)
     orders = venue_orders(

@@ -149,3 +149,17 @@ def test_the_breaker_opens_stops_new_orders_shows_in_status_and_closes_after_a_p
     assert "circuit closed" in out, out
     run.assert_exactly_once()
     verify_passes(run)
+
+
+def test_the_mesh_wiring_trades_live_exactly_once_through_a_dropped_connection(
+    tmp_path: Path, venue: str, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    """The same, with each stage its own function and JSON messages between them (as in the clouds)."""
+    fake.engine.set_price("BTC-USDT", 60_000.0)
+    run = start_live(tmp_path, venue, fake, clock, ec_private_pem, wiring="mesh")
+    fault = fake.faults.add(Fault("drop", path=ORDER_PATH[venue], method="POST"))
+    trade_until_filled(run, 3)
+    assert fault.times == 0
+    run.assert_exactly_once()
+    assert run.failed_cycles == []
+    verify_passes(run)
