@@ -131,6 +131,8 @@ class LiveBroker(Broker):
             log.warning("live: order %s refused before the venue: %s", order.client_order_id, refusal)
             return _as_order(record)
         stage, venue_order_id, note = self._send(req, book["prices"].get(order.symbol))
+        if stage == REFUSED:
+            log.warning("live: order %s %s", order.client_order_id, note, extra={"venue": self.venue.name})
         self._change_order(order.client_order_id, stage=stage, venue_order_id=venue_order_id, note=note)
         self._note_breaker()
         return _as_order({**record, "stage": stage, "note": note})
@@ -252,14 +254,12 @@ class LiveBroker(Broker):
                 preview = self.venue.preview(req)
                 if preview is not None and not preview.ok:
                     errors = ", ".join(preview.errors)
-                    log.warning("live: %s previewed order %s with errors: %s", venue, req.client_order_id, errors)
                     return REFUSED, None, f"refused by {venue}'s preview: {errors}; nothing placed"
                 bid, ask = (preview.best_bid, preview.best_ask) if preview is not None else (None, None)
             if observed is not None and not (bid and ask):
                 top = self.venue.top(req.symbol)
                 bid, ask = top.bid, top.ask
         except VenueError as exc:  # a preview or a price check places nothing: refused, safely
-            log.warning("live: %s: no preview or price for order %s: %s", venue, req.client_order_id, exc.reason)
             return REFUSED, None, f"not placed: {venue} could not preview or price it ({exc.reason})"
         if observed is not None and bid and ask:
             mid = (bid + ask) / 2
@@ -269,7 +269,6 @@ class LiveBroker(Broker):
                     f"refused: the decision saw {observed:,.2f}, {gap:.1%} away from {venue}'s {mid:,.2f} now "
                     f"(over {self.max_price_gap:.0%}): stale prices or another market's; nothing placed"
                 )
-                log.warning("live: order %s %s", req.client_order_id, note)
                 return REFUSED, None, note
         try:
             placed = self.venue.place(req)
@@ -345,14 +344,15 @@ class LiveBroker(Broker):
         seen = set(rec["trades"])
         base, _, quote = rec["symbol"].partition("-")
         new = [f for f in outcome.fills if f.trade_id not in seen]
+        side = Side(rec["side"])
         for vf in new:
-            fee, note = _quote_fee(vf, base, quote)
+            quantity, fee, note = booked(vf, side, base, quote)
             fill = Fill(
                 fill_id=f"{outcome.cid}/{vf.trade_id}",
                 client_order_id=outcome.cid,
                 symbol=rec["symbol"],
-                side=Side(rec["side"]),
-                quantity=vf.size,
+                side=side,
+                quantity=quantity,
                 price=vf.price,
                 fee=fee,
                 ts=ts,
@@ -485,11 +485,17 @@ def _down(value: float, decimals: int) -> float:
     return math.floor(value * scale + 1e-9) / scale
 
 
-def _quote_fee(vf: VenueFill, base: str, quote: str) -> tuple[float, str]:
-    """The fill's fee in the quote currency, and a note when it could not be converted."""
+def booked(vf: VenueFill, side: Side, base: str, quote: str) -> tuple[float, float, str]:
+    """A venue fill as the ledger books it: the quantity, the fee in the quote currency, and a note.
+
+    A fee charged in the base asset of a buy (Binance's default without BNB) is kept out of what was
+    bought: the quantity is what the account received, and the fee is valued at the fill's price, so
+    cash still falls by exactly size x price. A fee in a third asset (BNB) cannot be valued here: it is
+    left out of the ledger, and the note says so."""
     asset = vf.fee_asset.upper()
     if vf.fee == 0 or asset in ("", quote.upper()):
-        return vf.fee, ""
+        return vf.size, vf.fee, ""
     if asset == base.upper():
-        return vf.fee * vf.price, ""
-    return 0.0, f"fee {vf.fee:.8g} {asset} paid outside the quote currency: not in the ledger"
+        quantity = vf.size - vf.fee if side is Side.BUY and vf.fee < vf.size else vf.size
+        return quantity, vf.fee * vf.price, ""
+    return vf.size, 0.0, f"fee {vf.fee:.8g} {asset} paid outside the quote currency: not in the ledger"
