@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from live_helpers import SYMBOL, FakeClockPort, start_live, write_config
 from venue_helpers import BN_API_KEY, BN_SECRET, CB_KEY_NAME, T0, FakeClock
 
-from coinswarm.adapters.live_broker import LiveBroker, book_key
+from coinswarm.adapters.live_broker import GRACE_S, LiveBroker, book_key
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.venue_market import VenueMarketData
 from coinswarm.cli.main import main as cli
@@ -203,7 +203,10 @@ def test_a_restart_after_dying_before_sending_places_nothing(
     )
     record_then_die(run.broker, intent, accepted=False)
     fresh = build_live_broker(run.settings, run.app.state, venue=run.broker.venue, clock=clock.time)
-    settled = fresh.settle(symbol, 60_000.0, int(T0) + 60)
+    clock.now = T0 + 60  # the dead worker might still be on its way: no conclusion yet
+    assert fresh.settle(symbol, 60_000.0, int(T0) + 60).refused == [] and fresh.has_pending(symbol)
+    clock.now = T0 + GRACE_S
+    settled = fresh.settle(symbol, 60_000.0, int(T0) + GRACE_S)
     assert [o.client_order_id for o in settled.refused] == [intent.intent_id]
     assert "never placed" in settled.refused[0].note
     assert fake.engine.placed == [] and [r for r in fake.requests if r.method == "POST"] == []

@@ -51,6 +51,9 @@ log = logging.getLogger("coinswarm.live")
 RETRIES = 20
 KEEP_ORDERS = 200
 LOOKBACK_S = 86_400  # how far back the venue is searched for an order this broker sent
+#: An order not found at the venue is concluded never placed only this long after it was sent: until
+#: then the sender may still be on its way (a slow request, a worker still running).
+GRACE_S = 120
 # an order's stages in the book: the first four wait for a settle (REFUSED: to report the refusal once)
 SENDING, UNKNOWN, OPEN, REFUSED = "sending", "unknown", "open", "refused"
 DONE, REJECTED = "done", "rejected"
@@ -305,6 +308,8 @@ class LiveBroker(Broker):
             found: VenueOrder | None = None
             if rec["stage"] in (SENDING, UNKNOWN):
                 found = self.venue.find(rec["venue_symbol"], cid, since_ts=int(rec["sent_ts"]) - LOOKBACK_S)
+                if found is None and self.clock() - rec["sent_ts"] < GRACE_S:
+                    return out  # not there yet: the sender may still be on its way; ask again next time
                 if found is None:
                     out.stage = REFUSED
                     out.note = f"{self.venue.name} holds no order {cid}: it was never placed, and is not sent again"
@@ -439,7 +444,14 @@ class LiveBroker(Broker):
 
     def _change_order(self, cid: str, **changes: Any) -> None:
         def change(book: dict[str, Any]) -> bool:
-            book["orders"] = {**book["orders"], cid: {**book["orders"][cid], **changes}}
+            rec = book["orders"][cid]
+            update = dict(changes)
+            if rec["stage"] not in (SENDING, UNKNOWN):
+                log.error("live: order %s was settled as %s while it was being sent", cid, rec["stage"])
+                update["note"] = f"{changes.get('note') or ''} (settled as {rec['stage']} meanwhile)".strip()
+            book["orders"] = {**book["orders"], cid: {**rec, **update}}
+            if changes.get("stage") in WAITING and cid not in book["pending"]:
+                book["pending"] = [*book["pending"], cid]  # followed to its fills, whatever a settle concluded
             return True
 
         self._update(change)
