@@ -60,14 +60,16 @@ def test_the_composition_root_builds_the_live_broker_for_a_trade_only_key(
     assert isinstance(cloud_market(settings), VenueMarketData)  # market.source = "venue"
 
 
-@pytest.mark.parametrize("venue", ["coinbase", "binance"])
+@pytest.mark.parametrize(
+    ("venue", "power"), [("coinbase", "transfer"), ("binance", "withdrawals"), ("binance", "universal_transfer")]
+)
 def test_a_key_that_can_withdraw_or_transfer_is_refused_at_start_up(
-    tmp_path: Path, real_time_fake: tuple[FakeExchange, str], venue: str
+    tmp_path: Path, real_time_fake: tuple[FakeExchange, str], venue: str, power: str
 ) -> None:
     fake, pem = real_time_fake
     public = serialization.load_pem_private_key(pem.encode(), None).public_key()
     fake.add_coinbase_key(CB_KEY_NAME, public, can_transfer=True)  # type: ignore[arg-type]
-    fake.add_binance_key(BN_API_KEY, BN_SECRET, withdrawals=True)
+    fake.add_binance_key(BN_API_KEY, BN_SECRET, **{power: True} if venue == "binance" else {})
     settings = load_settings(write_config(tmp_path, venue, fake.url, pem), env={})
     with pytest.raises(LiveKeyRefused) as caught:
         build_broker(settings, MemoryStore())
