@@ -49,6 +49,13 @@ class VenueMarketData(MarketData):
         except VenueError as exc:
             raise MarketDataUnavailable(f"{exc}") from None
 
+    def probe(self, symbol: str) -> None:
+        """Ask the venue for `symbol`'s book top once: MarketDataUnavailable when it cannot answer."""
+        try:
+            self.source.top(self.source.quirks.venue_symbol(symbol))
+        except VenueError as exc:
+            raise MarketDataUnavailable(f"{exc}") from None
+
     def quotes(self, symbol: str, now: int) -> list[Quote]:
         try:
             top = self.source.top(self.source.quirks.venue_symbol(symbol))
