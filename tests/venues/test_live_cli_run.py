@@ -30,15 +30,16 @@ CANDLES = {"coinbase": "/candles", "binance": "/api/v3/klines"}
 
 @pytest.fixture
 def exchange(ec_private_pem: str) -> Iterator[FakeExchange]:
-    """The fake exchange on the real clock, with both venues' keys, BTC rising 10 % an hour (so a
-    trend follower buys at once)."""
+    """The fake exchange on the real clock, with both venues' keys, BTC rising 30 % an hour (so a
+    trend follower buys at once, and the first warm-up candle's open is 15 % below the price now: the
+    live broker must judge the decision by the close it was made on, not by that open)."""
     key = serialization.load_pem_private_key(ec_private_pem.encode(), password=None)
     with FakeExchange() as fake:
         fake.add_coinbase_key(CB_KEY_NAME, key.public_key())  # type: ignore[arg-type]
         fake.add_binance_key(BN_API_KEY, BN_SECRET)
         for symbol in SYMBOL.values():
             fake.engine.set_price(symbol, 60_000.0)
-            fake.engine.set_trend(symbol, 0.10)
+            fake.engine.set_trend(symbol, 0.30)
         yield fake
 
 
@@ -48,7 +49,7 @@ def config(tmp: Path, venue: str, url: str, pem: str, *, mode: str = "live", **m
         keys = f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
     else:
         keys = f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
-    market_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in {"warmup_candles": 20, **market}.items())
+    market_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in {"warmup_candles": 30, **market}.items())
     text = f"""
 mode = "{mode}"
 account = "rehearsal"
@@ -83,7 +84,6 @@ path = "{tmp / "live.db"}"
 [live]
 confirm = true
 max_order_notional = 250.0
-max_price_gap_pct = 10.0  # a first cycle's price is the oldest warm-up candle's open: 20 minutes of trend
 venue_url = "{url}"
 """
     path = tmp / f"{venue}-{mode}.toml"

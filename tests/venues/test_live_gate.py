@@ -24,7 +24,7 @@ from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.venue_market import VenueMarketData
 from coinswarm.cli.main import main as cli
 from coinswarm.config import ConfigError, load_settings
-from coinswarm.domain.models import Order, OrderIntent, OrderStatus, Side
+from coinswarm.domain.models import Candle, Order, OrderIntent, OrderStatus, Side
 from coinswarm.domain.risk import RiskLimits
 from coinswarm.stages.placement import IN_PROGRESS_TTL_S, PlacementStage
 from coinswarm.venues.fake import FakeExchange, Fault
@@ -290,4 +290,28 @@ def test_a_decision_on_a_price_far_from_the_venues_is_refused(
     assert fake.engine.placed == []
     broker.settle(symbol, 60_100.0, int(T0))  # within 5 %: placed
     broker.submit(order("near", symbol, notional=100.0))
+    assert [o.client_order_id for o in fake.engine.placed] == ["near"]
+
+
+def test_a_decision_is_judged_by_the_close_it_was_made_on_not_by_an_old_settle_price(
+    tmp_path: Path, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    """A cycle's settle price is its first new candle's open: after a long warm-up or downtime that is
+    hours old. The gap is measured from the close of the candle the decision was made on, both ways."""
+    broker = broker_on(fake, clock, ec_private_pem, tmp_path, "coinbase")
+    decided = int(T0) - int(T0) % 60
+
+    def candle_closing_at(ts: int, close: float) -> Candle:
+        return Candle(symbol="BTC-USD", ts=ts - 60, open=close, high=close, low=close, close=close, volume=1.0)
+
+    broker.settle("BTC-USD", 48_000.0, decided - 18_000)  # the open of a warm-up 5 hours ago: 20 % below
+    broker.store.put_candles([candle_closing_at(decided, 60_050.0)])  # the decision's own candle: at the market
+    near = order("near", notional=100.0).model_copy(update={"placed_ts": decided})
+    assert broker.submit(near).status is not OrderStatus.REJECTED
+    assert [o.client_order_id for o in fake.engine.placed] == ["near"]
+
+    broker.settle("BTC-USD", 60_000.0, decided)  # a current settle price, but the next decision saw 50,000
+    broker.store.put_candles([candle_closing_at(decided + 60, 50_000.0)])
+    held = broker.submit(order("far", notional=100.0).model_copy(update={"placed_ts": decided + 60}))
+    assert held.status is OrderStatus.REJECTED and "the decision saw 50,000.00" in held.note
     assert [o.client_order_id for o in fake.engine.placed] == ["near"]

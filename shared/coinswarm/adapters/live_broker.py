@@ -2,7 +2,8 @@
 
 Current prices only. An order decided more than `max_decision_age_s` ago is refused (a replay, a
 synthetic series or a late redelivery never trades live), and so is one whose decision saw a price more
-than `max_price_gap` away from the venue's book now (stale data, or another market's).
+than `max_price_gap` away from the venue's book now (stale data, or another market's). The price the
+decision saw is the close of the candle it was made on (from the state store), else the last settle's.
 
 Exactly once. Before anything is sent, the order is written to the book in the state store under its
 client order id (the intent id), as `sending`; a repeat of `submit` returns what the book holds and
@@ -95,6 +96,7 @@ class LiveBroker(Broker):
         fee_bps: float = 0.0,
         max_decision_age_s: float = 300.0,
         max_price_gap: float = 0.05,
+        timeframe_s: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
@@ -106,6 +108,7 @@ class LiveBroker(Broker):
         self.fee_rate = fee_bps / 1e4
         self.max_decision_age_s = max_decision_age_s
         self.max_price_gap = max_price_gap
+        self.timeframe_s = timeframe_s
         self.clock = clock
         self._breaker_seen: tuple[str, int] | None = None
 
@@ -115,7 +118,8 @@ class LiveBroker(Broker):
         known = book["orders"].get(order.client_order_id)
         if known is not None:
             return _as_order(known)
-        req, refusal = self._request(order, book)
+        seen = self._decision_price(order, book)
+        req, refusal = self._request(order, book, seen)
         record = {
             **order.model_dump(mode="json"),
             "status": OrderStatus.PENDING.value,
@@ -133,7 +137,7 @@ class LiveBroker(Broker):
         if req is None:
             log.warning("live: order %s refused before the venue: %s", order.client_order_id, refusal)
             return _as_order(record)
-        stage, venue_order_id, note = self._send(req, book["prices"].get(order.symbol))
+        stage, venue_order_id, note = self._send(req, seen)
         if stage == REFUSED:
             log.warning("live: order %s %s", order.client_order_id, note, extra={"venue": self.venue.name})
         self._change_order(order.client_order_id, stage=stage, venue_order_id=venue_order_id, note=note)
@@ -193,8 +197,22 @@ class LiveBroker(Broker):
         return [o for o in orders if symbol is None or o.symbol == symbol]
 
     # -- sizing and refusals ----------------------------------------------------------------------
-    def _request(self, order: Order, book: dict[str, Any]) -> tuple[OrderRequest | None, str]:
-        """The venue request for `order`, or None and why it is refused before reaching the venue."""
+    def _decision_price(self, order: Order, book: dict[str, Any]) -> float | None:
+        """The price the decision saw: the close of the newest stored candle when it closed when the order
+        was decided (within two timeframes: a manual trade is priced at it too); else the price the last
+        settle observed. (A cycle's settle price is its first new candle's open: after a long warm-up or
+        downtime that is hours old, and would make a current decision look stale.)"""
+        if self.timeframe_s:
+            closed_by = order.placed_ts - self.timeframe_s  # candles that had closed when it was decided
+            last = self.store.recent_candles(order.symbol, self.timeframe_s, 1, until_ts=closed_by)
+            if last and order.placed_ts - last[-1].close_ts <= 2 * self.timeframe_s:
+                return last[-1].close
+        price = book["prices"].get(order.symbol)
+        return float(price) if price is not None else None
+
+    def _request(self, order: Order, book: dict[str, Any], price: float | None) -> tuple[OrderRequest | None, str]:
+        """The venue request for `order` (valued at `price`, what the decision saw), or None and why it is
+        refused before reaching the venue."""
         q = self.venue.quirks
         age = self.clock() - order.placed_ts
         if age > self.max_decision_age_s:
@@ -202,7 +220,6 @@ class LiveBroker(Broker):
                 f"refused: decided at {iso(order.placed_ts)}, {age:,.0f} s ago: live orders go out only on current "
                 "prices (a replay, a synthetic series or a late redelivery never trades live)"
             )
-        price = book["prices"].get(order.symbol)
         held = book["positions"].get(order.symbol, 0.0)
         cash = book["cash"]
         quote_size: float | None = None

@@ -186,6 +186,7 @@ def build_live_broker(
         fee_bps=settings.primary_venue.fee_bps,
         max_decision_age_s=max(120, 2 * settings.timeframe_s),
         max_price_gap=settings.live.max_price_gap_pct / 100,
+        timeframe_s=settings.timeframe_s,
         clock=clock,
     )
 
