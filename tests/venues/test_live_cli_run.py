@@ -43,7 +43,9 @@ def exchange(ec_private_pem: str) -> Iterator[FakeExchange]:
         yield fake
 
 
-def config(tmp: Path, venue: str, url: str, pem: str, *, mode: str = "live", **market: Any) -> Path:
+def config(
+    tmp: Path, venue: str, url: str, pem: str, *, mode: str = "live", wiring: str = "fused", **market: Any
+) -> Path:
     """The TOML a user writes to rehearse live mode (keys in the file only because they are the fake's)."""
     if venue == "coinbase":
         keys = f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
@@ -55,7 +57,7 @@ mode = "{mode}"
 account = "rehearsal"
 symbols = ["{SYMBOL[venue]}"]
 timeframe = "1m"
-wiring = "fused"
+wiring = "{wiring}"
 
 [[venues]]
 name = "{venue}"
@@ -95,13 +97,21 @@ def venue_requests(fake: FakeExchange, part: str) -> list[str]:
     return [r.path for r in fake.requests if part in r.path]
 
 
-@pytest.mark.parametrize("venue", ["coinbase", "binance"])
+@pytest.mark.parametrize(("venue", "wiring"), [("coinbase", "fused"), ("binance", "fused"), ("coinbase", "mesh")])
 def test_a_live_run_says_live_reads_the_venue_and_places_once(
-    tmp_path: Path, exchange: FakeExchange, ec_private_pem: str, venue: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    exchange: FakeExchange,
+    ec_private_pem: str,
+    venue: str,
+    wiring: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    cfg = config(tmp_path, venue, exchange.url, ec_private_pem)
+    cfg = config(tmp_path, venue, exchange.url, ec_private_pem, wiring=wiring)
     assert main(["run", "--config", str(cfg), "--cycles", "1"]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    secret_parts = [BN_SECRET, ec_private_pem.splitlines()[1]]
+    assert not any(part in out + captured.err for part in secret_parts)
     banner = out.splitlines()[0]
     assert "LIVE trading on " + venue in banner and exchange.url in banner and "PAPER" not in banner
     assert "orders up to 250.00 each" in banner and f"data: {venue} live market data" in banner
@@ -132,18 +142,34 @@ def test_replay_synthetic_and_a_synthetic_source_are_refused_in_live_mode(
     cfg = config(tmp_path, "coinbase", exchange.url, ec_private_pem)
     candles = synthetic_candles("BTC-USD", 100, seed=1, start_ts=1_700_000_040, timeframe_s=60)
     csv = write_candles(tmp_path / "BTC_USD-1m.csv", candles)
-    assert main(["run", "--config", str(cfg), "--replay", str(csv)]) == 2
+    assert main(["run", "--config", str(cfg), "--replay", str(csv), "--cycles", "1"]) == 2
     err = capsys.readouterr().err
     assert "--replay is refused in live mode" in err and "current prices" in err and "mode = 'paper'" in err
-    assert main(["run", "--config", str(cfg), "--synthetic"]) == 2
+    assert main(["run", "--config", str(cfg), "--synthetic", "--cycles", "1"]) == 2
     assert "--synthetic is refused in live mode" in capsys.readouterr().err
     synthetic = config(tmp_path, "coinbase", exchange.url, ec_private_pem, source="synthetic")
-    assert main(["run", "--config", str(synthetic)]) == 2
+    assert main(["run", "--config", str(synthetic), "--cycles", "1"]) == 2
     assert "market.source = 'synthetic' is refused in live mode" in capsys.readouterr().err
     binance_on_coinbase = config(tmp_path, "binance", exchange.url, ec_private_pem, source="coinbase")
-    assert main(["run", "--config", str(binance_on_coinbase)]) == 2
+    assert main(["run", "--config", str(binance_on_coinbase), "--cycles", "1"]) == 2
     assert "orders go to binance" in capsys.readouterr().err
     assert exchange.requests == [] and not (tmp_path / "live.db").exists()
+
+
+@pytest.mark.parametrize("venue", ["coinbase", "binance"])
+def test_a_key_that_can_withdraw_stops_a_live_run_before_any_order(
+    tmp_path: Path, ec_private_pem: str, venue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = serialization.load_pem_private_key(ec_private_pem.encode(), password=None)
+    with FakeExchange() as fake:
+        fake.add_coinbase_key(CB_KEY_NAME, key.public_key(), can_transfer=True)  # type: ignore[arg-type]
+        fake.add_binance_key(BN_API_KEY, BN_SECRET, withdrawals=True)
+        fake.engine.set_trend(SYMBOL[venue], 0.30)
+        cfg = config(tmp_path, venue, fake.url, ec_private_pem)
+        assert main(["run", "--config", str(cfg), "--cycles", "1"]) == 2
+        err = capsys.readouterr().err
+        assert "can withdraw or transfer funds: refused for trading" in err and "PAPER" not in err
+        assert fake.engine.placed == [] and not any(r.method == "POST" for r in fake.requests)
 
 
 def test_an_unreachable_venue_stops_a_live_run_without_falling_back(
