@@ -22,6 +22,7 @@ from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.cli.main import main
 from coinswarm.marketdata.candle_files import write_candles
 from coinswarm.marketdata.synthetic import synthetic_candles
+from coinswarm.stages.ledger import Ledger
 from coinswarm.venues.fake import FakeExchange
 
 SYMBOL = {"coinbase": "BTC-USD", "binance": "BTC-USDT"}
@@ -207,3 +208,21 @@ def test_a_paper_run_on_venue_data_does_not_fall_back_when_the_venue_is_down(
     cfg = config(tmp_path, "coinbase", f"http://127.0.0.1:{closed}", ec_private_pem, mode="paper", source="venue")
     assert main(["run", "--config", str(cfg), "--cycles", "1"]) == 2
     assert "market.source = 'venue' allows no fallback" in capsys.readouterr().err
+
+
+def test_a_live_run_does_not_join_an_account_that_traded_on_paper(
+    tmp_path: Path, exchange: FakeExchange, ec_private_pem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = str(tmp_path / "live.db")  # the live configuration's store.path
+    paper = config(tmp_path, "coinbase", exchange.url, ec_private_pem, mode="paper")
+    assert main(["run", "--config", str(paper), "--synthetic", "--cycles", "120", "--state", state]) == 0
+    store = SqliteStore(state)
+    fills = Ledger(store, "account:rehearsal").portfolio().fills
+    store.close()
+    assert fills > 0
+    capsys.readouterr()
+    live = config(tmp_path, "coinbase", exchange.url, ec_private_pem)
+    assert main(["run", "--config", str(live), "--cycles", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"already holds {fills} paper fill(s)" in err and "its own account" in err
+    assert exchange.engine.placed == []

@@ -101,6 +101,8 @@ def main(args: argparse.Namespace) -> int:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
     except LiveTradingUnavailable as exc:
         fail(str(exc))
+    if settings.mode == "live":
+        refuse_a_paper_ledger(app, path)
     store.put(
         META_KEY,
         {
@@ -111,6 +113,20 @@ def main(args: argparse.Namespace) -> int:
         },
     )
     return trade(app, source, path, fresh, args)
+
+
+def refuse_a_paper_ledger(app: App, path: Path) -> None:
+    """Live fills must not join an account whose ledger already holds paper fills: the live book starts
+    from the opening cash, so the two would never agree again, and the P&L would mix paper and money."""
+    from coinswarm.adapters.live_broker import book_key
+
+    account = app.settings.account
+    fills = app.ledger.portfolio().fills
+    if fills and app.state.get(book_key(account)) is None:
+        fail(
+            f"account {account!r} already holds {fills} paper fill(s) in {path}: live trading does not join a "
+            'paper ledger. Give live trading its own account (account = "live") or state file (store.path)'
+        )
 
 
 def trading(settings: Settings) -> str:
