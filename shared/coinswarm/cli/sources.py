@@ -128,17 +128,16 @@ def venue_source(settings: Settings) -> Source:
     from coinswarm.wiring.bootstrap import LiveTradingUnavailable
 
     venue = settings.primary_venue.name
-    try:
-        from coinswarm.wiring.live import venue_market
+    from coinswarm.wiring.live import DEFAULT_URLS, venue_market
 
+    try:
         market = venue_market(settings)
     except LiveTradingUnavailable as exc:
         fail(str(exc))
     try:
         market.probe(settings.symbols[0])
-    except MarketDataUnavailable as exc:
-        market.close()
-        where = settings.live.venue_url or "its own address"
+    except MarketDataUnavailable as exc:  # the client is the process's shared one: left open
+        where = settings.live.venue_url or DEFAULT_URLS[venue]
         if settings.mode == "live":
             fail(
                 f"live trading needs {venue}'s market data, and {venue} cannot be reached at {where}: {exc}. "
