@@ -148,7 +148,12 @@ def test_one_order_through_every_fault(fake: FakeExchange, make_coinbase: Make, 
     assert ack.order_id == fake.engine.placed[0].order_id
     assert fake.faults.fired and fake.faults.fired[0][0] == fault.kind
     posts = [r for r in fake.requests if r.method == "POST"]
-    assert len(posts) == 2  # the faulty one, and the one that got the answer
+    lookups = [r for r in fake.requests if r.path.endswith("/orders/historical/batch")]
+    accepted = fault.kind in ("delay", "drop") or fault.process
+    if accepted:  # looked up by its client order id, found: not sent again
+        assert len(posts) == 1 and len(lookups) == 1
+    else:  # the faulty one, and the one that got the answer
+        assert len(posts) == 2 and len(lookups) == (1 if fault.kind == "server_error" else 0)
     if fault.kind == "rate_limit":
         assert posts[1].at - posts[0].at >= 3.0  # Retry-After honoured
     assert client.get_order(ack.order_id).status is VenueOrderStatus.FILLED
@@ -179,3 +184,15 @@ def test_the_breaker_opens_after_repeated_failures_and_stops_new_orders(
     clock.now += 31
     client.create_order(market_buy("probe"))  # half-open: one probe, which succeeds
     assert client.breaker.state().mode.value == "closed" and len(fake.engine.placed) == 1
+
+
+def test_an_order_is_found_by_its_client_order_id_across_pages(fake: FakeExchange, make_coinbase: Make) -> None:
+    client = make_coinbase()
+    for i in range(5):
+        client.create_order(market_buy(f"cid-{i}", quote=100.0))
+    found = client.find_order("BTC-USD", "cid-0", since_ts=int(T0) - 60)  # the oldest: the third page
+    assert found is not None and found.client_order_id == "cid-0" and found.status is VenueOrderStatus.FILLED
+    assert client.find_order("BTC-USD", "never-placed", since_ts=int(T0) - 60) is None
+    assert client.find_order("ETH-USD", "cid-1", since_ts=int(T0) - 60) is None
+    pages = [r for r in fake.requests if r.path.endswith("/orders/historical/batch")]
+    assert len(pages) == 3 + 3 + 1

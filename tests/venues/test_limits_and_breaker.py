@@ -137,6 +137,10 @@ def test_the_breaker_opens_refuses_probes_once_and_closes(clock: FakeClock) -> N
         br.allow_order()
     assert caught.value.retry_after == pytest.approx(60)
     assert "OPEN after 3 failures" in br.state().describe()
+    br.record_success()  # a read answered meanwhile: the cooldown still runs its course
+    assert br.state().mode is BreakerMode.OPEN
+    with pytest.raises(CircuitOpen):
+        br.allow_order()
     clock.now += 61
     br.allow_order()  # the probe
     assert br.state().mode is BreakerMode.HALF_OPEN

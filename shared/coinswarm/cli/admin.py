@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from coinswarm.cli.common import (
@@ -28,7 +29,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="rebuild state from the events and compare it with the stored projection",
         description="Fold every ledger event from the first, check the sequence numbers run 1, 2, 3, ... without "
         "a gap, compare the result with the stored projection (cash, positions, P&L, fees), and reconcile it "
-        "with the paper broker's book. Exits 0 when all agree, 1 otherwise.",
+        "with the broker's book: the live broker's (live:<account>:book) when the configuration is live, else "
+        "the paper broker's. Exits 0 when all agree, 1 otherwise.",
     )
     add_config_arg(verify)
     add_state_arg(verify)
@@ -59,18 +61,39 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     kill.set_defaults(func=kill_main)
 
 
-def reconcile(store: Any, account: str, ledger_cash: float, holdings: dict[str, float]) -> list[str]:
-    book = store.get(f"paper:{account}:book")
-    if book is None:
-        return []
+BOOKS = {"paper": ("paper broker", "paper:{}:book"), "live": ("live broker", "live:{}:book")}
+
+
+@dataclass
+class Reconciled:
+    book: str  # which book was compared, for the user ("the live broker's book live:acct:book"); "" if none
+    problems: list[str]
+    pending: int = 0  # live orders still followed at the venue (their fills are not in the ledger yet)
+
+
+def reconcile(store: Any, account: str, ledger_cash: float, holdings: dict[str, float], *, mode: str) -> Reconciled:
+    """Compare the broker's book with the ledger: the book of the configured mode (the live broker's in
+    live mode), else the other one when only it exists (a state file written in the other mode)."""
+    other = "paper" if mode == "live" else "live"
+    for kind in (mode, other):
+        who, key = BOOKS[kind][0], BOOKS[kind][1].format(account)
+        found = store.get(key)
+        if found is not None:
+            break
+    else:
+        return Reconciled("", [])
+    book = found.value
     problems = []
-    if abs(book.value["cash"] - ledger_cash) > 1e-6 * max(1.0, abs(ledger_cash)):
-        problems.append(f"paper broker cash {book.value['cash']!r} differs from the ledger's {ledger_cash!r}")
-    for symbol in sorted(set(book.value["positions"]) | set(holdings)):
-        a, b = book.value["positions"].get(symbol, 0.0), holdings.get(symbol, 0.0)
+    if abs(book["cash"] - ledger_cash) > 1e-6 * max(1.0, abs(ledger_cash)):
+        problems.append(
+            f"{who} cash {book['cash']!r} ({key}) differs from the ledger's {ledger_cash!r}: the book and the "
+            "ledger no longer tell the same story; do not trade on until it is explained"
+        )
+    for symbol in sorted(set(book["positions"]) | set(holdings)):
+        a, b = book["positions"].get(symbol, 0.0), holdings.get(symbol, 0.0)
         if abs(a - b) > 1e-9 * max(1.0, abs(a)):
-            problems.append(f"paper broker holds {a!r} {symbol}, the ledger {b!r}")
-    return problems
+            problems.append(f"{who} holds {a!r} {symbol} ({key}), the ledger {b!r}")
+    return Reconciled(f"the {who}'s book {key}", problems, len(book.get("pending", [])) if kind == "live" else 0)
 
 
 def verify_main(args: argparse.Namespace) -> int:
@@ -79,19 +102,37 @@ def verify_main(args: argparse.Namespace) -> int:
     ledger = Ledger(opened.history, settings.ledger_stream)
     report = ledger.verify()
     portfolio = ledger.portfolio()
-    problems = list(report.problems) + reconcile(
-        opened.state, settings.account, portfolio.cash, {s: h.quantity for s, h in portfolio.holdings.items()}
+    books = reconcile(
+        opened.state,
+        settings.account,
+        portfolio.cash,
+        {s: h.quantity for s, h in portfolio.holdings.items()},
+        mode=settings.mode,
     )
+    problems = list(report.problems) + books.problems
     if args.json:
-        print(json.dumps({"stream": report.stream, "events": report.events, "ok": not problems, "problems": problems}))
+        print(
+            json.dumps(
+                {
+                    "stream": report.stream,
+                    "events": report.events,
+                    "ok": not problems,
+                    "problems": problems,
+                    "book": books.book or None,
+                    "pending_live_orders": books.pending,
+                }
+            )
+        )
     elif problems:
         print(f"ledger {report.stream}: {report.events} events — {len(problems)} problem(s):")
         for p in problems:
             print(f"  - {p}")
     else:
+        agrees = f", and {books.book} agrees" if books.book else " (no broker's book to compare yet)"
+        waiting = f"; {books.pending} live order(s) still followed at the venue" if books.pending else ""
         print(
             f"ledger {report.stream}: {report.events} events, sequence 1..{report.events} unbroken; "
-            f"the projection equals the state rebuilt from the events, and the paper broker's book agrees. OK"
+            f"the projection equals the state rebuilt from the events{agrees}{waiting}. OK"
         )
     return 0 if not problems else 1
 

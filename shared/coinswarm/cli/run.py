@@ -1,4 +1,5 @@
-"""`coinswarm run`: paper-trading cycles on the embedded store, one line per symbol per cycle."""
+"""`coinswarm run`: trading cycles on the embedded store (paper, or live when so configured), one line per
+symbol per cycle."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ from coinswarm.cli.common import META_KEY, add_config_arg, fail, settings_from
 from coinswarm.cli.report import CycleReporter
 from coinswarm.cli.sources import Source, resolve
 from coinswarm.cli.summary import print_summary
+from coinswarm.config.settings import Settings
 from coinswarm.wiring.bootstrap import App, LiveTradingUnavailable, build_app
 from coinswarm.wiring.runner import CycleRunner, StateInUse
 
-HELP = """Run trading cycles on paper, on the embedded SQLite store.
+HELP = """Run trading cycles on the embedded SQLite store: on paper by default, LIVE (real orders at the
+first venue) only when the configuration says mode = "live", live.confirm = true and gives keys.
 
 Market data: live public candles from Coinbase Advanced Trade when reachable (a short connect
 timeout, so an offline machine falls back at once to a seeded synthetic series, clearly labelled);
---replay FILE replays a candle CSV as if it arrived live; --synthetic asks for the synthetic series.
+--replay FILE replays a candle CSV as if it arrived live; --synthetic asks for the synthetic series;
+market.source = "venue" reads candles and book tops from the first venue's own client.
+
+In live mode the data is always the venue's own, with no fallback: --replay, --synthetic and
+market.source = "synthetic" are refused (live orders go out only on current prices), and so is a
+venue that cannot be reached. The banner says LIVE, the venue and the per-order cap.
 
 Each cycle prints one line per symbol: time, symbol, close, every agent's vote (signal@confidence,
 '--' for an abstention), the committee's decision with its confidence, and what order placement did.
@@ -32,13 +40,14 @@ EXAMPLES = """examples:
   coinswarm run --cycles 120                      # live data if reachable, else synthetic
   coinswarm run --replay ETH_BTC-5m.csv.gz --quiet
   coinswarm run --synthetic --wiring fused --seed 11
+  COINSWARM_CONFIG=live.toml coinswarm run        # live, if that file says so (see the README)
   coinswarm status --state .coinswarm/synthetic.db"""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run",
-        help="trade on paper, cycle by cycle",
+        help="trade cycle by cycle (paper unless configured live)",
         description=HELP,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -92,6 +101,8 @@ def main(args: argparse.Namespace) -> int:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
     except LiveTradingUnavailable as exc:
         fail(str(exc))
+    if settings.mode == "live":
+        refuse_a_paper_ledger(app, path)
     store.put(
         META_KEY,
         {
@@ -104,6 +115,32 @@ def main(args: argparse.Namespace) -> int:
     return trade(app, source, path, fresh, args)
 
 
+def refuse_a_paper_ledger(app: App, path: Path) -> None:
+    """Live fills must not join an account whose ledger already holds paper fills: the live book starts
+    from the opening cash, so the two would never agree again, and the P&L would mix paper and money."""
+    from coinswarm.adapters.live_broker import book_key
+
+    account = app.settings.account
+    fills = app.ledger.portfolio().fills
+    if fills and app.state.get(book_key(account)) is None:
+        fail(
+            f"account {account!r} already holds {fills} paper fill(s) in {path}: live trading does not join a "
+            'paper ledger. Give live trading its own account (account = "live") or state file (store.path)'
+        )
+
+
+def trading(settings: Settings) -> str:
+    """What the banner says the session trades on: PAPER, or LIVE with the venue, where and the cap."""
+    if settings.mode != "live":
+        return "PAPER trading"
+    live = settings.live
+    where = f" at {live.venue_url} (live.venue_url)" if live.venue_url else " (REAL MONEY)"
+    return (
+        f"LIVE trading on {settings.primary_venue.name}{where} · orders up to "
+        f"{live.max_order_notional:,.2f} each (live.max_order_notional)"
+    )
+
+
 def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Namespace) -> int:
     settings = app.settings
     reporter = CycleReporter(quiet=args.quiet)
@@ -114,7 +151,7 @@ def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Name
         handlers = local_handlers(app)
     runner = CycleRunner(app, wiring=settings.wiring, handlers=handlers, tap=reporter, owner=f"run-{time.time_ns()}")
     print(
-        f"Coinswarm · PAPER trading · data: {source.market.label}\n"
+        f"Coinswarm · {trading(settings)} · data: {source.market.label}\n"
         f"  symbols {', '.join(settings.symbols)} · {settings.timeframe} candles · {settings.wiring} wiring · "
         f"committee threshold {settings.committee.threshold:.2f}, quorum {settings.committee.quorum}\n"
         f"  state {path}{' (fresh)' if fresh else ''}"

@@ -2,8 +2,13 @@
 
 - `--replay FILE`: the file's candles, as if they arrived live, one cycle per candle (simulated clock);
 - `--synthetic`: a seeded synthetic series per symbol, clearly labelled (simulated clock);
+- `market.source = "venue"`: candles and book tops from the first venue's own client (no fallback);
 - otherwise live public candles from Coinbase Advanced Trade, when reachable within a short connect
   timeout; an offline machine falls back to the synthetic series at once, and says so.
+
+In live mode (real orders) only the venue's own market data is used, never a fallback: a replay, the
+synthetic series, or another market's prices would be refused order by order by the live broker
+anyway, so they are refused here, at once, saying what to do instead.
 """
 
 from __future__ import annotations
@@ -117,12 +122,68 @@ def live_source(settings: Settings) -> Source:
     return Source(market, SystemClock(), settings, "live")
 
 
+def venue_source(settings: Settings) -> Source:
+    """The first venue's candles and book tops, through the client the live broker shares."""
+    from coinswarm.marketdata.errors import MarketDataUnavailable
+    from coinswarm.wiring.bootstrap import LiveTradingUnavailable
+
+    venue = settings.primary_venue.name
+    from coinswarm.wiring.live import DEFAULT_URLS, venue_market
+
+    try:
+        market = venue_market(settings)
+    except LiveTradingUnavailable as exc:
+        fail(str(exc))
+    try:
+        market.probe(settings.symbols[0])
+    except MarketDataUnavailable as exc:  # the client is the process's shared one: left open
+        where = settings.live.venue_url or DEFAULT_URLS[venue]
+        if settings.mode == "live":
+            fail(
+                f"live trading needs {venue}'s market data, and {venue} cannot be reached at {where}: {exc}. "
+                "Live mode never falls back to other data; check the connection and live.venue_url, or set "
+                "mode = 'paper' to trade on paper"
+            )
+        fail(f"{venue} market data is unavailable at {where}: {exc} (market.source = 'venue' allows no fallback)")
+    return Source(market, SystemClock(), settings, "live")
+
+
+def refuse_in_live_mode(settings: Settings, *, replay: str | None, synthetic: bool) -> None:
+    """Live orders go out only on the venue's current prices: say so before anything starts."""
+    venue = settings.primary_venue.name
+    rehearse = (
+        "To try it on paper set mode = 'paper' (COINSWARM_MODE=paper) or use `coinswarm backtest`; to rehearse "
+        "live mode, point live.venue_url at the local fake exchange (coinswarm.venues.fake)"
+    )
+    if replay:
+        fail(
+            f"--replay is refused in live mode: a replayed file's prices are not {venue}'s prices now, and live "
+            f"orders go out only on current prices. {rehearse}"
+        )
+    if synthetic or settings.market.source == "synthetic":
+        given = "--synthetic" if synthetic else "market.source = 'synthetic'"
+        fail(
+            f"{given} is refused in live mode: the synthetic series is not market data, and live orders go out "
+            f"only on {venue}'s current prices. {rehearse}"
+        )
+    if settings.market.source == "coinbase" and venue != "coinbase":
+        fail(
+            f"market.source = 'coinbase' is refused in live mode: orders go to {venue}, and are decided on "
+            f"{venue}'s own prices; set market.source = 'venue' (or 'auto')"
+        )
+
+
 def resolve(settings: Settings, *, replay: str | None, synthetic: bool, cycles: int, seed: int | None) -> Source:
     seed = settings.market.synthetic_seed if seed is None else seed
+    if settings.mode == "live":
+        refuse_in_live_mode(settings, replay=replay, synthetic=synthetic)
+        return venue_source(settings)
     if replay:
         return replay_source(settings, replay)
     if synthetic or settings.market.source == "synthetic":
         return synthetic_source(settings, cycles, seed)
+    if settings.market.source == "venue":
+        return venue_source(settings)
     from coinswarm.marketdata.errors import MarketDataUnavailable
 
     try:

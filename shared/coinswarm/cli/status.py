@@ -1,4 +1,4 @@
-"""`coinswarm status`: positions, cash, P&L, the last decisions, the kill switch."""
+"""`coinswarm status`: positions, cash, P&L, the last decisions, the kill switch, the venues' circuit breakers."""
 
 from __future__ import annotations
 
@@ -38,8 +38,9 @@ def main(args: argparse.Namespace) -> int:
     rejections = history.recent_rejections(5)
     kill = state.get(KILL_SWITCH_KEY)
     kill_doc: dict[str, Any] = kill.value if kill else {"on": False}
-    book = state.get(f"paper:{settings.account}:book")
+    book = state.get(f"{'live' if settings.mode == 'live' else 'paper'}:{settings.account}:book")
     pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
+    breakers = [b.value for v in settings.venues if (b := state.get(f"venue:{v.name}:breaker")) is not None]
     if args.json:
         print(
             json.dumps(
@@ -50,6 +51,7 @@ def main(args: argparse.Namespace) -> int:
                     "kill_switch": kill_doc,
                     **fig.to_json(),
                     "pending_orders": pending,
+                    "circuit_breakers": breakers,
                     "decisions": [d.model_dump(mode="json") for d in decisions],
                     "risk_rejections": [r.model_dump(mode="json") for r in rejections],
                     "ledger_seq": ledger.portfolio().seq,
@@ -60,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     print(f"Coinswarm status · {opened.where} · account {settings.account} · mode {settings.mode.upper()}")
     print(f"kill switch  {'ON: ' + kill_doc.get('reason', '') if kill_doc.get('on') else 'off'}")
+    for b in breakers:
+        print(f"breaker      {b['describe']} (as of {iso(b['ts'])})")
     print(f"account      {account_line(fig)}")
     print("positions")
     for line in position_lines(fig):

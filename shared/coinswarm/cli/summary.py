@@ -99,6 +99,12 @@ def print_summary(
     print()
     print(f"── session summary: {cycles} cycles in {elapsed:.1f} s{' (interrupted)' if interrupted else ''} ──")
     print(f"data        {source.market.label}")
+    if settings.mode == "live":
+        where = f" at {settings.live.venue_url}" if settings.live.venue_url else ""
+        print(
+            f"broker      LIVE on {settings.primary_venue.name}{where}, orders up to "
+            f"{settings.live.max_order_notional:,.2f} each; pending orders are followed up at the next run"
+        )
     print(
         f"orders      {reporter.orders} placed, {reporter.fills} filled, {len(pending)} pending, "
         f"{reporter.rejections} refused by risk, {reporter.venue_refusals} refused by the broker"

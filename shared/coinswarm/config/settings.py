@@ -108,7 +108,9 @@ class VenueConfig(Section):
 class MarketConfig(Section):
     """Where candles come from when `coinswarm run` is given no --replay or --synthetic."""
 
-    source: Literal["auto", "coinbase", "synthetic"] = "auto"
+    source: Literal["auto", "coinbase", "synthetic", "venue"] = Field(
+        default="auto", description='"venue": candles and book tops from the first venue\'s client (live or paper)'
+    )
     coinbase_url: str = "https://api.coinbase.com"
     connect_timeout_s: Annotated[float, Field(gt=0.0, le=30.0)] = 1.5
     warmup_candles: Annotated[int, Field(ge=1, le=1000)] = 300
@@ -193,9 +195,40 @@ class PushConfig(Section):
 
 
 class LiveConfig(Section):
-    """Live trading needs mode = "live" AND confirm = true AND keys. Paper is the default."""
+    """Live trading needs mode = "live" AND confirm = true AND keys. Paper is the default.
+
+    Orders go to the first of `venues`; at start-up its key's permissions are checked and a key that can
+    withdraw or transfer funds is refused. `venue_url` points the venue client (and `market.source =
+    "venue"`) elsewhere: the local fake exchange (`coinswarm.venues.fake`) to rehearse."""
 
     confirm: bool = False
+    max_order_notional: PositiveMoney = Field(
+        default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
+    )
+    venue_url: str | None = Field(default=None, description="the venue's API address; unset: the venue's own")
+    max_price_gap_pct: Annotated[float, Field(gt=0.0, le=50.0)] = Field(
+        default=5.0, description="an order whose decision saw a price this far from the venue's book is refused"
+    )
+    stale_quote_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
+        default=120.0, description="a venue's book top older than this is not used"
+    )
+    breaker_failures: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5, description="failures in a row that open the circuit breaker (no new orders)"
+    )
+    breaker_cooldown_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
+        default=60.0, description="how long the open breaker refuses new orders before one probe"
+    )
+
+    @field_validator("venue_url")
+    @classmethod
+    def _venue_url(cls, v: str | None) -> str | None:
+        if (
+            v is not None
+            and not re.match(r"^https://[^/\s]+/?$", v)
+            and not re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?/?$", v)
+        ):
+            raise ValueError("live.venue_url: give an https:// address (plain http only to this machine), no path")
+        return v
 
 
 class Settings(BaseModel):

@@ -6,5 +6,7 @@ account sits between the call and the network, shared by both venues (`transport
 per venue set to the published limits (`ratelimit`), retries with backoff for temporary errors only
 (`retry`), and a circuit breaker that stops new orders after repeated failures (`breaker`).
 
-Nothing here is wired into the broker yet: `LiveBroker` and the market data adapter sit on top.
+On top sit `coinswarm.adapters.live_broker` (the Broker port, live) and `adapters.venue_market` (the
+MarketData port), over one small adapter per venue (`adapters.venue_orders`); `wiring.live` builds
+them behind the live gate.
 """

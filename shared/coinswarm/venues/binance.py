@@ -342,7 +342,9 @@ class BinanceClient:
             venue=VENUE,
             can_view=bool(body.get("enableReading")),
             can_trade=bool(body.get("enableSpotAndMarginTrading")),
-            can_withdraw=bool(body.get("enableWithdrawals") or body.get("enableInternalTransfer")),
+            can_withdraw=any(
+                bool(body.get(k)) for k in ("enableWithdrawals", "enableInternalTransfer", "permitsUniversalTransfer")
+            ),
             detail=dict(body),
         )
 

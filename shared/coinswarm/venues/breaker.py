@@ -1,5 +1,6 @@
 """A circuit breaker per venue: after `threshold` consecutive failures it opens and refuses new orders
-for `cooldown_s`; then it lets one probe through (half-open) and closes on its success or opens again.
+for `cooldown_s` (answers to reads meanwhile do not close it); then it lets one probe through
+(half-open) and closes on its success or opens again.
 
 Failures are what says the venue (or our access to it) is unwell: temporary errors and refused
 credentials. An order the venue refuses as invalid is the order's fault, not the venue's, and counts
@@ -84,7 +85,11 @@ class CircuitBreaker:
                 self._probing = True
 
     def record_success(self) -> None:
+        """An answer from the venue. While open, it does not cut the cooldown short: a read that works
+        says little about orders; after the cooldown, one probe order decides (half-open)."""
         with self._lock:
+            if self._mode is BreakerMode.OPEN:
+                return
             self._failures = 0
             self._probing = False
             if self._mode is not BreakerMode.CLOSED:

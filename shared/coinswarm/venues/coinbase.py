@@ -15,7 +15,9 @@ Endpoints (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-a
 - `POST /orders/preview`, `GET /orders/historical/{order_id}` (`{"order": {...}}`),
   `GET /orders/historical/fills?order_ids=..` (`{"fills": [...], "cursor"}`),
   `POST /orders/batch_cancel {"order_ids": [..]}` (`{"results": [{"success", "failure_reason", "order_id"}]}`),
-  `GET /key_permissions` (`{"can_view", "can_trade", "can_transfer", ...}`).
+  `GET /key_permissions` (`{"can_view", "can_trade", "can_transfer", ...}`),
+  `GET /orders/historical/batch?product_ids&start_date&cursor` (`{"orders": [...], "has_next", "cursor"}`):
+  how an order is found by its client order id after an unknown outcome, before anything is sent again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -65,6 +68,8 @@ log = logging.getLogger("coinswarm.venues")
 NEEDS_KEY = "configure the venue's api_key and api_secret"
 VENUE = "coinbase"
 API = "/api/v3/brokerage"
+LOOKUP_WINDOW_S = 86_400  # how far back an order placed moments ago is searched for
+FIND_PAGES = 20
 _STATUS = {
     "PENDING": VenueOrderStatus.PENDING,
     "QUEUED": VenueOrderStatus.PENDING,
@@ -294,17 +299,49 @@ class CoinbaseClient:
                 # the bucket, held by the transport, makes the next attempt wait out Retry-After
                 self.sleep(self.retry.delay(attempt, self.rng))
             except Temporary as exc:
-                if attempt == attempts - 1:
-                    raise
                 if exc.maybe_executed:
                     log.warning(
-                        "coinbase: order %s: %s; asking again under the same client order id",
+                        "coinbase: order %s: %s; looking it up by its client order id before anything else",
                         req.client_order_id,
                         exc.reason,
                         extra={"venue": VENUE, "client_order_id": req.client_order_id},
                     )
+                    found = self._look_up(req)
+                    if found is not None:
+                        return found
+                if attempt == attempts - 1:
+                    raise
                 self.sleep(self.retry.delay(attempt, self.rng))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _look_up(self, req: OrderRequest) -> VenueOrder | None:
+        """The order under `req`'s client order id after an unknown outcome, or None when Coinbase has
+        none (or cannot say right now: the next POST under the same id is then Coinbase's own dedup)."""
+        try:
+            return self.find_order(req.symbol, req.client_order_id, since_ts=int(self.clock()) - LOOKUP_WINDOW_S)
+        except Temporary:
+            return None
+
+    def find_order(self, product_id: str, client_order_id: str, *, since_ts: int) -> VenueOrder | None:
+        """The order placed under `client_order_id` for `product_id` since `since_ts`, or None.
+
+        Coinbase looks orders up by its own order id only; the list of a product's orders since a time
+        (`GET /orders/historical/batch?product_ids&start_date`, newest first, paged by cursor) is
+        searched for the client order id."""
+        cursor = ""
+        start = datetime.fromtimestamp(max(0, since_ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for _ in range(FIND_PAGES):
+            params = [("product_ids", product_id), ("start_date", start), ("limit", "100")]
+            params += [("cursor", cursor)] if cursor else []
+            answer = self._call("GET", "/orders/historical/batch", params)
+            rows = _as_list(field(answer, "orders", VENUE, "GET orders/historical/batch"), "orders")
+            for row in rows:
+                if isinstance(row, dict) and row.get("client_order_id") == client_order_id:
+                    return parse_order(row)
+            cursor = str(answer.get("cursor") or "")
+            if not answer.get("has_next") or not cursor:
+                return None
+        return None
 
     def _created(self, answer: Any, req: OrderRequest) -> VenueOrder:
         if not isinstance(answer, dict):

@@ -125,10 +125,14 @@ def _cloud_adapter(kind: str, settings: Settings) -> Any:
 
 def build_broker(settings: Settings, state: StateStore) -> Broker:
     if settings.mode == "live":
-        raise LiveTradingUnavailable(
-            "mode 'live' is configured, but this build has no live venue client yet; "
-            "set mode = 'paper' (the default) to trade on paper"
-        )
+        try:
+            from coinswarm.wiring.live import build_live_broker
+        except ImportError as exc:
+            raise LiveTradingUnavailable(
+                f"mode 'live' is configured, but the live pieces cannot load ({exc}); install the live extra "
+                "(pip install 'coinswarm[live]'), or set mode = 'paper' (the default) to trade on paper"
+            ) from None
+        return build_live_broker(settings, state)  # refuses a key that can withdraw, a size over the cap
     from coinswarm.adapters.paper_broker import PaperBroker
 
     return PaperBroker(

@@ -41,6 +41,10 @@ def reset_container_app() -> None:
 
 
 def cloud_market(settings: Settings) -> Any:
+    if settings.market.source == "venue":
+        from coinswarm.wiring.live import venue_market
+
+        return venue_market(settings)
     if settings.market.source == "synthetic":
         import time
 

@@ -41,6 +41,7 @@ class BinanceApi:
         self.weight_limit = weight_limit
         self.clock_offset_ms = clock_offset_ms
         self.keys: dict[str, tuple[str, bool]] = {}
+        self.universal_transfer: dict[str, bool] = {}
         self.lock = threading.Lock()
         self.minute = -1
         self.used = 0
@@ -143,11 +144,12 @@ class BinanceApi:
             return self.trades(params)
         if method == "GET" and path == "/sapi/v1/account/apiRestrictions":
             withdrawals = self.keys[headers.get("X-MBX-APIKEY", "")][1]
+            universal = self.universal_transfer.get(headers.get("X-MBX-APIKEY", ""), False)
             return self.reply(
                 200,
                 {"ipRestrict": False, "createTime": 1698645219000, "enableReading": True,
                  "enableWithdrawals": withdrawals, "enableInternalTransfer": False, "enableMargin": False,
-                 "enableFutures": False, "permitsUniversalTransfer": False, "enableVanillaOptions": False,
+                 "enableFutures": False, "permitsUniversalTransfer": universal, "enableVanillaOptions": False,
                  "enableSpotAndMarginTrading": True, "enablePortfolioMarginTrading": False},
             )  # fmt: skip
         return self.error(404, -1000, f"fake binance has no {method} {path}")

@@ -139,6 +139,8 @@ class CoinbaseApi:
             return self.preview(json.loads(body or b"{}"))
         if method == "GET" and p == "/orders/historical/fills":
             return self.fills(q)
+        if method == "GET" and p == "/orders/historical/batch":
+            return self.list_orders(q)
         if method == "GET" and len(parts) == 3 and parts[:2] == ["orders", "historical"]:
             order = self.fake.engine.orders.get(parts[2])
             if order is None or order.venue != "coinbase":
@@ -355,6 +357,30 @@ class CoinbaseApi:
             "reject_message": "",
             "cancel_message": "",
         }
+
+    def list_orders(self, q: dict[str, list[str]]) -> Reply:
+        """`GET /orders/historical/batch`: newest first, filtered by product and start date, two per page
+        (small pages, so the client's paging is exercised)."""
+        products = set(q.get("product_ids", []))
+        start = q.get("start_date", [""])[0]
+        since = datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp() if start else 0.0
+        mine = [
+            o
+            for o in reversed(self.fake.engine.placed)
+            if o.venue == "coinbase" and (not products or o.symbol in products) and o.created >= since
+        ]
+        offset = int(q.get("cursor", ["0"])[0] or 0)
+        page = mine[offset : offset + 2]
+        more = offset + 2 < len(mine)
+        return self.reply(
+            200,
+            {
+                "orders": [self.order_json(o) for o in page],
+                "sequence": "0",
+                "has_next": more,
+                "cursor": str(offset + 2) if more else "",
+            },
+        )
 
     def fills(self, q: dict[str, list[str]]) -> Reply:
         wanted = set(q.get("order_ids", []))

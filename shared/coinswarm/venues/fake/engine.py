@@ -90,12 +90,26 @@ class Engine:
         self.orders: dict[str, FakeOrder] = {}  # by order id
         self.placed: list[FakeOrder] = []  # every order accepted, in order
         self.missing_candles: set[int] = set()  # bucket starts the venue has no candle for
+        self.trends: dict[str, tuple[float, float]] = {}  # market -> (change per hour, since when)
         self._ids = itertools.count(1)
 
     # -- market ---------------------------------------------------------------------------------
     def price(self, symbol: str) -> float:
+        return self._level(symbol, self.clock())
+
+    def _level(self, symbol: str, t: float) -> float:
+        """The market's price level at `t`: the price set, moved along its trend (if one was set)."""
         base, quote = split_symbol(symbol)
-        return self.prices.get(base + quote, 100.0)
+        level = self.prices.get(base + quote, 100.0)
+        rate, since = self.trends.get(base + quote, (0.0, 0.0))
+        return level * (1 + rate * (t - since) / 3600) if rate else level
+
+    def set_trend(self, symbol: str, per_hour: float) -> None:
+        """Let the market drift by `per_hour` (0.05: 5 % an hour, linearly) from now on, and have drifted
+        the same way before: its candles then show a steady trend, whatever the clock says."""
+        base, quote = split_symbol(symbol)
+        with self.lock:
+            self.trends[base + quote] = (per_hour, self.clock())
 
     def set_price(self, symbol: str, price: float) -> None:
         """Move the market; resting limit orders that now cross fill."""
@@ -114,10 +128,9 @@ class Engine:
         """A deterministic candle (open, high, low, close, volume) for the bucket starting at `ts`."""
         if ts in self.missing_candles:
             return None
-        base = self.price(symbol)
 
         def at(t: float) -> float:
-            return round(base * (1 + 0.02 * math.sin(t / 7200.0) + 0.005 * math.sin(t / 311.0)), 2)
+            return round(self._level(symbol, t) * (1 + 0.02 * math.sin(t / 7200.0) + 0.005 * math.sin(t / 311.0)), 2)
 
         o, c = at(ts), at(ts + tf)
         mid = at(ts + tf / 2)

@@ -24,7 +24,7 @@ FaultKind = Literal["rate_limit", "ban", "server_error", "delay", "drop", "parti
 @dataclass
 class Fault:
     kind: FaultKind
-    path: str = ""  # a substring of the request path ("" matches every path)
+    path: str = ""  # a substring of the request path ("" matches every path); "...$": its end
     method: str | None = None
     times: int = 1
     retry_after: float = 1.0
@@ -35,7 +35,9 @@ class Fault:
     stale_s: float = 600.0
 
     def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and (self.method is None or self.method == method) and self.path in path
+        """`path` is a substring of the request's path; ending in `$`, its end (`/orders$`: not `/orders/preview`)."""
+        where = path.endswith(self.path[:-1]) if self.path.endswith("$") else self.path in path
+        return self.times > 0 and (self.method is None or self.method == method) and where
 
 
 class Faults:

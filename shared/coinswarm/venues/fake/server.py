@@ -70,8 +70,11 @@ class FakeExchange:
     def add_coinbase_key(self, name: str, public_key: ec.EllipticCurvePublicKey, *, can_transfer: bool = False) -> None:
         self.coinbase.keys[name] = (public_key, can_transfer)
 
-    def add_binance_key(self, api_key: str, secret: str, *, withdrawals: bool = False) -> None:
+    def add_binance_key(
+        self, api_key: str, secret: str, *, withdrawals: bool = False, universal_transfer: bool = False
+    ) -> None:
         self.binance.keys[api_key] = (secret, withdrawals)
+        self.binance.universal_transfer[api_key] = universal_transfer
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> FakeExchange:
