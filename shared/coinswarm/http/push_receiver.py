@@ -36,7 +36,7 @@ from coinswarm.http.push_wire import KINDS, MAX_BODY_BYTES, BadEnvelope, read_en
 from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError
 from coinswarm.observability.logs import cycle_context
 from coinswarm.ports.bus import Bus, PermanentBusError, TransientBusError
-from coinswarm.ports.errors import ConflictError, TransientStoreError
+from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.stages.messages import Message, decode
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,15 @@ class PushReceiver:
     def handle(self, request: HttpRequest) -> HttpResponse:
         try:
             return self._handle(request)
+        except ClaimInProgress as exc:  # a duplicate while another delivery holds the message's claim
+            logger.warning("push: %s; asked the sender to retry", exc)
+            return error(
+                503,
+                "in_progress",
+                "another delivery of this message is being handled; retry the push: it gets that delivery's "
+                f"result once done, or takes that delivery's claim over if it died ({exc.retry_after_s} s at most)",
+                headers={"Retry-After": "1"},  # the holder is usually done in well under a second
+            )
         except (ConflictError, TransientStoreError, TransientBusError) as exc:  # the replay claim, the stage, the bus
             logger.warning("push: %s; asked the sender to retry", type(exc).__name__)
             return error(
