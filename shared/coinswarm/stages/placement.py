@@ -16,6 +16,7 @@ from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
 
 KILL_SWITCH_KEY = "flags:kill_switch"
