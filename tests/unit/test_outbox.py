@@ -171,6 +171,11 @@ def test_the_claim_outlives_the_functions_timeout_by_the_margin() -> None:
     assert DeployConfig.model_fields["timeout_s"].metadata[-1].le == 30  # the same bound on both sides
     assert GCP_FUNCTION_TIMEOUT_S == ACK_DEADLINE_S
     assert IN_PROGRESS_TTL_S == in_progress_ttl_s(DeployConfig().timeout_s) == 40
+    longest = DeployConfig.model_fields["timeout_s"].metadata[-1].le
+    for timeout in range(1, longest + 1):  # every timeout the configuration accepts: the default claim outlives it
+        assert DeployConfig(timeout_s=timeout).timeout_s + CLAIM_MARGIN_S <= IN_PROGRESS_TTL_S
+    with pytest.raises(ValueError, match="less than or equal to 30"):
+        DeployConfig(timeout_s=longest + 1)
     for timeout in (1, 30, 60):
         assert in_progress_ttl_s(timeout) == timeout + CLAIM_MARGIN_S > timeout
     with pytest.raises(ValueError, match="at least 1 s"):

@@ -32,14 +32,15 @@ dead (the platform stopped it) once the timeout has passed; the margin covers th
 disagreeing. And it must run out before the bus stops redelivering, best before its first redelivery
 of a killed invocation, so that the redelivery takes the claim over:
 
-* AWS, every function's timeout `deploy.timeout_s` (Terraform's `var.timeout_s`, 30 s): claims last
-  30 + 10 = 40 s (`IN_PROGRESS_TTL_S`, the default). Chain "invoke": Lambda retries a failed (killed,
-  timed out) invocation 1 minute after it failed and again 2 minutes later
-  (`lambda_invoke_bus.ASYNC_RETRY_DELAYS_S`): the first retry comes at least 60 s after the claim, past
-  its 40 s. Chain "queues": the record comes back when its visibility timeout (180 s from its receive,
-  `sqs_bus.QueueSpec.visibility_timeout_s`) runs out; the claim was taken at most 30 s after the
-  receive, so it expired at the latest 70 s after it. A duplicate refused while its holder lives comes
-  back after the same 60 or 180 s, when the holder (30 s at most) has long completed.
+* AWS, every function's timeout `deploy.timeout_s` (Terraform's `var.timeout_s`, 30 s, and at most 30 s
+  on both sides): claims last 30 + 10 = 40 s (`IN_PROGRESS_TTL_S`, the default), long enough for every
+  timeout the configuration accepts (a shorter one could build its outboxes with a shorter claim). Chain
+  "invoke": Lambda retries a failed (killed, timed out) invocation 1 minute after it failed and again 2
+  minutes later (`lambda_invoke_bus.ASYNC_RETRY_DELAYS_S`): the first retry comes at least 60 s after
+  the claim, past its 40 s. Chain "queues": the record comes back when its visibility timeout (180 s
+  from its receive, `sqs_bus.QueueSpec.visibility_timeout_s`) runs out; the claim was taken at most 30 s
+  after the receive, so it expired at the latest 70 s after it. A duplicate refused while its holder
+  lives comes back after the same 60 or 180 s, when the holder (30 s at most) has long completed.
 * Google Cloud, the functions' timeout is the push's ack deadline, `GCP_FUNCTION_TIMEOUT_S` (60 s,
   `pubsub_bus.ACK_DEADLINE_S`): claims there last 70 s. Pub/Sub redelivers a refused or failed push
   after 10 s, then about twice as long each time (`pubsub_bus.RETRY_BACKOFF_S`), 5 deliveries in all
