@@ -29,6 +29,9 @@
 
 A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
 idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
+One that arrives while another invocation holds the message's claim (`ClaimInProgress`, see
+`coinswarm.stages.outbox`) is refused so that it comes back later, logged as a warning without a traceback:
+raised from an asynchronous invocation (Lambda retries it), listed in an SQS batch's `batchItemFailures`.
 A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
 (`coinswarm.stages.trade_logging.worth_logging`), and skipping it saves an invocation per symbol and
 cycle. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
@@ -51,6 +54,7 @@ from coinswarm.http.push_wire import KINDS, PUSH_SECRET_ENV
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
 from coinswarm.ports.bus import Bus
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import (
     PLACEMENTS,
     CandlesReady,
@@ -220,6 +224,9 @@ class AwsFunction:
                     f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems}"
                 ) from exc
             return {"cycle_id": message.cycle_id, "published": self.run(message, stage)}
+        except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
+            self.logger.warning(f"{self.name}: {exc}; Lambda retries the invocation")
+            raise
         except Exception:
             self.logger.exception(f"{self.name}: the invocation failed; Lambda retries it, then dead-letters it")
             raise
@@ -235,10 +242,15 @@ class AwsFunction:
         def record_handler(record: Any) -> None:
             attributes = record.message_attributes  # the cycle, even when the body cannot be read
             self.logger.set_correlation_id(attributes["cycle_id"].string_value if "cycle_id" in attributes else None)
-            self.run(decode(kind, record.body), stage)
+            try:
+                self.run(decode(kind, record.body), stage)
+            except ClaimInProgress as exc:
+                self.logger.warning(f"{self.name}: {exc}; SQS redelivers the record after its visibility timeout")
+                raise
 
-        # the Logger stands in for a logging.Logger: it logs each failed record with its traceback
-        batch_logger: Any = self.logger
+        # the Logger stands in for a logging.Logger: it logs each failed record with its traceback (but a
+        # refused duplicate, logged above as the warning it is)
+        batch_logger: Any = _BatchLog(self.logger)
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=batch_logger)
         try:
             response = process_partial_response(
@@ -302,6 +314,22 @@ def cycle_tick(app: App, when: int) -> CycleTick:
     tf = app.settings.timeframe_s
     ts = when // tf * tf
     return CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=app.settings.symbols)
+
+
+class _BatchLog:
+    """The Logger as powertools' batch processor's logger, which logs each failed record with its
+    traceback: a record refused as a duplicate in progress (ClaimInProgress) is not logged again."""
+
+    def __init__(self, logger: Logger) -> None:
+        self._logger = logger
+
+    def warning(self, msg: str, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
+        if isinstance(exc_info, tuple) and isinstance(exc_info[1], ClaimInProgress):
+            return
+        self._logger.warning(msg, *args, exc_info=exc_info, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger, name)
 
 
 class _KeepTraceback(SecretRedactor):

@@ -18,7 +18,9 @@ Acknowledging a push (answering 2xx) or not is how a function tells Pub/Sub what
 * anything else that fails (a busy or unreachable store, a publish that times out, a configuration
   that cannot be loaded, a bug) raises: the function answers 500, Pub/Sub redelivers with backoff,
   and after MAX_DELIVERY_ATTEMPTS the message waits in the dead-letter subscription, to be replayed
-  once the cause is fixed. The stages are idempotent, so a redelivery never trades twice.
+  once the cause is fixed. The stages are idempotent, so a redelivery never trades twice. A duplicate
+  that arrives while another delivery holds the message's claim (`ClaimInProgress`) is answered 503,
+  logged as a warning: its redelivery gets the holder's result, or takes a dead holder's claim over.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, P
 from coinswarm.config import Settings, load_settings
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import configure_json_logging, cycle_context, secret_values
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app, reset_container_app
@@ -176,6 +179,11 @@ def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outp
         try:
             outputs = stage(rt.app)(message)
             ids = rt.bus.publish_many(outputs)
+        except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
+            log.warning("%s: message %s: %s; Pub/Sub redelivers it", route.consumer, push.message_id, exc)
+            from werkzeug.exceptions import ServiceUnavailable  # a 503 Flask answers without logging a traceback
+
+            raise ServiceUnavailable(str(exc), retry_after=exc.retry_after_s) from exc
         except Exception as exc:
             log.error(
                 "%s: message %s failed (%s); Pub/Sub will redeliver it",

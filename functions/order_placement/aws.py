@@ -17,6 +17,15 @@ Exactly one order per intent, guarded twice on purpose:
   broker. It holds however and wherever an intent arrives (this queue, the manual trade endpoint, a
   Cloud Function on GCP sharing the store), is claimed before risk and the broker are asked (where
   powertools' record only knows that a whole invocation finished), and outlives that record's expiry.
+
+A repeat that arrives while another invocation runs is refused so that it comes back, by either guard:
+powertools' record is in progress until the holder's invocation would time out (the remaining time of
+its context, at most `deploy.timeout_s`), and `IdempotencyAlreadyInProgressError` becomes the stages'
+`ClaimInProgress`; the message's claim in the coordination store (`stages.outbox`) is in progress 10 s
+longer, and a repeat in between raises `ClaimInProgress` itself (powertools then drops its own record).
+Either way the invocation fails, logged as a warning, and Lambda (or SQS) delivers it again later: after
+the holder completed, the repeat gets its result; after a killed holder's claims expired (Lambda's first
+retry comes a minute after the failure), the repeat takes them over and reconciles by client order id.
 """
 
 from __future__ import annotations
@@ -28,9 +37,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from coinswarm.adapters.dynamodb_store import TableSpec
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone, decode, encode
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, Outputs
@@ -68,6 +79,7 @@ class OncePerIntent:
             boto3_client=function.client("dynamodb"),
         )
         stage = app.stages.placement
+        self.timeout_s = app.settings.deploy.timeout_s
 
         def place(*, key: str, message: DecisionReady) -> list[str]:
             return [encode(done) for topic, done in stage.handle(message) if topic == PLACEMENTS]
@@ -77,7 +89,11 @@ class OncePerIntent:
         )
 
     def __call__(self, message: DecisionReady) -> Outputs:
-        return [(PLACEMENTS, decode(PlacementDone, body)) for body in self._place(key=key(message), message=message)]
+        try:
+            placed = self._place(key=key(message), message=message)
+        except IdempotencyAlreadyInProgressError:  # expires with the holder's invocation: at most its timeout
+            raise ClaimInProgress(f"order_placement:{key(message)}", self.timeout_s) from None
+        return [(PLACEMENTS, decode(PlacementDone, body)) for body in placed]
 
 
 def key(message: DecisionReady) -> str:

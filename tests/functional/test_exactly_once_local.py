@@ -1,9 +1,17 @@
-"""Redelivery in the local mesh: a repeated message places no second order and records no second fill."""
+"""Redelivery in the local mesh: a repeated message places no second order and records no second fill;
+a message whose claim a killed run left in progress is refused (the run fails, saying when to run it
+again) until the claim expires, and then reconciled by client order id."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from coinswarm.domain.models import Action, FillRecorded
-from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, decode, encode
+from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecidedStep, DecisionReady, decode, encode
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
 from conftest import closes, series, settings
@@ -83,4 +91,47 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
     assert logged.appended == 1
     (_, twice), *_ = app.stages.logging.handle(first[0][1])  # and a late copy of the first is a duplicate
     assert twice.appended == 0 and twice.duplicates == 1
+    assert app.ledger.verify().ok
+
+
+def test_a_claim_left_by_a_killed_run_refuses_the_redelivery_until_it_expires_then_it_reconciles(make_app) -> None:
+    """The local mesh delivers each message once, in order: the only claim in progress it can meet is one
+    left by a process killed mid-run. Then the message is refused, loudly, not acknowledged as done."""
+    data = series(n=200)
+    app, clock = make_app(settings(), data)
+    handlers = local_handlers(app)
+    runner = CycleRunner(app, wiring="mesh", handlers=handlers)
+    times = closes(data)
+    for ts in times[49:61]:
+        clock.set(ts)
+        runner.run_cycle(ts)
+    msg = _a_buy_decision(app, times[60])
+    intent_id = msg.steps[0].intent.intent_id
+    broker, coordination = app.broker, app.coordination
+    real_submit = broker.submit
+
+    def submit_then_die(order: Any) -> Any:
+        real_submit(order)  # the venue has it ...
+        raise SystemExit("killed")  # ... and the process dies before it completed its claims
+
+    broker.submit = submit_then_die
+    coordination.abandon = lambda *a, **k: None  # killed outright: no `finally` of ours runs
+    with pytest.raises(SystemExit):
+        handlers[DECISIONS](encode(msg))
+    broker.submit = real_submit
+    del coordination.abandon
+    killed_at = clock.now()
+    for after in (1, IN_PROGRESS_TTL_S - 1):  # run again too soon: refused, with the time to wait
+        clock.set(killed_at + after)
+        with pytest.raises(ClaimInProgress, match=f"up to {IN_PROGRESS_TTL_S - after} s more"):
+            handlers[DECISIONS](encode(msg))
+    clock.set(killed_at + IN_PROGRESS_TTL_S)
+    [(topic, done)] = handlers[DECISIONS](encode(msg))  # the claim expired: taken over, reconciled
+    assert topic == PLACEMENTS and done.orders == ()
+    assert any("reconciled" in note and intent_id in note for note in done.notes), done.notes
+    assert [o.client_order_id for o in broker.pending("BTC-USD")] == [intent_id]  # one order at the venue
+    clock.set(times[61])
+    runner.run_cycle(times[61])  # the next cycle fills it, once
+    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    assert [f.client_order_id for f in fills].count(intent_id) == 1
     assert app.ledger.verify().ok

@@ -3,12 +3,16 @@ order by its client order id and places nothing again."""
 
 from __future__ import annotations
 
+import pytest
+
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent, Side
 from coinswarm.domain.risk import RiskLimits
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.stages.placement import IN_PROGRESS_TTL_S, PlacementStage
+from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
+from coinswarm.stages.placement import PlacementStage
 
 T0 = 1_700_000_000
 
@@ -32,9 +36,12 @@ def test_the_retry_after_a_crash_reconciles_instead_of_placing_again() -> None:
         is None
     )
     broker.submit(Order(client_order_id=intent.intent_id, symbol="BTC-USD", side=Side.BUY, notional=500, placed_ts=T0))
-    # a redelivery while the dead worker's claim is fresh is a plain duplicate
-    early = stage.place(intent, now=T0)
-    assert early.duplicate and "handled already" in early.note
+    # a redelivery while the dead worker's claim is fresh is refused, to be retried (not answered "done")
+    clock.set(T0 + 5)
+    with pytest.raises(ClaimInProgress) as refused:
+        stage.place(intent, now=T0)
+    assert refused.value.retry_after_s == IN_PROGRESS_TTL_S - 5
+    assert [o.client_order_id for o in broker.pending()] == [intent.intent_id]  # nothing sent again
     # after the claim's TTL the retry takes over, finds the order by its id, and places nothing
     clock.set(T0 + IN_PROGRESS_TTL_S + 1)
     retry = stage.place(intent, now=T0)

@@ -50,6 +50,7 @@ from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.bus import PermanentBusError, TransientBusError
 from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, digest
 from coinswarm.wiring.cloud import container_app, reset_container_app
 from decisions import buy_decision, hold_decision
 from functions.push_receiver import aws as push_aws
@@ -308,7 +309,7 @@ def test_the_same_decision_pushed_by_fifty_threads_at_once_places_one_order_and_
     for thread in threads:
         thread.join(120)
     assert not errors, errors[:3]
-    assert sum(b.sent for b in buses) == 50  # every push answered 2xx, retries of 503s included
+    assert sum(b.sent for b in buses) == 50  # every push answered 2xx, retries of 503s (busy, in progress) included
     assert list(orders_of(clouds, "SOL-USD")) == [intent_of(message)]
     buses[0].publish(DECISIONS, hold("SOL-USD", f"push-par-settle-{uuid.uuid4().hex[:8]}", ts + TF, price=99.0))
     assert fills_of(clouds, "SOL-USD") == [intent_of(message)]
@@ -459,6 +460,44 @@ def test_the_sender_retries_a_503_from_a_busy_store_then_succeeds(clouds: Clouds
         lock.close()
     assert bus.retried == 1 and bus.sent == 1
     assert waits and waits[0] >= 1.0  # the receiver's Retry-After: 1 was honoured
+
+
+def test_a_push_that_meets_a_killed_workers_claim_is_refused_503_and_retried_never_acknowledged(clouds: Clouds) -> None:
+    """A worker of the GCP deployment was killed while placing this decision: its claim on the message is
+    in progress in the shared store. Each push of the message meanwhile answers 503 in_progress (logged as a
+    warning there); the sender retries, then gives up transiently, so that its own trigger redelivers the
+    message it was handling later. Once the claim is gone, the next push places the order, once."""
+    ts = last_close()
+    message = buy("LTC-USD", f"push-killed-{uuid.uuid4().hex[:8]}", ts)
+    key = f"placed:{message.cycle_id}:{message.symbol}:{digest(message)}"  # the outbox's claim on it
+    with clouds.store() as store:
+        assert (
+            store.begin(key, owner="killed-worker", now=int(time.time()), in_progress_ttl_s=IN_PROGRESS_TTL_S) is None
+        )
+    body = envelope(DECISIONS, message)
+    refused = httpx.post(clouds.gcp_urls[1], content=body, headers=signed(body), timeout=30)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"] == "in_progress" and refused.headers["Retry-After"] == "1"
+    waits: list[float] = []
+    bus = clouds.bus(clouds.gcp_urls[0], backoff=Backoff(3, 0.01, 2.0), sleep=waits.append)
+    with pytest.raises(TransientBusError, match="gave up after 3 attempts; last: HTTP 503: in_progress"):
+        bus.publish(DECISIONS, message)
+    assert bus.retried == 2 and all(w >= 1.0 for w in waits)  # the receiver's Retry-After honoured
+    assert orders_of(clouds, "LTC-USD") == {}
+    logged = [
+        json.loads(line)
+        for line in clouds.gcp_log(0).splitlines() + clouds.gcp_log(1).splitlines()
+        if line.startswith("{") and "another delivery holds this claim" in line
+    ]
+    assert len(logged) == 4 and {line["severity"] for line in logged} == {"WARNING"}
+    assert all(line["cycle_id"] == message.cycle_id and "exception" not in line for line in logged)
+
+    with clouds.store() as store:  # the claim's expiry, played by dropping it: the servers run on the real clock
+        store.abandon(key, owner="killed-worker")
+    bus.publish(DECISIONS, message)
+    assert list(orders_of(clouds, "LTC-USD")) == [intent_of(message)]
+    bus.publish(DECISIONS, message)  # a later repeat: the kept result, nothing placed again
+    assert list(orders_of(clouds, "LTC-USD")) == [intent_of(message)]
 
 
 def test_a_receiver_that_never_answers_times_out_each_attempt_and_the_sender_gives_up_transiently() -> None:

@@ -7,9 +7,12 @@ Each test then reads what it left behind through the CLI, `coinswarm status --js
 `coinswarm ledger verify`, configured as a user would (a TOML file naming the stores; the Cosmos key in
 the environment), and the exactly-once scenarios each end with `ledger verify` passing on those stores:
 
-* the same decision delivered 50 times at once, from 50 threads: one order, one fill;
-* a crash after the broker accepted an order, before the claim was completed: the retry reconciles by
-  client order id and places nothing again;
+* the same decision delivered 50 times at once, from 50 threads: one delivery runs, the 49 others are
+  refused to be retried (ClaimInProgress), and their retries hand on the same PlacementDone: one order,
+  one fill;
+* a crash after the broker accepted an order, before the claim was completed: the redeliveries that
+  come while the dead worker's claim holds are refused to be retried, the one after it expired (Lambda's
+  first retry of the killed invocation) reconciles by client order id and places nothing again;
 * two overlapping cycles deciding for the same symbol: the trading lease lets only one of them trade;
 * throttling at the adapter boundary (DynamoDB ProvisionedThroughputExceededException, Cosmos DB 429)
   through whole cycles: retried with backoff, nothing lost.
@@ -30,6 +33,7 @@ import pytest
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
 from coinswarm.adapters.firestore_store import FirestoreStore
+from coinswarm.adapters.lambda_invoke_bus import ASYNC_RETRY_DELAYS_S
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.cli.main import main as coinswarm
 from coinswarm.config.settings import Settings
@@ -37,8 +41,9 @@ from coinswarm.domain.models import FillRecorded
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import DECISIONS, DecisionReady, encode
-from coinswarm.stages.placement import IN_PROGRESS_TTL_S
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.wiring.bootstrap import App, Stores, build_app
 from coinswarm.wiring.runner import CycleRunner
 from decisions import buy_decision
@@ -243,22 +248,47 @@ def test_one_decision_delivered_50_times_at_once_gives_one_order_and_one_fill(
     body = encode(msg)
     barrier = threading.Barrier(50)
     errors: list[BaseException] = []
+    refused: list[ClaimInProgress] = []
+    all_refused = threading.Event()
     handed_on: list[tuple[str, Any]] = []
+    broker = c.app.broker
+    real_submit = broker.submit
+
+    def submit_once_the_others_were_refused(order: Any) -> Any:
+        assert all_refused.wait(120), f"only {len(refused)} of 49 deliveries were refused"
+        return real_submit(order)  # the one delivery that runs is still running while the others arrive
 
     def deliver() -> None:
         try:
             barrier.wait()
             handed_on.extend(c.handlers[DECISIONS](body))  # fifty function instances at once
-        except BaseException as e:  # every thread's failure is reported below
+        except ClaimInProgress as e:  # refused: the bus delivers it again later
+            refused.append(e)
+            if len(refused) == 49:
+                all_refused.set()
+        except BaseException as e:  # every other failure is reported below
             errors.append(e)
 
+    broker.submit = submit_once_the_others_were_refused  # type: ignore[method-assign]
     threads = [threading.Thread(target=deliver) for _ in range(50)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    broker.submit = real_submit  # type: ignore[method-assign]
     assert errors == []
-    c.forward(handed_on)  # what the fifty handed on reaches trade logging
+    assert len(refused) == 49 and len(handed_on) == 1  # one ran; each other one was refused, not acknowledged
+    assert {e.key for e in refused} == {refused[0].key} and refused[0].key.startswith("placed:")
+    assert all(0 < e.retry_after_s <= IN_PROGRESS_TTL_S for e in refused)
+    [(topic, done)] = handed_on
+    assert [o.client_order_id for o in done.orders] == ["cs-at-once-1"]
+    # the bus's retries of the 49, later: each hands on the very PlacementDone the one that ran handed on
+    c.clock.set(c.clock.now() + 1)
+    for _ in refused:
+        again = list(c.handlers[DECISIONS](body))
+        assert [(t, encode(m)) for t, m in again] == [(topic, encode(done))]
+        handed_on.extend(again)
+    c.forward(handed_on)  # all fifty hand-ons reach trade logging
     pending = c.app.broker.pending("BTC-USD")  # type: ignore[attr-defined]
     assert [o.client_order_id for o in pending] == ["cs-at-once-1"]
     c.run([c.closes[WARMUP + 3]])  # the next cycle fills it
@@ -290,10 +320,17 @@ def test_a_crash_after_the_broker_accepted_is_reconciled_not_placed_again(
         c.deliver(DECISIONS, encode(msg))
     broker.submit = real_submit  # type: ignore[method-assign]
     del coordination.abandon
-    # a redelivery while the dead worker's claim is fresh is a plain duplicate: nothing is placed
-    assert c.deliver(DECISIONS, encode(msg)) == []
-    # after the claim's TTL the retry takes over, finds the order by its client order id, places nothing
-    c.clock.set(c.clock.now() + IN_PROGRESS_TTL_S + 1)
+    killed_at = c.clock.now()
+    # redeliveries while the dead worker's claim holds (a push's retries, a duplicate of the queue's): each
+    # refused to be retried, none acknowledged as done, nothing handed on or placed
+    for after in (1, 5, IN_PROGRESS_TTL_S - 1):
+        c.clock.set(killed_at + after)
+        with pytest.raises(ClaimInProgress, match="again later"):
+            c.deliver(DECISIONS, encode(msg))
+    assert submitted == ["cs-crash-1"]
+    # Lambda's first retry of the killed invocation, a minute later: the claim expired, the retry takes it
+    # over, finds the order by its client order id, and places nothing
+    c.clock.set(killed_at + ASYNC_RETRY_DELAYS_S[0])
     out = c.deliver(DECISIONS, encode(msg))
     assert any("reconciled" in n for n in out[0][1].notes), out
     assert submitted == ["cs-crash-1"]

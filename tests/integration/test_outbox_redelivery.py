@@ -1,5 +1,6 @@
 """Nothing lost on redelivery: a stage that committed its state and then failed to publish hands on the
-very same messages when the message comes again, and nothing twice.
+very same messages when the message comes again, and nothing twice; a delivery killed mid-run leaves its
+claim in progress, and the redeliveries are refused until it expires (then the work runs once).
 
 For tick_ingest (candles stored), agent_scoring (the agents' memory saved) and committee_vote (the
 decision recorded), each through its local entry point (the functions' own code) on real stores: the
@@ -30,8 +31,9 @@ from coinswarm.domain.models import FillRecorded
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, SCORES, TICK, CycleTick, Message, encode
-from coinswarm.stages.outbox import NO_OUTBOX, Outbox
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, NO_OUTBOX, Outbox
 from coinswarm.wiring.bootstrap import App, Stores, build_app
 from functions.local import local_handlers
 from servers.moto import drop_dynamo_tables, new_dynamo_store
@@ -201,6 +203,41 @@ def test_vote_redelivered_after_a_lost_publish_hands_on_the_same_decision_once(m
     (step,) = again[0][1].steps
     assert step.decision is not None and step.decision.decision_id == f"{SYMBOLS[0]}-{ts}"
     assert [d.decision_id for d in mesh.app.history.recent_decisions(100) if d.ts == ts] == [f"{SYMBOLS[0]}-{ts}"]
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_vote_killed_mid_run_is_refused_to_be_retried_until_its_claim_expires_then_decided_once(
+    make_mesh, kind: str
+) -> None:
+    """The worker voting on the scores is killed before it recorded the decision: its claim stays in
+    progress. The redeliveries that come meanwhile are refused (the bus keeps the message), none is
+    acknowledged with nothing handed on; the first after the claim expired votes and hands the decision on."""
+    mesh = make_mesh(kind)
+    ts = warm(mesh)
+    mesh.clock.set(ts)
+    ((_, candles),) = bodies(mesh.deliver(TICK, encode(CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=SYMBOLS[:1]))))
+    ((_, scores),) = bodies(mesh.deliver(CANDLES, candles))
+    history, coordination = mesh.app.history, mesh.app.coordination
+
+    def killed(decision: Any) -> None:
+        raise SystemExit("the container was killed mid-run")
+
+    history.record_decision = killed  # type: ignore[method-assign]
+    coordination.abandon = lambda *a, **k: None  # type: ignore[method-assign]  # killed: no `finally` runs
+    with pytest.raises(SystemExit):
+        mesh.deliver(SCORES, scores)
+    del history.record_decision, coordination.abandon
+    for after in (1, 10, IN_PROGRESS_TTL_S - 1):
+        mesh.clock.set(ts + after)
+        with pytest.raises(ClaimInProgress) as refused:
+            mesh.deliver(SCORES, scores)
+        assert refused.value.retry_after_s == IN_PROGRESS_TTL_S - after
+    assert [d for d in history.recent_decisions(100) if d.ts == ts] == []
+    mesh.clock.set(ts + IN_PROGRESS_TTL_S)
+    taken_over = mesh.deliver(SCORES, scores)
+    assert [topic for topic, _ in taken_over] == [DECISIONS]
+    assert [d.decision_id for d in history.recent_decisions(100) if d.ts == ts] == [f"{SYMBOLS[0]}-{ts}"]
+    assert bodies(mesh.deliver(SCORES, scores)) == bodies(taken_over)  # and kept for the later repeats
 
 
 @pytest.mark.parametrize("kind", ("sqlite", "dynamodb"))

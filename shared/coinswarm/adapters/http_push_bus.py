@@ -15,6 +15,9 @@ Delivery is at least once, as on a queue:
   queue or push that brought it its message) delivers that again later. A read timeout may hide a
   push the receiver did handle; the retry repeats it, and the receiving stage's idempotency (one
   order per intent id, one ledger entry per fill id) makes the repeat harmless.
+  A 503 `in_progress` (another delivery of the message holds its claim at the receiver, see
+  `coinswarm.stages.outbox`) is retried the same way: the holder is usually done within the retries; if
+  it died, its claim outlives them, and the trigger's redelivery comes after it expired.
 * any other 4xx: `PermanentBusError` at once, with the reason the receiver gave. A retry would be
   refused the same way (wrong secret, a clock too far off, a topic that cloud does not consume).
 

@@ -11,14 +11,15 @@ the function deployed as `deployed_name(consumer, aws.table_prefix)`:
 
 Lambda puts the event on the consumer's own asynchronous queue and answers 202 at once. It then runs the
 function; when the function fails, Lambda retries it `ASYNC_RETRIES` (2) times (about one and then two
-minutes later), and after the last failure, or once the event is older than `MAX_EVENT_AGE_S`, sends
-a record of the invocation (the event as `requestPayload`, the error as `responsePayload`) to the
-on-failure destination: the topic's dead-letter SQS queue (`QueueSpec.dlq_name`, the same queues as the
-queue chain's), kept 14 days for a look or a replay. Nothing polls: SQS is touched only when something
-failed three times. The Terraform mirrors this (`aws_lambda_function_event_invoke_config` per consumer;
-`lambda:InvokeFunction` on its consumer only for each producer; `sqs:SendMessage` on its dead-letter
-queue for each consumer, since Lambda sends to a destination with the function's own role; no event
-source mapping); `configure_async_invocation` does the same for tests and a first deploy without it.
+minutes later, `ASYNC_RETRY_DELAYS_S`), and after the last failure, or once the event is older than
+`MAX_EVENT_AGE_S`, sends a record of the invocation (the event as `requestPayload`, the error as
+`responsePayload`) to the on-failure destination: the topic's dead-letter SQS queue
+(`QueueSpec.dlq_name`, the same queues as the queue chain's), kept 14 days for a look or a replay.
+Nothing polls: SQS is touched only when something failed three times. The Terraform mirrors this
+(`aws_lambda_function_event_invoke_config` per consumer; `lambda:InvokeFunction` on its consumer only
+for each producer; `sqs:SendMessage` on its dead-letter queue for each consumer, since Lambda sends to a
+destination with the function's own role; no event source mapping); `configure_async_invocation` does
+the same for tests and a first deploy without it.
 
 Delivery is at least once, as on a queue (Lambda's asynchronous queue may run an event twice, and a
 retry repeats work that half happened): every consumer is idempotent, as for SQS.
@@ -54,6 +55,7 @@ from coinswarm.stages.messages import Message, encode
 
 MAX_PAYLOAD_BYTES = 262_144  # an asynchronous invocation's event, at most 256 KiB (as an SQS body)
 ASYNC_RETRIES = 2  # Lambda's retries of a failed asynchronous invocation (its default and its maximum)
+ASYNC_RETRY_DELAYS_S = (60, 120)  # Lambda's wait before each retry, from the failure before it (AWS's doc)
 MAX_EVENT_AGE_S = 21_600  # how long Lambda keeps an event it could not run yet: 6 hours (default, maximum)
 ENVELOPE_FIELDS = ("topic", "cycle_id", "message")
 _PERMANENT = frozenset(

@@ -63,6 +63,12 @@ class DeployConfig(BaseModel):
         "Functions / GCP Workflows; for low-frequency or manual cycles)",
     )
     memory_mb: Annotated[int, Field(ge=128, le=10240)] = Field(default=256, description="memory of each function")
+    timeout_s: Annotated[int, Field(ge=1, le=30)] = Field(
+        default=30,
+        description="each function's timeout on AWS (Terraform's timeout_s; at most 30 s: the queues' 180-s visibility "
+        "timeout stays six times it); a killed function's claim on its message expires 10 s after the longest, "
+        "before Lambda's first retry (stages.outbox)",
+    )
     log_retention_days: Annotated[int, Field(ge=1, le=3653)] = Field(
         default=14, description="how long the cloud keeps the functions' logs"
     )

@@ -36,7 +36,7 @@ from coinswarm.http.push_wire import KINDS, MAX_BODY_BYTES, BadEnvelope, read_en
 from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError
 from coinswarm.observability.logs import cycle_context
 from coinswarm.ports.bus import Bus, PermanentBusError, TransientBusError
-from coinswarm.ports.errors import ConflictError, TransientStoreError
+from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.stages.messages import Message, decode
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,15 @@ class PushReceiver:
             bus = self.bus()
             for out_topic, out in outputs:
                 bus.publish(out_topic, out)
+        except ClaimInProgress as exc:  # a duplicate while another delivery holds the message's claim
+            logger.warning("push %s: %s; asked the sender to retry", push_id, exc)
+            return error(
+                503,
+                "in_progress",
+                "another delivery of this message is being handled; retry the push: it gets that delivery's "
+                f"result once done, or takes that delivery's claim over if it died ({exc.retry_after_s} s at most)",
+                headers={"Retry-After": "1"},  # the holder is usually done in well under a second
+            )
         except PermanentBusError as exc:
             logger.error("push %s: the next hop refused what %s handed on: %s", push_id, topic, exc)
             return error(502, "next_hop_refused", "this deployment could not hand the result on; see its logs")

@@ -11,15 +11,15 @@ from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
 from coinswarm.domain.risk import RiskDay, RiskLimits, RiskVerdict, check_order, roll_day
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
-from coinswarm.ports.coordination import CoordinationStore
-from coinswarm.ports.errors import ConflictError
+from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
+from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
 
 KILL_SWITCH_KEY = "flags:kill_switch"
-IN_PROGRESS_TTL_S = 300
 DONE_TTL_S = 7 * 86_400
 RETRIES = 20
 
@@ -67,7 +67,8 @@ class PlacementStage:
         the ledger. So a delivery whose hand-on was lost (the publish failed after this ran) must not run
         again (it would find nothing left to settle and report no fills) but hand on what the first run
         produced, kept with the message's claim (see stages.outbox). A duplicate that arrives while another
-        worker is on the message hands on nothing: that worker's own redelivery covers its crash."""
+        worker holds the message's claim raises ClaimInProgress, so that its bus delivers it again: by then
+        that worker completed, or died and its claim expired (and the retry reconciles what it sent)."""
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
@@ -131,10 +132,17 @@ class PlacementStage:
         A cycle's intent also needs the symbol's trading lease: when two cycles overlap (a cron run
         still going when the next starts), the first to place holds it for `trade_lease_s` (half a
         timeframe: consecutive cycles never meet it) and the other's order is refused, with the reason
-        stored. A manual trade (no cycle) needs no lease."""
+        stored. A manual trade (no cycle) needs no lease.
+
+        The intent's claim lasts as long as the message's (the outbox's `in_progress_ttl_s`): while another
+        attempt holds it, ClaimInProgress (retry later). A claim left by a worker that died is taken over
+        once expired; the venue is then asked for the client order id first, so nothing is sent twice."""
         key = f"order:{intent.intent_id}"
         owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
-        earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=IN_PROGRESS_TTL_S)
+        ttl_s = self.outbox.in_progress_ttl_s
+        earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=ttl_s)
+        if earlier is not None and earlier.status == IdempotencyStatus.IN_PROGRESS:
+            raise ClaimInProgress(key, earlier.expires_ts - self.clock.now())
         if earlier is not None:
             note = f"intent {intent.intent_id} was handled already: skipped"
             return Placed(self.broker.get_order(intent.intent_id), None, note, duplicate=True)

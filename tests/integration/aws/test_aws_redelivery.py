@@ -1,21 +1,33 @@
 """At-least-once delivery on AWS: a decision delivered fifty times, on an SQS queue or as an asynchronous
-invocation, places one order and records one fill; a record that cannot be read fails alone, comes back,
-and ends in the dead-letter queue."""
+invocation, places one order and records one fill; fifty at once, one runs while the others are refused
+(the invocation fails, Lambda retries it) and their retries hand on the same placement; an invocation
+killed after the broker accepted leaves its claims in progress, the duplicates meanwhile are refused, and
+Lambda's retry a minute later reconciles by client order id. A record that cannot be read fails alone,
+comes back, and ends in the dead-letter queue; a record refused as in progress comes back too."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
+import types
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency import base as idempotency_base
+from aws_lambda_powertools.utilities.idempotency.persistence import base as persistence_base
+from aws_lambda_powertools.utilities.idempotency.persistence import datarecord, dynamodb
 
+from coinswarm.adapters.lambda_invoke_bus import ASYNC_RETRY_DELAYS_S
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, SqsBus
 from coinswarm.domain.models import FillRecorded
+from coinswarm.ports.clock import Clock
+from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, DecisionReady, PlacementDone, decode
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from conftest import STAGE_HANDLERS, SYMBOLS, TF, VENUE_SECRET, LambdaContext
-from decisions import buy_decision
+from decisions import buy_decision, hold_decision
 from functions.agent_scoring import aws as agent_scoring
 from functions.committee_vote import aws as committee_vote
 from functions.order_placement import aws as order_placement
@@ -155,7 +167,7 @@ def test_an_invocation_delivered_50_times_places_once_and_fills_once(
             try:
                 order_placement.handler(event, LambdaContext())
                 return "ok"
-            except IdempotencyAlreadyInProgressError:  # the invocation fails: Lambda retries it later
+            except ClaimInProgress:  # the invocation fails: Lambda retries it later
                 return "retry"
 
         with ThreadPoolExecutor(50) as pool:
@@ -181,3 +193,179 @@ def test_an_invocation_delivered_50_times_places_once_and_fills_once(
     assert mesh.broker.submitted == [intent_id]
     assert mesh.app.ledger.verify().ok
     assert mesh.app.ledger.portfolio().quantity("BTC-USD") == pytest.approx(fills[0].quantity)
+
+
+class Later:
+    """Time moved on by `set(seconds)`, for the stages' clock and for powertools' idempotency records
+    (which read the wall clock): what Lambda's retry a minute later sees."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+        self.offset_s = 0
+        now = clock.now
+        monkeypatch.setattr(clock, "now", lambda: now() + self.offset_s)
+        later = self
+
+        class Shifted(dt.datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return dt.datetime.now(tz) + dt.timedelta(seconds=later.offset_s)
+
+        shim = types.SimpleNamespace(datetime=Shifted, timedelta=dt.timedelta, timezone=dt.timezone)
+        for module in (idempotency_base, persistence_base, datarecord, dynamodb):
+            monkeypatch.setattr(module, "dt", shim)
+
+    def set(self, seconds: int) -> None:
+        self.offset_s = seconds
+
+
+def order_placement_event(mesh: Any, lam: Any, decision: DecisionReady) -> dict[str, Any]:
+    """The event committee_vote's bus invoked order_placement with, as moto received it."""
+    committee_vote.function.bus().publish(DECISIONS, decision)
+    [invocation] = lam.queue
+    lam.queue.clear()
+    assert invocation.function == f"{mesh.prefix}-order-placement"
+    event: dict[str, Any] = json.loads(invocation.event)
+    return event
+
+
+def test_an_invocation_killed_after_the_broker_accepted_is_refused_until_lambdas_retry_reconciles_it(
+    make_mesh, invoked_lambdas, logs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mesh = make_mesh(committee=NO_COMMITTEE_TRADES, deploy={"chain": "invoke"})
+    lam = invoked_lambdas(mesh)
+    t0 = mesh.now - 5 * TF
+    tick_ingest.handler(mesh.scheduler_event(t0), LambdaContext())
+    lam.run(STAGE_HANDLERS)
+    decision = a_buy(mesh, t0)
+    intent_id = decision.steps[0].intent.intent_id
+    event = order_placement_event(mesh, lam, decision)
+    later = Later(monkeypatch, mesh.app.clock)
+    paper, coordination = mesh.broker.inner, mesh.app.coordination
+    real_submit = paper.submit
+
+    def submit_then_die(order: Any) -> Any:
+        real_submit(order)  # the venue has it ...
+        raise SystemExit("the invocation was killed before it completed its claims")  # ... and it dies
+
+    paper.submit = submit_then_die
+    coordination.abandon = lambda *a, **k: None  # killed outright: no `finally` of ours runs
+    with pytest.raises(SystemExit):
+        order_placement.handler(event, LambdaContext())
+    del paper.submit, coordination.abandon
+    assert mesh.broker.submitted == [intent_id]
+
+    # duplicates from Lambda's at-least-once queue while the killed invocation's claims hold: powertools'
+    # record (until the invocation's timeout, 30 s), then the message's claim (10 s longer): each refused
+    for after in (1, 20, IN_PROGRESS_TTL_S - 1):
+        later.set(after)
+        with pytest.raises(ClaimInProgress):
+            order_placement.handler(event, LambdaContext())
+    assert mesh.broker.submitted == [intent_id] and lam.queue == []
+    refusals = [line for line in logs() if "another delivery holds this claim" in line["message"]]
+    assert len(refusals) == 3 and {line["level"] for line in refusals} == {"WARNING"}
+    assert all("Lambda retries the invocation" in line["message"] and "exception" not in line for line in refusals)
+
+    # Lambda's first retry of the killed invocation, a minute after it failed: both claims expired
+    later.set(ASYNC_RETRY_DELAYS_S[0])
+    assert order_placement.handler(event, LambdaContext())["cycle_id"] == f"cycle-{t0}"
+    assert mesh.broker.submitted == [intent_id]  # nothing sent again
+    claim = coordination.begin(f"order:{intent_id}", owner="probe", now=mesh.app.clock.now(), in_progress_ttl_s=1)
+    assert claim is not None and claim.result is not None and claim.result["note"].startswith("reconciled")
+    # the retry settles what is pending at the step's price before placing: the dead invocation's order
+    # fills, and the PlacementDone that carries the fill goes to trade logging with the next cycle's
+    assert [i.function for i in lam.queue] == [f"{mesh.prefix}-trade-logging"]
+    tick_ingest.handler(mesh.scheduler_event(t0 + TF), LambdaContext())
+    assert lam.run(STAGE_HANDLERS)["trade_logging"] == 1
+    fills = [e.payload.fill for e in mesh.app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    assert [f.client_order_id for f in fills] == [intent_id]
+    assert mesh.app.ledger.verify().ok
+
+
+def test_fifty_invocations_at_once_one_runs_the_others_are_refused_and_their_retries_hand_on_the_same_fill(
+    make_mesh, invoked_lambdas
+) -> None:
+    """The decision that settles a placed order, invoked fifty times at once: one invocation runs (and
+    fills the order) while the 49 others are refused; Lambda's retries of those each hand on the same
+    PlacementDone, and trade logging appends its fill once."""
+    mesh = make_mesh(committee=NO_COMMITTEE_TRADES, deploy={"chain": "invoke"})
+    lam = invoked_lambdas(mesh)
+    t0 = mesh.now - 5 * TF
+    tick_ingest.handler(mesh.scheduler_event(t0), LambdaContext())
+    lam.run(STAGE_HANDLERS)
+    decision = a_buy(mesh, t0)
+    intent_id = decision.steps[0].intent.intent_id
+    order_placement.handler(order_placement_event(mesh, lam, decision), LambdaContext())
+    settle = hold_decision("BTC-USD", f"cycle-{t0 + TF}", t0 + TF, price=decision.steps[0].mark_price * 1.01)
+    event = order_placement_event(mesh, lam, settle)
+
+    refused: list[ClaimInProgress] = []
+    all_refused = threading.Event()
+    paper = mesh.broker.inner
+    real_settle = paper.settle
+
+    def settle_once_the_others_were_refused(*args: Any) -> Any:
+        assert all_refused.wait(120), f"only {len(refused)} of 49 invocations were refused"
+        return real_settle(*args)
+
+    barrier = threading.Barrier(50)
+
+    def invoke() -> str:
+        barrier.wait()
+        try:
+            order_placement.handler(event, LambdaContext())
+            return "ran"
+        except ClaimInProgress as exc:  # the invocation fails: Lambda retries it
+            refused.append(exc)
+            if len(refused) == 49:
+                all_refused.set()
+            return "refused"
+
+    paper.settle = settle_once_the_others_were_refused
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(lambda _: invoke(), range(50)))
+    del paper.settle
+    assert sorted(set(outcomes)) == ["ran", "refused"] and outcomes.count("ran") == 1
+    [first] = lam.queue  # the one that ran handed the fill on
+    assert first.function == f"{mesh.prefix}-trade-logging"
+    for _ in refused:  # Lambda's retries of the refused, once the first is done
+        assert order_placement.handler(event, LambdaContext())["published"] == [PLACEMENTS]
+    assert len(lam.queue) == 50 and {i.event for i in lam.queue} == {first.event}  # the same PlacementDone
+    assert lam.run(STAGE_HANDLERS)["trade_logging"] == 50
+    fills = [e.payload.fill for e in mesh.app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    assert [f.client_order_id for f in fills] == [intent_id]
+    assert mesh.broker.submitted == [intent_id]
+    assert mesh.app.ledger.verify().ok
+
+
+def test_a_record_refused_as_in_progress_is_a_batch_item_failure_logged_as_a_warning(make_mesh, logs) -> None:
+    """On the queue chain, a duplicate record that meets its message's claim in progress is reported in
+    `batchItemFailures` (SQS delivers it again after its visibility timeout), the rest of the batch done."""
+    mesh = make_mesh(committee=NO_COMMITTEE_TRADES)
+    t0 = mesh.now - 5 * TF
+    mesh.cycle(t0)
+    decision = a_buy(mesh, t0)
+    bus = SqsBus(mesh.sqs, prefix=mesh.prefix)
+    bus.publish(DECISIONS, decision)
+    bus.publish(DECISIONS, decision)
+    records = mesh.receive(DECISIONS)
+    assert len(records) == 2
+    first, second = (mesh.sqs_event(DECISIONS, [r]) for r in records)
+    paper = mesh.broker.inner
+    real_submit = paper.submit
+    answers: list[dict[str, Any]] = []
+
+    def submit_while_the_duplicate_arrives(order: Any) -> Any:  # the second record meets the claim
+        answers.append(order_placement.handler(second, LambdaContext()))
+        return real_submit(order)
+
+    paper.submit = submit_while_the_duplicate_arrives
+    assert order_placement.handler(first, LambdaContext()) == {"batchItemFailures": []}
+    del paper.submit
+    assert answers == [{"batchItemFailures": [{"itemIdentifier": records[1]["MessageId"]}]}]
+    refusals = [line for line in logs() if "another delivery holds this claim" in line["message"]]
+    assert len(refusals) == 1 and refusals[0]["level"] == "WARNING" and "exception" not in refusals[0]
+    assert "SQS redelivers the record" in refusals[0]["message"]
+    assert not [line for line in logs() if line["level"] in ("WARNING", "ERROR") and "exception" in line]
+    # the redelivery, after the visibility timeout: the kept result, nothing placed again
+    assert order_placement.handler(second, LambdaContext()) == {"batchItemFailures": []}
+    assert mesh.broker.submitted == [decision.steps[0].intent.intent_id]

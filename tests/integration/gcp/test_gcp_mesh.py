@@ -301,11 +301,17 @@ def test_the_same_order_pushed_fifty_times_places_one_order_and_records_one_fill
     ids = mesh.bus.publish_many([(DECISIONS, message)] * 50)
     assert len(set(ids)) == 50  # fifty distinct Pub/Sub messages with one body
     wait_for("50 deliveries to order_placement", lambda: len(mesh.handled("order_placement", cycle)) >= 50)
-    done = [decode(PlacementDone, m.data) for m in wait_for("a PlacementDone", lambda: mesh.tapped(PLACEMENTS, cycle))]
-    # one delivery placed it; a later duplicate hands on that first PlacementDone again (the outbox kept
-    # with the message's claim), one that came while the first was running hands on nothing
-    assert 1 <= len(done) <= 50
-    assert {tuple(o.client_order_id for o in d.orders) for d in done} == {(intent_id,)}
+    # one delivery placed it; a duplicate that came while it ran was refused (503: Pub/Sub redelivers it),
+    # and every later one, a redelivered refusal included, handed on that first PlacementDone again (the
+    # outbox kept with the message's claim): fifty copies of one body, none acknowledged with nothing
+    tapped = wait_for("50 PlacementDones", lambda: m if len(m := mesh.tapped(PLACEMENTS, cycle)) >= 50 else [])
+    assert len(tapped) == 50 and len({m.data for m in tapped}) == 1
+    done = decode(PlacementDone, tapped[0].data)
+    assert [o.client_order_id for o in done.orders] == [intent_id]
+    mine = [line for line in mesh.lines("order_placement") if line.get("cycle_id") == cycle]
+    refused = [line for line in mine if "another delivery holds this claim" in line["message"]]
+    assert all(line["severity"] == "WARNING" and "Pub/Sub redelivers it" in line["message"] for line in refused)
+    assert not [line for line in mine if line["severity"] == "ERROR"]
 
     settle = f"it-settle-{uuid.uuid4().hex[:8]}"  # the next cycle observes a price: the order fills, once
     mesh.bus.publish_many([(DECISIONS, _hold("ETH-USD", settle, ts + TF, price=101.0))] * 3)

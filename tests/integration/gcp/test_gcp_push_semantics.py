@@ -2,7 +2,9 @@
 (`create_app`: its conversion of a push into a CloudEvent and its error handling; Flask's test client
 in place of a socket): a push that can never succeed is acknowledged (2xx) with an ERROR line, and a
 failure that a retry may cure answers 500, so that Pub/Sub redelivers it and, after five deliveries,
-dead-letters it. Also: the Cloud Scheduler tick's time, and the manual trade secret from Secret Manager.
+dead-letters it. A push that meets its message's claim in progress (a worker killed mid-run) answers
+503 with a WARNING line, never 2xx, until the claim expires and a redelivery takes it over. Also: the
+Cloud Scheduler tick's time, and the manual trade secret from Secret Manager.
 
 The container's runtime is built here with fakes where the cloud would be: a bus that records what it
 is given, an in-memory store, and (to fail on purpose) a broker whose store is busy.
@@ -29,6 +31,7 @@ from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.config import ConfigError, Settings, load_settings
 from coinswarm.domain.models import Action
 from coinswarm.observability.logs import trace_id
+from coinswarm.ports.clock import SimulatedClock
 from coinswarm.ports.errors import TransientStoreError
 from coinswarm.stages.messages import PLACEMENTS, DecidedStep, DecisionReady, PlacementDone, encode
 from functions.gcp_common import (
@@ -37,6 +40,7 @@ from functions.gcp_common import (
     container_settings,
     cycle_tick,
     manual_trade_secrets,
+    runtime,
     scheduled_at,
     use_runtime,
 )
@@ -204,6 +208,40 @@ def test_a_failure_a_retry_may_cure_answers_500_so_pubsub_redelivers(serve: Call
     ours = [line for line in fn.lines() if line.get("cycle_id") == "cycle-busy"]
     assert ours and ours[0]["severity"] == "ERROR" and "will redeliver" in ours[0]["message"]
     assert "TransientStoreError" in ours[0]["message"] and "throttled" in ours[0]["exception"]
+
+
+def test_a_push_that_meets_a_killed_workers_claim_answers_503_until_the_claim_expires(
+    serve: Callable[..., Served],
+) -> None:
+    clock = SimulatedClock(1_800_000_000)
+    fn = serve("order_placement", clock=clock)
+    app = runtime().app
+    placement, coordination = app.stages.placement, app.coordination
+    body = encode(hold("cycle-killed")).encode()
+
+    def killed(symbol: str) -> bool:
+        raise SystemExit("the instance was killed mid-run")
+
+    placement.broker.has_pending = killed  # type: ignore[method-assign]
+    coordination.abandon = lambda *a, **k: None  # type: ignore[method-assign]  # killed: no `finally` runs
+    with pytest.raises(SystemExit):
+        fn.push(body, cycle_id="cycle-killed")
+    del placement.broker.has_pending, coordination.abandon
+    ttl_s = placement.outbox.in_progress_ttl_s
+    for after in (1, 10, ttl_s - 1):  # Pub/Sub's redeliveries while the claim holds: not acknowledged
+        clock.set(1_800_000_000 + after)
+        reply = fn.push(body, cycle_id="cycle-killed")
+        assert reply.status_code == 503
+    assert fn.bus.sent == []
+    lines = fn.lines()
+    assert len(lines) == 3 and {line["severity"] for line in lines} == {"WARNING"}
+    assert all("another delivery holds this claim" in line["message"] for line in lines)
+    assert all("Pub/Sub redelivers it" in line["message"] and "exception" not in line for line in lines)
+    assert all(line["cycle_id"] == "cycle-killed" for line in lines)
+    clock.set(1_800_000_000 + ttl_s)  # expired: the redelivery takes the claim over and hands on
+    assert fn.push(body, cycle_id="cycle-killed").status_code == 200
+    [(topic, done)] = fn.bus.sent
+    assert topic == PLACEMENTS and done.cycle_id == "cycle-killed"
 
 
 def test_a_publish_that_fails_answers_500(serve: Callable[..., Served]) -> None:
