@@ -40,7 +40,7 @@ from coinswarm.http.signing import (
 )
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ConflictError
+from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.bootstrap import App, build_app
 from coinswarm.wiring.runner import CycleRunner
@@ -360,6 +360,18 @@ def test_a_busy_store_is_a_503_to_retry() -> None:
     env = make_env(place=contended)
     response = send(env, signed(env, BUY))
     assert response.status == 503 and response.body["error"] == "busy" and response.headers["Retry-After"] == "1"
+    assert "the store is busy" in response.body["message"]
+
+
+def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> None:
+    def held(intent: OrderIntent) -> PlacementResult:
+        raise ClaimInProgress(f"order:{intent.intent_id}", 12)
+
+    env = make_env(place=held)
+    response = send(env, signed(env, BUY))
+    assert response.status == 503 and response.body["error"] == "busy" and response.headers["Retry-After"] == "1"
+    assert "still being placed by another request" in response.body["message"]
+    assert not env.broker.submitted
 
 
 # -- the OpenAPI description ---------------------------------------------------------------------

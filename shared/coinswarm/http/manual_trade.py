@@ -45,7 +45,7 @@ from coinswarm.http.signing import (
     AuthError,
 )
 from coinswarm.ports.clock import Clock
-from coinswarm.ports.errors import ConflictError, TransientStoreError
+from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.ports.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -263,10 +263,15 @@ class ManualTradeHandler:
             return self._handle(request)
         except (ConflictError, TransientStoreError) as exc:
             logger.warning("manual trade: the store is busy (%s); asked the client to retry", type(exc).__name__)
+            doing = (
+                "this client_id is still being placed by another request"
+                if isinstance(exc, ClaimInProgress)
+                else "the store is busy"
+            )
             return error(
                 503,
                 "busy",
-                "the store is busy; retry in a moment (with the same client_id a trade is still placed once)",
+                f"{doing}; retry in a moment (with the same client_id a trade is still placed once)",
                 headers={"Retry-After": "1"},
             )
         except Exception as exc:
@@ -360,7 +365,7 @@ class ManualTradeHandler:
                     409,
                     "already_handled",
                     f"client_id {command.client_id or '(none)'} was handled already and placed no order (risk "
-                    "refused it, or it is still being placed); send a new client_id to trade again",
+                    "refused it); send a new client_id to trade again",
                 )
             raise RuntimeError("placement returned neither an order nor a refusal")
         if placed.duplicate and (order.symbol, order.side) != (intent.symbol, intent.side):
