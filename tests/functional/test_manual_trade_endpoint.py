@@ -360,7 +360,7 @@ def test_a_busy_store_is_a_503_to_retry() -> None:
     env = make_env(place=contended)
     response = send(env, signed(env, BUY))
     assert response.status == 503 and response.body["error"] == "busy" and response.headers["Retry-After"] == "1"
-    assert "the store is busy" in response.body["message"]
+    assert "the store is busy" in response.body["detail"]
 
 
 def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> None:
@@ -370,7 +370,7 @@ def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> No
     env = make_env(place=held)
     response = send(env, signed(env, BUY))
     assert response.status == 503 and response.body["error"] == "busy" and response.headers["Retry-After"] == "1"
-    assert "still being placed by another request" in response.body["message"]
+    assert "still being placed by another request" in response.body["detail"]
     assert not env.broker.submitted
 
 
