@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from functional_builders import series, settings
 
 from coinswarm.domain.models import Action, Candle
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.market import MarketData
 from coinswarm.stages.messages import CANDLES, SCORES, CandlesReady, Message
 from coinswarm.wiring.runner import CycleRunner
-from conftest import series, settings
 
 SYMBOL = "BTC-USD"
 TF = 60

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from functional_builders import series
 
 from coinswarm.cli.main import main, parser
 from coinswarm.marketdata.candle_files import write_candles
-from conftest import series
 
 COMMANDS = [
     [],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from functional_builders import closes, series, settings
 
 from coinswarm.domain.models import Action, FillRecorded
 from coinswarm.ports.errors import ClaimInProgress
@@ -14,7 +15,6 @@ from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecidedStep, Decisi
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.runner import CycleRunner
-from conftest import closes, series, settings
 from decisions import buy_decision
 from functions.local import local_handlers
 

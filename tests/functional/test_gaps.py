@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functional_builders import START, series, settings
+
 from coinswarm.domain.models import Action
 from coinswarm.stages.messages import SCORES
 from coinswarm.wiring.runner import CycleRunner
-from conftest import START, series, settings
 
 
 def test_agents_start_afresh_after_a_long_gap_and_hold_until_warm(make_app) -> None:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from functional_builders import SYMBOLS, series
+from functional_builders import settings as config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,8 +46,6 @@ from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.bootstrap import App, build_app
 from coinswarm.wiring.runner import CycleRunner
-from conftest import SYMBOLS, series
-from conftest import settings as config
 
 SECRET = "manual-trade-secret-4b7e1f9c2a6d8e30"
 OLD_SECRET = "manual-trade-secret-previous-77aa11"

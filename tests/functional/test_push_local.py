@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from functional_builders import START, series, settings
 
 from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
 from coinswarm.adapters.sqlite_store import SqliteStore
@@ -23,7 +24,6 @@ from coinswarm.ports.bus import Bus, Handler, PermanentBusError
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.messages import DECISIONS, LOGGED, PLACEMENTS, DecidedStep, DecisionReady, Message
 from coinswarm.wiring.bootstrap import App
-from conftest import START, series, settings
 from functions.push_receiver.local import local_receiver, serve
 
 SECRET = "local-push-secret-FAKE-0123456789"

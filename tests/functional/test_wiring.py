@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from functional_builders import SYMBOLS, closes, series, settings
+
 from coinswarm.domain.models import Action, FillRecorded
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS
 from coinswarm.wiring.runner import CycleRunner
-from conftest import SYMBOLS, closes, series, settings
 from functions.local import local_handlers
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 
+from aws_helpers import SYMBOLS, TF, VENUE_KEY, VENUE_SECRET, LambdaContext
+
 from coinswarm.domain.models import FillRecorded
 from coinswarm.stages.messages import CANDLES, CandlesReady, decode
-from conftest import SYMBOLS, TF, VENUE_KEY, VENUE_SECRET, LambdaContext
 from functions.tick_ingest import aws as tick_ingest
 
 FUNCTIONS = ("tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aws_helpers import AsyncLambda
 
 from coinswarm.adapters.lambda_invoke_bus import (
     ASYNC_RETRIES,
@@ -26,7 +27,6 @@ from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle
 from coinswarm.ports.bus import PermanentBusError
 from coinswarm.stages.messages import CANDLES, DECISIONS, LOGGED, PLACEMENTS, SCORES, CandlesReady, TradesLogged, decode
-from conftest import AsyncLambda
 from servers.moto import aws_client
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_helpers import STAGE_HANDLERS, SYMBOLS, TF, VENUE_KEY, VENUE_SECRET, LambdaContext
 
 from coinswarm.adapters.lambda_invoke_bus import BadInvokeEvent
 from coinswarm.domain.models import FillRecorded
-from conftest import STAGE_HANDLERS, SYMBOLS, TF, VENUE_KEY, VENUE_SECRET, LambdaContext
 from functions.agent_scoring import aws as agent_scoring
 from functions.tick_ingest import aws as tick_ingest
 

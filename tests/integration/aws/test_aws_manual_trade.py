@@ -9,10 +9,10 @@ import time
 from typing import Any
 
 import pytest
+from aws_helpers import SYMBOLS, TF, VENUE_SECRET, LambdaContext, sample
 
 from coinswarm.http.signing import sign
 from coinswarm.stages.messages import CANDLES
-from conftest import SYMBOLS, TF, VENUE_SECRET, LambdaContext, sample
 from functions.manual_trade import aws as manual_trade
 from functions.tick_ingest import aws as tick_ingest
 from servers.moto import aws_client

@@ -13,12 +13,12 @@ import uuid
 from typing import Any
 
 import pytest
+from aws_helpers import TF, LambdaContext, sample
 
 from coinswarm.domain.models import FillRecorded
 from coinswarm.http.push_wire import envelope
 from coinswarm.http.signing import sign
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, PlacementDone, decode
-from conftest import TF, LambdaContext, sample
 from decisions import buy_decision, hold_decision
 from functions.push_receiver import aws as push_aws
 from functions.push_receiver.local import local_receiver, serve

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from aws_helpers import STAGE_HANDLERS, SYMBOLS, TF, VENUE_SECRET, LambdaContext
 from aws_lambda_powertools.utilities.idempotency import base as idempotency_base
 from aws_lambda_powertools.utilities.idempotency.persistence import base as persistence_base
 from aws_lambda_powertools.utilities.idempotency.persistence import datarecord, dynamodb
@@ -26,7 +27,6 @@ from coinswarm.ports.clock import Clock
 from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, DecisionReady, PlacementDone, decode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
-from conftest import STAGE_HANDLERS, SYMBOLS, TF, VENUE_SECRET, LambdaContext
 from decisions import buy_decision, hold_decision
 from functions.agent_scoring import aws as agent_scoring
 from functions.committee_vote import aws as committee_vote
