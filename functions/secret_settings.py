@@ -8,15 +8,18 @@ deliberately not a `COINSWARM_*` variable: it says where secrets are, it is not 
 
 `with_secret_settings(env, fetch)` returns the environment with each of those values added as the
 `COINSWARM_*` variable the loader reads, for `load_settings(env=...)`; `fetch(where)` reads one value
-(`ssm_fetch(client)`, `secret_manager_fetch()`). Two kinds of path: `<section>.<field>`
-(`azure.cosmos_key`) and `venues.<index>.<field>` (the venue list travels whole in `COINSWARM_VENUES`,
-so the value goes into that list, or into the default list when the configuration names no venue).
+(`ssm_fetch(client)`, `secret_manager_fetch()`). `aws_environment()` is the whole step on Lambda: the
+process environment plus what SSM holds (call it once, when the container's App is built).
+Two kinds of path: `<section>.<field>` (`azure.cosmos_key`) and `venues.<index>.<field>` (the venue
+list travels whole in `COINSWARM_VENUES`, so the value goes into that list, or into the default list
+when the configuration names no venue).
 The values become secret settings (SecretStr), which every log line redacts.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -60,6 +63,20 @@ def with_secret_settings(env: Mapping[str, str], fetch: Fetch) -> dict[str, str]
     return out
 
 
+def aws_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment (`os.environ` by default) with the secret settings SECRET_SETTINGS names, read from
+    SSM in the function's region (and `aws.endpoint_url`, a local stand-in, when set). Without
+    SECRET_SETTINGS, the environment as it is, and boto3 is not imported."""
+    env = os.environ if env is None else env
+    if not env.get(SECRET_SETTINGS_ENV):
+        return dict(env)
+    import boto3
+
+    region = _plain(env.get("COINSWARM_AWS__REGION")) or env.get("AWS_REGION")
+    client = boto3.client("ssm", region_name=region, endpoint_url=_plain(env.get("COINSWARM_AWS__ENDPOINT_URL")))
+    return with_secret_settings(env, ssm_fetch(client))
+
+
 def ssm_fetch(client: Any) -> Fetch:
     """Read an SSM SecureString parameter, decrypted (the function's role may read only its own)."""
     return lambda name: str(client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
@@ -93,6 +110,17 @@ def _fetched(fetch: Fetch, path: str, where: str) -> str:
             f"cannot read the secret setting {path} from {where} ({type(exc).__name__}): check that it exists "
             "and that this function may read it (terraform apply creates both)"
         ) from None
+
+
+def _plain(value: str | None) -> str | None:
+    """A setting's variable as the loader reads it: JSON when it parses (a quoted string), else raw."""
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, str) else value
 
 
 def _default_venues() -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from coinswarm.config import load_settings
-from functions.secret_settings import SecretSettingsError, ssm_fetch, with_secret_settings
+from functions.secret_settings import SecretSettingsError, aws_environment, ssm_fetch, with_secret_settings
 from servers.moto import aws_client
 
 COSMOS = {"COINSWARM_STORE__HISTORY": "cosmos", "COINSWARM_AZURE__COSMOS_ENDPOINT": "https://x.documents.azure.com"}
@@ -74,3 +74,18 @@ def test_a_malformed_secret_settings_is_refused_with_what_to_give(raw: str, mess
     with pytest.raises(SecretSettingsError, match=message) as caught:
         with_secret_settings({"SECRET_SETTINGS": raw}, lambda where: "the-value")
     assert "the-value" not in str(caught.value)
+
+
+def test_aws_environment_reads_ssm_where_the_settings_say(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, paths = _put(moto_server, {"cosmos-key": "Y29zbW9z"})
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    env = {
+        **COSMOS,
+        "COINSWARM_AWS__REGION": '"us-east-1"',  # as `coinswarm deploy tfvars` would write it: JSON
+        "COINSWARM_AWS__ENDPOINT_URL": moto_server,
+        "SECRET_SETTINGS": json.dumps({"azure.cosmos_key": paths["cosmos-key"]}),
+    }
+    out = aws_environment(env)
+    assert json.loads(out["COINSWARM_AZURE__COSMOS_KEY"]) == "Y29zbW9z"
+    assert aws_environment(COSMOS) == COSMOS, "no SECRET_SETTINGS: nothing read"

@@ -23,11 +23,13 @@ locals {
   cross_cloud = length(local.received) + length(local.pushed) > 0
   functions   = merge({ for name, f in local.catalogue : name => f if local.on_gcp[name] }, local.receiver)
 
-  # Every topic a function here publishes or consumes (publishing to a missing topic fails); each hop's
-  # push subscription exists when its consumer runs here, except under chain "workflow", where the
-  # workflow calls the stages instead.
-  topics = toset(flatten([for f in local.functions : concat(f.publishes, f.consumes == null ? [] : [f.consumes])]))
-  pushes = var.chain == "workflow" ? {} : { for name, f in local.functions : f.consumes => name if f.consumes != null }
+  # The hops inside Google Cloud: consumed here and produced here (by a stage or the push receiver). Each
+  # has a push subscription to its consumer, except under chain "workflow", where the workflow calls the
+  # stages instead. A topic exists for everything a function here publishes (publishing to a missing
+  # topic fails).
+  internal = [for topic, consumer in local.consumers : topic if local.on_gcp[consumer] && anytrue([for name, f in local.functions : contains(f.publishes, topic)])]
+  topics   = toset(concat(flatten([for f in local.functions : f.publishes]), local.internal))
+  pushes   = var.chain == "workflow" ? {} : { for topic in local.internal : topic => local.consumers[topic] }
 
   max_delivery_attempts = 5  # then the message waits in the dead-letter subscription (MAX_DELIVERY_ATTEMPTS)
   ack_deadline_s        = 60 # the functions' timeout (ACK_DEADLINE_S)
