@@ -34,7 +34,7 @@ data "aws_iam_policy_document" "function" {
   statement {
     sid       = "Tables"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-    resources = [for name, table in aws_dynamodb_table.this : table.arn if name == "state" || contains(local.placers, each.key)]
+    resources = [for name, table in aws_dynamodb_table.this : table.arn if name == "state" || each.key == "order_placement" || (each.key == "push_receiver" && contains(local.received, "decisions"))]
   }
 
   dynamic "statement" {

@@ -1,11 +1,13 @@
-"""The GCP module's placement logic, evaluated by Terraform itself: its google provider cannot be
-downloaded here, so its locals.tf and variables.tf are evaluated alone (the project number stands in
+"""The modules' placement logic, evaluated by Terraform itself: the GCP module's google provider cannot
+be downloaded here, so its locals.tf and variables.tf are evaluated alone (the project number stands in
 for the one data source they read) and every decision that depends on deploy.placement, deploy.chain
-and the secrets given is read back as outputs. The AWS module's equivalents are applied on moto."""
+and the secrets given is read back as outputs. The AWS module is applied on moto for three layouts;
+its locals are evaluated here for one more (the last hop on the other cloud)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,27 +22,22 @@ SHOWN = ("functions", "received", "pushed", "pushes", "topics", "secrets", "read
 SHOWN += ("base_environment", "push_receiver_url")
 
 
-@pytest.fixture(scope="module")
-def gcp_locals(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    workdir = tmp_path_factory.mktemp("gcp-locals")
-    locals_tf = (GCP / "locals.tf").read_text()
-    assert "data.google_project.this.number" in locals_tf
+def _evaluator(terraform: Terraform, workdir: Path, module: Path, shown: tuple[str, ...], base: dict[str, Any]) -> Any:
+    locals_tf = (module / "locals.tf").read_text()
     (workdir / "locals.tf").write_text(locals_tf.replace("data.google_project.this.number", "var.project_number"))
-    (workdir / "variables.tf").write_text((GCP / "variables.tf").read_text())
-    shown = "".join(f'output "{name}" {{\n  value = local.{name}\n}}\n' for name in SHOWN)
-    (workdir / "outputs.tf").write_text('variable "project_number" {\n  type = string\n}\n' + shown)
+    (workdir / "variables.tf").write_text((module / "variables.tf").read_text())
+    outputs = "".join(f'output "{name}" {{\n  value = local.{name}\n}}\n' for name in shown)
+    (workdir / "outputs.tf").write_text('variable "project_number" {\n  type = string\n}\n' + outputs)
     terraform.run(workdir, "init", "-backend=false")
 
     def evaluate(**variables: Any) -> dict[str, Any]:
         given = {
-            "project": "demo",
             "project_number": PROJECT_NUMBER,
-            "topic_prefix": "coinswarm",
             "name_prefix": "coinswarm",
             "function_names": function_names("coinswarm"),
-            "package_dir": "dist/gcp",
             "cycle_minutes": 1,
             "memory_mb": 256,
+            **base,
             **variables,
         }
         tfvars = workdir / "case.tfvars.json"
@@ -51,6 +48,20 @@ def gcp_locals(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -
         return {name: o["value"] for name, o in outputs.items()}
 
     return evaluate
+
+
+@pytest.fixture(scope="module")
+def gcp_locals(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    assert "data.google_project.this.number" in (GCP / "locals.tf").read_text()
+    base = {"project": "demo", "topic_prefix": "coinswarm", "package_dir": "dist/gcp"}
+    return _evaluator(terraform, tmp_path_factory.mktemp("gcp-locals"), GCP, SHOWN, base)
+
+
+@pytest.fixture(scope="module")
+def aws_locals(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    shown = ("functions", "received", "pushed", "queues", "invoked", "dead_letters", "secrets", "base_environment")
+    base = {"package_dir": "dist/aws", "log_retention_days": 14}
+    return _evaluator(terraform, tmp_path_factory.mktemp("aws-locals"), TERRAFORM_DIR / "modules" / "aws", shown, base)
 
 
 def test_a_stage_on_gcp_between_aws_stages_receives_by_push_and_pushes_back(gcp_locals: Any) -> None:
@@ -106,3 +117,19 @@ def test_the_workflow_chain_has_no_push_subscription(gcp_locals: Any) -> None:
     assert got["pushes"] == {}
     assert got["secrets"] == {"manual_trade_secret": got["secrets"]["manual_trade_secret"]}, "no Cosmos key given"
     assert got["secret_settings"] == {f: {} for f in FUNCTIONS}
+
+
+def test_aws_with_the_last_hop_on_gcp_pushes_placements_and_queues_only_the_hops_inside(aws_locals: Any) -> None:
+    got = aws_locals(
+        placement={**dict.fromkeys(FUNCTIONS, "aws"), "trade_logging": "gcp"},
+        chain="queues",
+        push_urls={"placements": f"https://coinswarm-push-receiver-{PROJECT_NUMBER}.us-central1.run.app"},
+        secrets={"push_secret": "fake-push"},
+    )
+    assert set(got["functions"]) == set(FUNCTIONS) - {"trade_logging"}, "nothing comes back: no receiver here"
+    assert (got["received"], got["pushed"]) == ([], ["placements"])
+    assert set(got["queues"]) == {"candles", "scores", "decisions"} and got["invoked"] == {}
+    assert sorted(got["dead_letters"]) == ["candles", "decisions", "scores"]
+    assert got["secrets"]["push_secret"]["readers"] == ["order_placement"], "only the pusher reads the secret"
+    urls = json.loads(got["base_environment"]["COINSWARM_PUSH__URLS"])
+    assert urls == {"placements": f"https://coinswarm-push-receiver-{PROJECT_NUMBER}.us-central1.run.app"}
