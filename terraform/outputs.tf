@@ -4,11 +4,35 @@ output "manual_trade_url" {
 }
 
 output "http_trigger_urls" {
-  description = "The HTTP address of each function that has one: the AWS Function URL of manual_trade, every Cloud Function's."
+  description = "The HTTP address of each function that has one: the AWS Function URLs (manual_trade, push_receiver), every Cloud Function's."
   value = merge(
-    try({ manual_trade = module.aws[0].manual_trade_url }, {}),
+    try({ for name, url in { manual_trade = module.aws[0].manual_trade_url, push_receiver = module.aws[0].push_receiver_url } : name => url if url != null }, {}),
     try(module.gcp[0].function_urls, {}),
   )
+}
+
+output "push_receiver_urls" {
+  description = "Where each cloud receives the signed pushes of the other (null where nothing crosses)."
+  value = {
+    aws = try(module.aws[0].push_receiver_url, null)
+    gcp = try(module.gcp[0].push_receiver_url, null)
+  }
+}
+
+output "function_names" {
+  description = "The deployed function of each function, by cloud: what to look for in the console's logs."
+  value = {
+    aws = try(module.aws[0].function_names, {})
+    gcp = try(module.gcp[0].function_names, {})
+  }
+}
+
+output "secret_names" {
+  description = "Where each secret is kept (SSM parameter names on AWS; Secret Manager secrets on Google Cloud). Names only."
+  value = {
+    aws = try(module.aws[0].secret_parameters, {})
+    gcp = try(module.gcp[0].secret_ids, {})
+  }
 }
 
 output "table_names" {

@@ -6,6 +6,11 @@ variable "name_prefix" {
   description = "aws.table_prefix: the prefix of every resource name (tables, queues, functions, accounts)."
 }
 
+variable "function_names" {
+  type        = map(string)
+  description = "The deployed name of each function, push_receiver included (coinswarm.config.deploy.deployed_name: <prefix>-tick-ingest, ...)."
+}
+
 variable "gcp_topic_prefix" {
   type        = string
   default     = "coinswarm"
@@ -60,10 +65,10 @@ variable "placement" {
 
 variable "chain" {
   type        = string
-  description = "deploy.chain: how the stages are chained."
+  description = "deploy.chain: invoke (AWS: each stage invokes the next asynchronously, nothing polls), queues (SQS event sources, which poll even when idle) or workflow (one Step Functions / Workflows execution per cycle); on Google Cloud invoke and queues are both Pub/Sub push."
   validation {
-    condition     = var.chain == "queues"
-    error_message = "chain: this Terraform deploys the queue chain; deploy.chain = \"workflow\" is not deployed by it yet."
+    condition     = contains(["invoke", "queues", "workflow"], var.chain)
+    error_message = "chain: one of invoke, queues or workflow."
   }
 }
 
@@ -111,7 +116,28 @@ variable "manual_trade_secret" {
   type        = string
   default     = null
   sensitive   = true
-  description = "The manual trade endpoint's HMAC signing secret: TF_VAR_manual_trade_secret, never in a file."
+  description = "The manual trade endpoint's HMAC signing secret (several comma-separated during a rotation): TF_VAR_manual_trade_secret, never in a file."
+}
+
+variable "push_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The signed push's shared secret, needed when deploy.placement splits the stages across clouds (TF_VAR_push_secret; e.g. `openssl rand -hex 32`), never in a file."
+}
+
+variable "exchange_api_key" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The first venue's API key, for live trading only (TF_VAR_exchange_api_key), never in a file. A deployment trades on paper without it."
+}
+
+variable "exchange_api_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The first venue's API secret, for live trading only (TF_VAR_exchange_api_secret), never in a file."
 }
 
 variable "tags" {

@@ -8,12 +8,16 @@ of terraform/ under the test's tmp dir: nothing is ever left in the repository.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from servers import missing
+from servers.moto import _SERIALISED_MOTO, START_TIMEOUT_S, _answers, _free_port, _stop, _tail
 from servers.terraform import (
     AWS_EXAMPLE,
     CHECKOV_CANDIDATES,
@@ -54,6 +58,8 @@ def aws_example(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) 
     shutil.copytree(
         TERRAFORM_DIR, tree, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.auto.tfvars.json")
     )
+    # the AWS module reads the Step Functions template from ../workflows (chain "workflow")
+    shutil.copytree(TERRAFORM_DIR.parent / "workflows", tree.parent / "workflows")
     workdir = tree / AWS_EXAMPLE
     terraform.run(workdir, "init", "-backend=false")
     yield workdir
@@ -68,3 +74,69 @@ def checkov() -> str:
     if found is None:
         missing("checkov is not installed (`make servers` installs it into .servers/checkov)")
     return found
+
+
+# moto has no ValidateStateMachineDefinition, which the aws provider calls while planning a state machine
+# (and retries 25 times on moto's 500), nor ListStateMachineVersions, which it calls after creating one.
+# This answers the first the way Step Functions does for a definition that parses as JSON with StartAt
+# and States, refusing anything else (the definition itself is executed on moto's engine by
+# tests/integration/test_step_functions_cycle.py), and the second with no versions (none is published).
+# Everything else is moto's.
+_VALIDATING_MOTO = (
+    """
+import json
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+_moto = DomainDispatcherApplication.__call__
+
+
+def _answer(start_response, answer):
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0")])
+    return [json.dumps(answer).encode()]
+
+
+def _validating(self, environ, start_response):
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target == "AWSStepFunctions.ListStateMachineVersions":
+        return _answer(start_response, {"stateMachineVersions": []})
+    if target != "AWSStepFunctions.ValidateStateMachineDefinition":
+        return _moto(self, environ, start_response)
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    try:
+        definition = json.loads(json.loads(body)["definition"])
+        ok = isinstance(definition.get("States"), dict) and definition.get("StartAt") in definition["States"]
+    except (ValueError, KeyError, AttributeError):
+        ok = False
+    failed = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": "not ASL"}
+    return _answer(start_response, {"result": "OK" if ok else "FAIL", "diagnostics": [] if ok else [failed]})
+
+
+DomainDispatcherApplication.__call__ = _validating
+"""
+    + _SERIALISED_MOTO
+)
+
+
+@pytest.fixture(scope="session")
+def sfn_moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server that also answers ValidateStateMachineDefinition (see above); its endpoint URL."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto-sfn") / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _VALIDATING_MOTO, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _answers(port):
+            if proc.poll() is not None:
+                pytest.fail(f"moto server exited with {proc.returncode} before answering:\n{_tail(log)}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"moto server did not answer within {START_TIMEOUT_S:.0f} s:\n{_tail(log)}")
+            time.sleep(0.05)  # the bounded readiness poll
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _stop(proc)

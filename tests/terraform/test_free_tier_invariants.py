@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from coinswarm.adapters.cosmos_history import CONTAINERS
 from coinswarm.adapters.dynamodb_store import FREE_TIER_RCU, FREE_TIER_WCU, TABLES
 from coinswarm.adapters.pubsub_bus import ACK_DEADLINE_S, MAX_DELIVERY_ATTEMPTS, RETRY_BACKOFF_S, TOPICS
@@ -12,6 +14,7 @@ from coinswarm.adapters.sqs_bus import QUEUES
 from coinswarm.config.deploy import FUNCTIONS
 from functions.order_placement.aws import IDEMPOTENCY_TABLE
 from servers.terraform import TERRAFORM_DIR, all_modules, load_module
+from templatefile import WORKFLOWS, placeholders
 
 AWS = load_module(TERRAFORM_DIR / "modules" / "aws")
 GCP = load_module(TERRAFORM_DIR / "modules" / "gcp")
@@ -134,10 +137,123 @@ def test_every_log_group_has_a_retention() -> None:
         assert group.get("retention_in_days") == "${var.log_retention_days}", f"log group {name} keeps logs forever"
     # and every function logs into one of them: /aws/lambda/<function name>
     function = AWS.resources["aws_lambda_function"]["this"]
-    assert function["function_name"] == "${var.name_prefix}-${each.key}"
-    assert groups["function"]["name"] == "/aws/lambda/${var.name_prefix}-${each.key}"
+    assert function["function_name"] == "${var.function_names[each.key]}"
+    assert groups["function"]["name"] == "/aws/lambda/${var.function_names[each.key]}"
 
 
 def test_the_catalogues_name_every_function() -> None:
     assert set(AWS.locals["catalogue"]) == set(FUNCTIONS)
     assert set(GCP.locals["catalogue"]) == set(FUNCTIONS)
+
+
+# -- the chains: nothing polls unless the configuration asks for queues -----------------------------------
+
+
+def test_event_source_mappings_and_stage_queues_exist_only_under_chain_queues() -> None:
+    """An SQS event source polls even when idle (about 170,000 requests a month per queue): under
+    chain "invoke" or "workflow" there is none."""
+    mapping = AWS.resources["aws_lambda_event_source_mapping"]["stage"]
+    assert mapping["for_each"] == "${local.queues}"
+    assert AWS.resources["aws_sqs_queue"]["stage"]["for_each"] == "${local.queues}"
+    queues = AWS.locals["queues"]
+    assert queues.startswith('${var.chain == "queues" ? ') and queues.endswith(" : {}}"), queues
+    assert len(AWS.resources["aws_lambda_event_source_mapping"]) == 1, "another event source mapping polls"
+
+
+def test_invoke_chain_retries_twice_then_dead_letters_and_only_under_invoke() -> None:
+    config = AWS.resources["aws_lambda_function_event_invoke_config"]["stage"]
+    assert config["for_each"] == "${local.invoked}"
+    assert AWS.locals["invoked"].startswith('${var.chain == "invoke" ? ') and AWS.locals["invoked"].endswith(" : {}}")
+    assert config["maximum_retry_attempts"] == "${local.invoke_retries}" and AWS.locals["invoke_retries"] == 2
+    destination = config["destination_config"][0]["on_failure"][0]["destination"]
+    assert destination == "${aws_sqs_queue.dead_letter[each.key].arn}", "a failure must land in the stage's DLQ"
+
+
+def test_workflow_is_created_only_under_chain_workflow_and_is_standard() -> None:
+    machine = AWS.resources["aws_sfn_state_machine"]["cycle"]
+    assert machine["count"] == '${var.chain == "workflow" ? 1 : 0}'
+    assert machine["type"] == "STANDARD", "express has no free tier"
+    workflow = GCP.resources["google_workflows_workflow"]["cycle"]
+    assert workflow["count"] == '${var.chain == "workflow" ? 1 : 0}'
+    assert GCP.locals["pushes"].startswith('${var.chain == "workflow" ? {} : '), "a workflow and pushes both"
+
+
+@pytest.mark.parametrize(
+    ("module", "kind", "template", "suffix"),
+    [
+        ("aws", "aws_sfn_state_machine", "aws/cycle.asl.json", "_arn"),
+        ("gcp", "google_workflows_workflow", "gcp/cycle.yaml", "_url"),
+    ],
+)
+def test_terraform_fills_every_placeholder_of_the_workflow_definitions(
+    module: str, kind: str, template: str, suffix: str
+) -> None:
+    parsed = AWS if module == "aws" else GCP
+    assert parsed.locals["cycle_functions"] == [f for f in FUNCTIONS if f != "manual_trade"]
+    body = next(iter(parsed.resources[kind].values()))
+    expression = body["definition" if module == "aws" else "source_contents"]
+    assert f"workflows/{template}" in expression
+    filled = set(re.findall(r"(\w+) = ", expression)) | {f"{f}{suffix}" for f in parsed.locals["cycle_functions"]}
+    filled.discard("f")
+    assert '"${f}' + suffix + '"' in expression
+    assert placeholders((WORKFLOWS / template).read_text()) <= filled
+
+
+# -- names: one rule, coinswarm.config.deploy.deployed_name, fed through `coinswarm deploy tfvars` ------------
+
+
+def test_every_function_and_its_role_log_group_and_account_is_named_by_function_names() -> None:
+    named = "${var.function_names[each.key]}"
+    assert AWS.resources["aws_lambda_function"]["this"]["function_name"] == named
+    assert AWS.resources["aws_iam_role"]["function"]["name"] == named
+    assert AWS.resources["aws_iam_role_policy"]["function"]["name"] == named
+    assert GCP.resources["google_cloudfunctions2_function"]["this"]["name"] == named
+    assert GCP.resources["google_service_account"]["function"]["account_id"] == named
+    for module in all_modules():
+        for path in module.glob("*.tf"):
+            text = path.read_text()
+            assert "replace(each.key" not in text, f"{path}: a name derived apart from function_names"
+
+
+# -- secrets: never in an environment, each one sensitive, read only by its own functions ---------------------
+
+
+def test_no_secret_reaches_a_function_environment() -> None:
+    environments = [
+        str(AWS.resources["aws_lambda_function"]["this"]["environment"][0]["variables"]),
+        str(GCP.resources["google_cloudfunctions2_function"]["this"]["service_config"][0]["environment_variables"]),
+        str(AWS.locals["base_environment"]),
+        str(GCP.locals["base_environment"]),
+    ]
+    for text in environments:
+        assert "var.secrets" not in text and "cosmos_key" not in text and "secret_environment" not in text, text
+    root = load_module(TERRAFORM_DIR)
+    for name in ("aws", "gcp"):
+        assert "cosmos_key" not in str(root.locals["history_environment"]), name
+
+
+def test_every_secret_variable_is_sensitive_and_has_no_value_by_default() -> None:
+    for module in all_modules():
+        for name, variable in load_module(module).variables.items():
+            if name in ("secrets", "cosmos_key", "push_secret", "manual_trade_secret") or name.startswith("exchange_"):
+                assert variable.get("sensitive") is True, f"{module}: variable {name} is not sensitive"
+                assert variable.get("default") in (None, {}), f"{module}: variable {name} has a default value"
+
+
+def test_secrets_are_secure_strings_readable_only_by_their_readers() -> None:
+    parameter = AWS.resources["aws_ssm_parameter"]["secret"]
+    assert parameter["type"] == "SecureString" and parameter["for_each"] == "${local.secrets}"
+    specs = AWS.locals["secret_specs"]
+    assert {s["parameter"] for s in specs.values()} >= {"manual-trade-secret", "push-secret"}, "what the code reads"
+    assert specs["manual_trade_secret"]["readers"] == ["manual_trade"]
+    gcp = GCP.locals["secret_specs"]
+    assert {k: v["secret_id"] for k, v in gcp.items()} == {k: v["parameter"] for k, v in specs.items()}
+    # the grants name each function's own parameters, nothing broader
+    read = [s for s in AWS.resources.get("aws_iam_role_policy", {}).values() if "ssm" in str(s)] + [
+        str(AWS.locals["readable"])
+    ]
+    assert not [r for r in read if "parameter/*" in str(r) or '"ssm:*"' in str(r)]
+    assert (
+        GCP.resources["google_secret_manager_secret_iam_member"]["reader"]["role"]
+        == "roles/secretmanager.secretAccessor"
+    )

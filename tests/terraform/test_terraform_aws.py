@@ -1,5 +1,7 @@
 """The AWS module for real: `terraform validate`, then `apply` against a moto server with the variables
-`coinswarm deploy tfvars` writes, every created resource read back with boto3, then `destroy`."""
+`coinswarm deploy tfvars` writes, every created resource read back with boto3, then `destroy`: once per
+chain (queues; invoke with a stage on the other cloud, so the push receiver and the secrets too;
+workflow)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,21 @@ from typing import Any
 
 from coinswarm.adapters.sqs_bus import QUEUES
 from coinswarm.cli.main import main as coinswarm
-from coinswarm.config.deploy import FUNCTIONS
+from coinswarm.config import load_settings
+from coinswarm.config.deploy import FUNCTIONS, deployed_name
+from functions.secret_settings import ssm_fetch, with_secret_settings
 from servers.moto import aws_client
 from servers.terraform import Terraform
 
 FAKE_SECRET = "fake-manual-trade-secret-for-tests"
+FAKE_SECRETS = {
+    "cosmos_key": "ZmFrZS1jb3Ntb3Mta2V5LWZvci10ZXN0cw==",
+    "push_secret": "fake-push-secret-for-tests",
+    "exchange_api_key": "fake-exchange-key-for-tests",
+    "exchange_api_secret": "fake-exchange-secret-for-tests",
+    "manual_trade_secret": FAKE_SECRET,
+}
+GCP_RECEIVER = "https://tfprefix-push-receiver-123456789012.us-central1.run.app"
 
 
 def test_aws_module_validates(terraform: Terraform, aws_example: Path) -> None:
@@ -26,18 +38,18 @@ def test_aws_module_validates(terraform: Terraform, aws_example: Path) -> None:
 def _packages(folder: Path) -> Path:
     """A tiny zip per function where `make package` would put the real ones (moto stores, never runs, them)."""
     folder.mkdir()
-    for name in FUNCTIONS:
+    for name in (*FUNCTIONS, "push_receiver"):
         with zipfile.ZipFile(folder / f"{name}.zip", "w") as zf:
             zf.writestr(f"functions/{name}/aws.py", "def handler(event, context):\n    return {}\n")
     return folder
 
 
-def _tfvars(tmp_path: Path, prefix: str) -> Path:
+def _tfvars(tmp_path: Path, prefix: str, deploy: str = 'chain = "queues"\n') -> Path:
     """The variables of a configuration, written by the CLI exactly as a user would."""
     config = tmp_path / "coinswarm.toml"
     config.write_text(
         'symbols = ["BTC-USD", "ETH-USD"]\ntimeframe = "5m"\n[committee]\nthreshold = 0.75\n'
-        f'[aws]\ntable_prefix = "{prefix}"\n[deploy]\nmemory_mb = 512\nlog_retention_days = 7\n'
+        f'[aws]\ntable_prefix = "{prefix}"\n[deploy]\nmemory_mb = 512\nlog_retention_days = 7\n{deploy}'
     )
     out = tmp_path / "coinswarm.auto.tfvars.json"
     assert coinswarm(["deploy", "tfvars", "--config", str(config), "--out", str(out)]) == 0
@@ -119,7 +131,7 @@ def _check_functions(endpoint: str, prefix: str, queue_arns: dict[str, str], out
     iam = aws_client("iam", endpoint)
     roles = set()
     for name in FUNCTIONS:
-        config = lam.get_function(FunctionName=f"{prefix}-{name}")["Configuration"]
+        config = lam.get_function(FunctionName=deployed_name(name, prefix))["Configuration"]
         assert config["Runtime"] in ("python3.11", "python3.12")
         assert config["Architectures"] == ["arm64"]
         assert config["Handler"] == f"functions.{name}.aws.handler"
@@ -131,25 +143,23 @@ def _check_functions(endpoint: str, prefix: str, queue_arns: dict[str, str], out
         roles.add(config["Role"])
     assert len(roles) == len(FUNCTIONS), "one role per function"
 
-    scoring = lam.get_function(FunctionName=f"{prefix}-agent_scoring")["Configuration"]["Environment"]["Variables"]
-    assert scoring["COINSWARM_QUEUE_URL_SCORES"].endswith(f"/{prefix}-scores")
-    policy = iam.get_role_policy(RoleName=f"{prefix}-agent_scoring", PolicyName=f"{prefix}-agent_scoring")[
-        "PolicyDocument"
-    ]
-    statements = {s["Sid"]: s for s in (policy if isinstance(policy, dict) else json.loads(policy))["Statement"]}
+    scoring = lam.get_function(FunctionName=deployed_name("agent_scoring", prefix))["Configuration"]
+    assert scoring["Environment"]["Variables"]["COINSWARM_QUEUE_URL_SCORES"].endswith(f"/{prefix}-scores")
+    assert "SECRET_SETTINGS" not in scoring["Environment"]["Variables"]  # no Cosmos DB key given here
+    statements = _statements(iam, deployed_name("agent_scoring", prefix))
     assert statements["PublishNextStage"]["Resource"] == queue_arns["scores"]
     assert statements["ConsumeOwnQueue"]["Resource"] == queue_arns["candles"]
-    assert "ReadManualTradeSecret" not in statements
+    assert "ReadOwnSecrets" not in statements and "InvokeNextStage" not in statements
 
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
     by_queue = {m["EventSourceArn"]: m for m in mappings if m["EventSourceArn"] in queue_arns.values()}
     for spec in QUEUES:
         mapping = by_queue[queue_arns[spec.topic]]
-        assert mapping["FunctionArn"].endswith(f":{prefix}-{spec.consumer}")
+        assert mapping["FunctionArn"].endswith(f":{deployed_name(spec.consumer, prefix)}")
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["BatchSize"] == spec.batch_size
 
-    url = lam.get_function_url_config(FunctionName=f"{prefix}-manual_trade")
+    url = lam.get_function_url_config(FunctionName=deployed_name("manual_trade", prefix))
     assert url["AuthType"] == "NONE"
     assert outputs["manual_trade_url"] == url["FunctionUrl"]
 
@@ -157,12 +167,170 @@ def _check_functions(endpoint: str, prefix: str, queue_arns: dict[str, str], out
 def _check_schedule_logs_and_secret(endpoint: str, prefix: str) -> None:
     schedule = aws_client("scheduler", endpoint).get_schedule(Name=f"{prefix}-tick")
     assert schedule["ScheduleExpression"] == "rate(5 minutes)"  # timeframe = "5m"
-    assert schedule["Target"]["Arn"].endswith(f":function:{prefix}-tick_ingest")
+    assert schedule["Target"]["Arn"].endswith(f":function:{deployed_name('tick_ingest', prefix)}")
 
     groups = aws_client("logs", endpoint).describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}-")["logGroups"]
-    assert {g["logGroupName"] for g in groups} == {f"/aws/lambda/{prefix}-{name}" for name in FUNCTIONS}
+    assert {g["logGroupName"] for g in groups} == {f"/aws/lambda/{deployed_name(name, prefix)}" for name in FUNCTIONS}
     assert {g.get("retentionInDays") for g in groups} == {7}  # deploy.log_retention_days
 
     parameter = aws_client("ssm", endpoint).get_parameter(Name=f"/{prefix}/manual-trade-secret", WithDecryption=True)
     assert parameter["Parameter"]["Type"] == "SecureString"
     assert parameter["Parameter"]["Value"] == FAKE_SECRET
+
+
+def _statements(iam: Any, role: str) -> dict[str, Any]:
+    policy = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    return {s["Sid"]: s for s in (policy if isinstance(policy, dict) else json.loads(policy))["Statement"]}
+
+
+def _apply_and_destroy(
+    terraform: Terraform, workdir: Path, tmp_path: Path, tfvars: Path, extra: dict[str, Any], check: Any
+) -> None:
+    """apply, `check(outputs)`, and destroy whatever happened; then nothing of the prefix is left."""
+    deployment = tmp_path / "deployment.tfvars.json"
+    deployment.write_text(json.dumps({"package_dir": str(_packages(tmp_path / "dist")), **extra}))
+    state = tmp_path / "terraform.tfstate"
+    args = [f"-var-file={tfvars}", f"-var-file={deployment}", f"-state={state}"]
+    terraform.run(workdir, "apply", "-auto-approve", "-parallelism=20", *args)
+    try:
+        outputs = json.loads(terraform.run(workdir, "output", "-json", f"-state={state}").stdout)["aws"]["value"]
+        check(outputs)
+    finally:
+        terraform.run(workdir, "destroy", "-auto-approve", "-parallelism=20", *args)
+
+
+def test_invoke_chain_with_a_stage_on_the_other_cloud_polls_nothing_and_keeps_secrets_in_ssm(
+    terraform: Terraform, aws_example: Path, moto_server: str, tmp_path: Path
+) -> None:
+    prefix = f"tf{uuid.uuid4().hex[:8]}"
+    name = {f: deployed_name(f, prefix) for f in (*FUNCTIONS, "push_receiver")}
+    tfvars = _tfvars(tmp_path, prefix, 'chain = "invoke"\nplacement = { agent_scoring = "gcp" }\n')
+    extra = {
+        "aws_endpoint": moto_server,
+        "push_urls": {"candles": GCP_RECEIVER},
+        "cosmos_endpoint": "https://example.documents.azure.com:443/",
+        **FAKE_SECRETS,
+    }
+    lam, iam, sqs = (aws_client(s, moto_server) for s in ("lambda", "iam", "sqs"))
+
+    def check(outputs: dict[str, Any]) -> None:
+        deployed = {
+            f["FunctionName"] for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(prefix)
+        }
+        assert deployed == {name[f] for f in name if f != "agent_scoring"}, "agent_scoring is on gcp; a receiver here"
+        arns = {
+            f: lam.get_function(FunctionName=name[f])["Configuration"]["FunctionArn"]
+            for f in name
+            if f in outputs["function_names"]
+        }
+
+        # nothing polls: no stage queue, no event source mapping; a dead-letter queue per hop inside AWS
+        mine = [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if prefix in m["FunctionArn"]]
+        assert mine == []
+        queues = {u.rsplit("/", 1)[1] for u in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])}
+        assert queues == {f"{prefix}-decisions-dlq", f"{prefix}-placements-dlq"}
+        for topic, consumer in (("decisions", "order_placement"), ("placements", "trade_logging")):
+            config = lam.get_function_event_invoke_config(FunctionName=name[consumer])
+            assert config["MaximumRetryAttempts"] == 2
+            dlq = sqs.get_queue_url(QueueName=f"{prefix}-{topic}-dlq")["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            assert config["DestinationConfig"]["OnFailure"]["Destination"] == dlq_arn
+            assert _statements(iam, name[consumer])["DeadLetterOwnFailures"]["Resource"] == dlq_arn
+
+        # each producer may invoke its consumer, and only it
+        for producer, consumer in (("committee_vote", "order_placement"), ("push_receiver", "order_placement")):
+            assert _statements(iam, name[producer])["InvokeNextStage"]["Resource"] == arns[consumer], producer
+        assert _statements(iam, name["order_placement"])["InvokeNextStage"]["Resource"] == arns["trade_logging"]
+        assert "InvokeNextStage" not in _statements(iam, name["tick_ingest"]), "candles go to the other cloud"
+
+        # the secrets: SecureString parameters, never in an environment, each readable by its users only
+        ssm = aws_client("ssm", moto_server)
+        parameter = {k: f"/{prefix}/{k.replace('_', '-')}" for k in FAKE_SECRETS}
+        for secret, path in parameter.items():
+            got = ssm.get_parameter(Name=path, WithDecryption=True)["Parameter"]
+            assert (got["Type"], got["Value"]) == ("SecureString", FAKE_SECRETS[secret]), path
+        assert outputs["secret_parameters"] == parameter
+        readers = {
+            "tick_ingest": {"cosmos_key", "push_secret"},
+            "committee_vote": {"cosmos_key"},
+            "order_placement": {"cosmos_key", "exchange_api_key", "exchange_api_secret"},
+            "trade_logging": {"cosmos_key"},
+            "manual_trade": {
+                "cosmos_key",
+                "exchange_api_key",
+                "exchange_api_secret",
+                "manual_trade_secret",
+                "push_secret",
+            },
+            "push_receiver": {"cosmos_key", "push_secret"},
+        }
+        for function, allowed in readers.items():
+            config = lam.get_function(FunctionName=name[function])["Configuration"]
+            env = config["Environment"]["Variables"]
+            assert not [v for v in FAKE_SECRETS.values() if v in json.dumps(env)], function
+            assert json.loads(env["COINSWARM_DEPLOY__PLACEMENT"])["agent_scoring"] == "gcp"
+            assert json.loads(env["COINSWARM_DEPLOY__CHAIN"]) == "invoke"
+            settings = json.loads(env["SECRET_SETTINGS"])
+            assert settings["azure.cosmos_key"] == parameter["cosmos_key"], function
+            assert ("venues.0.api_key" in settings) == ("exchange_api_key" in allowed), function
+            resources = _statements(iam, name[function])["ReadOwnSecrets"]["Resource"]
+            resources = [resources] if isinstance(resources, str) else resources
+            assert sorted(r.split(":parameter", 1)[1] for r in resources) == sorted(parameter[s] for s in allowed)
+
+        # and what a function reads at cold start (functions/secret_settings.py) gives it its secret settings
+        placement = lam.get_function(FunctionName=name["order_placement"])["Configuration"]["Environment"]["Variables"]
+        loaded = load_settings(env=with_secret_settings(placement, ssm_fetch(ssm)))
+        assert loaded.azure.cosmos_key is not None
+        assert loaded.azure.cosmos_key.get_secret_value() == FAKE_SECRETS["cosmos_key"]
+        venue = loaded.venues[0]
+        assert venue.api_key is not None and venue.api_key.get_secret_value() == FAKE_SECRETS["exchange_api_key"]
+        assert venue.api_secret is not None
+        assert venue.api_secret.get_secret_value() == FAKE_SECRETS["exchange_api_secret"]
+        assert (loaded.store.history, loaded.deploy.chain, loaded.mode) == ("cosmos", "invoke", "paper")
+
+        # the push: candles go to the other cloud's receiver; scores come in through this one
+        tick = lam.get_function(FunctionName=name["tick_ingest"])["Configuration"]["Environment"]["Variables"]
+        assert json.loads(tick["COINSWARM_PUSH__URLS"]) == {"candles": GCP_RECEIVER}
+        url = lam.get_function_url_config(FunctionName=name["push_receiver"])
+        assert url["AuthType"] == "NONE" and outputs["push_receiver_url"] == url["FunctionUrl"]
+        assert outputs["received_topics"] == ["scores"]
+
+    _apply_and_destroy(terraform, aws_example, tmp_path, tfvars, extra, check)
+    assert not [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(prefix)]
+    assert not sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls")
+    assert not aws_client("ssm", moto_server).get_parameters_by_path(Path=f"/{prefix}", Recursive=True)["Parameters"]
+
+
+def test_workflow_chain_starts_a_state_machine_that_calls_the_deployed_functions(
+    terraform: Terraform, aws_example: Path, sfn_moto_server: str, tmp_path: Path
+) -> None:
+    moto_server = sfn_moto_server
+    prefix = f"tf{uuid.uuid4().hex[:8]}"
+    tfvars = _tfvars(tmp_path, prefix, 'chain = "workflow"\n')
+    lam, sqs = aws_client("lambda", moto_server), aws_client("sqs", moto_server)
+
+    def check(outputs: dict[str, Any]) -> None:
+        sfn = aws_client("stepfunctions", moto_server)
+        machine = sfn.describe_state_machine(stateMachineArn=outputs["state_machine_arn"])
+        definition = json.loads(machine["definition"])
+        called = {
+            s["Parameters"]["FunctionName"]
+            for s in definition["States"].values()
+            if "lambda:invoke" in s.get("Resource", "")
+        }
+        assert called == {
+            lam.get_function(FunctionName=deployed_name(f, prefix))["Configuration"]["FunctionArn"]
+            for f in FUNCTIONS
+            if f != "manual_trade"
+        }
+        dlq = sqs.get_queue_url(QueueName=f"{prefix}-cycle-dlq")["QueueUrl"]
+        assert definition["States"]["DeadLetter"]["Parameters"]["QueueUrl"] == dlq
+        schedule = aws_client("scheduler", moto_server).get_schedule(Name=f"{prefix}-tick")
+        assert schedule["Target"]["Arn"] == outputs["state_machine_arn"]
+        assert not [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if prefix in m["FunctionArn"]]
+        assert {u.rsplit("/", 1)[1] for u in sqs.list_queues(QueueNamePrefix=prefix)["QueueUrls"]} == {
+            f"{prefix}-cycle-dlq"
+        }
+
+    _apply_and_destroy(terraform, aws_example, tmp_path, tfvars, {"aws_endpoint": moto_server}, check)
+    assert not sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls")

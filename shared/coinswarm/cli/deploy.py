@@ -6,8 +6,9 @@ What it writes (`terraform/variables.tf` describes each):
 * from the top level and `deploy`: `symbols`, `timeframe`, `cycle_minutes`, `placement`, `chain`,
   `memory_mb`, `log_retention_days`;
 * names the code derives its resources from: `name_prefix` (`aws.table_prefix`: tables, queues, SSM
-  parameters), `gcp_topic_prefix` (`gcp.collection_prefix`: Pub/Sub topics), `aws_region`, `gcp_project`,
-  `cosmos_database`;
+  parameters), `function_names` (each function's deployed name, `coinswarm.config.deploy.deployed_name`:
+  what a function invoking the next one calls), `gcp_topic_prefix` (`gcp.collection_prefix`: Pub/Sub
+  topics), `aws_region`, `gcp_project`, `cosmos_database`;
 * `settings_environment`: every other setting that differs from its default, as the `COINSWARM_*`
   variables the loader reads, so each deployed function runs the configuration the user wrote. Left
   out: secrets (they go to SSM / Secret Manager as sensitive Terraform variables, never into a file),
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, fail, settings_from
+from coinswarm.config.deploy import FUNCTIONS, deployed_name
 from coinswarm.config.settings import Settings
 
 DEFAULT_OUT = "terraform/coinswarm.auto.tfvars.json"
@@ -35,6 +37,8 @@ CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
 NOT_IN_ENVIRONMENT = frozenset({"mode", "live", "store", "aws", "azure", "gcp", "deploy"})
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "cosmos_key"})
 ENV_PREFIX = "COINSWARM_"
+# Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
+PUSH_RECEIVER = "push_receiver"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +83,7 @@ def tfvars(settings: Settings) -> dict[str, Any]:
         )
     return {
         "name_prefix": settings.aws.table_prefix,
+        "function_names": function_names(settings.aws.table_prefix),
         "gcp_topic_prefix": settings.gcp.collection_prefix,
         "aws_region": settings.aws.region,
         "gcp_project": settings.gcp.project,
@@ -92,6 +97,11 @@ def tfvars(settings: Settings) -> dict[str, Any]:
         "log_retention_days": deploy.log_retention_days,
         "settings_environment": settings_environment(settings),
     }
+
+
+def function_names(prefix: str) -> dict[str, str]:
+    """The name each function is deployed under (Lambda function and Cloud Function alike)."""
+    return {f: deployed_name(f, prefix) for f in (*FUNCTIONS, PUSH_RECEIVER)}
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

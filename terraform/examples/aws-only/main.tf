@@ -4,7 +4,8 @@
 #
 # A deployment needs somewhere to keep the history (the ledger): Cosmos DB (terraform/modules/azure, or
 # the root module, which composes all three clouds). Give its endpoint and key as cosmos_endpoint and
-# TF_VAR_cosmos_key; without them the functions keep their default history store.
+# TF_VAR_cosmos_key; without them the functions keep their default history store. Functions placed on
+# "gcp" are not deployed here; a hop to them is pushed to push_urls (the GCP module's push_receiver_url).
 
 terraform {
   required_version = ">= 1.5"
@@ -32,6 +33,7 @@ provider "aws" {
     iam            = var.aws_endpoint
     lambda         = var.aws_endpoint
     scheduler      = var.aws_endpoint
+    sfn            = var.aws_endpoint
     sqs            = var.aws_endpoint
     ssm            = var.aws_endpoint
     sts            = var.aws_endpoint
@@ -42,13 +44,23 @@ module "aws" {
   source = "../../modules/aws"
 
   name_prefix         = var.name_prefix
-  functions           = toset([for name, cloud in var.placement : name if cloud == "aws"])
+  placement           = var.placement
+  function_names      = var.function_names
+  chain               = var.chain
   package_dir         = var.package_dir
   cycle_minutes       = var.cycle_minutes
   memory_mb           = var.memory_mb
   log_retention_days  = var.log_retention_days
   environment         = merge(var.settings_environment, var.cosmos_endpoint == null ? {} : { COINSWARM_STORE__HISTORY = "cosmos", COINSWARM_AZURE__COSMOS_ENDPOINT = var.cosmos_endpoint, COINSWARM_AZURE__COSMOS_DATABASE = var.cosmos_database })
-  secret_environment  = var.cosmos_key == null ? {} : { COINSWARM_AZURE__COSMOS_KEY = var.cosmos_key }
-  manual_trade_secret = var.manual_trade_secret
-  tags                = { project = "coinswarm" }
+  push_urls           = var.push_urls
+  workflow_definition = var.workflow_definition
+  cosmos_key_given    = var.cosmos_endpoint != null
+  secrets = {
+    cosmos_key          = var.cosmos_key
+    manual_trade_secret = var.manual_trade_secret
+    push_secret         = var.push_secret
+    exchange_api_key    = var.exchange_api_key
+    exchange_api_secret = var.exchange_api_secret
+  }
+  tags = { project = "coinswarm" }
 }

@@ -53,11 +53,12 @@ variable "timeframe" {
 variable "chain" {
   type        = string
   default     = "queues"
-  description = "deploy.chain: this example chains the stages by queues only."
-  validation {
-    condition     = var.chain == "queues"
-    error_message = "chain: this Terraform deploys the queue chain; deploy.chain = \"workflow\" is not deployed by it yet."
-  }
+  description = "deploy.chain: invoke, queues or workflow (see the AWS module)."
+}
+
+variable "function_names" {
+  type        = map(string)
+  description = "The deployed name of each function (coinswarm.config.deploy.deployed_name), from `coinswarm deploy tfvars`."
 }
 
 variable "gcp_topic_prefix" {
@@ -110,4 +111,37 @@ variable "manual_trade_secret" {
   default     = null
   sensitive   = true
   description = "The manual trade endpoint's signing secret (TF_VAR_manual_trade_secret); never in a file."
+}
+
+variable "push_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The signed push's shared secret, needed when deploy.placement splits the stages across clouds (TF_VAR_push_secret); never in a file."
+}
+
+variable "exchange_api_key" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The first venue's API key, for live trading only (TF_VAR_exchange_api_key); never in a file."
+}
+
+variable "exchange_api_secret" {
+  type        = string
+  default     = null
+  sensitive   = true
+  description = "The first venue's API secret, for live trading only (TF_VAR_exchange_api_secret); never in a file."
+}
+
+variable "push_urls" {
+  type        = map(string)
+  default     = {}
+  description = "The other cloud's push receiver URL of each topic consumed there (the GCP module's push_receiver_url), when deploy.placement splits the stages."
+}
+
+variable "workflow_definition" {
+  type        = string
+  default     = null
+  description = "The Step Functions template of the cycle, when chain is workflow; null: workflows/aws/cycle.asl.json of this repository."
 }

@@ -5,7 +5,27 @@ output "function_names" {
 
 output "manual_trade_url" {
   description = "The manual trade endpoint (a Lambda Function URL; every request must be signed), or null when manual_trade is not on AWS."
-  value       = one(aws_lambda_function_url.manual_trade[*].function_url)
+  value       = try(aws_lambda_function_url.public["manual_trade"].function_url, null)
+}
+
+output "push_receiver_url" {
+  description = "The push receiver's Function URL (every push must be signed with the push secret): the other cloud's push.urls for the topics consumed here, or null when no hop crosses clouds."
+  value       = try(aws_lambda_function_url.public["push_receiver"].function_url, null)
+}
+
+output "received_topics" {
+  description = "The topics the push receiver here takes from the other cloud."
+  value       = local.received
+}
+
+output "state_machine_arn" {
+  description = "The cycle's Step Functions state machine (chain workflow), or null."
+  value       = one(aws_sfn_state_machine.cycle[*].arn)
+}
+
+output "secret_parameters" {
+  description = "The SSM SecureString parameters this deployment created, by secret (the names only)."
+  value       = { for name, s in local.secrets : name => s.path }
 }
 
 output "table_names" {

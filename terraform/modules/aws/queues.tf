@@ -1,11 +1,13 @@
-# The stage queues and their dead-letter queues (coinswarm.adapters.sqs_bus.QUEUES). The free tier is
-# 1M SQS requests a month.
+# The dead-letter queues of every chain, and under chain "queues" the stage queues
+# (coinswarm.adapters.sqs_bus.QUEUES) and their event source mappings. The free tier is 1M SQS requests a
+# month, and an event source mapping polls even when idle (about 4 requests a minute per queue, at least
+# 170,000 a month each): chain "invoke" has none.
 
 resource "aws_sqs_queue" "dead_letter" {
-  for_each = local.queues
+  for_each = local.dead_letters
 
   name                      = "${var.name_prefix}-${each.key}-dlq"
-  message_retention_seconds = each.value.dlq_retention_s
+  message_retention_seconds = local.queue_spec.dlq_retention_s
   sqs_managed_sse_enabled   = true # encrypted at rest at no cost
   tags                      = var.tags
 }

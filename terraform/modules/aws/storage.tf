@@ -36,13 +36,20 @@ resource "aws_dynamodb_table" "this" {
   tags = var.tags
 }
 
-resource "aws_ssm_parameter" "manual_trade_secret" {
+# One SecureString per secret given (standard tier and the AWS managed key aws/ssm: both free). The value
+# comes from a sensitive variable; Terraform keeps it in its state, so keep the state private.
+resource "aws_ssm_parameter" "secret" {
   #checkov:skip=CKV_AWS_337:A customer managed KMS key costs 1 USD a month; SecureString with the AWS managed key aws/ssm is free.
-  count = var.manual_trade_secret == null ? 0 : 1
+  for_each = local.secrets
 
-  name        = local.manual_trade_parameter
-  description = "HMAC secret(s) of the manual trade endpoint, comma-separated during a rotation"
+  name        = each.value.path
+  description = "Coinswarm ${each.key} (several comma-separated during a rotation, where the code allows it)"
   type        = "SecureString" # standard tier: free
-  value       = var.manual_trade_secret
+  value       = var.secrets[each.key]
   tags        = var.tags
+}
+
+moved {
+  from = aws_ssm_parameter.manual_trade_secret[0]
+  to   = aws_ssm_parameter.secret["manual_trade_secret"]
 }

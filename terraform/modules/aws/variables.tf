@@ -7,13 +7,43 @@ variable "name_prefix" {
   }
 }
 
-variable "functions" {
-  type        = set(string)
-  description = "The functions placed on AWS (the placement of the configuration's deploy section)."
+variable "placement" {
+  type        = map(string)
+  description = "deploy.placement: the cloud (aws or gcp) of each of the six functions; those on aws are deployed here, with the push receiver when a hop crosses clouds."
   validation {
-    condition     = length(setsubtract(var.functions, ["tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade"])) == 0
-    error_message = "functions: only tick_ingest, agent_scoring, committee_vote, order_placement, trade_logging and manual_trade exist."
+    condition     = alltrue([for cloud in values(var.placement) : contains(["aws", "gcp"], cloud)]) && length(setsubtract(["tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade"], keys(var.placement))) == 0
+    error_message = "placement: name the cloud (\"aws\" or \"gcp\") of every function: tick_ingest, agent_scoring, committee_vote, order_placement, trade_logging, manual_trade."
   }
+}
+
+variable "function_names" {
+  type        = map(string)
+  description = "The deployed name of each function (coinswarm.config.deploy.deployed_name, from `coinswarm deploy tfvars`): what a function invoking the next one calls, and the log group's name."
+  validation {
+    condition     = length(setsubtract(["tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging", "manual_trade", "push_receiver"], keys(var.function_names))) == 0 && alltrue([for n in values(var.function_names) : can(regex("^[A-Za-z0-9-]{1,64}$", n))])
+    error_message = "function_names: a name (letters, digits, '-'; at most 64) for each of tick_ingest, agent_scoring, committee_vote, order_placement, trade_logging, manual_trade and push_receiver; run `coinswarm deploy tfvars`."
+  }
+}
+
+variable "chain" {
+  type        = string
+  description = "deploy.chain: invoke (each stage invokes the next asynchronously; nothing polls), queues (SQS event sources, which poll even when idle) or workflow (a Step Functions execution per cycle)."
+  validation {
+    condition     = contains(["invoke", "queues", "workflow"], var.chain)
+    error_message = "chain: one of invoke, queues or workflow."
+  }
+}
+
+variable "push_urls" {
+  type        = map(string)
+  default     = {}
+  description = "The other cloud's push receiver URL for each topic produced here and consumed there (push.urls); needed only when deploy.placement splits the stages across clouds."
+}
+
+variable "workflow_definition" {
+  type        = string
+  default     = null
+  description = "The Step Functions definition template of the cycle (workflows/aws/cycle.asl.json), used when chain is workflow; null: the one in this repository."
 }
 
 variable "package_dir" {
@@ -74,22 +104,27 @@ variable "environment" {
   description = "COINSWARM_* settings every function runs with (`coinswarm deploy tfvars` writes them as settings_environment), plus the history store's; the queue URLs and the stores are added here."
 }
 
-variable "manual_trade_secret" {
-  type        = string
+variable "secrets" {
+  type = object({
+    cosmos_key          = optional(string)
+    manual_trade_secret = optional(string)
+    push_secret         = optional(string)
+    exchange_api_key    = optional(string)
+    exchange_api_secret = optional(string)
+  })
   sensitive   = true
-  default     = null
-  description = "The manual trade endpoint's HMAC signing secret (several, comma-separated, during a rotation). Kept in an SSM SecureString; give it as TF_VAR_manual_trade_secret, never in a file. Null: the parameter is not created (nor the endpoint usable)."
+  default     = {}
+  description = "The secrets, each kept in an SSM SecureString /<name_prefix>/<name with - for _> that only the functions using it may read; none is ever set in a function's environment. Give them as TF_VAR_* variables, never in a file. A secret left null is not created."
+}
+
+variable "cosmos_key_given" {
+  type        = bool
+  default     = false
+  description = "Whether secrets.cosmos_key is given (the history on Cosmos DB). Separate because a new account's key is known only after apply, and the parameter must be planned before."
 }
 
 variable "tags" {
   type        = map(string)
   default     = {}
   description = "Tags added to every resource that takes them."
-}
-
-variable "secret_environment" {
-  type        = map(string)
-  sensitive   = true
-  default     = {}
-  description = "COINSWARM_* settings that are secrets (the Cosmos DB key, COINSWARM_AZURE__COSMOS_KEY): the code reads them from its environment, so they are set there, encrypted at rest by Lambda."
 }

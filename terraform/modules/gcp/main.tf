@@ -1,5 +1,6 @@
-# Cloud Functions (2nd gen) chained by Pub/Sub push subscriptions, Firestore for hot state, Secret
-# Manager for the manual trade secret, one service account per function.
+# Cloud Functions (2nd gen) chained by Pub/Sub push subscriptions (or a workflow), Firestore for hot state,
+# Secret Manager for the secrets, one service account per function, and the push receiver when a hop
+# crosses clouds.
 
 data "google_project" "this" {
   project_id = var.project
@@ -33,17 +34,17 @@ resource "google_service_account" "function" {
   for_each = local.functions
 
   project      = var.project
-  account_id   = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  account_id   = var.function_names[each.key] # the function's own name: at most 30 characters
   display_name = "Coinswarm ${each.key}"
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  #checkov:skip=CKV_GCP_124:Only manual_trade takes requests from anywhere (each one HMAC-signed); the others are internal-only, reached by Pub/Sub and Cloud Scheduler.
+  #checkov:skip=CKV_GCP_124:Only manual_trade and the push receiver take requests from anywhere (each one HMAC-signed); the others are internal-only, reached by Pub/Sub, Cloud Scheduler and Workflows.
   for_each = local.functions
 
   project     = var.project
   location    = var.region
-  name        = "${var.name_prefix}-${replace(each.key, "_", "-")}"
+  name        = var.function_names[each.key]
   description = "Coinswarm ${each.key} (${each.value.trigger} trigger)"
 
   build_config {
@@ -65,8 +66,18 @@ resource "google_cloudfunctions2_function" "this" {
     service_account_email          = google_service_account.function[each.key].email
     all_traffic_on_latest_revision = true
     # Pub/Sub pushes and Cloud Scheduler jobs of the same project count as internal traffic.
-    ingress_settings      = each.value.trigger == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-    environment_variables = merge(local.base_environment, var.secret_environment)
+    ingress_settings = each.value.trigger == "http" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    environment_variables = merge(local.base_environment, length(local.secret_settings[each.key]) == 0 ? {} : {
+      # Not a secret: which Secret Manager secrets hold this function's secret settings (functions/secret_settings.py)
+      SECRET_SETTINGS = jsonencode(local.secret_settings[each.key])
+    })
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !local.cross_cloud || (local.given.push_secret && length(setsubtract(local.pushed, keys(var.push_urls))) == 0)
+      error_message = "deploy.placement splits the stages across clouds: give the shared push secret (TF_VAR_push_secret) and the other cloud's push receiver URL for each of ${jsonencode(local.pushed)} (push_urls)."
+    }
   }
 
   labels = var.labels
@@ -92,15 +103,16 @@ resource "google_cloud_run_service_iam_member" "invoker" {
   member   = "serviceAccount:${google_service_account.invoker.email}"
 }
 
-# manual_trade answers anyone over HTTPS on purpose: each request must carry an HMAC signature of the manual
-# trade secret (coinswarm.http.signing), and unsigned, stale or replayed requests are refused.
-resource "google_cloud_run_service_iam_member" "manual_trade_public" {
+# manual_trade and the push receiver answer anyone over HTTPS on purpose: each request must carry an HMAC
+# signature (the manual trade secret, the push secret; coinswarm.http.signing), and unsigned, stale or
+# replayed requests are refused.
+resource "google_cloud_run_service_iam_member" "public" {
   #checkov:skip=CKV_GCP_102:The endpoint authenticates each request itself (HMAC signature with a timestamp, replays refused).
-  count = contains(var.functions, "manual_trade") ? 1 : 0
+  for_each = { for name, f in local.functions : name => f if f.trigger == "http" }
 
   project  = var.project
   location = var.region
-  service  = google_cloudfunctions2_function.this["manual_trade"].name
+  service  = google_cloudfunctions2_function.this[each.key].name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -116,8 +128,9 @@ resource "google_project_iam_member" "firestore" {
 
 # -- the schedule ---------------------------------------------------------------------------------------
 
+# It calls tick_ingest, or under chain "workflow" starts an execution of the cycle's workflow.
 resource "google_cloud_scheduler_job" "tick" {
-  count = contains(var.functions, "tick_ingest") ? 1 : 0 # one job: 3 are free per billing account
+  count = contains(keys(local.functions), "tick_ingest") ? 1 : 0 # one job: 3 are free per billing account
 
   project          = var.project
   region           = var.region
@@ -135,10 +148,21 @@ resource "google_cloud_scheduler_job" "tick" {
 
   http_target {
     http_method = "POST" # tick_ingest refuses anything else
-    uri         = google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
-    oidc_token {
-      service_account_email = google_service_account.invoker.email
-      audience              = google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
+    uri         = var.chain == "workflow" ? "https://workflowexecutions.googleapis.com/v1/${google_workflows_workflow.cycle[0].id}/executions" : google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
+    body        = var.chain == "workflow" ? base64encode(jsonencode({ argument = jsonencode({ scheduled = true }) })) : null
+    dynamic "oidc_token" { # a function checks an identity token
+      for_each = var.chain == "workflow" ? [] : [1]
+      content {
+        service_account_email = google_service_account.invoker.email
+        audience              = google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
+      }
+    }
+    dynamic "oauth_token" { # a Google API takes an access token
+      for_each = var.chain == "workflow" ? [1] : []
+      content {
+        service_account_email = google_service_account.invoker.email
+        scope                 = "https://www.googleapis.com/auth/cloud-platform"
+      }
     }
   }
 }
@@ -154,31 +178,32 @@ resource "google_firestore_database" "default" {
   deletion_policy         = "DELETE"
 }
 
-resource "google_secret_manager_secret" "manual_trade" {
-  count = contains(var.functions, "manual_trade") ? 1 : 0
+resource "google_secret_manager_secret" "this" {
+  for_each = local.secrets
 
   project   = var.project
-  secret_id = "manual-trade-secret" # what functions/gcp_common.py reads
+  secret_id = each.value.secret_id # manual-trade-secret and push-secret: what the code reads by name
   labels    = var.labels
   replication {
     auto {}
   }
 }
 
-# One version: Secret Manager's free tier is 6 active versions and 10,000 accesses a month (the function
-# reads it once per container).
-resource "google_secret_manager_secret_version" "manual_trade" {
-  count = contains(var.functions, "manual_trade") && var.manual_trade_secret != null ? 1 : 0
+# One version each (its value from a sensitive variable; Terraform keeps it in its state, so keep the
+# state private). A secret used here but not given gets no version: add one with
+# `gcloud secrets versions add`.
+resource "google_secret_manager_secret_version" "this" {
+  for_each = { for name, s in local.secrets : name => s if local.given[name] }
 
-  secret      = google_secret_manager_secret.manual_trade[0].id
-  secret_data = var.manual_trade_secret
+  secret      = google_secret_manager_secret.this[each.key].id
+  secret_data = var.secrets[each.key]
 }
 
-resource "google_secret_manager_secret_iam_member" "manual_trade" {
-  count = contains(var.functions, "manual_trade") ? 1 : 0
+resource "google_secret_manager_secret_iam_member" "reader" {
+  for_each = local.readers
 
   project   = var.project
-  secret_id = google_secret_manager_secret.manual_trade[0].secret_id
+  secret_id = google_secret_manager_secret.this[each.value.secret].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.function["manual_trade"].email}"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
