@@ -36,6 +36,7 @@ module "aws" {
   package_dir        = "${var.package_dir}/aws"
   cycle_minutes      = var.cycle_minutes
   memory_mb          = var.memory_mb
+  timeout_s          = var.timeout_s
   log_retention_days = var.log_retention_days
   environment        = merge(var.settings_environment, local.history_environment)
   secrets            = local.secrets

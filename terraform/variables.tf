@@ -77,6 +77,11 @@ variable "memory_mb" {
   description = "deploy.memory_mb: memory of each function in MB."
 }
 
+variable "timeout_s" {
+  type        = number
+  description = "deploy.timeout_s: each AWS function's timeout in seconds (1 to 30); the code's claims on a message expire 10 s after it."
+}
+
 variable "log_retention_days" {
   type        = number
   description = "deploy.log_retention_days: how long CloudWatch keeps the functions' logs."

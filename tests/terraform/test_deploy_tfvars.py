@@ -29,7 +29,7 @@ def test_symbols_cadence_placement_memory_chain_and_retention_come_from_the_conf
     assert tfvars["symbols"] == ["BTC-USD"]
     assert (tfvars["timeframe"], tfvars["cycle_minutes"]) == ("15m", 15)
     assert tfvars["placement"] == {**dict.fromkeys(FUNCTIONS, "aws"), "agent_scoring": "gcp"}
-    assert (tfvars["memory_mb"], tfvars["log_retention_days"], tfvars["chain"]) == (384, 30, "queues")
+    assert (tfvars["memory_mb"], tfvars["log_retention_days"], tfvars["chain"]) == (384, 30, "invoke")
     assert (tfvars["name_prefix"], tfvars["gcp_project"]) == ("bot1", "my-proj")
     assert tfvars["settings_environment"] == {"COINSWARM_SYMBOLS": '["BTC-USD"]', "COINSWARM_TIMEFRAME": '"15m"'}
 

@@ -4,7 +4,7 @@ the one configuration the code runs on. Terraform cannot read TOML, hence this s
 What it writes (`terraform/variables.tf` describes each):
 
 * from the top level and `deploy`: `symbols`, `timeframe`, `cycle_minutes`, `placement`, `chain`,
-  `memory_mb`, `log_retention_days`;
+  `memory_mb`, `timeout_s`, `log_retention_days`;
 * names the code derives its resources from: `name_prefix` (`aws.table_prefix`: tables, queues, SSM
   parameters), `function_names` (each function's deployed name, `coinswarm.config.deploy.deployed_name`:
   what a function invoking the next one calls), `gcp_topic_prefix` (`gcp.collection_prefix`: Pub/Sub
@@ -94,6 +94,7 @@ def tfvars(settings: Settings) -> dict[str, Any]:
         "placement": dict(deploy.placement),
         "chain": deploy.chain,
         "memory_mb": deploy.memory_mb,
+        "timeout_s": deploy.timeout_s,
         "log_retention_days": deploy.log_retention_days,
         "settings_environment": settings_environment(settings),
     }

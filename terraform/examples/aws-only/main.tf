@@ -50,6 +50,7 @@ module "aws" {
   package_dir         = var.package_dir
   cycle_minutes       = var.cycle_minutes
   memory_mb           = var.memory_mb
+  timeout_s           = var.timeout_s
   log_retention_days  = var.log_retention_days
   environment         = merge(var.settings_environment, var.cosmos_endpoint == null ? {} : { COINSWARM_STORE__HISTORY = "cosmos", COINSWARM_AZURE__COSMOS_ENDPOINT = var.cosmos_endpoint, COINSWARM_AZURE__COSMOS_DATABASE = var.cosmos_database })
   push_urls           = var.push_urls

@@ -27,6 +27,12 @@ variable "memory_mb" {
   description = "deploy.memory_mb: memory of each function."
 }
 
+variable "timeout_s" {
+  type        = number
+  description = "deploy.timeout_s: each function's timeout in seconds (1 to 30)."
+  default     = 30
+}
+
 variable "log_retention_days" {
   type        = number
   description = "deploy.log_retention_days: how long CloudWatch keeps the logs."
