@@ -8,6 +8,7 @@ pip path for Lambda's platform is run for real against a local folder of wheels 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from coinswarm.config.deploy import deployed_name
+from coinswarm.config.deploy import FUNCTIONS, deployed_name
 from coinswarm.config.settings import Settings
+from coinswarm.http.push_wire import received_on
 from coinswarm.packaging import archive
 from coinswarm.packaging.__main__ import main
 from coinswarm.packaging.archive import Limits
@@ -273,3 +275,27 @@ def test_pip_installs_the_aarch64_wheel_for_lambda(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "fakebin" / "__init__.py").read_text() == "ARCH = 'aarch64'\n"
     with pytest.raises(PackagingError, match="could not download"):
         installer.install(["notcached==1.0"], tmp_path / "other")
+
+
+def test_the_push_receiver_is_packaged_for_the_cloud_that_receives_pushes(tmp_path: Path) -> None:
+    """Terraform deploys a push receiver on a cloud that consumes a topic the other cloud hands on, so
+    `make package` builds its zip by default; the manifest marks it placed only there."""
+    split = Settings.model_validate({"deploy": {"placement": {"trade_logging": "gcp"}}})
+    packages = build(split, tmp_path / "dist", root=ROOT, installers={}, clouds=["gcp"], say=lambda line: None)
+    assert {p.function for p in packages} == {*FUNCTIONS, "push_receiver"}
+    manifest = json.loads((tmp_path / "dist" / "manifest.json").read_text())
+    receiver = next(e for e in manifest if e["function"] == "push_receiver")
+    assert receiver["placed"] is True  # trade_logging on GCP receives the placements AWS hands on
+    assert "functions/push_receiver/gcp.py" in _names(tmp_path / "dist" / "gcp" / "push_receiver.zip")
+    assert {p.function for p in packages if p.placed} == {"trade_logging", "push_receiver"}
+
+    all_aws = build(Settings(), tmp_path / "one", root=ROOT, installers={}, clouds=["gcp"], say=lambda line: None)
+    assert not any(p.placed for p in all_aws if p.function == "push_receiver")
+    assert received_on({**dict.fromkeys(FUNCTIONS, "aws"), "committee_vote": "gcp"}, "aws") == {"decisions"}
+
+
+def test_the_manifest_names_each_function_as_terraform_deploys_it(tmp_path: Path) -> None:
+    prefixed = Settings.model_validate({"aws": {"table_prefix": "bot1"}})
+    build(prefixed, tmp_path, root=ROOT, installers={}, clouds=["gcp"], functions=["tick_ingest"], say=lambda _: None)
+    (row,) = json.loads((tmp_path / "manifest.json").read_text())
+    assert row["name"] == deployed_name("tick_ingest", "bot1") == "bot1-tick-ingest"

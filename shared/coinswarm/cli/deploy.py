@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, fail, settings_from
-from coinswarm.config.deploy import FUNCTIONS, deployed_name
+from coinswarm.config.deploy import FUNCTIONS, PUSH_RECEIVER, deployed_name
 from coinswarm.config.settings import Settings
 
 DEFAULT_OUT = "terraform/coinswarm.auto.tfvars.json"
@@ -37,8 +37,6 @@ CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
 NOT_IN_ENVIRONMENT = frozenset({"mode", "live", "store", "aws", "azure", "gcp", "deploy"})
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "cosmos_key"})
 ENV_PREFIX = "COINSWARM_"
-# Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
-PUSH_RECEIVER = "push_receiver"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

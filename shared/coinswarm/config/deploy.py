@@ -21,6 +21,10 @@ FUNCTIONS: tuple[str, ...] = (
     "trade_logging",
     "manual_trade",
 )
+# Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
+PUSH_RECEIVER = "push_receiver"
+# What `make package` builds a zip of: the six functions and the push receiver.
+PACKAGED: tuple[str, ...] = (*FUNCTIONS, PUSH_RECEIVER)
 Cloud = Literal["aws", "gcp"]
 
 DEFAULT_DURATIONS_MS: dict[str, int] = {

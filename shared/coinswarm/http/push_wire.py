@@ -46,6 +46,14 @@ CONSUMERS: Mapping[str, str] = {
 }
 """The function that consumes each topic (the same hops as the SQS queues and Pub/Sub topics)."""
 
+PRODUCERS: Mapping[str, tuple[str, ...]] = {
+    CANDLES: ("tick_ingest", "manual_trade"),  # manual_trade's "run a cycle" ingests
+    SCORES: ("agent_scoring",),
+    DECISIONS: ("committee_vote",),
+    PLACEMENTS: ("order_placement",),
+}
+"""The functions that hand each topic on (Terraform's `producers` local mirrors this)."""
+
 KINDS: Mapping[str, type[Any]] = {
     CANDLES: CandlesReady,
     SCORES: ScoresReady,
@@ -123,6 +131,16 @@ def consumed_on(placement: Mapping[str, str], cloud: str) -> frozenset[str]:
     """The pushable topics whose consumer `deploy.placement` puts on `cloud` (a function it does not
     name runs on AWS, as DeployConfig reads it)."""
     return frozenset(topic for topic, consumer in CONSUMERS.items() if placement.get(consumer, "aws") == cloud)
+
+
+def received_on(placement: Mapping[str, str], cloud: str) -> frozenset[str]:
+    """The topics pushed to `cloud`'s push receiver: consumed there, handed on by a function on another
+    cloud. A cloud that receives none deploys no push receiver."""
+    return frozenset(
+        topic
+        for topic in consumed_on(placement, cloud)
+        if any(placement.get(p, "aws") != cloud for p in PRODUCERS[topic])
+    )
 
 
 def pushed_from(placement: Mapping[str, str], cloud: str) -> frozenset[str]:

@@ -9,7 +9,7 @@ from typing import get_args
 
 import coinswarm
 from coinswarm.config import ConfigError, load_settings
-from coinswarm.config.deploy import FUNCTIONS, Cloud
+from coinswarm.config.deploy import PACKAGED, Cloud
 from coinswarm.packaging import GCP_RUNTIME, LAMBDA_RUNTIME
 from coinswarm.packaging.archive import LIMITS
 from coinswarm.packaging.build import build
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         "--cloud", choices=get_args(Cloud), action="append", help="only this cloud (repeatable; default: both)"
     )
     parser.add_argument(
-        "--function", choices=FUNCTIONS, action="append", help="only this function (repeatable; default: all)"
+        "--function", choices=PACKAGED, action="append", help="only this function (repeatable; default: all)"
     )
     parser.add_argument(
         "--placed-only",
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 constraints=() if args.no_pin else environment_constraints(),
             )
         clouds: list[Cloud] = args.cloud or list(get_args(Cloud))
-        functions = args.function or list(FUNCTIONS)
+        functions = args.function or list(PACKAGED)
         build(
             settings,
             args.out,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coinswarm.config.deploy import FUNCTIONS, Cloud, deployed_name
+from coinswarm.config.deploy import PACKAGED, PUSH_RECEIVER, Cloud, deployed_name
 from coinswarm.config.settings import Settings
 from coinswarm.packaging import GCP_RUNTIME, LAMBDA_RUNTIME
 from coinswarm.packaging.archive import LIMITS, Content, Limits, ZipStats, megabytes, merge, tree_entries, write_zip
@@ -49,7 +49,7 @@ def build(
     root: Path,
     installers: Mapping[Cloud, Installer],
     clouds: Sequence[Cloud] = ("aws", "gcp"),
-    functions: Sequence[str] = FUNCTIONS,
+    functions: Sequence[str] = PACKAGED,
     pin: bool = True,
     placed_only: bool = False,
     limits: Mapping[Cloud, Limits] = LIMITS,
@@ -60,7 +60,7 @@ def build(
     `placed_only`: a function only for the cloud `deploy.placement` puts it on."""
     library = library_sources(root)
     placement = settings.deploy.placement
-    targets = {c: [f for f in functions if not placed_only or placement.get(f) == c] for c in clouds}
+    targets = {c: [f for f in functions if not placed_only or _placed(placement, f, c)] for c in clouds}
     packages: list[Package] = []
     total = sum(len(fs) for fs in targets.values())
     for cloud in clouds:
@@ -79,7 +79,7 @@ def build(
             if cloud == "gcp":
                 sources["main.py"] = _gcp_main(function).encode()
             stats = write_zip(out / cloud / f"{function}.zip", merge(sources, extra))
-            package = Package(cloud, function, stats, placement.get(function) == cloud)
+            package = Package(cloud, function, stats, _placed(placement, function, cloud))
             packages.append(package)
             why = stats.over(limits[cloud])
             verdict = "OVER: " + "; ".join(why) if why else "ok"
@@ -87,12 +87,22 @@ def build(
                 f"[{len(packages)}/{total}] {cloud}/{function}.zip  {megabytes(stats.zipped)} zipped, "
                 f"{megabytes(stats.unzipped)} unzipped, {stats.files} files  {verdict}"
             )
-    _write_manifest(out, packages)
+    _write_manifest(out, packages, settings.aws.table_prefix)
     offenders = [(p, limits[p.cloud], p.stats.over(limits[p.cloud])) for p in packages]
     offenders = [o for o in offenders if o[2]]
     if offenders:
         raise TooLarge(offenders)
     return packages
+
+
+def _placed(placement: Mapping[str, str], function: str, cloud: Cloud) -> bool:
+    """Whether the configuration deploys `function` on `cloud`. The push receiver is deployed on a cloud
+    that receives pushes from the other (Terraform's `received`), on none when all run on one cloud."""
+    if function == PUSH_RECEIVER:
+        from coinswarm.http.push_wire import received_on
+
+        return bool(received_on(placement, cloud))
+    return placement.get(function, "aws") == cloud
 
 
 def _dependencies(
@@ -122,7 +132,7 @@ def _gcp_main(function: str) -> str:
     )
 
 
-def _write_manifest(out: Path, packages: Sequence[Package]) -> None:
+def _write_manifest(out: Path, packages: Sequence[Package], prefix: str) -> None:
     """dist/manifest.json: what Terraform needs to know of each zip."""
     rows = []
     for p in packages:
@@ -131,7 +141,7 @@ def _write_manifest(out: Path, packages: Sequence[Package]) -> None:
             {
                 "cloud": p.cloud,
                 "function": p.function,
-                "name": deployed_name(p.function),
+                "name": deployed_name(p.function, prefix),
                 "path": f"{p.cloud}/{p.function}.zip",
                 "source_code_hash": p.stats.sha256_base64,
                 "zipped_bytes": p.stats.zipped,
