@@ -1,12 +1,22 @@
 """What both cold-start benchmarks (AWS, Google Cloud) measure with: a timed import in a fresh
-interpreter, and one entry point's samples beside the SDKs' (wall clock and CPU, medians)."""
+interpreter, and one entry point's samples beside the SDKs' (wall clock and CPU, medians).
+
+Both sides are loaded from bytecode. pip compiled the SDKs when it installed them; Coinswarm's own
+modules are compiled by `compile_project` before the first sample. Without it, a machine that does not
+write bytecode (PYTHONDONTWRITEBYTECODE set, a read-only checkout) compiles every Coinswarm module from
+source in each fresh interpreter, and the ratio would count compilation on Coinswarm's side only."""
 
 from __future__ import annotations
 
+import compileall
 import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_SOURCES = (ROOT / "shared" / "coinswarm", ROOT / "functions")
 
 Sample = tuple[float, float]  # (wall ms, CPU ms) of one fresh interpreter
 
@@ -51,6 +61,24 @@ class ColdStart:
     @property
     def cpu_ratio(self) -> float:
         return statistics.median(self.entry_cpu_ms) / statistics.median(self.sdk_cpu_ms)
+
+
+def compile_project() -> None:
+    """Bytecode (`__pycache__`, as an import would write it) for every Coinswarm module and entry point."""
+    for folder in PROJECT_SOURCES:
+        if not compileall.compile_dir(folder, quiet=1):
+            raise RuntimeError(f"could not compile the modules under {folder}")
+
+
+def paired(sdks: tuple[str, ...], entry: str, run: int) -> tuple[Sample, Sample]:
+    """One import of the SDKs alone and one of the entry point, each in its own fresh interpreter, back to
+    back and in alternating order from run to run: a busy moment of the machine, or a slow drift, hits
+    both alike."""
+    if run % 2:
+        got = timed_import((entry,))
+        return timed_import(sdks), got
+    sdk = timed_import(sdks)
+    return sdk, timed_import((entry,))
 
 
 def timed_import(modules: tuple[str, ...]) -> Sample:
