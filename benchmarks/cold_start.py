@@ -7,12 +7,13 @@ own import on Coinswarm's side of the ratio.
 
 Each figure is the median of RUNS fresh interpreters (`python -c`), timed inside the interpreter with
 perf_counter around the import alone, so the interpreter's own start-up (the same for both) is left
-out; each entry point's import is timed back to back with a fresh import of its SDKs alone, so a busy
-moment of the machine hits both alike. The ratio entry point
-/ SDKs says what Coinswarm's code adds to a cold start: the configuration model, the messages and the
-domain records they carry, the SQS bus and the composition root, which builds (and imports) a
-function's own stage only on its first call (target: at most 1.25, on wall-clock time). The CPU time of the
-same imports is shown beside it: on a busy machine wall-clock figures swing, CPU figures much less.
+out. Each sample is one interpreter that imports the SDKs alone, then the entry point on top of them:
+the entry point's whole import is the two together, and one moment of a busy machine hits both alike.
+The ratio entry point / SDKs says what Coinswarm's code adds to a cold start: the configuration model,
+the messages and the domain records they carry, the SQS bus and the composition root, which builds
+(and imports) a function's own stage only on its first call (target: at most 1.25, on wall-clock
+time). The CPU time of the same imports is shown beside it: on a busy machine wall-clock figures
+swing, CPU figures much less.
 
 "first ms" is the import plus the first invocation as far as it goes offline (see
 `benchmarks.first_call`: the App and the function's own stage, the SQS bus, the message decoded, the
@@ -48,17 +49,17 @@ TARGET_RATIO = 1.25
 
 
 def measure(runs: int = RUNS) -> list[ColdStart]:
-    """Every run, for each entry point: its SDKs' import beside its own (`paired`), then its import and
-    first call."""
+    """Every run, for each entry point: its SDKs' import and then its own on top (`paired`), then its
+    import and first call."""
     sdk: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     compile_project()  # both sides from bytecode (see benchmarks.import_timing)
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
-        for run in range(runs):
+        for _ in range(runs):
             for name, modules in ENTRY_POINTS.items():
-                alone, got = paired(modules, f"functions.{name}.aws", run)
+                alone, got = paired(modules, f"functions.{name}.aws")
                 sdk[name].append(alone)
                 entry[name].append(got)
                 first[name].append(first_call.run_probe("aws", name, bodies, request, scratch))

@@ -5,8 +5,9 @@ attributes are imported on first use), so pydantic is counted as `pydantic.main`
 lives: what any code that defines or validates a model loads (about 40 ms more than `import pydantic`).
 
 Each figure is the median of RUNS fresh interpreters (`python -c`), timed inside the interpreter around
-the import alone, so the interpreter's own start-up (the same for both) is left out; each entry point's
-import is timed back to back with a fresh import of the SDKs alone, so a busy moment hits both alike. The ratio entry
+the import alone, so the interpreter's own start-up (the same for both) is left out. Each sample is one
+interpreter that imports the SDKs alone, then the entry point on top of them: the entry point's whole
+import is the two together, and one moment of a busy machine hits both alike. The ratio entry
 point / SDKs says what Coinswarm's code adds to a cold start: the configuration model, the messages and
 the domain records they carry, the Pub/Sub bus and the composition root, which builds (and imports) a
 function's own stage only on its first call (target: at most 1.25, on wall-clock time). The CPU
@@ -44,17 +45,17 @@ TARGET_RATIO = 1.25
 
 
 def measure(runs: int = RUNS) -> list[ColdStart]:
-    """Every run, for each entry point: the SDKs' import beside its own (`paired`, so a busy moment hits
-    both alike), then its import and first call."""
+    """Every run, for each entry point: the SDKs' import and then its own on top (`paired`, so a busy
+    moment hits both alike), then its import and first call."""
     sdk: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
     compile_project()  # both sides from bytecode (see benchmarks.import_timing)
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
-        for run in range(runs):
+        for _ in range(runs):
             for name in ENTRY_POINTS:
-                alone, got = paired(SDKS, f"functions.{name}.gcp", run)
+                alone, got = paired(SDKS, f"functions.{name}.gcp")
                 sdk[name].append(alone)
                 entry[name].append(got)
                 first[name].append(first_call.run_probe("gcp", name, bodies, request, scratch))

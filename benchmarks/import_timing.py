@@ -1,5 +1,6 @@
-"""What both cold-start benchmarks (AWS, Google Cloud) measure with: a timed import in a fresh
-interpreter, and one entry point's samples beside the SDKs' (wall clock and CPU, medians).
+"""What both cold-start benchmarks (AWS, Google Cloud) measure with: in one fresh interpreter, the SDKs'
+import and then an entry point's on top of it (`paired`), and one entry point's samples beside the
+SDKs' (wall clock and CPU, medians).
 
 Both sides are loaded from bytecode. pip compiled the SDKs when it installed them; Coinswarm's own
 modules are compiled by `compile_project` before the first sample. Without it, a machine that does not
@@ -70,26 +71,21 @@ def compile_project() -> None:
             raise RuntimeError(f"could not compile the modules under {folder}")
 
 
-def paired(sdks: tuple[str, ...], entry: str, run: int) -> tuple[Sample, Sample]:
-    """One import of the SDKs alone and one of the entry point, each in its own fresh interpreter, back to
-    back and in alternating order from run to run: a busy moment of the machine, or a slow drift, hits
-    both alike."""
-    if run % 2:
-        got = timed_import((entry,))
-        return timed_import(sdks), got
-    sdk = timed_import(sdks)
-    return sdk, timed_import((entry,))
-
-
-def timed_import(modules: tuple[str, ...]) -> Sample:
-    """Milliseconds (wall clock, CPU) to import `modules` in a fresh interpreter."""
+def paired(sdks: tuple[str, ...], entry: str) -> tuple[Sample, Sample]:
+    """One fresh interpreter imports the SDKs alone (timed), then the entry point (timed): the SDKs' import
+    and the entry point's whole import (the SDKs' plus what the entry point adds to them). Both figures
+    come from one interpreter at one moment, so the machine's load hits both alike: on a busy machine two
+    interpreters' figures, even back to back, differ by more than Coinswarm's share."""
     code = (
         "import importlib, time\n"
         "wall, cpu = time.perf_counter(), time.process_time()\n"
-        f"for name in {modules!r}:\n"
+        f"for name in {sdks!r}:\n"
         "    importlib.import_module(name)\n"
-        "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
+        "wall1, cpu1 = time.perf_counter(), time.process_time()\n"
+        f"importlib.import_module({entry!r})\n"
+        "wall2, cpu2 = time.perf_counter(), time.process_time()\n"
+        "print((wall1 - wall) * 1e3, (cpu1 - cpu) * 1e3, (wall2 - wall) * 1e3, (cpu2 - cpu) * 1e3)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    wall, cpu = done.stdout.split()
-    return float(wall), float(cpu)
+    sdk_wall, sdk_cpu, wall, cpu = (float(x) for x in done.stdout.split())
+    return (sdk_wall, sdk_cpu), (wall, cpu)
