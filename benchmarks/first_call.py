@@ -7,8 +7,9 @@ import and then its first invocation as far as it can go offline: the container'
 SQS bus and, for order placement, the idempotency layer), the incoming message decoded from its JSON
 body, the function's stage run on it, and the outgoing messages encoded as they would be published.
 Only the publish itself (a network call) is left out. The manual trade endpoint answers one signed
-trade request. The message bodies are real: `sample_bodies` runs the stages once, in this process, on
-a synthetic series.
+trade request. The push receiver checks one signed push of a PlacementDone (its signature, the replay
+cache, the envelope) and runs trade logging on it. The message bodies are real: `sample_bodies` runs
+the stages once, in this process, on a synthetic series.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ENV = {
     "COINSWARM_MARKET__SOURCE": "synthetic",
     "COINSWARM_SYMBOLS": "BTC-USD",
     "COINSWARM_MANUAL_TRADE_SECRET": SECRET,
+    "COINSWARM_PUSH_SECRET": SECRET,
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 KIND = {
@@ -73,6 +75,31 @@ def signed_trade() -> dict[str, Any]:
     return {"headers": headers, "body": body}
 
 
+def signed_push(bodies: dict[str, str]) -> dict[str, Any]:
+    """A signed push of the sample PlacementDone (headers and body), valid for the next few minutes."""
+    from coinswarm.http.push_wire import envelope
+    from coinswarm.http.signing import sign
+    from coinswarm.stages.messages import PLACEMENTS, PlacementDone, decode
+
+    body = envelope(PLACEMENTS, decode(PlacementDone, bodies["PlacementDone"]))
+    headers = {"Content-Type": "application/json", **sign(SECRET, "POST", "/", body, int(time.time()))}
+    return {"headers": headers, "body": body.decode()}
+
+
+def _push(receiver: str, push: dict[str, Any]) -> list[str]:
+    """The receiver built, the push authenticated and read, its stage run, the outputs encoded."""
+    return [
+        f"receiver = {receiver}",
+        "from coinswarm.http.push_wire import KINDS, read_envelope",
+        "from coinswarm.stages.messages import decode, encode",
+        f"body = {push['body'].encode()!r}",
+        f"receiver.auth.authenticate('POST', '/', {push['headers']!r}, body)",
+        "pushed = read_envelope(body)",
+        "message = decode(KINDS[pushed.topic], json.dumps(pushed.message))",
+        "sent = [encode(out) for _, out in receiver.routes[pushed.topic](message)]",
+    ]
+
+
 def probe_code(cloud: str, name: str, bodies: dict[str, str], request: dict[str, Any]) -> str:
     """Python for `python -c`: prints the import's and the import + first invocation's milliseconds,
     wall clock then CPU."""
@@ -100,6 +127,8 @@ def _stage(name: str, bodies: dict[str, str], app: str) -> list[str]:
 
 
 def _aws(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str]:
+    if name == "push_receiver":
+        return _push("entry.function.built(entry.push_receiver)", signed_push(bodies))
     if name == "manual_trade":
         event = {
             "rawPath": "/",
@@ -125,6 +154,8 @@ def _aws(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str
 
 def _gcp(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str]:
     lines = ["from functions import gcp_common", "rt = gcp_common.runtime()", "app = rt.app"]
+    if name == "push_receiver":
+        return [*lines, *_push("entry.receiver()", signed_push(bodies))]
     if name == "manual_trade":
         return [
             *lines,

@@ -1,11 +1,14 @@
 """What the Google Cloud entry points share, so that each of them stays a few lines.
 
 * `runtime()`: once per container, the settings (COINSWARM_CONFIG and COINSWARM_* variables), JSON
-  log lines for Cloud Logging with every configured secret redacted, the Pub/Sub bus, and the App
-  (`container_app`), each built on first use and reused while the container is warm.
+  log lines for Cloud Logging with every configured secret redacted, the Pub/Sub bus, the signed HTTP
+  push, and the App (`container_app`: each of its stages is built the first time it is used), each
+  built on first use and reused while the container is warm.
 * `consume(event, Kind, stage)`: a Pub/Sub push (a CloudEvent whose data is a MessagePublishedData)
-  becomes a typed message, the stage runs, and each message it hands on is published. Everything it
-  logs carries the cycle id (and so Cloud Logging's trace) of the message.
+  becomes a typed message, the stage runs, and each message it hands on is sent on: on Pub/Sub, or,
+  when `deploy.placement` puts the topic's consumer on AWS, over the signed HTTP push to AWS's push
+  receiver (`Runtime.publish`). Everything it logs carries the cycle id (and so Cloud Logging's trace)
+  of the message, and the cycle id travels with every message, on either bus.
 * `run_tick(at)`: the cycle Cloud Scheduler starts, as of the last candle closed at `at`.
 * `manual_trade_handler()`: the manual trade endpoint, its secret from Secret Manager.
 
@@ -42,6 +45,7 @@ from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, P
 from coinswarm.config import Settings, load_settings
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import configure_json_logging, cycle_context, secret_values
+from coinswarm.ports.bus import Bus
 from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.wiring.bootstrap import App
@@ -51,6 +55,8 @@ log = logging.getLogger("coinswarm.gcp")
 
 MANUAL_TRADE_SECRET_ENV = "COINSWARM_MANUAL_TRADE_SECRET"
 MANUAL_TRADE_SECRET_ID = "manual-trade-secret"
+PUSH_SECRET_ID = "push-secret"
+CLOUD = "gcp"
 SECRET_MANAGER_URL = "https://secretmanager.googleapis.com/v1"
 _NOT_SETTINGS = frozenset({MANUAL_TRADE_SECRET_ENV})  # COINSWARM_* variables that are not configuration
 _PREVIEW_BYTES = 160
@@ -62,7 +68,7 @@ Outputs = Sequence[tuple[str, Message]]
 
 
 class Runtime:
-    """One container's settings, logging, bus and App. Built by `runtime()`; tests may build their own."""
+    """One container's settings, logging, buses and App. Built by `runtime()`; tests may build their own."""
 
     def __init__(
         self, settings: Settings, *, bus: PubSubBus | None = None, log_stream: Any = None, **app_overrides: Any
@@ -75,6 +81,9 @@ class Runtime:
         self._app_overrides = app_overrides
         self._secrets = secret_values(settings)
         self._lock = threading.Lock()
+        self._pushed: frozenset[str] | None = None
+        self._push_secrets: list[str] | None = None
+        self._outbound: Bus | None = None
         self._configure_logging()
 
     @property
@@ -89,6 +98,54 @@ class Runtime:
                     self._bus = PubSubBus.from_settings(self.settings)
         return self._bus
 
+    @property
+    def pushed(self) -> frozenset[str]:
+        """The topics this container hands on over the signed HTTP push (see `pushed_topics`)."""
+        if self._pushed is None:
+            self._pushed = pushed_topics(self.settings.deploy.placement)
+        return self._pushed
+
+    def push_secrets(self) -> list[str]:
+        """The signed push's secrets: `COINSWARM_PUSH_SECRET`, else Secret Manager's `push-secret`; read
+        once per container (the first signs, any verifies) and redacted from every log line."""
+        if self._push_secrets is None:
+            from coinswarm.http.push_wire import PUSH_SECRET_ENV
+
+            secrets = rotating_secrets(self.settings, PUSH_SECRET_ENV, PUSH_SECRET_ID)
+            self.redact(*secrets)
+            self._push_secrets = secrets
+        return self._push_secrets
+
+    @property
+    def outbound(self) -> Bus:
+        """Where a message is handed on, one by one: Pub/Sub, or the signed HTTP push for the topics in
+        `pushed`. Each is built on first use: a deployment on Google alone never builds the push (nor
+        needs its secret), and a function whose outputs all cross to AWS never builds a Pub/Sub client."""
+        if self._outbound is None:
+            from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
+
+            def push() -> Bus:
+                return HttpPushBus.from_settings(self.settings, self.push_secrets(), clock=self.app.clock)
+
+            bus = DeploymentBus(lambda: self.bus, push, self.pushed)
+            with self._lock:
+                if self._outbound is None:
+                    self._outbound = bus
+        return self._outbound
+
+    def publish(self, outputs: Outputs) -> int:
+        """Hand on what a stage returned: the messages for Pub/Sub together (one round trip), then each
+        one whose consumer runs on AWS over the signed HTTP push. Raises when any could not be handed on
+        (the caller's own message is then redelivered); returns how many were."""
+        pushed = self.pushed
+        native = [(topic, message) for topic, message in outputs if topic not in pushed]
+        if native:
+            self.bus.publish_many(native)
+        for topic, message in outputs:
+            if topic in pushed:
+                self.outbound.publish(topic, message)
+        return len(outputs)
+
     def redact(self, *values: str) -> None:
         """Keep these values (secrets fetched at run time) out of every log line from now on."""
         self._secrets = [*self._secrets, *values]
@@ -96,6 +153,19 @@ class Runtime:
 
     def _configure_logging(self) -> None:
         configure_json_logging(project=self.settings.gcp.project, secrets=self._secrets, stream=self._log_stream)
+
+
+def pushed_topics(placement: Mapping[str, str]) -> frozenset[str]:
+    """The topics a function on Google Cloud hands on over the signed HTTP push: those whose consumer
+    `deploy.placement` puts on AWS. Every other topic goes to Pub/Sub.
+
+    A placement that puts no function on Google Cloud cannot be this deployment's (a function reading
+    it runs there): it is the default, all on AWS, because the deployment did not give the function
+    COINSWARM_DEPLOY__PLACEMENT. Then every topic goes to Pub/Sub, as in a deployment on Google alone,
+    where the placement makes no difference."""
+    from coinswarm.http.push_wire import pushed_from
+
+    return pushed_from(placement, CLOUD) if CLOUD in placement.values() else frozenset()
 
 
 _lock = threading.Lock()
@@ -178,7 +248,7 @@ def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outp
     with cycle_context(getattr(message, "cycle_id", "")):
         try:
             outputs = stage(rt.app)(message)
-            ids = rt.bus.publish_many(outputs)
+            sent = rt.publish(outputs)
         except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
             log.warning("%s: message %s: %s; Pub/Sub redelivers it", route.consumer, push.message_id, exc)
             from werkzeug.exceptions import ServiceUnavailable  # a 503 Flask answers without logging a traceback
@@ -199,7 +269,7 @@ def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outp
             route.consumer,
             route.topic,
             push.message_id,
-            len(ids),
+            sent,
             extra={"message_id": push.message_id, "published": [topic for topic, _ in outputs]},
         )
 
@@ -258,7 +328,7 @@ def run_tick(at: int | None = None) -> dict[str, Any]:
     tick = cycle_tick(rt.settings, now if at is None else min(at, now))
     with cycle_context(tick.cycle_id):
         outputs = app.stages.ingest.handle(tick)
-        rt.bus.publish_many(outputs)
+        rt.publish(outputs)
         symbols = [getattr(message, "symbol", "") for _, message in outputs]
         log.info("tick_ingest: %s published new candles of %d symbol(s)", tick.cycle_id, len(symbols))
     return {"cycle_id": tick.cycle_id, "ts": tick.ts, "symbols": symbols}

@@ -18,13 +18,10 @@ from flask import Request
 
 from coinswarm.http.json_http import HttpRequest
 from coinswarm.http.push_receiver import PushReceiver
-from coinswarm.http.push_wire import MAX_BODY_BYTES, PUSH_SECRET_ENV, consumed_on, pushed_from
+from coinswarm.http.push_wire import MAX_BODY_BYTES, consumed_on
 from coinswarm.http.replay_cache import StoredSeenSignatures
 from coinswarm.http.signing import HmacAuthenticator
-from functions.gcp_common import Runtime, rotating_secrets, runtime
-
-PUSH_SECRET_ID = "push-secret"
-CLOUD = "gcp"
+from functions.gcp_common import CLOUD, Runtime, runtime
 
 _lock = threading.Lock()
 _built: tuple[Runtime, PushReceiver] | None = None
@@ -35,12 +32,6 @@ def push_receiver(request: Request) -> tuple[bytes, int, dict[str, str]]:
     body = request.stream.read(MAX_BODY_BYTES + 1)  # one byte over the limit is enough to refuse it
     reply = receiver().handle(HttpRequest(request.method, request.path, dict(request.headers), body))
     return reply.body_bytes(), reply.status, dict(reply.headers)
-
-
-def push_secrets(rt: Runtime) -> list[str]:
-    secrets = rotating_secrets(rt.settings, PUSH_SECRET_ENV, PUSH_SECRET_ID)
-    rt.redact(*secrets)
-    return secrets
 
 
 def receiver() -> PushReceiver:
@@ -55,16 +46,9 @@ def receiver() -> PushReceiver:
 
 
 def _build(rt: Runtime) -> PushReceiver:
-    from coinswarm.adapters.http_push_bus import DeploymentBus, HttpPushBus
-
+    """What the stage hands on goes where every GCP function's outputs go (`rt.outbound`: Pub/Sub, or the
+    push again for a consumer on AWS); the secrets are read once for both directions."""
     settings, app = rt.settings, rt.app
-    secrets = push_secrets(rt)
-    placement = settings.deploy.placement
-    bus = DeploymentBus(
-        lambda: rt.bus,
-        lambda: HttpPushBus.from_settings(settings, secrets, clock=app.clock),
-        pushed_from(placement, CLOUD),
-    )
     seen = StoredSeenSignatures(app.coordination, app.clock)
-    auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
-    return PushReceiver(auth, app.stages.routes(), consumed_on(placement, CLOUD), bus)
+    auth = HmacAuthenticator(rt.push_secrets(), app.clock, seen=seen, window_s=settings.push.window_s)
+    return PushReceiver(auth, app.stages.routes(), consumed_on(settings.deploy.placement, CLOUD), lambda: rt.outbound)

@@ -14,8 +14,6 @@ GCP, whose placements are pushed on to trade_logging on AWS.
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 import logging
 import os
@@ -42,7 +40,6 @@ from coinswarm.adapters.retry import Backoff
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import FillRecorded
-from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.push_wire import PUSH_SECRET_ENV, envelope
 from coinswarm.http.signing import sign
 from coinswarm.marketdata.replay import ReplayMarketData
@@ -53,12 +50,12 @@ from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, Plac
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, digest
 from coinswarm.wiring.cloud import container_app, reset_container_app
 from decisions import buy_decision, hold_decision
+from function_url import function_url
 from functions.push_receiver import aws as push_aws
 from functions.push_receiver.local import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMEWORK = Path(sys.executable).with_name("functions-framework")
-EVENT = json.loads((ROOT / "tests/integration/aws/events/function_url_event.json").read_text())
 SECRET = "push-secret-FAKE-7d2c9e41b05a38f6"
 OLD_SECRET = "push-secret-FAKE-retired-0a1b2c3d"
 VENUE_SECRET = "venue-secret-FAKE-5e6f7a8b9c0d"
@@ -84,29 +81,6 @@ def wait_until(what: str, check: Callable[[], bool], timeout_s: float = START_TI
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout_s:g} s for {what}")
         time.sleep(0.1)
-
-
-# -- AWS: the Lambda handler behind a Function URL --------------------------------------------------------
-
-
-def function_url(handler: Callable[[dict[str, Any], Any], dict[str, Any]]) -> Callable[[HttpRequest], HttpResponse]:
-    """What a Lambda Function URL does with an HTTP request: the event (payload format 2.0), the handler,
-    its response back as HTTP. A JSON body travels as text, anything else base64."""
-
-    def handle(request: HttpRequest) -> HttpResponse:
-        event = copy.deepcopy(EVENT)
-        event["rawPath"] = request.path
-        event["headers"] = {k.lower(): v for k, v in request.headers.items()}
-        event["requestContext"]["http"].update(method=request.method, path=request.path)
-        event["requestContext"]["requestId"] = str(uuid.uuid4())
-        try:
-            event["body"], event["isBase64Encoded"] = request.body.decode(), False
-        except UnicodeDecodeError:
-            event["body"], event["isBase64Encoded"] = base64.b64encode(request.body).decode(), True
-        result = handler(event, None)
-        return HttpResponse(result["statusCode"], json.loads(result["body"]), result["headers"])
-
-    return handle
 
 
 # -- the deployment ---------------------------------------------------------------------------------------

@@ -1,70 +1,175 @@
 """The composition root: the one place that turns a configuration into adapters and stages.
 
-Built once per process (per warm container in the cloud) and reused. Nothing here runs at import.
+`build_app` returns an `App` whose parts (the stores, the market data, the broker, the ledger, each of
+the five stages) are each built by a builder below, the first time something uses it, and then kept.
+A local run, a backtest or a test asks for the whole App (the default: every part built at once, in
+order, and a bad configuration refused at once); a cloud function asks for a lazy App (`lazy=True`),
+so the function that runs one stage builds, and imports, that stage and what it needs and nothing else:
+tick_ingest never loads the agents, the committee or the risk rules, and trade logging never opens the
+hot-state store. Built once per process (per warm container in the cloud) and reused. Nothing here
+runs at import, and the stages and domain are imported only by the builders that need them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from coinswarm.config.settings import Settings
-from coinswarm.domain.agents.registry import build_agents
-from coinswarm.domain.committee import Committee, PatternCache
-from coinswarm.domain.market_state import MarketStateTracker
-from coinswarm.domain.risk import RiskLimits, limits_from
-from coinswarm.domain.sizing import SizingRule
-from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock, SystemClock
-from coinswarm.ports.coordination import CoordinationStore
-from coinswarm.ports.history import HistoryStore
-from coinswarm.ports.market import MarketData
-from coinswarm.ports.state import StateStore
-from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore, StoredAgentMemory
-from coinswarm.stages.ingest import IngestStage
-from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK, Message
-from coinswarm.stages.placement import PlacementStage
-from coinswarm.stages.scoring import ScoringStage
-from coinswarm.stages.trade_logging import TradeLoggingStage
-from coinswarm.stages.vote import VoteStage
+
+if TYPE_CHECKING:
+    from coinswarm.config.settings import Settings
+    from coinswarm.domain.committee import PatternCache
+    from coinswarm.domain.risk import RiskLimits
+    from coinswarm.ports.broker import Broker
+    from coinswarm.ports.coordination import CoordinationStore
+    from coinswarm.ports.history import HistoryStore
+    from coinswarm.ports.market import MarketData
+    from coinswarm.ports.state import StateStore
+    from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore
+    from coinswarm.stages.ingest import IngestStage
+    from coinswarm.stages.ledger import Ledger
+    from coinswarm.stages.placement import PlacementStage
+    from coinswarm.stages.scoring import ScoringStage
+    from coinswarm.stages.trade_logging import TradeLoggingStage
+    from coinswarm.stages.vote import VoteStage
 
 Route = Callable[[Any], list[tuple[str, Message]]]
+Builder = Callable[["App"], Any]
+
+STAGE_OF_TOPIC: Mapping[str, str] = {
+    TICK: "ingest",
+    CANDLES: "scoring",
+    SCORES: "vote",
+    DECISIONS: "placement",
+    PLACEMENTS: "logging",
+}
+"""Which stage consumes which topic."""
+
+EVERY_PART = (
+    "state",
+    "history",
+    "coordination",
+    "market",
+    "broker",
+    "cache",
+    "ingest",
+    "scoring",
+    "vote",
+    "placement",
+    "ledger",
+    "logging",
+)
+"""The order in which a whole App is built (each part also builds the parts it uses)."""
+
+_MISSING = object()
 
 
-@dataclass
+class App:
+    """The settings, the clock, and every other part built on first use (once: a lock guards each build,
+    so two threads of one container never build a stage twice)."""
+
+    def __init__(self, settings: Settings, clock: Clock, builders: Mapping[str, Builder]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.extras: dict[str, Any] = {}
+        self.stages = Stages(self)
+        self._builders = dict(builders)
+        self._made: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    def part(self, name: str) -> Any:
+        """The part called `name`, built now if it was not yet."""
+        made = self._made.get(name, _MISSING)
+        if made is _MISSING:
+            with self._lock:
+                made = self._made.get(name, _MISSING)
+                if made is _MISSING:
+                    made = self._builders[name](self)
+                    self._made[name] = made
+        return made
+
+    def built(self) -> frozenset[str]:
+        """The parts built so far."""
+        return frozenset(self._made)
+
+    def build_all(self) -> App:
+        for name in EVERY_PART:
+            self.part(name)
+        return self
+
+    @property
+    def state(self) -> StateStore:
+        return cast("StateStore", self.part("state"))
+
+    @property
+    def history(self) -> HistoryStore:
+        return cast("HistoryStore", self.part("history"))
+
+    @property
+    def coordination(self) -> CoordinationStore:
+        return cast("CoordinationStore", self.part("coordination"))
+
+    @property
+    def market(self) -> MarketData:
+        return cast("MarketData", self.part("market"))
+
+    @property
+    def broker(self) -> Broker:
+        return cast("Broker", self.part("broker"))
+
+    @property
+    def ledger(self) -> Ledger:
+        return cast("Ledger", self.part("ledger"))
+
+    @property
+    def cache(self) -> PatternCache | None:
+        return cast("PatternCache | None", self.part("cache"))
+
+
 class Stages:
-    ingest: IngestStage
-    scoring: ScoringStage
-    vote: VoteStage
-    placement: PlacementStage
-    logging: TradeLoggingStage
+    """The five stages of an App, each built the first time it is used."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    @property
+    def ingest(self) -> IngestStage:
+        return cast("IngestStage", self._app.part("ingest"))
+
+    @property
+    def scoring(self) -> ScoringStage:
+        return cast("ScoringStage", self._app.part("scoring"))
+
+    @property
+    def vote(self) -> VoteStage:
+        return cast("VoteStage", self._app.part("vote"))
+
+    @property
+    def placement(self) -> PlacementStage:
+        return cast("PlacementStage", self._app.part("placement"))
+
+    @property
+    def logging(self) -> TradeLoggingStage:
+        return cast("TradeLoggingStage", self._app.part("logging"))
 
     def routes(self) -> dict[str, Route]:
-        """Which stage consumes which topic."""
-        return {
-            TICK: self.ingest.handle,
-            CANDLES: self.scoring.handle,
-            SCORES: self.vote.handle,
-            DECISIONS: self.placement.handle,
-            PLACEMENTS: self.logging.handle,
-        }
+        """Which stage consumes which topic: the stage's `handle`, or, for a stage not built yet, a route
+        that builds it on its first message (a push receiver builds only the stages it is pushed)."""
+        return {topic: self._route(name) for topic, name in STAGE_OF_TOPIC.items()}
 
+    def _route(self, name: str) -> Route:
+        app = self._app
+        if name in app.built():
+            return cast(Route, app.part(name).handle)
 
-@dataclass
-class App:
-    settings: Settings
-    clock: Clock
-    state: StateStore
-    history: HistoryStore
-    coordination: CoordinationStore
-    market: MarketData
-    broker: Broker
-    ledger: Ledger
-    stages: Stages
-    cache: PatternCache | None
-    extras: dict[str, Any] = field(default_factory=dict)
+        def route(message: Any) -> list[tuple[str, Message]]:
+            return cast(list[tuple[str, Message]], app.part(name).handle(message))
+
+        return route
 
 
 class LiveTradingUnavailable(RuntimeError):
@@ -89,22 +194,35 @@ class Stores:
     coordination: CoordinationStore
 
 
+class StoreOpener:
+    """Opens the adapter of each kind `store.*` names the first time a port asks for it, and once: the
+    embedded default serves every port that says "default", one cloud adapter every port that names it."""
+
+    def __init__(self, settings: Settings, embedded: Any | None = None) -> None:
+        self.settings = settings
+        self._embedded = embedded
+        self._opened: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def port(self, port: str) -> Any:
+        """The adapter for `port` ("state", "history" or "coordination")."""
+        return self.kind(getattr(self.settings.store, port))
+
+    def kind(self, kind: str) -> Any:
+        with self._lock:
+            if kind not in self._opened:
+                if kind == "default":
+                    self._opened[kind] = self._embedded if self._embedded is not None else open_store(self.settings)
+                else:
+                    self._opened[kind] = _cloud_adapter(kind, self.settings)
+            return self._opened[kind]
+
+
 def open_stores(settings: Settings, embedded: Any | None = None) -> Stores:
     """An adapter for each port, as configured. A cloud SDK is imported only when its adapter is
     chosen, so a function that uses DynamoDB never loads the Azure or Google libraries."""
-    chosen = settings.store
-    need_embedded = "default" in (chosen.state, chosen.history, chosen.coordination)
-    base = embedded if embedded is not None else open_store(settings) if need_embedded else None
-    opened: dict[str, Any] = {}
-
-    def adapter(kind: str) -> Any:
-        if kind == "default":
-            return base
-        if kind not in opened:
-            opened[kind] = _cloud_adapter(kind, settings)
-        return opened[kind]
-
-    return Stores(adapter(chosen.state), adapter(chosen.history), adapter(chosen.coordination))
+    opener = StoreOpener(settings, embedded)
+    return Stores(opener.port("state"), opener.port("history"), opener.port("coordination"))
 
 
 def _cloud_adapter(kind: str, settings: Settings) -> Any:
@@ -147,6 +265,10 @@ def build_broker(settings: Settings, state: StateStore) -> Broker:
 
 def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
     """Fresh agents and market-state tracker, built from the configuration (checked once, here)."""
+    from coinswarm.domain.agents.registry import build_agents
+    from coinswarm.domain.market_state import MarketStateTracker
+    from coinswarm.stages.agent_memory import AgentMemory
+
     build_agents(settings.committee.weights, settings.agents)  # refuse a bad configuration now
 
     def fresh() -> AgentMemory:
@@ -159,61 +281,136 @@ def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
 def build_app(
     settings: Settings,
     *,
-    market: MarketData,
+    market: MarketData | None = None,
+    market_from: Callable[[Settings], MarketData] | None = None,
     store: Any | None = None,
     clock: Clock | None = None,
     broker: Broker | None = None,
     agent_memory: AgentMemoryStore | None = None,
     limits: RiskLimits | None = None,
     stores: Stores | None = None,
+    lazy: bool = False,
 ) -> App:
-    """`stores` replaces the adapters the configuration names (a test's shims around a stand-in)."""
-    stores = stores or open_stores(settings, embedded=store)
-    state, history, coordination = stores.state, stores.history, stores.coordination
-    clock = clock or SystemClock()
-    broker = broker or build_broker(settings, state)
+    """The App of `settings`. `market` is the market data, or `market_from(settings)` builds it on first
+    use. `stores` replaces the adapters the configuration names (a test's shims around a stand-in).
+    `lazy`: build each part on first use (a cloud function) instead of all of them now."""
+    if (market is None) == (market_from is None):
+        raise TypeError("build_app: give either market or market_from")
+    if stores is None and not lazy:
+        stores = open_stores(settings, embedded=store)
+    opener = StoreOpener(settings, store) if stores is None else None
+
+    def port(name: str) -> Builder:
+        if stores is not None:
+            adapter = getattr(stores, name)
+            return lambda app: adapter
+        assert opener is not None
+        return lambda app: opener.port(name)
+
+    builders: dict[str, Builder] = {
+        "state": port("state"),
+        "history": port("history"),
+        "coordination": port("coordination"),
+        "market": (lambda app: market) if market is not None else (lambda app: cast(Any, market_from)(settings)),
+        "broker": (lambda app: broker) if broker is not None else (lambda app: build_broker(settings, app.state)),
+        "cache": _cache,
+        "ledger": _ledger,
+        "ingest": _ingest,
+        "scoring": lambda app: _scoring(app, agent_memory),
+        "vote": _vote,
+        "placement": lambda app: _placement(app, limits),
+        "logging": _logging,
+    }
+    app = App(settings, clock or SystemClock(), builders)
+    return app if lazy else app.build_all()
+
+
+# -- the builders of the parts: each imports what it builds ---------------------------------------
+
+
+def _cache(app: App) -> PatternCache | None:
+    cache = app.settings.committee.cache
+    if not cache.enabled:
+        return None
+    from coinswarm.domain.committee import PatternCache
+
+    return PatternCache(cache.max_entries)
+
+
+def _ledger(app: App) -> Ledger:
+    """The ledger, its account opened (once: the opening is event 1, before any fill)."""
+    from coinswarm.stages.ledger import Ledger
+
+    settings = app.settings
+    ledger = Ledger(app.history, settings.ledger_stream)
+    ledger.open_account(settings.paper.starting_cash, app.clock.now())
+    return ledger
+
+
+def _ingest(app: App) -> IngestStage:
+    from coinswarm.stages.ingest import IngestStage
+
+    settings = app.settings
+    return IngestStage(
+        app.market, app.state, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
+    )
+
+
+def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
+    from coinswarm.stages.agent_memory import StoredAgentMemory
+    from coinswarm.stages.scoring import ScoringStage
+
+    settings = app.settings
+    return ScoringStage(
+        agent_memory or StoredAgentMemory(app.state),
+        memory_factory(settings),
+        app.state,
+        timeframe_s=settings.timeframe_s,
+        max_bridged_gap=settings.market.max_bridged_gap,
+        warmup_candles=settings.market.warmup_candles,
+        primary_venue=settings.primary_venue.name,
+        fee_bps={v.name: v.fee_bps for v in settings.venues},
+        track_market_state=settings.committee.cache.enabled,
+    )
+
+
+def _vote(app: App) -> VoteStage:
+    from coinswarm.domain.agents.registry import build_agents
+    from coinswarm.domain.committee import Committee
+    from coinswarm.domain.sizing import SizingRule
+    from coinswarm.stages.vote import VoteStage
+
+    settings = app.settings
     _, weights = build_agents(settings.committee.weights, settings.agents)
-    cache = PatternCache(settings.committee.cache.max_entries) if settings.committee.cache.enabled else None
     committee = Committee(
-        weights, quorum=settings.committee.quorum, threshold=settings.committee.threshold, cache=cache
+        weights, quorum=settings.committee.quorum, threshold=settings.committee.threshold, cache=app.cache
     )
-    ledger = Ledger(history, settings.ledger_stream)
-    fees: Mapping[str, float] = {v.name: v.fee_bps for v in settings.venues}
-    stages = Stages(
-        ingest=IngestStage(
-            market, state, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
-        ),
-        scoring=ScoringStage(
-            agent_memory or StoredAgentMemory(state),
-            memory_factory(settings),
-            state,
-            timeframe_s=settings.timeframe_s,
-            max_bridged_gap=settings.market.max_bridged_gap,
-            warmup_candles=settings.market.warmup_candles,
-            primary_venue=settings.primary_venue.name,
-            fee_bps=fees,
-            track_market_state=settings.committee.cache.enabled,
-        ),
-        vote=VoteStage(
-            committee,
-            history,
-            SizingRule(
-                buy_notional=settings.sizing.buy_notional,
-                buy_fraction=settings.sizing.buy_fraction,
-                sell_fraction=settings.sizing.sell_fraction,
-            ),
-        ),
-        placement=PlacementStage(
-            broker,
-            state,
-            history,
-            coordination,
-            clock,
-            limits or limits_from(settings.risk),
-            account=settings.account,
-            trade_lease_s=max(1, settings.timeframe_s // 2),
-        ),
-        logging=TradeLoggingStage(ledger),
+    sizing = SizingRule(
+        buy_notional=settings.sizing.buy_notional,
+        buy_fraction=settings.sizing.buy_fraction,
+        sell_fraction=settings.sizing.sell_fraction,
     )
-    ledger.open_account(settings.paper.starting_cash, clock.now())
-    return App(settings, clock, state, history, coordination, market, broker, ledger, stages, cache)
+    return VoteStage(committee, app.history, sizing)
+
+
+def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
+    from coinswarm.domain.risk import limits_from
+    from coinswarm.stages.placement import PlacementStage
+
+    settings = app.settings
+    return PlacementStage(
+        app.broker,
+        app.state,
+        app.history,
+        app.coordination,
+        app.clock,
+        limits or limits_from(settings.risk),
+        account=settings.account,
+        trade_lease_s=max(1, settings.timeframe_s // 2),
+    )
+
+
+def _logging(app: App) -> TradeLoggingStage:
+    from coinswarm.stages.trade_logging import TradeLoggingStage
+
+    return TradeLoggingStage(app.ledger)

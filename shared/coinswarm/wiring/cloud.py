@@ -21,16 +21,18 @@ _app: App | None = None
 
 
 def container_app(settings: Settings | None = None, **overrides: Any) -> App:
-    """The container's App, built once. `settings` / `overrides` (build_app's keyword arguments:
-    market, store, clock, ...) are used on the first call only; tests reset with `reset_container_app`."""
+    """The container's App, made once; each of its parts (a stage, a store, ...) is built the first time
+    the function uses it, so a function builds only its own stage and what that needs. `settings` /
+    `overrides` (build_app's keyword arguments: market, store, clock, ...) are used on the first call
+    only; tests reset with `reset_container_app`."""
     global _app
     if _app is None:
         with _lock:
             if _app is None:
                 settings = settings or load_settings()
-                if "market" not in overrides:
-                    overrides["market"] = cloud_market(settings)
-                _app = build_app(settings, **overrides)
+                if "market" not in overrides and "market_from" not in overrides:
+                    overrides["market_from"] = cloud_market  # built by the stage that reads it (ingest)
+                _app = build_app(settings, lazy=True, **overrides)
     return _app
 
 

@@ -2,7 +2,8 @@
 functions-framework does (by file, as module `gcp`) and then builds the container's runtime and App with
 the default stores never loads the AWS or Azure SDKs, nor Firestore, which the configuration did not
 choose. (functions-framework's .pth file creates empty `google` / `google.cloud` namespace packages at
-interpreter start: the SDKs themselves are what must stay out.)"""
+interpreter start: the SDKs themselves are what must stay out.) Nor does it load any stage at import,
+and building the function's own stage loads that stage's modules and no other stage's."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from stage_modules import EVERY_STAGE_MODULE, STAGE_OF_FUNCTION, own_modules
 
 pytest.importorskip("functions_framework", reason="functions-framework is not installed (.[gcp])")
 
@@ -31,11 +34,15 @@ NOT_CHOSEN = ("boto3", "botocore", "aws_lambda_powertools", "azure.cosmos", "goo
 PROBE = """
 import importlib.util, json, sys
 
-path, target, not_chosen = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+path, target, not_chosen, stage, every = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4], sys.argv[5]
 
 
 def loaded():
     return sorted(m for m in sys.modules if any(m == n or m.startswith(n + ".") for n in not_chosen))
+
+
+def stages():
+    return sorted(m for m in every.split(",") if m in sys.modules)
 
 
 spec = importlib.util.spec_from_file_location("gcp", path)
@@ -43,15 +50,22 @@ module = importlib.util.module_from_spec(spec)
 sys.modules["gcp"] = module
 spec.loader.exec_module(module)
 assert callable(getattr(module, target))
-after_import = loaded()
+after_import, stages_at_import = loaded(), stages()
 from functions import gcp_common
 
-gcp_common.runtime().app
+app = gcp_common.runtime().app
 if target == "manual_trade":
     gcp_common.manual_trade_handler()
 if target == "push_receiver":
     module.receiver()
-print(json.dumps({"import": after_import, "build": loaded(), "pubsub": "google.cloud.pubsub_v1" in sys.modules}))
+if stage:
+    getattr(app.stages, stage)
+print(json.dumps({
+    "import": after_import,
+    "build": loaded(),
+    "pubsub": "google.cloud.pubsub_v1" in sys.modules,
+    "stages": {"import": stages_at_import, "build": stages()},
+}))
 """
 
 
@@ -67,7 +81,10 @@ def test_a_gcp_entry_point_loads_no_sdk_its_configuration_did_not_choose(name: s
     )
     source = ROOT / "functions" / name / "gcp.py"
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(source), name, ",".join(NOT_CHOSEN)],
+        [
+            *(sys.executable, "-c", PROBE, str(source), name, ",".join(NOT_CHOSEN)),
+            *(STAGE_OF_FUNCTION[name] or "", ",".join(EVERY_STAGE_MODULE)),
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -76,4 +93,5 @@ def test_a_gcp_entry_point_loads_no_sdk_its_configuration_did_not_choose(name: s
     )
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert found == {"import": [], "build": [], "pubsub": True}
+    stages = {"import": [], "build": own_modules(name)}  # its own stage's modules, once built; no other's
+    assert found == {"import": [], "build": [], "pubsub": True, "stages": stages}
