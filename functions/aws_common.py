@@ -33,7 +33,7 @@ One that arrives while another invocation holds the message's claim (`ClaimInPro
 `coinswarm.stages.outbox`) is refused so that it comes back later, logged as a warning without a traceback:
 raised from an asynchronous invocation (Lambda retries it), listed in an SQS batch's `batchItemFailures`.
 A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
-(`coinswarm.stages.trade_logging.worth_logging`), and skipping it saves an invocation per symbol and
+(`coinswarm.stages.messages.worth_logging`), and skipping it saves an invocation per symbol and
 cycle. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
 """
 
@@ -64,8 +64,8 @@ from coinswarm.stages.messages import (
     PlacementDone,
     ScoresReady,
     decode,
+    worth_logging,
 )
-from coinswarm.stages.trade_logging import worth_logging
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
 

@@ -14,7 +14,7 @@ A live cycle brings one new candle per symbol. Per symbol and cycle (the worst c
   was ever placed and there is no book yet: three reads, the figure taken) and, when the symbol is
   held, written back re-priced (the worst case: every symbol held); one PlacementDone every time, an
   order or not, kept with the message's claim (the outbox), but handed on by the AWS functions only when
-  it carries a fill (`stages.trade_logging.worth_logging`: nothing else reaches the ledger); Cloud
+  it carries a fill (`stages.messages.worth_logging`: nothing else reaches the ledger); Cloud
   Functions hand every one on. On AWS powertools' idempotency record is put and then completed (two
   writes).
 * trade_logging: invoked only for a fill (from AWS), with the ledger append and the projection update.

@@ -166,3 +166,10 @@ def decode(kind: type[M], body: str | bytes) -> M:
     """Parse and validate a message of `kind` from JSON; raises pydantic's ValidationError if malformed."""
     message: M = _adapter(kind).validate_json(body)
     return message
+
+
+def worth_logging(msg: PlacementDone) -> bool:
+    """Whether trade logging has anything to do with `msg`: only fills reach the ledger. Orders placed, risk
+    refusals and venue refusals are recorded where they happen (the broker's book, the history); a
+    deployment need not hand on a PlacementDone without a fill (the AWS functions do not)."""
+    return bool(msg.fills)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coinswarm.stages.ledger import Ledger
-from coinswarm.stages.messages import LOGGED, Message, PlacementDone, TradesLogged
+from coinswarm.stages.messages import LOGGED, Message, PlacementDone, TradesLogged, worth_logging
 
 
 class TradeLoggingStage:
@@ -27,10 +27,3 @@ class TradeLoggingStage:
                 ),
             )
         ]
-
-
-def worth_logging(msg: PlacementDone) -> bool:
-    """Whether this stage has anything to do with `msg`: only fills reach the ledger. Orders placed, risk
-    refusals and venue refusals are recorded where they happen (the broker's book, the history); a
-    deployment need not hand on a PlacementDone without a fill (the AWS functions do not)."""
-    return bool(msg.fills)
