@@ -48,6 +48,7 @@ from coinswarm.observability.logs import configure_json_logging, cycle_context, 
 from coinswarm.ports.bus import Bus
 from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CycleTick, M, Message, decode
+from coinswarm.stages.outbox import GCP_FUNCTION_TIMEOUT_S
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app, reset_container_app
 
@@ -88,7 +89,8 @@ class Runtime:
 
     @property
     def app(self) -> App:
-        return container_app(self.settings, **self._app_overrides)
+        # the claims of a Cloud Function last past its 60-s timeout (stages.outbox)
+        return container_app(self.settings, **{"function_timeout_s": GCP_FUNCTION_TIMEOUT_S, **self._app_overrides})
 
     @property
     def bus(self) -> PubSubBus:

@@ -46,9 +46,8 @@ of a killed invocation, so that the redelivery takes the claim over:
   after 10 s, then about twice as long each time (`pubsub_bus.RETRY_BACKOFF_S`), 5 deliveries in all
   (`MAX_DELIVERY_ATTEMPTS`): the 2nd to 4th come about 10, 30 and 70 s after the first, the 5th about
   150 s after it, past the claim (and a message that still fails waits in the dead-letter subscription).
-  So a container on Google Cloud must build its outboxes with `in_progress_ttl_s(GCP_FUNCTION_TIMEOUT_S)`
-  (not wired yet: every container takes the default, `IN_PROGRESS_TTL_S`, and a function there that
-  ran past 40 s could see a duplicate take its claim over).
+  So a container on Google Cloud builds its outboxes with `in_progress_ttl_s(GCP_FUNCTION_TIMEOUT_S)`
+  (functions/gcp_common.py passes it to the composition root as `function_timeout_s`).
 
 tests/unit/test_outbox.py pins this arithmetic against the constants of the buses.
 

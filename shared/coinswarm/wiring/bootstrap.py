@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore
     from coinswarm.stages.ingest import IngestStage
     from coinswarm.stages.ledger import Ledger
+    from coinswarm.stages.outbox import Outbox
     from coinswarm.stages.placement import PlacementStage
     from coinswarm.stages.scoring import ScoringStage
     from coinswarm.stages.trade_logging import TradeLoggingStage
@@ -56,6 +57,7 @@ EVERY_PART = (
     "market",
     "broker",
     "cache",
+    "outbox",
     "ingest",
     "scoring",
     "vote",
@@ -290,10 +292,19 @@ def build_app(
     limits: RiskLimits | None = None,
     stores: Stores | None = None,
     lazy: bool = False,
+    outbox: bool | None = None,
+    function_timeout_s: int | None = None,
 ) -> App:
     """The App of `settings`. `market` is the market data, or `market_from(settings)` builds it on first
     use. `stores` replaces the adapters the configuration names (a test's shims around a stand-in).
-    `lazy`: build each part on first use (a cloud function) instead of all of them now."""
+    `lazy`: build each part on first use (a cloud function) instead of all of them now.
+    `outbox`: whether the committing stages keep their hand-on with a claim on each message (see
+    stages.outbox); by default in mesh wiring, where a message may come again, and not in fused wiring
+    or a backtest, which deliver each message once (placement then keeps its own, as it always has).
+    A cloud function always keeps one. `function_timeout_s`: how long the functions taking those claims
+    may run (`deploy.timeout_s` on AWS, the default; Cloud Functions' 60 s on Google Cloud)."""
+    keep = settings.wiring == "mesh" if outbox is None else outbox
+    timeout_s = function_timeout_s or settings.deploy.timeout_s
     if (market is None) == (market_from is None):
         raise TypeError("build_app: give either market or market_from")
     if stores is None and not lazy:
@@ -314,6 +325,7 @@ def build_app(
         "market": (lambda app: market) if market is not None else (lambda app: cast(Any, market_from)(settings)),
         "broker": (lambda app: broker) if broker is not None else (lambda app: build_broker(settings, app.state)),
         "cache": _cache,
+        "outbox": lambda app: _outbox(app, keep, timeout_s),
         "ledger": _ledger,
         "ingest": _ingest,
         "scoring": lambda app: _scoring(app, agent_memory),
@@ -337,6 +349,21 @@ def _cache(app: App) -> PatternCache | None:
     return PatternCache(cache.max_entries)
 
 
+def _outbox(app: App, keep: bool, function_timeout_s: int) -> Outbox | None:
+    """The outbox the committing stages share, or None where messages come once (see build_app)."""
+    if not keep:
+        return None
+    from coinswarm.stages.outbox import Outbox, in_progress_ttl_s
+
+    return Outbox(app.coordination, app.clock, in_progress_ttl_s=in_progress_ttl_s(function_timeout_s))
+
+
+def _no_outbox_or(outbox: Outbox | None) -> Outbox:
+    from coinswarm.stages.outbox import NO_OUTBOX
+
+    return NO_OUTBOX if outbox is None else outbox
+
+
 def _ledger(app: App) -> Ledger:
     """The ledger, its account opened (once: the opening is event 1, before any fill)."""
     from coinswarm.stages.ledger import Ledger
@@ -352,7 +379,12 @@ def _ingest(app: App) -> IngestStage:
 
     settings = app.settings
     return IngestStage(
-        app.market, app.state, timeframe_s=settings.timeframe_s, warmup_candles=settings.market.warmup_candles
+        app.market,
+        app.state,
+        timeframe_s=settings.timeframe_s,
+        warmup_candles=settings.market.warmup_candles,
+        backfill_horizon=settings.market.backfill_horizon,
+        outbox=_no_outbox_or(app.part("outbox")),
     )
 
 
@@ -371,6 +403,7 @@ def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
         primary_venue=settings.primary_venue.name,
         fee_bps={v.name: v.fee_bps for v in settings.venues},
         track_market_state=settings.committee.cache.enabled,
+        outbox=_no_outbox_or(app.part("outbox")),
     )
 
 
@@ -390,7 +423,7 @@ def _vote(app: App) -> VoteStage:
         buy_fraction=settings.sizing.buy_fraction,
         sell_fraction=settings.sizing.sell_fraction,
     )
-    return VoteStage(committee, app.history, sizing)
+    return VoteStage(committee, app.history, sizing, outbox=_no_outbox_or(app.part("outbox")))
 
 
 def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
@@ -407,6 +440,7 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
         limits or limits_from(settings.risk),
         account=settings.account,
         trade_lease_s=max(1, settings.timeframe_s // 2),
+        outbox=app.part("outbox"),
     )
 
 

@@ -32,6 +32,7 @@ def container_app(settings: Settings | None = None, **overrides: Any) -> App:
                 settings = settings or load_settings()
                 if "market" not in overrides and "market_from" not in overrides:
                     overrides["market_from"] = cloud_market  # built by the stage that reads it (ingest)
+                overrides.setdefault("outbox", True)  # a cloud bus may deliver any message again
                 _app = build_app(settings, lazy=True, **overrides)
     return _app
 
