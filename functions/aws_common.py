@@ -43,7 +43,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
@@ -68,6 +68,9 @@ from coinswarm.stages.messages import (
 )
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
+
+if TYPE_CHECKING:
+    from coinswarm.config.settings import Settings
 
 In = TypeVar("In", CycleTick, CandlesReady, ScoresReady, DecisionReady, PlacementDone)
 T = TypeVar("T")
@@ -100,11 +103,11 @@ class AwsFunction:
 
     def app(self) -> App:
         """The container's App; the first time this function sees it, its bus and redaction too."""
-        app = container_app()
+        app = container_app(settings_from=aws_settings)
         if app is not self._app:
             with self._lock:
                 if app is not self._app:
-                    self._bus = chain_bus(app)
+                    self._bus = None  # built on first use: a function that hands nothing on never pays for it
                     self._outbound = None
                     self._built.clear()
                     self._app = app
@@ -113,9 +116,11 @@ class AwsFunction:
 
     def bus(self) -> Bus:
         """The bus of `deploy.chain` on AWS: an asynchronous invocation of the consumer, or its SQS queue."""
-        self.app()
-        assert self._bus is not None
-        return self._bus
+        app = self.app()
+        with self._lock:
+            if self._bus is None:
+                self._bus = chain_bus(app)
+            return self._bus
 
     def outbound(self) -> Any:
         """Where this function's outputs go: the chain's bus (`bus()`), except the topics whose consumer
@@ -296,6 +301,15 @@ def chain_bus(app: App) -> Bus:
 def worth_sending(topic: str, message: Message) -> bool:
     """Everything is handed on but a PlacementDone without a fill, which trade_logging would ignore."""
     return topic != PLACEMENTS or not isinstance(message, PlacementDone) or worth_logging(message)
+
+
+def aws_settings() -> Settings:
+    """The configuration of a Lambda container: its environment, plus the secret settings (the Cosmos DB
+    key, the exchange's keys) read from SSM where Terraform's SECRET_SETTINGS says they are."""
+    from coinswarm.config import load_settings
+    from functions.secret_settings import aws_environment
+
+    return load_settings(env=aws_environment())
 
 
 class ScheduledEvent(BaseModel):

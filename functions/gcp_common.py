@@ -192,9 +192,14 @@ def use_runtime(rt: Runtime | None) -> None:
 
 
 def container_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """The configuration, leaving out the COINSWARM_* variables that carry secrets, not settings."""
+    """The configuration, leaving out the COINSWARM_* variables that carry secrets, not settings, and with
+    the secret settings (the Cosmos DB key, the exchange's keys) read from Secret Manager where Terraform's
+    SECRET_SETTINGS says they are (functions/secret_settings.py)."""
+    from functions.secret_settings import secret_manager_fetch, with_secret_settings
+
     env = os.environ if env is None else env
-    return load_settings(env={k: v for k, v in env.items() if k not in _NOT_SETTINGS})
+    kept = {k: v for k, v in env.items() if k not in _NOT_SETTINGS}
+    return load_settings(env=with_secret_settings(kept, secret_manager_fetch()))
 
 
 # -- Pub/Sub pushes -----------------------------------------------------------------------------------

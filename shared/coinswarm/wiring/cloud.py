@@ -10,6 +10,7 @@ is the paper broker unless live trading is deliberately configured, the stores a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from coinswarm.config import load_settings
@@ -20,7 +21,9 @@ _lock = threading.Lock()
 _app: App | None = None
 
 
-def container_app(settings: Settings | None = None, **overrides: Any) -> App:
+def container_app(
+    settings: Settings | None = None, *, settings_from: Callable[[], Settings] | None = None, **overrides: Any
+) -> App:
     """The container's App, made once; each of its parts (a stage, a store, ...) is built the first time
     the function uses it, so a function builds only its own stage and what that needs. `settings` /
     `overrides` (build_app's keyword arguments: market, store, clock, ...) are used on the first call
@@ -29,7 +32,7 @@ def container_app(settings: Settings | None = None, **overrides: Any) -> App:
     if _app is None:
         with _lock:
             if _app is None:
-                settings = settings or load_settings()
+                settings = settings or (settings_from or load_settings)()
                 if "market" not in overrides and "market_from" not in overrides:
                     overrides["market_from"] = cloud_market  # built by the stage that reads it (ingest)
                 overrides.setdefault("outbox", True)  # a cloud bus may deliver any message again
@@ -44,7 +47,9 @@ def reset_container_app() -> None:
 
 
 def cloud_market(settings: Settings) -> Any:
-    if settings.market.source == "venue":
+    """The market data a cloud function reads: the venue's own when it trades live (orders and prices from
+    one source, whatever `market.source` says) or when `market.source` is "venue"; else as configured."""
+    if settings.market.source == "venue" or settings.mode == "live":
         from coinswarm.wiring.live import venue_market
 
         return venue_market(settings)
