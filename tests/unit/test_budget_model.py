@@ -83,6 +83,20 @@ def test_the_default_configuration_fits_every_quota_with_2x_headroom() -> None:
     ]
 
 
+def test_the_outboxes_are_billed_on_dynamodb_in_mesh_wiring_and_only_placements_in_fused() -> None:
+    # per symbol and cycle: candle 1 + agents' memory 3 + book 2 = 6 WCU, x 3 = 18, + an order's 6 x 1/30 = 18.2;
+    # outboxes (a claim, 1 WCU, then its completion with the outputs, 1 WCU per KB started):
+    #   ingest 1 + 1, scoring 1 + 2, vote 1 + 2, placement 1 + 1 = 10 per symbol: 30
+    mesh = project_usage(Settings())
+    assert mesh.per_cycle["dynamodb_wcu"] == pytest.approx(18.2 + 30)
+    assert line(Settings(), "dynamodb_write_load").used == pytest.approx(48.2 / 60)
+    fused = project_usage(cfg(wiring="fused"))
+    assert fused.per_cycle["dynamodb_wcu"] == pytest.approx(18.2 + 3 * 2)  # placement's own outbox only
+    # the secrets: manual trade, the exchange's key and secret, the Cosmos DB key; + the push secret when split
+    assert mesh.month["ssm_parameters"] == 4
+    assert project_usage(cfg(deploy__placement={"agent_scoring": "gcp"})).month["ssm_parameters"] == 5
+
+
 def test_a_fourth_symbol_every_minute_is_over_the_lambda_requests_share() -> None:
     # 43,200 x (1 + 3 x 4) = 561,600 + 1,440 fills + 300 manual = 563,340: 56 %
     four = cfg(symbols=["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"])
@@ -130,10 +144,11 @@ def test_the_default_with_fused_wiring_fits_every_quota_with_2x_headroom() -> No
 def test_all_on_gcp_firestore_pubsub_and_functions() -> None:
     s = cfg(deploy__placement=ALL_GCP)
     usage = project_usage(s)
-    # Firestore reads a day: 18.2 a cycle + one read before each document write (2 x 3 + 4 x 1/30) = 24.333 x 1440
-    assert usage.month["firestore_reads"] == pytest.approx(35_040)
-    # writes: 3 per symbol x 3 + 4 x 1/30 = 9.1333 a cycle x 1440 = 13,152 a day: 66 % of 20,000
-    assert usage.month["firestore_writes"] == pytest.approx(13_152)
+    # Firestore reads a day: 18.2 a cycle + one read before each document write (2 x 3 + 4 x 1/30) + one read
+    # in each outbox transaction (4 stages x 2 x 3 = 24) = 48.333 x 1440 = 69,600 (139 % of 50,000)
+    assert usage.month["firestore_reads"] == pytest.approx(69_600)
+    # writes: 3 per symbol x 3 + 4 x 1/30 + the outboxes' 24 = 33.1333 a cycle x 1440 = 47,712 a day: 239 %
+    assert usage.month["firestore_writes"] == pytest.approx(47_712)
     # Pub/Sub: 4 hops x 3 x 43,200 x 2 (publish + push) x 1,000 B (the minimum) + 1,440 TradesLogged x 1,000 B
     assert usage.month["pubsub"] == pytest.approx((1_036_800_000 + 1_440_000) / 2**30)
     # GB-s: 100 ms steps: 150 ms bills 200 ms. 16,200 + 6,480 + 6,480 + 9,720 + 6,480 + 75 = 45,435; GHz-s x 0.4 / 0.25
@@ -141,7 +156,10 @@ def test_all_on_gcp_firestore_pubsub_and_functions() -> None:
     assert usage.month["gcf_ghz_s"] == pytest.approx(45_435 / 0.25 * 0.4)
     assert usage.month["cloud_scheduler_jobs"] == 1
     assert usage.month.get("lambda_requests", 0) == 0 and usage.month.get("sqs_requests", 0) == 0
-    assert "firestore_writes" in {x.key for x in project(s).over}
+    assert {"firestore_writes", "firestore_reads"} <= {x.key for x in project(s).over}
+    # fused wiring on Google Cloud keeps only placement's outbox: 9.1333 + 2 x 3 = 15.1333 writes a cycle
+    fused = project_usage(cfg(deploy__placement=ALL_GCP, wiring="fused"))
+    assert fused.month["firestore_writes"] == pytest.approx(15.1333333 * 1440)
 
 
 @pytest.mark.parametrize("chain", ["invoke", "queues"])

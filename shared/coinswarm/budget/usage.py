@@ -226,6 +226,7 @@ class _Model:
     def _state(self) -> None:
         reads = sum(p.STATE_READS.values()) * self.n + p.ORDER_STATE_READS * self.orders_cycle
         writes = sum(p.STATE_WRITES.values()) * self.n + p.ORDER_STATE_WRITES * self.orders_cycle
+        writes += self._outbox_writes()
         self.u.per_cycle["state_reads"] = reads
         self.u.per_cycle["state_writes"] = writes
         stores = {self.state_store, self.coord_store}
@@ -237,6 +238,19 @@ class _Model:
             if self.cloud[f] == "gcp" and self.state_store == "dynamodb":
                 ops = (p.STATE_READS.get(f, 0) + p.STATE_WRITES.get(f, 0)) * self.n
                 self._egress("gcp", ops * self.cycles * (p.REQUEST_OVERHEAD_BYTES + p.AGENT_MEMORY_BYTES / 2))
+
+    def _outbox_writes(self) -> float:
+        """Mesh wiring: every committing stage claims each message and completes the claim with its outputs
+        (stages.outbox); fused wiring delivers once and keeps none but placement's own (per symbol too)."""
+        if self.fused:
+            return p.OUTBOX_WRITES["order_placement"] * self.n
+        return sum(p.OUTBOX_WRITES.values()) * self.n
+
+    def _outbox_wcu(self) -> float:
+        """DynamoDB: the claim (a small item, 1 WCU) and its completion with the outputs (1 WCU per KB)."""
+        stages = ("order_placement",) if self.fused else tuple(p.OUTBOX_WRITES)
+        per_symbol = sum(1 + math.ceil((p.OUTBOX_BYTES[f] + p.OUTBOX_KEY_BYTES) / 1024) for f in stages)
+        return self.n * per_symbol
 
     def _dynamodb(self, reads: float, writes: float, *, uses_state: bool) -> None:
         rcu = wcu = 0
@@ -266,6 +280,7 @@ class _Model:
             n * (math.ceil(p.CANDLE_BYTES / 1024) + math.ceil(p.AGENT_MEMORY_BYTES / 1024))
             + n * math.ceil(p.BOOK_BYTES / 1024)
             + self.orders_cycle * (2 + 2 * math.ceil(p.BOOK_BYTES / 1024))
+            + self._outbox_wcu()
         )
         self.u.per_cycle["dynamodb_rcu"] = rcu_cycle
         self.u.per_cycle["dynamodb_wcu"] = wcu_cycle
@@ -278,9 +293,10 @@ class _Model:
         return self.u.per_cycle.get("invocations.order_placement", 0.0)
 
     def _firestore(self, reads: float, writes: float) -> None:
-        # Firestore's conditional put reads the document first: one more read per write of a document
+        # Firestore's conditional put reads the document first: one more read per write of a document, and
+        # each outbox write is a transaction that reads the claim first
         doc_writes: float = (p.STATE_WRITES["agent_scoring"] + p.STATE_WRITES["order_placement"]) * self.n
-        doc_writes += p.ORDER_STATE_WRITES * self.orders_cycle
+        doc_writes += p.ORDER_STATE_WRITES * self.orders_cycle + self._outbox_writes()
         self.u.add("firestore_reads", (reads + doc_writes) * self.cycles_day)
         self.u.add("firestore_writes", writes * self.cycles_day)
         self.u.add("firestore_deletes", 0.0)  # nothing deletes; TTL deletes are billed apart, never free
@@ -316,11 +332,16 @@ class _Model:
         stored = ingested / DAYS * min(self.d.log_retention_days, STORAGE_HORIZON_DAYS)
         self.u.add("cloudwatch_logs", (ingested + stored) / GB)
         self.u.add("cloudwatch_metrics", float(self.d.custom_metrics))
+        # the secrets Terraform keeps (terraform/modules/*/locals.tf secret_specs): the manual trade secret, the
+        # exchange's key and secret, the Cosmos DB key (the history is in Cosmos DB, as `_history` projects)
+        # and the push secret (stages split across clouds); on AWS standard SSM parameters, on GCP Secret
+        # Manager versions
+        secrets = 4 + (len(set(self.cloud.values())) > 1)
         manual = self.cloud["manual_trade"]
         if manual == "aws":
-            self.u.add("ssm_parameters", 1)
+            self.u.add("ssm_parameters", float(secrets))
         else:
-            self.u.add("secret_versions", 1)
+            self.u.add("secret_versions", float(secrets))
             self.u.add("secret_access", self.d.manual_calls_per_day * DAYS)
         if self.tick_cloud == "gcp":
             self._egress("gcp", 2 * self.n * self.cycles * p.REQUEST_OVERHEAD_BYTES)  # candles + quotes requests
