@@ -195,11 +195,11 @@ def container_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The configuration, leaving out the COINSWARM_* variables that carry secrets, not settings, and with
     the secret settings (the Cosmos DB key, the exchange's keys) read from Secret Manager where Terraform's
     SECRET_SETTINGS says they are (functions/secret_settings.py)."""
-    from functions.secret_settings import secret_manager_fetch, with_secret_settings
+    from functions.secret_settings import with_secret_settings
 
     env = os.environ if env is None else env
     kept = {k: v for k, v in env.items() if k not in _NOT_SETTINGS}
-    return load_settings(env=with_secret_settings(kept, secret_manager_fetch()))
+    return load_settings(env=with_secret_settings(kept, access_secret))
 
 
 # -- Pub/Sub pushes -----------------------------------------------------------------------------------

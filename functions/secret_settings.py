@@ -8,8 +8,9 @@ deliberately not a `COINSWARM_*` variable: it says where secrets are, it is not 
 
 `with_secret_settings(env, fetch)` returns the environment with each of those values added as the
 `COINSWARM_*` variable the loader reads, for `load_settings(env=...)`; `fetch(where)` reads one value
-(`ssm_fetch(client)`, `secret_manager_fetch()`). `aws_environment()` is the whole step on Lambda: the
-process environment plus what SSM holds (call it once, when the container's App is built).
+(`ssm_fetch(client)`; on Google Cloud `functions.gcp_common.access_secret`). `aws_environment()` is the
+whole step on Lambda: the process environment plus what SSM holds (call it once, when the container's App
+is built).
 Two kinds of path: `<section>.<field>` (`azure.cosmos_key`) and `venues.<index>.<field>` (the venue
 list travels whole in `COINSWARM_VENUES`, so the value goes into that list, or into the default list
 when the configuration names no venue).
@@ -80,13 +81,6 @@ def aws_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 def ssm_fetch(client: Any) -> Fetch:
     """Read an SSM SecureString parameter, decrypted (the function's role may read only its own)."""
     return lambda name: str(client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
-
-
-def secret_manager_fetch(session: Any = None) -> Fetch:
-    """Read a Secret Manager secret version with the function's service account."""
-    from functions.gcp_common import access_secret
-
-    return lambda name: access_secret(name, session=session)
 
 
 def _wanted(raw: str) -> dict[str, str]:
