@@ -2,18 +2,21 @@
 chained exactly as workflows/aws/cycle.asl.json chains them (`asl_runner`: each handler is invoked with
 the payload the state machine builds from the previous handler's answer, by the definition's own
 Parameters, ResultSelector, ResultPath and Choice), on the moto-backed stores of the queue cycle's test.
-(tests/integration/test_step_functions_cycle.py runs the same definition on moto's engine with canned
-answers.)"""
+The approved cycle's real answers are then fed to moto's Step Functions engine running the definition,
+which must invoke the functions with the very payloads the runner built (tests/integration/
+test_step_functions_cycle.py runs the definition there with canned answers)."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from asl_runner import StateMachine
-from aws_helpers import SYMBOLS, TF, LambdaContext, Mesh
+from aws_helpers import SYMBOLS, TF, LambdaContext, Mesh, moto_api
 
 from coinswarm.config.deploy import deployed_name
 from coinswarm.domain.models import FillRecorded
@@ -25,6 +28,7 @@ from functions.order_placement import aws as order_placement
 from functions.tick_ingest import aws as tick_ingest
 from functions.trade_logging import aws as trade_logging
 from functions.workflow_step import BadWorkflowPayload
+from servers.moto import REGION, aws_client
 from templatefile import WORKFLOWS, render
 
 HANDLERS = {
@@ -52,6 +56,70 @@ def machine(handlers: dict[str, Any] | None = None) -> StateMachine:
 def start_time(ts: int) -> str:
     """`$$.Execution.StartTime` as Step Functions writes it: a few seconds after the candle closed."""
     return datetime.fromtimestamp(ts + 3.25, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def execute_on_moto(endpoint: str, answers: list[Any]) -> dict[str, Any]:
+    """cycle.asl.json on moto's Step Functions engine, each Lambda answering the next of `answers`; the
+    states entered and the payload of each invocation."""
+    before = moto_api(endpoint, "/moto-api/config")
+    moto_api(
+        endpoint,
+        "/moto-api/config",
+        {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+    )
+    run = uuid.uuid4().hex[:8]
+    iam, lam, sfn = (aws_client(service, endpoint) for service in ("iam", "lambda", "stepfunctions"))
+    try:
+        role = iam.create_role(
+            RoleName=f"coinswarm-wf-{run}",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )["Role"]["Arn"]
+        arns = {
+            f"{f}_arn": lam.create_function(
+                FunctionName=f"{deployed_name(f)}-{run}",
+                Runtime="python3.12",
+                Role=role,
+                Handler=f"functions.{f}.aws.handler",
+                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # never run: moto answers from its queue
+                Architectures=["arm64"],
+            )["FunctionArn"]
+            for f in HANDLERS
+        }
+        definition = render(
+            (WORKFLOWS / "aws" / "cycle.asl.json").read_text(),
+            {**arns, "dead_letter_queue_url": f"{endpoint}/123456789012/coinswarm-cycle-dlq-{run}"},
+        )
+        machine_arn = sfn.create_state_machine(name=f"coinswarm-wf-{run}", definition=definition, roleArn=role)[
+            "stateMachineArn"
+        ]
+        moto_api(
+            endpoint,
+            "/moto-api/static/lambda-simple/response",
+            {"results": [json.dumps(a) for a in answers], "region": REGION, "account_id": "123456789012"},
+        )
+        execution = sfn.start_execution(stateMachineArn=machine_arn, input="{}")["executionArn"]
+        deadline = time.monotonic() + 20.0
+        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution still runs after 20 s"
+            time.sleep(0.05)  # the bounded poll for the engine's thread
+        assert described["status"] == "SUCCEEDED", described
+        events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        return {
+            "path": [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e],
+            "payloads": [
+                json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]
+                for e in events
+                if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "lambda"
+            ],
+        }
+    finally:
+        moto_api(
+            endpoint,
+            "/moto-api/config",
+            {"stepfunctions": {"execute_state_machine": False}, "lambda": before["lambda"]},
+        )
+        for client in (iam, lam, sfn):
+            client.close()
 
 
 def workflow_mesh(make_mesh: Any, **sections: dict[str, Any]) -> Mesh:
@@ -103,6 +171,8 @@ def test_a_confident_cycle_places_and_logs_through_the_state_machine(make_mesh: 
     assert mesh.app.ledger.portfolio().seq == len(mesh.app.ledger.events())
     assert_nothing_published(mesh)  # the state machine hands the messages on, not the queues
 
+    approved = run  # (the last cycle: the one that filled)
+
     # the same cycle again (a second execution, a redrive): ingest finds no candle it has not handed on,
     # as a repeated schedule does, so the vote has nothing to decide and nothing is placed twice
     submitted = list(mesh.broker.submitted)
@@ -111,6 +181,15 @@ def test_a_confident_cycle_places_and_logs_through_the_state_machine(make_mesh: 
     assert again.output["ingest"]["messages"] == [] and again.output["vote"]["confidence"] == 0.0
     assert mesh.broker.submitted == submitted
     assert mesh.app.ledger.verify().ok
+
+    # the runner chains as Step Functions does: moto's engine, answered with the handlers' real answers
+    # of the last cycle, invokes each function with the very payloads the handlers were given
+    assert approved.path == APPROVE_PATH  # fills come from placement, which only the approve path runs
+    on_moto = execute_on_moto(mesh.endpoint, [answer for _, _, answer in approved.invocations])
+    assert on_moto["path"] == APPROVE_PATH
+    fed = [payload for _, payload, _ in approved.invocations]
+    assert on_moto["payloads"][1:] == fed[1:]  # Ingest's differs only by the execution's start time
+    assert set(on_moto["payloads"][0]) == set(fed[0]) == {"workflow", "time"}
 
 
 def test_a_cycle_below_the_threshold_stores_its_decisions_and_places_nothing(make_mesh: Any) -> None:
