@@ -26,6 +26,8 @@
   `batchItemFailures`, so SQS redelivers that record alone and moves it to the dead-letter queue after
   five receives; the rest of the batch succeeds. (The event source mapping must enable
   `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
+* a workflow's step (chain "workflow", `{"workflow": true, "messages": [...]}`, see
+  `functions.workflow_step`): each message run as above, the outputs answered, not published.
 
 A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
 idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
@@ -68,6 +70,8 @@ from coinswarm.stages.messages import (
 )
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
+from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages
+from functions.workflow_step import answer as workflow_answer
 
 if TYPE_CHECKING:
     from coinswarm.config.settings import Settings
@@ -204,7 +208,38 @@ class AwsFunction:
         """A stage function's event: an SQS batch (it has `Records`), else an asynchronous invocation."""
         if isinstance(event, dict) and "Records" in event:
             return self.sqs_batch(event, context, kind, stage)
+        if is_workflow(event):  # chain "workflow": a step of the cycle's state machine
+            return self.workflow(lambda app: read_messages(event, kind), kind, stage)
         return self.invoked(event, kind, stage)
+
+    def workflow(self, read: Callable[[App], Sequence[Any]], kind: type[Any], stage: Stage) -> dict[str, Any]:
+        """A workflow's step (`functions.workflow_step`): the messages `read` from its payload run through
+        the stage, and its outputs answered, published nowhere (the state machine hands them on).
+        Raises `BadWorkflowPayload` for a payload no retry can fix (the state machine's catch sends the
+        cycle to its dead letter), `ClaimInProgress` as itself (the state machine retries it by name)."""
+        app = self.app()
+        try:
+            messages = read(app)
+            outputs: list[tuple[str, Message]] = []
+            for message in messages:
+                self.logger.set_correlation_id(message.cycle_id)
+                outputs += [(topic, out) for topic, out in stage(app)(message) if worth_sending(topic, out)]
+            self.logger.info(
+                f"workflow step: {len(messages)} {kind.__name__} handled",
+                extra={"answered": [topic for topic, _ in outputs]},
+            )
+            return workflow_answer(outputs, kind, app.settings.committee.threshold)
+        except BadWorkflowPayload as exc:
+            self.logger.error(f"{self.name}: refused the workflow's payload: {exc}")
+            raise
+        except ClaimInProgress as exc:
+            self.logger.warning(f"{self.name}: {exc}; the workflow retries the step")
+            raise
+        except Exception:
+            self.logger.exception(f"{self.name}: the workflow's step failed; the workflow retries or dead-letters it")
+            raise
+        finally:
+            self.logger.set_correlation_id(None)
 
     def invoked(self, event: Any, kind: type[In], stage: Stage) -> dict[str, Any]:
         """One message from an asynchronous invocation (`LambdaInvokeBus`): decoded as `kind` and run.

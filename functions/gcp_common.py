@@ -10,6 +10,12 @@
   receiver (`Runtime.publish`). Everything it logs carries the cycle id (and so Cloud Logging's trace)
   of the message, and the cycle id travels with every message, on either bus.
 * `run_tick(at)`: the cycle Cloud Scheduler starts, as of the last candle closed at `at`.
+* `serve(request, Kind, stage)`: a stage function's HTTP request, either a Pub/Sub push (read as
+  functions-framework reads a CloudEvent, then `consume`) or a step of the cycle's workflow
+  (`deploy.chain = "workflow"`, `functions.workflow_step`): `workflow(...)` runs the stage and answers
+  its outputs as JSON, published nowhere; 400 for a payload that is not the contract (the workflow
+  dead-letters the cycle), 503 for `ClaimInProgress` and 500 for any other failure (the workflow
+  retries both).
 * `manual_trade_handler()`: the manual trade endpoint, its secret from Secret Manager.
 
 Acknowledging a push (answering 2xx) or not is how a function tells Pub/Sub what to do next:
@@ -51,6 +57,8 @@ from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.stages.outbox import GCP_FUNCTION_TIMEOUT_S
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app, reset_container_app
+from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages, read_time
+from functions.workflow_step import answer as workflow_answer
 
 log = logging.getLogger("coinswarm.gcp")
 
@@ -302,6 +310,82 @@ def _message(push: Push, kind: type[M], topic: str, consumer: str) -> M | None:
         extra={"message_id": push.message_id, "body_preview": push.data[:_PREVIEW_BYTES].decode("utf-8", "replace")},
     )
     return None
+
+
+# -- a stage's HTTP request: a Pub/Sub push or a workflow's step ---------------------------------------
+
+
+def serve(request: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outputs]]) -> tuple[Any, int]:
+    """A stage function's request: a workflow's step (a JSON body with "workflow") is answered by
+    `workflow`; anything else is a Pub/Sub push, turned into a CloudEvent exactly as functions-framework
+    does for a `cloudevent` function (a 400 when it cannot be) and handed to `consume`."""
+    body = request.get_json(silent=True) if request.method == "POST" else None
+    if is_workflow(body):
+        return workflow(lambda rt: read_messages(body, kind), kind, stage)
+    consume(_cloud_event(request), kind, stage)
+    return "OK", 200
+
+
+def _cloud_event(request: Any) -> Any:
+    from cloudevents import exceptions as cloudevent_errors
+    from cloudevents.http import from_http
+    from functions_framework import event_conversion
+    from functions_framework.exceptions import EventConversionException
+    from werkzeug.exceptions import BadRequest
+
+    try:
+        return from_http(request.headers, request.get_data())
+    except (cloudevent_errors.MissingRequiredFields, cloudevent_errors.InvalidRequiredFields):
+        pass  # a Pub/Sub push subscription's own format: converted below, as functions-framework does
+    try:
+        return event_conversion.background_event_to_cloud_event(request)
+    except EventConversionException:
+        raise BadRequest("neither a CloudEvent, a Pub/Sub push nor a workflow's step") from None
+
+
+def workflow(read: Callable[[Runtime], Sequence[Any]], kind: type[Any], stage: Callable[[App], Any]) -> tuple[Any, int]:
+    """A workflow's step: the messages `read` from its payload run through the stage, and the answer of
+    `functions.workflow_step` returned as JSON (200); 400 when the payload is not the contract; a 503
+    (retried by the workflow) when another delivery holds a message's claim; any other failure raises
+    (500, retried too)."""
+    from werkzeug.exceptions import ServiceUnavailable
+
+    rt = runtime()
+    consumer = route_for(kind).consumer if kind is not CycleTick else "tick_ingest"
+    try:
+        messages = read(rt)
+    except BadWorkflowPayload as exc:
+        log.error("%s: refused the workflow's payload: %s", consumer, exc)
+        return {"error": "bad_request", "detail": str(exc)}, 400
+    outputs: list[tuple[str, Message]] = []
+    for message in messages:
+        with cycle_context(message.cycle_id):
+            try:
+                outputs += stage(rt.app)(message)
+            except ClaimInProgress as exc:
+                log.warning("%s: %s; the workflow retries the step", consumer, exc)
+                raise ServiceUnavailable(str(exc), retry_after=exc.retry_after_s) from exc
+            except Exception as exc:
+                log.error("%s: the workflow's step failed (%s)", consumer, type(exc).__name__, exc_info=True)
+                raise
+    log.info(
+        "%s: workflow step: %d %s handled",
+        consumer,
+        len(messages),
+        kind.__name__,
+        extra={"answered": [topic for topic, _ in outputs]},
+    )
+    return workflow_answer(outputs, kind, rt.settings.committee.threshold), 200
+
+
+def workflow_tick(body: Any) -> tuple[Any, int]:
+    """tick_ingest's workflow step, `{"workflow": true, "time": ...}`: the cycle as of `time` (never later
+    than now), its CandlesReady answered."""
+
+    def tick(rt: Runtime) -> list[CycleTick]:
+        return [cycle_tick(rt.settings, min(read_time(body), rt.app.clock.now()))]
+
+    return workflow(tick, CycleTick, lambda app: app.stages.ingest.handle)
 
 
 # -- the scheduled cycle ------------------------------------------------------------------------------

@@ -1,15 +1,20 @@
 """committee_vote on Google Cloud: a Pub/Sub push (a CloudEvent) carries a ScoresReady;
-the DecisionReady it hands on is published on Pub/Sub."""
+the DecisionReady it hands on is published on Pub/Sub.
+
+An HTTP function (it answers JSON): with `deploy.chain = "workflow"` the cycle's workflow POSTs its
+step here instead (`functions.gcp_common.serve`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import functions_framework
-from cloudevents.http import CloudEvent
+from flask import Request
 
 from coinswarm.stages.messages import ScoresReady
-from functions.gcp_common import consume
+from functions.gcp_common import serve
 
 
-@functions_framework.cloud_event
-def committee_vote(event: CloudEvent) -> None:
-    consume(event, ScoresReady, lambda app: app.stages.vote.handle)
+@functions_framework.http
+def committee_vote(request: Request) -> tuple[Any, int]:
+    return serve(request, ScoresReady, lambda app: app.stages.vote.handle)

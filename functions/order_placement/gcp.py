@@ -1,15 +1,20 @@
 """order_placement on Google Cloud: a Pub/Sub push (a CloudEvent) carries a DecisionReady;
-the PlacementDone it hands on is published on Pub/Sub."""
+the PlacementDone it hands on is published on Pub/Sub.
+
+An HTTP function (it answers JSON): with `deploy.chain = "workflow"` the cycle's workflow POSTs its
+step here instead (`functions.gcp_common.serve`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import functions_framework
-from cloudevents.http import CloudEvent
+from flask import Request
 
 from coinswarm.stages.messages import DecisionReady
-from functions.gcp_common import consume
+from functions.gcp_common import serve
 
 
-@functions_framework.cloud_event
-def order_placement(event: CloudEvent) -> None:
-    consume(event, DecisionReady, lambda app: app.stages.placement.handle)
+@functions_framework.http
+def order_placement(request: Request) -> tuple[Any, int]:
+    return serve(request, DecisionReady, lambda app: app.stages.placement.handle)

@@ -1,15 +1,20 @@
 """trade_logging on Google Cloud: a Pub/Sub push (a CloudEvent) carries a PlacementDone;
-a TradesLogged is published when fills were recorded."""
+a TradesLogged is published when fills were recorded.
+
+An HTTP function (it answers JSON): with `deploy.chain = "workflow"` the cycle's workflow POSTs its
+step here instead (`functions.gcp_common.serve`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import functions_framework
-from cloudevents.http import CloudEvent
+from flask import Request
 
 from coinswarm.stages.messages import PlacementDone
-from functions.gcp_common import consume
+from functions.gcp_common import serve
 
 
-@functions_framework.cloud_event
-def trade_logging(event: CloudEvent) -> None:
-    consume(event, PlacementDone, lambda app: app.stages.logging.handle)
+@functions_framework.http
+def trade_logging(request: Request) -> tuple[Any, int]:
+    return serve(request, PlacementDone, lambda app: app.stages.logging.handle)

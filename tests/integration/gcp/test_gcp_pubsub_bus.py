@@ -130,7 +130,7 @@ def test_topics_lead_each_message_kind_to_the_function_that_consumes_it() -> Non
         route = route_for(kind)
         assert route.topic == topic and route.consumer is not None
         entry = (ROOT / "functions" / route.consumer / "gcp.py").read_text()
-        assert f"consume(event, {kind.__name__}," in entry  # the function decodes exactly this kind
+        assert f"serve(request, {kind.__name__}," in entry  # the function decodes exactly this kind
     assert route_for(TradesLogged).consumer is None
 
 
