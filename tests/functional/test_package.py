@@ -92,6 +92,7 @@ def test_an_aws_zip_holds_its_entry_the_library_and_its_dependencies_and_nothing
         "functions/order_placement/__init__.py",
         "functions/order_placement/aws.py",
         "functions/secret_settings.py",  # the secret settings read from SSM at cold start
+        "functions/workflow_step.py",  # the workflow chain's payload and answer
     ]
     assert "coinswarm/stages/placement.py" in names and "coinswarm/py.typed" in names
     assert any(n.startswith("pydantic_core/") for n in names) and any(

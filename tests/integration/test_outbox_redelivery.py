@@ -9,7 +9,7 @@ coordination; the history stays in SQLite, as Cosmos DB's own tests cover it). A
 outputs thrown away after the handler returned: the state is committed, nothing went on. Then the
 redelivery, and the cycle's messages travel on.
 
-The stages are given the Outbox that mesh wiring gives them (`mesh_outboxes`); a control test shows
+The stages get the Outbox that mesh wiring gives them (the composition root's `outbox`); a control test shows
 that without it each of the three stages hands on nothing (or, for the vote, other bodies) again.
 """
 
@@ -33,7 +33,7 @@ from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, SCORES, TICK, CycleTick, Message, encode
-from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, NO_OUTBOX, Outbox
+from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, NO_OUTBOX
 from coinswarm.wiring.bootstrap import App, Stores, build_app
 from functions.local import local_handlers
 from servers.moto import drop_dynamo_tables, new_dynamo_store
@@ -51,12 +51,6 @@ def settings(warmup: int = WARMUP) -> Settings:
     data["committee"]["threshold"] = 0.45  # trades within a short synthetic session
     data["market"]["warmup_candles"] = warmup
     return Settings.model_validate(data)
-
-
-def mesh_outboxes(app: App) -> None:
-    """Every committing stage keeps its hand-on with the message's claim, as mesh wiring has them do."""
-    outbox = Outbox(app.coordination, app.clock)
-    app.stages.ingest.outbox = app.stages.scoring.outbox = app.stages.vote.outbox = outbox
 
 
 def bodies(outputs: list[tuple[str, Message]]) -> list[tuple[str, str]]:
@@ -132,9 +126,8 @@ def make_mesh(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
             market=ReplayMarketData(series(), label="test series"),
             clock=clock,
             stores=Stores(hot, sqlite, hot),
+            outbox=outbox,  # mesh wiring keeps one by default; the control test turns it off
         )
-        if outbox:
-            mesh_outboxes(app)
         return Mesh(app, clock, dict(local_handlers(app)), kind)
 
     yield make

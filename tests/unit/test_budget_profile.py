@@ -14,7 +14,6 @@ from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.messages import PLACEMENTS, CycleTick, PlacementDone, encode
-from coinswarm.stages.outbox import Outbox
 from coinswarm.wiring import bootstrap
 from coinswarm.wiring.mesh import LocalMesh
 from functions.aws_common import worth_sending
@@ -84,7 +83,6 @@ def run_cycles(
     monkeypatch.setattr(bootstrap, "open_stores", counted)
     clock = SimulatedClock(START)
     app = bootstrap.build_app(settings, market=ReplayMarketData(series, label="t"), store=MemoryStore(), clock=clock)
-    mesh_outboxes(app)
 
     def as_function(topic: str, handler: Any) -> Any:
         def run(body: str) -> Any:
@@ -120,13 +118,6 @@ def run_cycles(
         clock.set(ts)
         mesh.run(CycleTick(cycle_id=f"cycle-{ts}", ts=ts, symbols=SYMBOLS))
     return calls, sizes, messages, message_bytes, placed
-
-
-def mesh_outboxes(app: Any) -> None:
-    """Every committing stage keeps its hand-on with the message's claim, as in mesh wiring (placement's
-    is its own by default; the others take the Outbox that mesh wiring gives them)."""
-    outbox = Outbox(app.coordination, app.clock)
-    app.stages.ingest.outbox = app.stages.scoring.outbox = app.stages.vote.outbox = outbox
 
 
 def per_symbol_cycle(calls: Counter, function: str, port: str, names: set[str], cycles: int = 60) -> float:
