@@ -44,7 +44,7 @@ from coinswarm.domain.models import Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
-from coinswarm.ports.state import StateStore
+from coinswarm.ports.state import StateStore, read_document, update_document
 from coinswarm.venues.errors import CircuitOpen, InvalidOrder, RateLimited, Temporary, VenueError
 from coinswarm.venues.models import OrderRequest, VenueFill, VenueOrder, VenueOrderStatus
 
@@ -438,10 +438,7 @@ class LiveBroker(Broker):
         return {"cash": self.starting_cash, "positions": {}, "prices": {}, "pending": [], "orders": {}}
 
     def _book(self) -> tuple[dict[str, Any], int]:
-        found = self.store.get(self.key)
-        if found is None:
-            return self._fresh(), 0
-        return dict(found.value), found.version
+        return read_document(self.store, self.key, self._fresh)
 
     def _write_ahead(self, record: dict[str, Any]) -> bool:
         cid = record["client_order_id"]
@@ -474,16 +471,7 @@ class LiveBroker(Broker):
         self._update(change)
 
     def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
-        for _ in range(RETRIES):
-            book, version = self._book()
-            if not change(book):
-                return
-            try:
-                self.store.put(self.key, book, expected_version=version)
-                return
-            except ConflictError:
-                continue
-        raise ConflictError(f"live book {self.key}: {RETRIES} concurrent updates in a row; try again")
+        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="live book")
 
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:

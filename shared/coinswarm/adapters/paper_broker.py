@@ -20,7 +20,7 @@ from coinswarm.domain.models import Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
-from coinswarm.ports.state import StateStore
+from coinswarm.ports.state import StateStore, read_document, update_document
 
 KEEP_ORDERS = 200  # recent orders kept for get_order and idempotent submit (plus every pending one)
 TRIM_BATCH = 50
@@ -237,22 +237,10 @@ class PaperBroker(Broker):
         return {"cash": self.starting_cash, "positions": {}, "prices": {}, "pending": [], "orders": {}}
 
     def _book(self) -> tuple[dict[str, Any], int]:
-        found = self.store.get(self.key)
-        if found is None:
-            return self._fresh(), 0
-        return dict(found.value), found.version
+        return read_document(self.store, self.key, self._fresh)
 
     def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
-        for _ in range(RETRIES):
-            book, version = self._book()
-            if not change(book):
-                return
-            try:
-                self.store.put(self.key, book, expected_version=version)
-                return
-            except ConflictError:
-                continue
-        raise ConflictError(f"paper book {self.key}: {RETRIES} concurrent updates in a row; try again")
+        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book")
 
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from coinswarm.domain.models import Candle
+from coinswarm.ports.errors import ConflictError
 
 JSON = dict[str, Any]
 
@@ -51,3 +52,34 @@ class StateStore(ABC):
     @abstractmethod
     def last_candle_ts(self, symbol: str, timeframe_s: int) -> int | None:
         """Open time of the newest stored candle, or None."""
+
+
+def read_document(store: StateStore, key: str, fresh: Callable[[], JSON]) -> tuple[JSON, int]:
+    """The document at `key` as a copy to edit, and its version (0: never written, `fresh()` then)."""
+    found = store.get(key)
+    if found is None:
+        return fresh(), 0
+    return dict(found.value), found.version
+
+
+def update_document(
+    store: StateStore,
+    key: str,
+    fresh: Callable[[], JSON],
+    change: Callable[[JSON], bool],
+    *,
+    retries: int,
+    what: str,
+) -> None:
+    """Read, change, write back with a version check: `change` edits the document in place and says whether
+    to write it; a concurrent write in between reads it again, up to `retries` times, then ConflictError."""
+    for _ in range(retries):
+        document, version = read_document(store, key, fresh)
+        if not change(document):
+            return
+        try:
+            store.put(key, document, expected_version=version)
+            return
+        except ConflictError:
+            continue
+    raise ConflictError(f"{what} {key}: {retries} concurrent updates in a row; try again")
