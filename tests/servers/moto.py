@@ -105,16 +105,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-@pytest.fixture(scope="session")
-def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The endpoint URL (`http://127.0.0.1:<port>`) of a moto server running for the whole session."""
-    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
-        missing("moto[server] is not installed (pip install 'moto[server]'): no local DynamoDB")
+def serve_moto(script: str, log: Path) -> Iterator[str]:
+    """Run `script` (a moto server's start-up code) on a free loopback port, logging to `log`; yield its
+    endpoint URL once it answers, stop it afterwards. A server that exits or stays silent fails the test."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _SERIALISED_MOTO, "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-c", script, "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -130,6 +127,14 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint URL (`http://127.0.0.1:<port>`) of a moto server running for the whole session."""
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        missing("moto[server] is not installed (pip install 'moto[server]'): no local DynamoDB")
+    yield from serve_moto(_SERIALISED_MOTO, tmp_path_factory.mktemp("moto") / "server.log")
 
 
 def aws_client(service: str, endpoint: str, **config: Any) -> Any:

@@ -8,16 +8,13 @@ of terraform/ under the test's tmp dir: nothing is ever left in the repository.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from servers import missing
-from servers.moto import _SERIALISED_MOTO, START_TIMEOUT_S, _answers, _free_port, _stop, _tail
+from servers.moto import _SERIALISED_MOTO, serve_moto
 from servers.terraform import (
     AWS_EXAMPLE,
     CHECKOV_CANDIDATES,
@@ -120,23 +117,4 @@ DomainDispatcherApplication.__call__ = _validating
 @pytest.fixture(scope="session")
 def sfn_moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server that also answers ValidateStateMachineDefinition (see above); its endpoint URL."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto-sfn") / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _VALIDATING_MOTO, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"moto server exited with {proc.returncode} before answering:\n{_tail(log)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"moto server did not answer within {START_TIMEOUT_S:.0f} s:\n{_tail(log)}")
-            time.sleep(0.05)  # the bounded readiness poll
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        _stop(proc)
+    yield from serve_moto(_VALIDATING_MOTO, tmp_path_factory.mktemp("moto-sfn") / "server.log")
