@@ -1,22 +1,20 @@
 """manual_trade on AWS Lambda, behind a Function URL (auth type NONE: every request is signed with the
 manual trade secret instead, see coinswarm.http.signing). The event (payload format 2.0) becomes an
-`HttpRequest` for `ManualTradeHandler`, whose `HttpResponse` becomes the Function URL's response.
+`HttpRequest` for `ManualTradeHandler`, whose `HttpResponse` becomes the Function URL's response
+(`functions.function_url`).
 The secret is the SSM SecureString `/{prefix}/manual-trade-secret` (or `COINSWARM_MANUAL_TRADE_SECRET`
 locally), read once per container. Handler: `functions.manual_trade.aws.handler`."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from coinswarm.http.json_http import HttpRequest, HttpResponse
+from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
 from coinswarm.http.signing import HmacAuthenticator
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick
+from functions.function_url import FunctionUrlEvent, response
 
 function = AwsFunction("manual_trade", "http")
 
@@ -49,52 +47,3 @@ def manual_trade_endpoint(app: App) -> ManualTradeHandler:
         HmacAuthenticator(function.manual_trade_secrets(app), app.clock),
         price_of=stored_close(app.state, app.settings.timeframe_s),
     )
-
-
-def response(reply: HttpResponse) -> dict[str, Any]:
-    """The Function URL response: status, headers, the JSON body as text."""
-    return {
-        "statusCode": reply.status,
-        "headers": {"Content-Type": "application/json", **reply.headers},
-        "body": reply.body_bytes().decode(),
-        "isBase64Encoded": False,
-    }
-
-
-# The event's models are built on the first request, not at import (defer_build).
-_ON_FIRST_USE = ConfigDict(defer_build=True)
-
-
-class _Http(BaseModel):
-    model_config = _ON_FIRST_USE
-
-    method: str
-
-
-class _RequestContext(BaseModel):
-    model_config = _ON_FIRST_USE
-
-    http: _Http
-    requestId: str = ""
-
-
-class FunctionUrlEvent(BaseModel):
-    """The fields of a Function URL event that the endpoint reads. (powertools' LambdaFunctionUrlModel
-    describes them all, but importing it imports every model of its parser: some 40 ms of cold start
-    for five fields.)"""
-
-    model_config = _ON_FIRST_USE
-
-    rawPath: str
-    headers: dict[str, str] = {}
-    body: str = ""
-    isBase64Encoded: bool = False
-    requestContext: _RequestContext
-
-    def request(self) -> HttpRequest:
-        """ValueError when a base64 body is not base64."""
-        try:
-            body = base64.b64decode(self.body, validate=True) if self.isBase64Encoded else self.body.encode()
-        except binascii.Error as exc:
-            raise ValueError("the body is not base64") from exc
-        return HttpRequest(self.requestContext.http.method, self.rawPath, self.headers, body)

@@ -24,7 +24,7 @@ from coinswarm.http.signing import HmacAuthenticator
 from coinswarm.stages.messages import Message
 from coinswarm.wiring.bootstrap import App, Route
 from functions.aws_common import AwsFunction, worth_sending
-from functions.manual_trade.aws import FunctionUrlEvent, response
+from functions.function_url import FunctionUrlEvent, response
 
 CLOUD = "aws"
 
