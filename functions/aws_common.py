@@ -70,6 +70,7 @@ from coinswarm.stages.messages import (
 )
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
+from functions import cold_start
 from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages
 from functions.workflow_step import answer as workflow_answer
 
@@ -102,6 +103,7 @@ class AwsFunction:
         self._built: dict[Callable[[App], Any], Any] = {}
         self._redactor: SecretRedactor | None = None
         self._extra_secrets: set[str] = set()
+        cold_start.loaded()  # made after the entry point's imports: they are all in
 
     # -- per container ---------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.stages.outbox import GCP_FUNCTION_TIMEOUT_S
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app, reset_container_app
+from functions import cold_start
 from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages, read_time
 from functions.workflow_step import answer as workflow_answer
 
@@ -494,3 +495,6 @@ def manual_trade_handler() -> Any:
                     price_of=stored_close(app.state, app.settings.timeframe_s),
                 )
     return _manual
+
+
+cold_start.loaded()  # the last of an entry point's imports that weigh anything: they are all in
