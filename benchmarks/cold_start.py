@@ -1,9 +1,9 @@
 """Cold start on AWS: the import time of each AWS Lambda entry point (`functions/<name>/aws.py`) beside
 the import time of the SDKs it needs, imported alone: boto3, pydantic and aws_lambda_powertools, with
 the powertools utilities that entry point uses (the batch utility for the four SQS consumers, the
-idempotency utility for order placement). pydantic is imported as `pydantic.main`, where BaseModel
-lives: a bare `import pydantic` defers that module until the first model, which would put pydantic's
-own import on Coinswarm's side of the ratio.
+idempotency utility for order placement). pydantic is imported as `from pydantic import BaseModel,
+Field` imports it (`import_timing.PYDANTIC`): a bare `import pydantic` defers its modules until the
+first model, which would put pydantic's own import on Coinswarm's side of the ratio.
 
 Each figure is the median of RUNS fresh interpreters (`python -c`), timed inside the interpreter with
 perf_counter around the import alone, so the interpreter's own start-up (the same for both) is left
@@ -30,9 +30,9 @@ import statistics
 import sys
 
 from . import first_call
-from .import_timing import ColdStart, Sample, compile_project, paired
+from .import_timing import PYDANTIC, ColdStart, Sample, compile_project, paired
 
-SDKS = ("boto3", "pydantic.main", "aws_lambda_powertools")
+SDKS = ("boto3", *PYDANTIC, "aws_lambda_powertools")
 BATCH = ("aws_lambda_powertools.utilities.batch",)
 IDEMPOTENCY = ("aws_lambda_powertools.utilities.idempotency",)
 ENTRY_POINTS: dict[str, tuple[str, ...]] = {
@@ -59,7 +59,7 @@ def measure(runs: int = RUNS) -> list[ColdStart]:
     with first_call.scratch_dir() as scratch:
         for _ in range(runs):
             for name, modules in ENTRY_POINTS.items():
-                alone, got = paired(modules, f"functions.{name}.aws")
+                alone, got = paired(modules, f"functions.{name}.aws", "aws")
                 sdk[name].append(alone)
                 entry[name].append(got)
                 first[name].append(first_call.run_probe("aws", name, bodies, request, scratch))

@@ -188,12 +188,15 @@ def scratch_dir() -> tempfile.TemporaryDirectory[str]:
 
 def run_probe(cloud: str, name: str, bodies: dict[str, str], request: dict[str, Any], cwd: str) -> tuple[float, float]:
     """Milliseconds (wall clock, CPU) of the import and first invocation of `functions.<name>.<cloud>`
-    in a fresh interpreter."""
+    in a fresh interpreter, in the environment of its cloud's runtime (`import_timing.RUNTIME_ENV`)."""
     import subprocess
     import sys
 
+    from .import_timing import RUNTIME_ENV
+
     code = probe_code(cloud, name, bodies, request)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=probe_env())
+    env = {**probe_env(), **RUNTIME_ENV[cloud]}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"the first-call probe of {name} on {cloud} failed:\n{done.stderr[-2000:]}")
     _, _, wall, cpu = (float(x) for x in done.stdout.split()[-4:])
