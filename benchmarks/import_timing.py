@@ -108,3 +108,21 @@ def paired(sdks: tuple[str, ...], entry: str, cloud: str) -> tuple[Sample, Sampl
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     sdk_wall, sdk_cpu, wall, cpu = (float(x) for x in done.stdout.split())
     return (sdk_wall, sdk_cpu), (wall, cpu)
+
+
+def whole_import(entry: str, cloud: str | None) -> Sample:
+    """One fresh interpreter imports the entry point alone, SDKs included, as its cloud's runtime loads a
+    handler: in that runtime's environment (`RUNTIME_ENV[cloud]`: the collector rests while the entry
+    point's package loads, SDKs and all), or, with `cloud` None, outside any (the collector running)."""
+    code = (
+        "import importlib, time\n"
+        "wall, cpu = time.perf_counter(), time.process_time()\n"
+        f"importlib.import_module({entry!r})\n"
+        "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
+    )
+    runtimes = {name for names in RUNTIME_ENV.values() for name in names}
+    env = {k: v for k, v in os.environ.items() if k not in runtimes}
+    env.update(RUNTIME_ENV[cloud] if cloud else {})
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    wall, cpu = (float(x) for x in done.stdout.split())
+    return wall, cpu
