@@ -20,14 +20,7 @@ from functions.local import local_handlers
 
 
 def test_a_decision_delivered_many_times_gives_one_order_and_one_fill(make_app) -> None:
-    data = series(n=200)
-    app, clock = make_app(settings(), data)
-    handlers = local_handlers(app)
-    runner = CycleRunner(app, wiring="mesh", handlers=handlers)
-    times = closes(data)
-    for ts in times[49:61]:
-        clock.set(ts)
-        runner.run_cycle(ts)
+    app, clock, handlers, runner, times = _mesh_after_twelve_cycles(make_app)
     decision_msg = _a_buy_decision(app, times[60])
     body = encode(decision_msg)
     for _ in range(50):  # at-least-once delivery: the same body, fifty times
@@ -39,9 +32,7 @@ def test_a_decision_delivered_many_times_gives_one_order_and_one_fill(make_app) 
     runner.run_cycle(times[61])
     for _ in range(5):
         handlers[DECISIONS](body)
-    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
-    mine = [f for f in fills if f.client_order_id == decision_msg.steps[0].intent.intent_id]
-    assert len(mine) == 1
+    assert _ledger_fills_of(app, decision_msg.steps[0].intent.intent_id) == 1
     assert app.ledger.verify().ok
 
 
@@ -55,6 +46,26 @@ def test_kill_switch_refuses_and_the_refusal_is_stored(make_app) -> None:
     assert "kill switch" in done.rejections[0].reason
     assert app.history.recent_rejections(5)[0].intent_id == msg.steps[0].intent.intent_id
     assert app.broker.pending() == []
+
+
+def _mesh_after_twelve_cycles(make_app) -> tuple[Any, Any, Any, CycleRunner, list[int]]:
+    """An app in mesh wiring, its clock, the local handlers, the runner and the closes of its 200-bar
+    series, after twelve cycles (bars 49 to 60): warm enough for a decision at bar 60 to trade."""
+    data = series(n=200)
+    app, clock = make_app(settings(), data)
+    handlers = local_handlers(app)
+    runner = CycleRunner(app, wiring="mesh", handlers=handlers)
+    times = closes(data)
+    for ts in times[49:61]:
+        clock.set(ts)
+        runner.run_cycle(ts)
+    return app, clock, handlers, runner, times
+
+
+def _ledger_fills_of(app, intent_id: str) -> int:
+    """How many fills of this intent's order the ledger holds."""
+    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+    return [f.client_order_id for f in fills].count(intent_id)
 
 
 def _a_buy_decision(app, ts: int) -> DecisionReady:
@@ -97,14 +108,7 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
 def test_a_claim_left_by_a_killed_run_refuses_the_redelivery_until_it_expires_then_it_reconciles(make_app) -> None:
     """The local mesh delivers each message once, in order: the only claim in progress it can meet is one
     left by a process killed mid-run. Then the message is refused, loudly, not acknowledged as done."""
-    data = series(n=200)
-    app, clock = make_app(settings(), data)
-    handlers = local_handlers(app)
-    runner = CycleRunner(app, wiring="mesh", handlers=handlers)
-    times = closes(data)
-    for ts in times[49:61]:
-        clock.set(ts)
-        runner.run_cycle(ts)
+    app, clock, handlers, runner, times = _mesh_after_twelve_cycles(make_app)
     msg = _a_buy_decision(app, times[60])
     intent_id = msg.steps[0].intent.intent_id
     broker, coordination = app.broker, app.coordination
@@ -132,6 +136,5 @@ def test_a_claim_left_by_a_killed_run_refuses_the_redelivery_until_it_expires_th
     assert [o.client_order_id for o in broker.pending("BTC-USD")] == [intent_id]  # one order at the venue
     clock.set(times[61])
     runner.run_cycle(times[61])  # the next cycle fills it, once
-    fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
-    assert [f.client_order_id for f in fills].count(intent_id) == 1
+    assert _ledger_fills_of(app, intent_id) == 1
     assert app.ledger.verify().ok
