@@ -16,18 +16,23 @@ Other services' requests are not locked (an SQS long poll must not hold up the r
 Clients get dummy credentials through their constructor (`aws_client`), never through the real
 environment, so a test can never reach a real account. `new_dynamo_store` gives each test its own
 table prefix, hence its own tables, on the one shared server; `dynamo_store` is the fixture form.
+`moto_api` speaks to the server's own control API (`/moto-api/...`), and `moto_config` changes its
+configuration for a block and puts back what was there.
 """
 
 from __future__ import annotations
 
 import http.client
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +140,36 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         missing("moto[server] is not installed (pip install 'moto[server]'): no local DynamoDB")
     yield from serve_moto(_SERIALISED_MOTO, tmp_path_factory.mktemp("moto") / "server.log")
+
+
+def moto_api(endpoint: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """GET `path` of moto's control API, or POST `body` to it; the JSON answer (None when empty)."""
+    request = urllib.request.Request(
+        endpoint + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw else None
+
+
+UNREPORTED_CONFIG = {"stepfunctions": {"execute_state_machine": False}}
+"""moto's defaults for the sections its config API leaves out of its answer until they are set."""
+
+
+@contextmanager
+def moto_config(endpoint: str, **sections: dict[str, Any]) -> Iterator[str]:
+    """moto's configuration changed by `sections` (`lambda={"use_docker": False}`, ...) for the block,
+    and each changed section put back as it was afterwards; yields the endpoint."""
+    before = moto_api(endpoint, "/moto-api/config")
+    moto_api(endpoint, "/moto-api/config", sections)
+    try:
+        yield endpoint
+    finally:
+        restored = {name: before.get(name, UNREPORTED_CONFIG.get(name)) for name in sections}
+        moto_api(endpoint, "/moto-api/config", restored)
 
 
 def aws_client(service: str, endpoint: str, **config: Any) -> Any:

@@ -241,18 +241,6 @@ def mesh_settings(endpoint: str, prefix: str, history: Path, **sections: dict[st
     return Settings.model_validate(data)
 
 
-def moto_api(endpoint: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    request = urllib.request.Request(
-        endpoint + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method="GET" if body is None else "POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        raw = answer.read()
-    return json.loads(raw) if raw else None
-
-
 @dataclass
 class Invocation:
     function: str  # the name in the request's path, as moto received it

@@ -33,7 +33,6 @@ from aws_helpers import (
     CountingBroker,
     Mesh,
     mesh_settings,
-    moto_api,
     series,
 )
 
@@ -44,7 +43,7 @@ from coinswarm.adapters.sqs_bus import QUEUES
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.wiring.cloud import container_app, reset_container_app
 from functions.order_placement import aws as order_placement
-from servers.moto import REGION, aws_client, drop_dynamo_tables, new_dynamo_store
+from servers.moto import REGION, aws_client, drop_dynamo_tables, moto_config, new_dynamo_store
 
 
 @pytest.fixture
@@ -116,12 +115,8 @@ def logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
 @pytest.fixture
 def lambda_simple(moto_server: str) -> Iterator[str]:
     """moto's Lambda without Docker for one test: an invocation answers with the event it received."""
-    before = moto_api(moto_server, "/moto-api/config")
-    moto_api(moto_server, "/moto-api/config", {"lambda": {"use_docker": False}})
-    try:
+    with moto_config(moto_server, **{"lambda": {"use_docker": False}}):
         yield moto_server
-    finally:
-        moto_api(moto_server, "/moto-api/config", {"lambda": before["lambda"]})
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ test_step_functions_cycle.py runs the definition there with canned answers)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from asl_runner import StateMachine
-from aws_helpers import SYMBOLS, TF, LambdaContext, Mesh, moto_api
+from aws_helpers import SYMBOLS, TF, LambdaContext, Mesh
 
 from coinswarm.config.deploy import deployed_name
 from coinswarm.domain.models import FillRecorded
@@ -28,7 +27,16 @@ from functions.order_placement import aws as order_placement
 from functions.tick_ingest import aws as tick_ingest
 from functions.trade_logging import aws as trade_logging
 from functions.workflow_step import BadWorkflowPayload
-from servers.moto import REGION, aws_client
+from moto_step_functions import (
+    ACCOUNT,
+    ENGINE,
+    deploy_cycle,
+    execute,
+    lambda_invocations,
+    queue_answers,
+    states_entered,
+)
+from servers.moto import aws_client, moto_config
 from templatefile import WORKFLOWS, render
 
 HANDLERS = {
@@ -61,65 +69,17 @@ def start_time(ts: int) -> str:
 def execute_on_moto(endpoint: str, answers: list[Any]) -> dict[str, Any]:
     """cycle.asl.json on moto's Step Functions engine, each Lambda answering the next of `answers`; the
     states entered and the payload of each invocation."""
-    before = moto_api(endpoint, "/moto-api/config")
-    moto_api(
-        endpoint,
-        "/moto-api/config",
-        {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
-    )
     run = uuid.uuid4().hex[:8]
-    iam, lam, sfn = (aws_client(service, endpoint) for service in ("iam", "lambda", "stepfunctions"))
-    try:
-        role = iam.create_role(
-            RoleName=f"coinswarm-wf-{run}",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )["Role"]["Arn"]
-        arns = {
-            f"{f}_arn": lam.create_function(
-                FunctionName=f"{deployed_name(f)}-{run}",
-                Runtime="python3.12",
-                Role=role,
-                Handler=f"functions.{f}.aws.handler",
-                Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # never run: moto answers from its queue
-                Architectures=["arm64"],
-            )["FunctionArn"]
-            for f in HANDLERS
-        }
-        definition = render(
-            (WORKFLOWS / "aws" / "cycle.asl.json").read_text(),
-            {**arns, "dead_letter_queue_url": f"{endpoint}/123456789012/coinswarm-cycle-dlq-{run}"},
-        )
-        machine_arn = sfn.create_state_machine(name=f"coinswarm-wf-{run}", definition=definition, roleArn=role)[
-            "stateMachineArn"
-        ]
-        moto_api(
-            endpoint,
-            "/moto-api/static/lambda-simple/response",
-            {"results": [json.dumps(a) for a in answers], "region": REGION, "account_id": "123456789012"},
-        )
-        execution = sfn.start_execution(stateMachineArn=machine_arn, input="{}")["executionArn"]
-        deadline = time.monotonic() + 20.0
-        while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution still runs after 20 s"
-            time.sleep(0.05)  # the bounded poll for the engine's thread
-        assert described["status"] == "SUCCEEDED", described
-        events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
-        return {
-            "path": [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e],
-            "payloads": [
-                json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]
-                for e in events
-                if e["type"] == "TaskScheduled" and e["taskScheduledEventDetails"]["resourceType"] == "lambda"
-            ],
-        }
-    finally:
-        moto_api(
-            endpoint,
-            "/moto-api/config",
-            {"stepfunctions": {"execute_state_machine": False}, "lambda": before["lambda"]},
-        )
-        for client in (iam, lam, sfn):
-            client.close()
+    with moto_config(endpoint, **ENGINE):
+        _, machine = deploy_cycle(endpoint, list(HANDLERS), run, f"{endpoint}/{ACCOUNT}/coinswarm-cycle-dlq-{run}")
+        queue_answers(endpoint, *answers)
+        sfn = aws_client("stepfunctions", endpoint)
+        try:
+            described, events = execute(sfn, machine)
+        finally:
+            sfn.close()
+    assert described["status"] == "SUCCEEDED", described
+    return {"path": states_entered(events), "payloads": [i["Payload"] for i in lambda_invocations(events)]}
 
 
 def workflow_mesh(make_mesh: Any, **sections: dict[str, Any]) -> Mesh:
