@@ -27,18 +27,12 @@ import argparse
 import statistics
 import sys
 
+from coinswarm.config.deploy import PACKAGED
+
 from . import first_call
 from .import_timing import PYDANTIC, ColdStart, Sample, compile_project, paired
 
-ENTRY_POINTS = (
-    "tick_ingest",
-    "agent_scoring",
-    "committee_vote",
-    "order_placement",
-    "trade_logging",
-    "manual_trade",
-    "push_receiver",
-)
+ENTRY_POINTS = PACKAGED  # every function that has a zip, the push receiver too
 SDKS = ("google.cloud.pubsub", "functions_framework", *PYDANTIC)
 RUNS = 5
 TARGET_RATIO = 1.25

@@ -12,17 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from coinswarm.config.deploy import PACKAGED
 from stage_modules import EVERY_STAGE_MODULE, STAGE_MODULES, STAGE_OF_FUNCTION, own_modules
 
-ENTRY_POINTS = (
-    "functions.tick_ingest.aws",
-    "functions.agent_scoring.aws",
-    "functions.committee_vote.aws",
-    "functions.order_placement.aws",
-    "functions.trade_logging.aws",
-    "functions.manual_trade.aws",
-    "functions.push_receiver.aws",
-)
+ENTRY_POINTS = tuple(f"functions.{name}.aws" for name in PACKAGED)  # the push receiver too
 # functions-framework's .pth creates empty `google` / `google.cloud` namespace stubs at interpreter
 # start; those two names say nothing. What must stay out are the SDKs themselves.
 FOREIGN = (

@@ -15,20 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from coinswarm.config.deploy import PACKAGED
 from stage_modules import EVERY_STAGE_MODULE, STAGE_OF_FUNCTION, own_modules
 
 pytest.importorskip("functions_framework", reason="functions-framework is not installed (.[gcp])")
 
 ROOT = Path(__file__).resolve().parents[3]
-ENTRY_POINTS = (
-    "tick_ingest",
-    "agent_scoring",
-    "committee_vote",
-    "order_placement",
-    "trade_logging",
-    "manual_trade",
-    "push_receiver",
-)
+ENTRY_POINTS = PACKAGED  # every function that has a zip, the push receiver too
 NOT_CHOSEN = ("boto3", "botocore", "aws_lambda_powertools", "azure.cosmos", "google.cloud.firestore")
 
 PROBE = """
