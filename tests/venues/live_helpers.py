@@ -41,12 +41,16 @@ class FakeClockPort(Clock):
         return int(self.clock.now)
 
 
+def venue_keys_toml(venue: str, pem: str) -> str:
+    """The `api_key` and `api_secret` lines of a `[[venues]]` table with the fake exchange's keys."""
+    if venue == "coinbase":
+        return f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
+    return f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
+
+
 def write_config(tmp: Path, venue: str, fake_url: str, pem: str, wiring: str = "fused", **live: Any) -> Path:
     """The TOML a user would write to rehearse live mode against the fake exchange."""
-    if venue == "coinbase":
-        keys = f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
-    else:
-        keys = f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
+    keys = venue_keys_toml(venue, pem)
     options = {"confirm": True, "max_order_notional": 1_000.0, "venue_url": fake_url, **live}
     live_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
     text = f"""

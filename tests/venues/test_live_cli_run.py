@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from live_helpers import SYMBOL, venue_keys_toml
 from venue_helpers import BN_API_KEY, BN_SECRET, CB_KEY_NAME
 
 from coinswarm.adapters.sqlite_store import SqliteStore
@@ -25,7 +26,6 @@ from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.stages.ledger import Ledger
 from coinswarm.venues.fake import FakeExchange
 
-SYMBOL = {"coinbase": "BTC-USD", "binance": "BTC-USDT"}
 CANDLES = {"coinbase": "/candles", "binance": "/api/v3/klines"}
 
 
@@ -48,10 +48,7 @@ def config(
     tmp: Path, venue: str, url: str, pem: str, *, mode: str = "live", wiring: str = "fused", **market: Any
 ) -> Path:
     """The TOML a user writes to rehearse live mode (keys in the file only because they are the fake's)."""
-    if venue == "coinbase":
-        keys = f"api_key = \"{CB_KEY_NAME}\"\napi_secret = '''\n{pem.strip()}\n'''"
-    else:
-        keys = f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
+    keys = venue_keys_toml(venue, pem)
     market_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in {"warmup_candles": 30, **market}.items())
     text = f"""
 mode = "{mode}"

@@ -161,14 +161,7 @@ def test_a_restart_after_the_venue_accepted_reconciles_by_client_order_id(
     run = start_live(tmp_path, venue, fake, clock, ec_private_pem)
     symbol = SYMBOL[venue]
     broker, store = run.broker, run.app.state
-    intent = OrderIntent(
-        intent_id=f"cs-{symbol}-{int(T0)}-b",
-        symbol=symbol,
-        side=Side.BUY,
-        notional=500,
-        reference_price=60_000,
-        ts=int(T0),
-    )
+    intent = buy_500_at_t0(symbol)
     # the dead worker: its claim, its write-ahead record, and the venue's acceptance
     claims = run.app.coordination
     assert (
@@ -195,14 +188,7 @@ def test_a_restart_after_dying_before_sending_places_nothing(
     fake.engine.set_price("BTC-USDT", 60_000.0)
     run = start_live(tmp_path, venue, fake, clock, ec_private_pem)
     symbol = SYMBOL[venue]
-    intent = OrderIntent(
-        intent_id=f"cs-{symbol}-{int(T0)}-b",
-        symbol=symbol,
-        side=Side.BUY,
-        notional=500,
-        reference_price=60_000,
-        ts=int(T0),
-    )
+    intent = buy_500_at_t0(symbol)
     record_then_die(run.broker, intent, accepted=False)
     fresh = build_live_broker(run.settings, run.app.state, venue=run.broker.venue, clock=clock.time)
     clock.now = T0 + 60  # the dead worker might still be on its way: no conclusion yet
@@ -212,6 +198,18 @@ def test_a_restart_after_dying_before_sending_places_nothing(
     assert [o.client_order_id for o in settled.refused] == [intent.intent_id]
     assert "never placed" in settled.refused[0].note
     assert fake.engine.placed == [] and [r for r in fake.requests if r.method == "POST"] == []
+
+
+def buy_500_at_t0(symbol: str) -> OrderIntent:
+    """The committee's buy of 500 in quote currency at 60,000, made at T0."""
+    return OrderIntent(
+        intent_id=f"cs-{symbol}-{int(T0)}-b",
+        symbol=symbol,
+        side=Side.BUY,
+        notional=500,
+        reference_price=60_000,
+        ts=int(T0),
+    )
 
 
 def record_then_die(broker: LiveBroker, intent: OrderIntent, *, accepted: bool) -> None:
