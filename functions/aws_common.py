@@ -66,6 +66,7 @@ from coinswarm.stages.messages import (
     PlacementDone,
     ScoresReady,
     decode,
+    problems,
     worth_logging,
 )
 from coinswarm.wiring.bootstrap import App
@@ -259,11 +260,8 @@ class AwsFunction:
             try:
                 message = decode(kind, envelope.body)
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p)[:32] for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()[:5]
-                )
                 raise BadInvokeEvent(
-                    f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems}"
+                    f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems(exc)}"
                 ) from exc
             return {"cycle_id": message.cycle_id, "published": self.run(message, stage)}
         except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from coinswarm.domain.models import Action
-from coinswarm.stages.messages import DecisionReady, Message, ScoresReady, decode, encode
+from coinswarm.stages.messages import DecisionReady, Message, ScoresReady, decode, encode, problems
 
 WORKFLOW_FIELD = "workflow"
 MESSAGE_FIELDS = frozenset({WORKFLOW_FIELD, "messages"})
@@ -76,11 +76,8 @@ def read_messages(event: object, kind: type[K]) -> list[K]:
         try:
             decoded.append(decode(kind, body))  # type: ignore[type-var]
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p)[:32] for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()[:5]
-            )
             raise BadWorkflowPayload(
-                f"messages[{i}] is not a valid {kind.__name__} ({exc.error_count()} error(s)): {problems}"
+                f"messages[{i}] is not a valid {kind.__name__} ({exc.error_count()} error(s)): {problems(exc)}"
             ) from None
     return decoded
 

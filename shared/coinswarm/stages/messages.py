@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from coinswarm.domain.models import (
     Action,
@@ -166,6 +166,12 @@ def decode(kind: type[M], body: str | bytes) -> M:
     """Parse and validate a message of `kind` from JSON; raises pydantic's ValidationError if malformed."""
     message: M = _adapter(kind).validate_json(body)
     return message
+
+
+def problems(exc: ValidationError) -> str:
+    """What `decode` found wrong, for an error message: up to five `field.path: what is wrong`, each path
+    part cut to 32 characters, and never the value that was sent."""
+    return "; ".join(f"{'.'.join(str(p)[:32] for p in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 def worth_logging(msg: PlacementDone) -> bool:
