@@ -120,8 +120,9 @@ def whole_import(entry: str, cloud: str | None) -> Sample:
         f"importlib.import_module({entry!r})\n"
         "print((time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3)\n"
     )
-    runtimes = {name for names in RUNTIME_ENV.values() for name in names}
-    env = {k: v for k, v in os.environ.items() if k not in runtimes}
+    from functions.cold_start import CLOUD_RUNTIME_ENV
+
+    env = {k: v for k, v in os.environ.items() if k not in CLOUD_RUNTIME_ENV}
     env.update(RUNTIME_ENV[cloud] if cloud else {})
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     wall, cpu = (float(x) for x in done.stdout.split())

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-RUNTIMES = ("AWS_LAMBDA_FUNCTION_NAME", "K_SERVICE", "FUNCTION_TARGET")
+from functions.cold_start import CLOUD_RUNTIME_ENV
 
 PROBE = """
 import gc, json, os, sys, importlib
@@ -34,7 +34,7 @@ print(json.dumps({
 
 
 def probe(entry: str, **env: str) -> dict[str, object]:
-    clean = {k: v for k, v in os.environ.items() if k not in RUNTIMES and k != "PYDANTIC_DISABLE_PLUGINS"}
+    clean = {k: v for k, v in os.environ.items() if k not in CLOUD_RUNTIME_ENV and k != "PYDANTIC_DISABLE_PLUGINS"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, entry], env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
