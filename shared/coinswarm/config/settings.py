@@ -70,6 +70,36 @@ class SizingConfig(Section):
         return self
 
 
+class ExitConfig(Section):
+    """How a position is closed besides a committee SELL (docs/exits.md has the exact semantics; they follow
+    freqtrade's backtesting). Percentages are of the entry price; `roi` maps minutes since entry to the
+    minimum profit % that takes the profit (freqtrade's `minimal_roi`)."""
+
+    stop_loss_pct: Annotated[float, Field(gt=0.0, lt=100.0)] | None = Field(
+        default=10.0, description="exit when the price falls this far below the entry price; unset: no stop-loss"
+    )
+    roi: dict[str, Annotated[float, Field(ge=-100.0)]] = Field(
+        default_factory=dict, description='minutes since entry -> minimum profit %, e.g. {"0" = 4.0, "60" = 2.0}'
+    )
+    trailing_stop_pct: Annotated[float, Field(gt=0.0, lt=100.0)] | None = Field(
+        default=None, description="once trailing, exit when the price falls this far below its highest since entry"
+    )
+    trailing_offset_pct: Annotated[float, Field(ge=0.0, lt=1000.0)] = Field(
+        default=0.0, description="the profit at which the trailing stop takes over (freqtrade's positive offset)"
+    )
+    trailing_only_offset_reached: bool = False
+    max_hold_minutes: Annotated[int, Field(ge=1)] | None = None
+    exit_on_signal: bool = Field(default=True, description="whether a committee SELL vote exits")
+
+    @field_validator("roi")
+    @classmethod
+    def _roi_minutes(cls, v: dict[str, float]) -> dict[str, float]:
+        for minutes in v:
+            if not minutes.isdigit():
+                raise ValueError(f"exits.roi: {minutes!r} is not a whole number of minutes since entry")
+        return v
+
+
 class PatternCacheConfig(Section):
     enabled: bool = True
     max_entries: Annotated[int, Field(ge=1)] = 4096
@@ -248,6 +278,7 @@ class Settings(BaseModel):
     )
     risk: RiskConfig = Field(default_factory=RiskConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
+    exits: ExitConfig = Field(default_factory=ExitConfig)
     paper: PaperConfig = Field(default_factory=PaperConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

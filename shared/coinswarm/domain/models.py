@@ -36,6 +36,19 @@ class Side(StrEnum):
     SELL = "sell"
 
 
+class ExitReason(StrEnum):
+    """Why a position (or part of one) was closed: stored with the exit's intent, fill and closed trade."""
+
+    SIGNAL = "signal"  # the committee voted SELL (and exits.exit_on_signal is on)
+    STOP_LOSS = "stop_loss"  # the price fell exits.stop_loss_pct below the entry (or a resting stop filled)
+    TRAILING_STOP = "trailing_stop"  # the price fell back from its high by exits.trailing_stop_pct
+    ROI = "roi"  # the profit reached the exits.roi table's minimum for the time held
+    MAX_HOLD = "max_hold"  # held for exits.max_hold_minutes
+    FLATTEN = "flatten"  # the owner's explicit order to exit now
+    MANUAL = "manual"  # a manual sell through the CLI or the manual trade endpoint
+    END_OF_BACKTEST = "end_of_backtest"  # the forced close when a backtest's data ends
+
+
 class Action(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -133,6 +146,7 @@ class OrderIntent(Frozen):
     ts: int
     source: Literal["committee", "manual"] = "committee"
     decision_id: str | None = None
+    exit_reason: ExitReason | None = None
 
     @model_validator(mode="after")
     def _one_size(self) -> OrderIntent:
@@ -184,6 +198,7 @@ class Fill(Frozen):
     fee: NonNegative
     ts: int
     note: str = ""
+    exit_reason: ExitReason | None = None
 
     @property
     def notional(self) -> float:
