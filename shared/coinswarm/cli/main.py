@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, backtest, budget, data, deploy, run, status
+from coinswarm.cli import admin, backtest, budget, controls, data, deploy, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     backtest.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
+    controls.add_parsers(sub)
     budget.add_parser(sub)
     data.add_parser(sub)
     deploy.add_parser(sub)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, add_state_arg, open_configured, settings_from
+from coinswarm.cli.owner_status import controls_json, controls_lines, kill_switch_text
 from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
@@ -41,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     book = state.get(f"{'live' if settings.mode == 'live' else 'paper'}:{settings.account}:book")
     pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
     breakers = [b.value for v in settings.venues if (b := state.get(f"venue:{v.name}:breaker")) is not None]
+    events = ledger.events()
     if args.json:
         print(
             json.dumps(
@@ -55,13 +57,16 @@ def main(args: argparse.Namespace) -> int:
                     "decisions": [d.model_dump(mode="json") for d in decisions],
                     "risk_rejections": [r.model_dump(mode="json") for r in rejections],
                     "ledger_seq": ledger.portfolio().seq,
+                    **controls_json(state, settings.account, events),
                 },
                 indent=2,
             )
         )
         return 0
     print(f"Coinswarm status · {opened.where} · account {settings.account} · mode {settings.mode.upper()}")
-    print(f"kill switch  {'ON: ' + kill_doc.get('reason', '') if kill_doc.get('on') else 'off'}")
+    print(f"kill switch  {kill_switch_text(kill_doc)}")
+    for line in controls_lines(state, settings.account, events):
+        print(line)
     for b in breakers:
         print(f"breaker      {b['describe']} (as of {iso(b['ts'])})")
     print(f"account      {account_line(fig)}")

@@ -1,23 +1,32 @@
 """order_placement: settle earlier orders at the price observed now, then put the new intent through
 risk and place it exactly once (an idempotency record per intent id; the id is also the venue's
-client order id)."""
+client order id).
+
+Before risk, a committee decision the position makes moot is a hold (a SELL with nothing held, a BUY
+at the position's limit, a SELL while exits.exit_on_signal is off): no order, no refusal, a note. A new
+entry also meets the owner's pause and the protections (stages.controls, stages.protection_watch);
+an exit meets neither (see domain.risk)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
-from coinswarm.domain.risk import RiskDay, RiskLimits, RiskVerdict, check_order, roll_day
+from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
+from coinswarm.domain.protections import ProtectionRules
+from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
+from coinswarm.domain.sizing import with_exit_reason
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
 from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
+from coinswarm.stages.controls import paused_reason
 from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
+from coinswarm.stages.protection_watch import ProtectionWatch
 
 KILL_SWITCH_KEY = "flags:kill_switch"
 DONE_TTL_S = 7 * 86_400
@@ -47,9 +56,13 @@ class PlacementStage:
         account: str,
         trade_lease_s: int = 30,
         outbox: Outbox | None = None,
+        protections: ProtectionRules | None = None,
+        exit_on_signal: bool = True,
     ) -> None:
         """`outbox`: where the PlacementDone of each message is kept (by default with a claim in
-        `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest)."""
+        `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest).
+        `protections`: the pauses of new entries after losses (none by default); `exit_on_signal`:
+        whether a committee SELL exits (exits.exit_on_signal)."""
         self.broker = broker
         self.state = state
         self.history = history
@@ -59,6 +72,10 @@ class PlacementStage:
         self.day_key = f"risk:{account}:day"
         self.trade_lease_s = trade_lease_s
         self.outbox = outbox if outbox is not None else Outbox(coordination, clock)
+        self.exit_on_signal = exit_on_signal
+        self.protections = ProtectionWatch(
+            protections or ProtectionRules(), history, state, stream=f"account:{account}", account=account
+        )
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """Place once per message, and hand on the same PlacementDone however often it is delivered.
@@ -88,8 +105,10 @@ class PlacementStage:
         def settle(price: float, ts: int) -> bool:
             settlement = broker.settle(symbol, price, ts)
             if settlement.fills or settlement.refused:
-                fills.extend(settlement.fills)
+                settled = [with_exit_reason(f) for f in settlement.fills]
+                fills.extend(settled)
                 refused.extend(settlement.refused)
+                self.protections.take_in(settled)
             return settlement.pending
 
         for step in msg.steps:
@@ -110,6 +129,8 @@ class PlacementStage:
                     notes.append(placed.note)
         if unseen is not None:
             settle(*unseen)
+        if any(f.side is Side.SELL for f in fills) and msg.steps:
+            self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
         return [
             (
                 PLACEMENTS,
@@ -189,7 +210,11 @@ class PlacementStage:
         return rejection
 
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
-        verdict = self._check_and_count(intent, now)
+        account = self.broker.account()
+        hold = self._moot(intent, account)
+        if hold:
+            return None, None, hold
+        verdict = self._check_and_count(intent, now, account)
         if not verdict.approved or verdict.intent is None:
             return None, self._refuse(intent, now, verdict.reason), verdict.reason
         sized = verdict.intent
@@ -206,16 +231,32 @@ class PlacementStage:
         )
         return order, None, "" if verdict.reason == "approved" else verdict.reason
 
-    def _check_and_count(self, intent: OrderIntent, now: int) -> RiskVerdict:
+    def _moot(self, intent: OrderIntent, account: AccountView) -> str:
+        """Why this committee intent is a hold rather than an order ("" when it is an order)."""
+        if intent.source == "committee" and intent.side is Side.SELL and not self.exit_on_signal:
+            return f"exits.exit_on_signal is off: the committee's SELL on {intent.symbol} is a hold"
+        return moot_decision(intent, account, self.limits)
+
+    def _entries_paused(self, intent: OrderIntent, now: int) -> str:
+        """Why a new entry may not be made now: the owner's pause, or a protection; "" when it may."""
+        if intent.side is not Side.BUY:
+            return ""
+        owner = paused_reason(self.state)
+        if owner:
+            return owner
+        pause = self.protections.pause_for(intent.symbol, now)
+        return pause.describe() if pause is not None else ""
+
+    def _check_and_count(self, intent: OrderIntent, now: int, account: AccountView) -> RiskVerdict:
         """Risk against today's counters; an approval takes its slot in the day's order count (and a
         breach of the daily loss halts the day) in one conditional write, before anything is sent."""
-        account = self.broker.account()
         kill_on = kill_switch_on(self.state)
+        paused = self._entries_paused(intent, now)
         for _ in range(RETRIES):
             found = self.state.get(self.day_key)
             current = RiskDay.from_dict(found.value) if found else None
             day = roll_day(current, now, account.equity)
-            verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on)
+            verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on, entries_paused=paused)
             new = verdict.day or day
             if verdict.approved:
                 new = RiskDay(new.day, new.start_equity, new.orders + 1, new.halted)

@@ -427,6 +427,7 @@ def _vote(app: App) -> VoteStage:
 
 
 def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
+    from coinswarm.domain.protections import rules_from
     from coinswarm.domain.risk import limits_from
     from coinswarm.stages.placement import PlacementStage
 
@@ -441,6 +442,8 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
         account=settings.account,
         trade_lease_s=max(1, settings.timeframe_s // 2),
         outbox=app.part("outbox"),
+        protections=rules_from(settings.protections, settings.timeframe_s),
+        exit_on_signal=settings.exits.exit_on_signal,
     )
 
 
