@@ -71,21 +71,20 @@ def test_without_a_stop_loss_nothing_exits_however_far_the_price_falls() -> None
 # -- ROI -------------------------------------------------------------------------------------------
 
 
-def test_roi_exits_at_the_price_that_gains_the_roi_of_the_entry_price_after_both_fees() -> None:
+def test_roi_exits_at_the_price_that_makes_the_profit_after_both_fees() -> None:
     fee = 0.001
     t = tracker(fee=fee, roi={"0": 2.0})
-    expected = (100 * 0.02 + 100 * (1 + fee)) / (1 - fee)
     signal = t.check(bar(1, 101, 104, 100.5, 103))
-    assert signal == near(ExitReason.ROI, expected)
-    assert signal is not None
-    # per unit: sold less the exit fee, minus bought plus the entry fee, is 2 % of the entry price
-    assert signal.price * (1 - fee) - 100 * (1 + fee) == pytest.approx(2.0)
+    assert signal is not None and signal.reason is ExitReason.ROI
+    # what the sale brings after its fee is 2 % more than what the entry cost with its fee
+    assert signal.price * (1 - fee) == pytest.approx(1.02 * 100 * (1 + fee))
+    assert t.profit(signal.price) == pytest.approx(0.02, abs=1e-8)
 
 
 def test_roi_needs_the_profit_at_the_high_to_exceed_the_minimum() -> None:
     fee = 0.001
     t = tracker(fee=fee, roi={"0": 2.0})
-    price = (100 * 0.02 + 100 * (1 + fee)) / (1 - fee)
+    price = 1.02 * 100 * (1 + fee) / (1 - fee)
     assert t.check(bar(1, 101, price - 0.01, 100.5, 101)) is None  # short of it
     assert t.check(bar(2, 101, price, 100.5, 101)) is None  # exactly it: not above it
     assert t.check(bar(3, 101, price + 0.01, 100.5, 101)) is not None

@@ -251,8 +251,8 @@ class ExitTracker:
         return stop
 
     def _roi_price(self, bar: Bar, minutes: int, row: tuple[int, float]) -> float | None:
-        """The price at which the profit after both fees is exactly the row's (None: freqtrade takes no ROI
-        exit on a falling entry candle entered above its open; its issue 6261)."""
+        """The price at which the profit after both fees is exactly the row's, within the candle (None:
+        freqtrade takes no ROI exit on a falling entry candle entered below its open; its issue 6261)."""
         row_minutes, pct = row
         ratio = pct / 100.0
         timeframe_min = max(1, bar.timeframe_s // 60)
@@ -260,7 +260,7 @@ class ExitTracker:
         if ratio == -1.0 and on_open:
             return bar.open
         entry, fee = self.entry_price, self.fee_rate
-        price = (entry * ratio + entry * (1.0 + fee)) / (1.0 - fee)
+        price = entry * (1.0 + fee) * (1.0 + ratio) / (1.0 - fee)  # profit() of it is exactly the ratio
         if minutes > 0 and minutes == row_minutes and on_open and bar.open > price:
             return bar.open  # a new row took effect at this open, and the open already pays it
         if minutes == 0 and bar.open > bar.close and entry < bar.open and price > bar.close:
