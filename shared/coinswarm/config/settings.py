@@ -6,11 +6,14 @@ model all read this one model (see `coinswarm config show`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from coinswarm.config.deploy import DeployConfig
+
+if TYPE_CHECKING:
+    from coinswarm.domain.exits import ExitRules
 
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
@@ -98,6 +101,19 @@ class ExitConfig(Section):
             if not minutes.isdigit():
                 raise ValueError(f"exits.roi: {minutes!r} is not a whole number of minutes since entry")
         return v
+
+    def rules(self) -> ExitRules:
+        """These settings as the domain's plain exit rules (exit_on_signal stays the caller's)."""
+        from coinswarm.domain.exits import ExitRules
+
+        return ExitRules.build(
+            stop_loss_pct=self.stop_loss_pct,
+            roi=self.roi,
+            trailing_stop_pct=self.trailing_stop_pct,
+            trailing_offset_pct=self.trailing_offset_pct,
+            trailing_only_offset_reached=self.trailing_only_offset_reached,
+            max_hold_minutes=self.max_hold_minutes,
+        )
 
 
 class CooldownConfig(Section):
