@@ -23,6 +23,7 @@ from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.controls import paused_reason
+from coinswarm.stages.exit_watch import ExitSession, ExitWatch
 from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
@@ -58,11 +59,13 @@ class PlacementStage:
         outbox: Outbox | None = None,
         protections: ProtectionRules | None = None,
         exit_on_signal: bool = True,
+        exits: ExitWatch | None = None,
     ) -> None:
         """`outbox`: where the PlacementDone of each message is kept (by default with a claim in
         `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest).
         `protections`: the pauses of new entries after losses (none by default); `exit_on_signal`:
-        whether a committee SELL exits (exits.exit_on_signal)."""
+        whether a committee SELL exits (exits.exit_on_signal); `exits`: the exit rules checked on every
+        candle of an open position (none by default)."""
         self.broker = broker
         self.state = state
         self.history = history
@@ -73,6 +76,7 @@ class PlacementStage:
         self.trade_lease_s = trade_lease_s
         self.outbox = outbox if outbox is not None else Outbox(coordination, clock)
         self.exit_on_signal = exit_on_signal
+        self.exits = exits
         self.protections = ProtectionWatch(
             protections or ProtectionRules(), history, state, stream=f"account:{account}", account=account
         )
@@ -89,7 +93,8 @@ class PlacementStage:
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
-        """For each decision point in order: settle what is pending at the price observed, then place.
+        """For each decision point in order: settle what is pending at the price observed, check the exit
+        rules against the point's candle (stages.exit_watch), then place the committee's intent.
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
@@ -101,6 +106,7 @@ class PlacementStage:
         notes: list[str] = []
         pending = broker.has_pending(symbol)
         unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+        exits = self._exit_session(msg)
 
         def settle(price: float, ts: int) -> bool:
             settlement = broker.settle(symbol, price, ts)
@@ -109,26 +115,49 @@ class PlacementStage:
                 fills.extend(settled)
                 refused.extend(settlement.refused)
                 self.protections.take_in(settled)
+                if exits is not None:
+                    exits.take(settled)
             return settlement.pending
+
+        def note(placed: Placed) -> None:
+            if placed.order is not None and not placed.duplicate:
+                orders.append(placed.order)
+            if placed.rejection is not None:
+                rejections.append(placed.rejection)
+            if placed.note:
+                notes.append(placed.note)
 
         for step in msg.steps:
             if pending:
                 pending, unseen = settle(step.settle_price, step.settle_ts), None
             else:
                 unseen = (step.settle_price, step.settle_ts)
+            if exits is not None and exits.open and step.candle is not None:
+                due = exits.due(step.candle)
+                if due is not None and not exits.exit_in_flight(broker):
+                    if unseen is not None:
+                        pending, unseen = settle(*unseen), None
+                    bar, signal = due
+                    decision_id = step.decision.decision_id if step.decision is not None else None
+                    intent = exits.exit_intent(bar, signal, decision_id=decision_id)
+                    placed = self.place(intent, now=bar.ts, cycle_id=msg.cycle_id)  # placed when it triggered
+                    note(placed)
+                    if placed.order is not None and not placed.duplicate:
+                        exits.sent(placed.order.client_order_id)
+                        pending = settle(signal.price, bar.ts)  # during the candle that crossed the rule
             if step.intent is not None:
                 if unseen is not None:
                     pending, unseen = settle(*unseen), None
+                if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(broker):
+                    notes.append(f"an exit of {symbol} is on its way at the venue: the SELL is a hold")
+                    continue
                 placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
                 pending = pending or (placed.order is not None and not placed.duplicate)
-                if placed.order is not None and not placed.duplicate:
-                    orders.append(placed.order)
-                if placed.rejection is not None:
-                    rejections.append(placed.rejection)
-                if placed.note:
-                    notes.append(placed.note)
+                note(placed)
         if unseen is not None:
             settle(*unseen)
+        if exits is not None:
+            exits.finish()
         if any(f.side is Side.SELL for f in fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
         return [
@@ -146,6 +175,14 @@ class PlacementStage:
                 ),
             )
         ]
+
+    def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
+        """The symbol's exit state for this message (None when no exit rule is configured)."""
+        if self.exits is None or not self.exits.active or not msg.steps:
+            return None
+        first = msg.steps[0]
+        held = self.broker.account().positions.get(msg.symbol, 0.0)
+        return self.exits.begin(msg.symbol, held, first.candle, first.mark_price)
 
     def place(self, intent: OrderIntent, *, now: int, cycle_id: str | None = None) -> Placed:
         """Risk, then the broker; at most once per intent id, however often this is called.

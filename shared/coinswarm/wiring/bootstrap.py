@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from coinswarm.ports.market import MarketData
     from coinswarm.ports.state import StateStore
     from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore
+    from coinswarm.stages.exit_watch import ExitWatch
     from coinswarm.stages.ingest import IngestStage
     from coinswarm.stages.ledger import Ledger
     from coinswarm.stages.outbox import Outbox
@@ -444,6 +445,23 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
         outbox=app.part("outbox"),
         protections=rules_from(settings.protections, settings.timeframe_s),
         exit_on_signal=settings.exits.exit_on_signal,
+        exits=_exit_watch(app),
+    )
+
+
+def _exit_watch(app: App) -> ExitWatch:
+    """The exit rules of [exits], checked on every candle of an open position (stages.exit_watch)."""
+    from coinswarm.stages.exit_watch import ExitWatch, ledger_average_cost
+
+    settings = app.settings
+    fee_bps = settings.paper.fee_bps if settings.mode == "paper" else settings.primary_venue.fee_bps
+    return ExitWatch(
+        settings.exits.rules(),
+        app.state,
+        account=settings.account,
+        timeframe_s=settings.timeframe_s,
+        fee_rate=fee_bps / 1e4,
+        entry_price_of=ledger_average_cost(app.history, settings.ledger_stream),
     )
 
 
