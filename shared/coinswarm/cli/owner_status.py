@@ -7,6 +7,7 @@ from typing import Any
 
 from coinswarm.domain.models import Fill, FillRecorded, LedgerEvent, Side, iso
 from coinswarm.stages.controls import pause_document
+from coinswarm.stages.exit_watch import stored_exit_state
 from coinswarm.stages.protection_watch import stored_pauses
 
 RECENT_EXITS = 5
@@ -14,6 +15,25 @@ RECENT_EXITS = 5
 
 def exits_of(events: list[LedgerEvent]) -> list[Fill]:
     return [e.payload.fill for e in events if isinstance(e.payload, FillRecorded) and e.payload.fill.side is Side.SELL]
+
+
+def exit_states(state: Any, account: str, symbols: list[str]) -> dict[str, dict[str, Any]]:
+    """Each open position's exit state as the cycle keeps it: entry, highest price, stop."""
+    found = {s: stored_exit_state(state, account, s) for s in symbols}
+    return {s: doc for s, doc in found.items() if doc is not None}
+
+
+def exit_state_lines(state: Any, account: str, symbols: list[str]) -> list[str]:
+    lines = []
+    for symbol, doc in exit_states(state, account, symbols).items():
+        t = doc["tracker"]
+        stop = f"stop {t['stop']:,.6g}{' (trailing)' if t['trailing'] else ''}" if t["stop"] is not None else "no stop"
+        pending = f" · exit order {doc['exit_order']} on its way" if doc.get("exit_order") else ""
+        lines.append(
+            f"  {symbol:<9} exits: entry {t['entry_price']:,.6g} at {iso(int(t['entry_ts']))} · high "
+            f"{t['highest']:,.6g} · {stop}{pending}"
+        )
+    return lines
 
 
 def controls_json(state: Any, account: str, events: list[LedgerEvent]) -> dict[str, Any]:

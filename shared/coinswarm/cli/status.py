@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, add_state_arg, open_configured, settings_from
-from coinswarm.cli.owner_status import controls_json, controls_lines, kill_switch_text
+from coinswarm.cli.owner_status import controls_json, controls_lines, exit_state_lines, exit_states, kill_switch_text
 from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
@@ -58,6 +58,7 @@ def main(args: argparse.Namespace) -> int:
                     "risk_rejections": [r.model_dump(mode="json") for r in rejections],
                     "ledger_seq": ledger.portfolio().seq,
                     **controls_json(state, settings.account, events),
+                    "exit_state": exit_states(state, settings.account, sorted(fig.portfolio.holdings)),
                 },
                 indent=2,
             )
@@ -72,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"account      {account_line(fig)}")
     print("positions")
     for line in position_lines(fig):
+        print(line)
+    for line in exit_state_lines(state, settings.account, sorted(fig.portfolio.holdings)):
         print(line)
     print(f"pending      {len(pending)} order(s)" + "".join(f"\n  {o['client_order_id']} {o['side']}" for o in pending))
     print("last decisions")
