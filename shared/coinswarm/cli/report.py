@@ -6,8 +6,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from coinswarm.domain.exit_ids import exit_reason_of
 from coinswarm.domain.models import Action, Decision, ExitReason, Side, iso
-from coinswarm.domain.sizing import exit_reason_of
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, Message, PlacementDone, ScoresReady
 
 SHORT = {"trend": "trend", "mean_reversion": "mrev", "arbitrage": "arb", "sma_cross": "sma"}

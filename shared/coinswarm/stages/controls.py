@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import ExitReason, Fill, Order, OrderIntent, RiskRejection, Side
-from coinswarm.domain.sizing import with_exit_reason
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.state import StateStore
 

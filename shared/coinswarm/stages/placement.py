@@ -12,10 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
 from coinswarm.domain.protections import ProtectionRules
 from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
-from coinswarm.domain.sizing import with_exit_reason
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
