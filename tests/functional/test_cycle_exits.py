@@ -172,8 +172,10 @@ def test_a_position_without_exit_state_is_adopted_at_the_ledgers_cost(make_app) 
         cycle(i)
     entry = entry_of(app)
     app.state.delete(exits_key("paper", SYMBOL))  # bought before exits were configured, or the state was lost
-    cycle(DROP)
-    (sold,) = [f for f in fills_of(app) if f.side is Side.SELL]
+    started = build_app(cfg(), market=app.market, store=app.state, clock=app.clock)  # the next process to run
+    app.clock.set(BARS[DROP].close_ts)
+    CycleRunner(started, wiring="fused").run_cycle(BARS[DROP].close_ts)
+    (sold,) = [f for f in fills_of(started) if f.side is Side.SELL]
     assert sold.exit_reason is ExitReason.STOP_LOSS
     assert sold.price == pytest.approx(entry.price * 0.9 * (1 - SLIP))  # the ledger's average cost
 

@@ -19,6 +19,7 @@ from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import ExitReason, Fill, Order, OrderIntent, RiskRejection, Side
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.state import StateStore
+from coinswarm.stages.exit_watch import ExitWatch
 
 PAUSE_KEY = "flags:paused"
 
@@ -45,6 +46,7 @@ class Placing(Protocol):
     """What flatten needs of order placement (coinswarm.stages.placement.PlacementStage)."""
 
     broker: Broker
+    exits: ExitWatch | None
 
     def place(self, intent: OrderIntent, *, now: int, cycle_id: str | None = None) -> Any: ...
 
@@ -114,5 +116,7 @@ def flatten(
             fills = tuple(with_exit_reason(f) for f in settlement.fills)
             if fills:
                 record(list(fills))
+            if placement.exits is not None and broker.account().positions.get(symbol, 0.0) <= 0.0:
+                placement.exits.forget(symbol)  # flat: the cycle's exit rules have nothing left to watch
         out.append(Flattened(symbol, quantity, placed.order, fills, placed.rejection, placed.note))
     return out

@@ -99,6 +99,14 @@ class ExitSession:
                 return bar, signal
         return None
 
+    def still_held(self, broker: Broker) -> bool:
+        """Whether the broker still holds the position (asked only when a rule fires); if not, it was closed
+        outside the cycle (a stop filled at the venue and booked elsewhere) and its exit state goes."""
+        if broker.account().positions.get(self.symbol, 0.0) > DUST:
+            return True
+        self.position, self.changed = None, True
+        return False
+
     def exit_in_flight(self, broker: Broker) -> bool:
         """Whether the exit sent earlier is still waiting at the venue (then no second one is sent)."""
         position = self.position
@@ -182,6 +190,7 @@ class ExitWatch:
         self.timeframe_s = timeframe_s
         self.fee_rate = fee_rate
         self.entry_price_of = entry_price_of
+        self._looked: set[str] = set()  # symbols whose holding was looked at for adoption in this process
 
     @property
     def active(self) -> bool:
@@ -190,29 +199,38 @@ class ExitWatch:
     def key(self, symbol: str) -> str:
         return exits_key(self.account, symbol)
 
-    def begin(self, symbol: str, held: float, first: Candle | None, mark: float) -> ExitSession | None:
-        """The symbol's exit state for one call (None when no rule is active). `held`: the quantity the broker
-        holds now; `first`: the call's first candle, where an untracked position is adopted."""
+    def begin(self, symbol: str, held_of: Callable[[], float], first: Candle | None, mark: float) -> ExitSession | None:
+        """The symbol's exit state for one call (None when no rule is active): one read. `held_of` gives the
+        quantity the broker holds, asked only when there is no state, once per process and symbol (to adopt
+        a position held without one); `first`: the call's first candle, where such a position is adopted."""
         if not self.active:
             return None
         found = self.state.get(self.key(symbol))
-        if found is not None and held <= DUST:  # closed outside the cycle (a flatten, a stop at the venue)
-            return ExitSession(self, symbol, None, found.version, changed=True)
         if found is not None:
             try:
                 data = found.value
                 tracker = ExitTracker.from_dict(self.rules, data["tracker"])
-                position = OpenPosition(tracker, held, data["checked_ts"], data["exit_order"])
-                return ExitSession(self, symbol, position, found.version, changed=held != data["quantity"])
+                position = OpenPosition(tracker, float(data["quantity"]), data["checked_ts"], data["exit_order"])
+                return ExitSession(self, symbol, position, found.version)
             except (ValueError, KeyError, TypeError) as exc:  # unreadable: adopt the position afresh below
                 log.warning("exit state of %s is unreadable (%s): the position is adopted afresh", symbol, exc)
+                self._looked.discard(symbol)
         session = ExitSession(self, symbol, None, found.version if found is not None else 0, changed=found is not None)
-        if held > DUST and first is not None:
+        if symbol in self._looked or first is None:
+            return session
+        self._looked.add(symbol)  # from here on the state is kept by this process's fills
+        held = held_of()
+        if held > DUST:
             entry = self.entry_price_of(symbol) or mark
             if entry > 0:
+                log.info("exits: %s %s held without exit state: adopted at %s", held, symbol, entry)
                 session.position = OpenPosition(self.rules.open(entry, first.ts, self.fee_rate), held)
                 session.changed = True
         return session
+
+    def forget(self, symbol: str) -> None:
+        """The position was closed outside a cycle (a flatten): its exit state goes."""
+        self.state.delete(self.key(symbol))
 
     def candles_between(self, symbol: str, start_ts: int, until_ts: int) -> list[Candle]:
         """The stored candles that opened from `start_ts` to `until_ts`, oldest first."""

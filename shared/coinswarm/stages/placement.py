@@ -134,7 +134,7 @@ class PlacementStage:
                 unseen = (step.settle_price, step.settle_ts)
             if exits is not None and exits.open and step.candle is not None:
                 due = exits.due(step.candle)
-                if due is not None and not exits.exit_in_flight(broker):
+                if due is not None and not exits.exit_in_flight(broker) and exits.still_held(broker):
                     if unseen is not None:
                         pending, unseen = settle(*unseen), None
                     bar, signal = due
@@ -180,9 +180,10 @@ class PlacementStage:
         """The symbol's exit state for this message (None when no exit rule is configured)."""
         if self.exits is None or not self.exits.active or not msg.steps:
             return None
-        first = msg.steps[0]
-        held = self.broker.account().positions.get(msg.symbol, 0.0)
-        return self.exits.begin(msg.symbol, held, first.candle, first.mark_price)
+        first, symbol = msg.steps[0], msg.symbol
+        return self.exits.begin(
+            symbol, lambda: self.broker.account().positions.get(symbol, 0.0), first.candle, first.mark_price
+        )
 
     def place(self, intent: OrderIntent, *, now: int, cycle_id: str | None = None) -> Placed:
         """Risk, then the broker; at most once per intent id, however often this is called.
