@@ -98,7 +98,7 @@ def test_a_falling_market_exits_at_the_stop_during_the_candle_that_crossed_it(ma
     entry = entry_of(app)
     (sold,) = [f for f in fills_of(app) if f.side is Side.SELL]
     assert sold.exit_reason is ExitReason.STOP_LOSS
-    assert sold.ts == BARS[DROP].ts and sold.quantity == pytest.approx(entry.quantity)
+    assert sold.ts == BARS[DROP].close_ts and sold.quantity == pytest.approx(entry.quantity)  # that cycle's
     assert sold.price == pytest.approx(entry.price * 0.9 * (1 - SLIP))  # at the stop, not the low or the close
     assert app.history.recent_rejections(10) == [] and app.ledger.verify().ok
     assert app.state.get(exits_key("paper", SYMBOL)) is None  # the position is closed: no exit state left
@@ -125,7 +125,8 @@ def test_a_candle_no_cycle_saw_is_still_checked(make_app) -> None:
         cycle(i)
     cycle(DROP + 1)  # the cycle at the drop's close did not run; the next one takes in both candles
     (sold,) = [f for f in fills_of(app) if f.side is Side.SELL]
-    assert sold.exit_reason is ExitReason.STOP_LOSS and sold.ts == BARS[DROP].ts
+    assert sold.exit_reason is ExitReason.STOP_LOSS and sold.ts == BARS[DROP + 1].close_ts
+    assert sold.client_order_id == f"cs-{SYMBOL}-{BARS[DROP].close_ts}-sl"  # found on the candle it missed
 
 
 def test_a_bot_halted_for_the_day_still_exits(make_app) -> None:

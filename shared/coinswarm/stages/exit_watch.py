@@ -10,10 +10,11 @@ state lost) is adopted at the ledger's average cost from the first candle seen.
 
 Every candle from the entry candle on is checked once, in order: the cycle's own candle, and after a
 pause (a cycle that did not run, a live cycle that took in several candles) the stored candles in
-between. An exit fills during the candle that triggered it at the rule's price (domain.exits), as
-freqtrade's backtesting assumes: the paper broker fills the exit order there at once, as a stop resting
-at a venue would have; a live venue fills the market order the cycle sends (the second line behind the
-stop resting at the venue). While an exit order is still pending at the venue, no second one is sent.
+between. The exit order is placed by the cycle that found it (as of its decision time: a live venue
+takes only current orders) and settled at once at the rule's price (domain.exits), as freqtrade's
+backtesting assumes: the paper broker fills it there, as a stop resting at a venue would have filled
+during the candle; a live venue fills the market order the cycle sends (the second line behind the stop
+resting at the venue). While an exit order is still pending at the venue, no second one is sent.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 
 DUST = 1e-12
+LEFT_OVER = 1e-3  # a sell that leaves less than this share of the position closed it (a venue rounds sizes down)
 log = logging.getLogger(__name__)
 
 
@@ -116,6 +118,7 @@ class ExitSession:
         return order is not None and order.status is OrderStatus.PENDING
 
     def exit_intent(self, bar: Candle, signal: ExitSignal, *, decision_id: str | None) -> OrderIntent:
+        """The exit of the whole position for `signal`, found on `bar` (its id names the bar's close)."""
         return OrderIntent(
             intent_id=exit_order_id(self.symbol, bar.close_ts, signal.reason),
             symbol=self.symbol,
@@ -162,10 +165,11 @@ class ExitSession:
             return
         if position is None:
             return
+        before = position.quantity
         position.quantity -= fill.quantity
         if position.exit_order == fill.client_order_id:
             position.exit_order = None
-        if position.quantity <= DUST * max(1.0, fill.quantity):
+        if position.quantity <= LEFT_OVER * before:
             self.position = None
         self.changed = True
 

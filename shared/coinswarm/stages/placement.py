@@ -140,11 +140,13 @@ class PlacementStage:
                     bar, signal = due
                     decision_id = step.decision.decision_id if step.decision is not None else None
                     intent = exits.exit_intent(bar, signal, decision_id=decision_id)
-                    placed = self.place(intent, now=bar.ts, cycle_id=msg.cycle_id)  # placed when it triggered
+                    placed = self.place(intent, now=step.ts, cycle_id=msg.cycle_id)
                     note(placed)
                     if placed.order is not None and not placed.duplicate:
                         exits.sent(placed.order.client_order_id)
-                        pending = settle(signal.price, bar.ts)  # during the candle that crossed the rule
+                        # paper: at the rule's price, as the stop resting at a venue would have filled;
+                        # live: the venue reports the market order's fill
+                        pending = settle(signal.price, step.ts)
             if step.intent is not None:
                 if unseen is not None:
                     pending, unseen = settle(*unseen), None
