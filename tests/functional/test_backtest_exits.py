@@ -139,3 +139,39 @@ def test_bad_exit_flags_are_refused_saying_which(
 ) -> None:
     assert main(["backtest", str(tmp_path / "never-read.csv"), *flags]) == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_the_backtest_broker_tags_only_its_own_exits_and_the_sell_decisions() -> None:
+    from coinswarm.adapters.memory_store import MemoryStore
+    from coinswarm.adapters.paper_broker import PaperBroker
+    from coinswarm.backtest.exits import ExitingBroker
+    from coinswarm.domain.exits import ExitRules
+    from coinswarm.domain.models import Order
+
+    t0, tf = 1_700_000_100, 300
+    candles = [
+        Candle(symbol="X-Y", ts=t0 + i * tf, open=o, high=h, low=low, close=c, volume=1.0, timeframe_s=tf)
+        for i, (o, h, low, c) in enumerate(
+            [(100, 101, 99, 100), (100, 100, 90, 95), (95, 96, 94, 95), (95, 96, 94, 95)]
+        )
+    ]
+    paper = PaperBroker(MemoryStore(), starting_cash=1_000.0, fee_bps=10.0)
+    broker = ExitingBroker(paper, candles, ExitRules(stop_loss_pct=5.0), exit_on_signal=False)
+
+    def order(cid: str, side: Side, ts: int) -> Order:
+        return Order(client_order_id=cid, symbol="X-Y", side=side, fraction=1.0, placed_ts=ts)
+
+    broker.submit(order(f"cs-X-Y-{t0}-b", Side.BUY, t0))
+    entry = broker.settle("X-Y", 100.0, t0)
+    assert [f.side for f in entry.fills] == [Side.BUY] and entry.pending  # a position is watched: bar by bar
+    stopped = broker.settle("X-Y", 100.0, t0 + tf)  # the low reaches 95: the stop-loss sells there
+    assert [(f.exit_reason, f.price) for f in stopped.fills] == [(ExitReason.STOP_LOSS, pytest.approx(95.0))]
+    assert broker.held() == 0.0 and not stopped.pending
+
+    broker.submit(order(f"cs-X-Y-{t0 + 2 * tf}-b", Side.BUY, t0 + 2 * tf))
+    broker.settle("X-Y", 95.0, t0 + 2 * tf)
+    refused = broker.submit(order(f"cs-X-Y-{t0 + 3 * tf}-s", Side.SELL, t0 + 3 * tf))  # a sell decision
+    assert refused.status.value == "cancelled" and "exit_on_signal is off" in refused.note
+    broker.submit(order(f"cs-X-Y-{t0 + 3 * tf}-roi", Side.SELL, t0 + 3 * tf))  # an exit someone else sent
+    sold = broker.settle("X-Y", 95.0, t0 + 3 * tf)
+    assert [(f.side, f.exit_reason) for f in sold.fills] == [(Side.SELL, None)]  # its reason is its sender's
