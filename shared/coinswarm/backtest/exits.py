@@ -48,6 +48,7 @@ class ExitingBroker(Broker):
         self.tracker: ExitTracker | None = None
         self._held = 0.0
         self._cursor = 0
+        self._checked_ts = -1  # the newest bar the rules read: each bar once, however often it is settled
         self._due = False  # the paper broker holds orders not yet filled
         self._unshown: tuple[str, float, int] | None = None  # a price not yet shown to the paper broker
 
@@ -73,7 +74,8 @@ class ExitingBroker(Broker):
         else:
             self._unshown = (symbol, observed_price, ts)
         tracker = self.tracker
-        if tracker is not None:
+        if tracker is not None and ts > self._checked_ts:
+            self._checked_ts = ts
             candle = self._candle_at(ts)
             if candle is not None:
                 signal = tracker.check(candle)
