@@ -313,3 +313,17 @@ def test_the_configuration_section_gives_the_same_rules() -> None:
     assert config.rules() == ExitRules(
         stop_loss_pct=5.0, roi=((0, 3.0), (60, 1.0)), trailing_stop_pct=1.5, max_hold_minutes=600
     )
+
+
+def test_a_rule_is_turned_off_in_a_file_with_off_and_in_the_environment_with_null(tmp_path: Any) -> None:
+    from coinswarm.config.loader import load_settings
+
+    path = tmp_path / "coinswarm.toml"
+    path.write_text('[exits]\nstop_loss_pct = "off"\ntrailing_stop_pct = 2.5\n')
+    settings = load_settings(path, env={})
+    assert settings.exits.stop_loss_pct is None and settings.exits.trailing_stop_pct == 2.5
+    settings = load_settings(None, env={"COINSWARM_EXITS__STOP_LOSS_PCT": "null"})
+    assert settings.exits.stop_loss_pct is None
+    assert load_settings(None, env={}).exits.stop_loss_pct == 10.0
+    settings = load_settings(None, env={"COINSWARM_EXITS__ROI": '{"0": 4, "60": 2}'})
+    assert settings.exits.rules().roi == ((0, 4.0), (60, 2.0))

@@ -5,7 +5,9 @@ pending then), so each bar of the position passes here once, in order: first the
 fill (an entry, a signal exit), then the exit rules read the bar (domain.exits: open, high, low, close)
 and, when one fires, the whole position is sold at its price (with the paper broker's slippage and fee)
 within the same bar. Every sell fill carries its reason: `signal` for the committee's (or sma-cross's)
-SELL, the rule's for the rest, `end_of_backtest` for the close at the end.
+SELL (the order id a sell decision has, `...-s`), the rule's for the rest, `end_of_backtest` for the close
+at the end. A sell placed by anyone else (an exit order that order placement itself sends) passes through
+untouched, its reason left to whoever sent it.
 
 With nothing held the paper broker is called exactly as without exits. While a position is open and
 nothing is due, the bar's open is only remembered, and shown to the paper broker when the account is
@@ -14,7 +16,6 @@ read (a risk check) or an order settles, so the book's price is the one it would
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from coinswarm.adapters.paper_broker import PaperBroker
@@ -24,6 +25,12 @@ from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 
 DUST = 1e-12  # a holding below this many units is none (as the paper broker counts it)
+SIGNAL_SUFFIX = "-" + Side.SELL.value[0]  # domain.sizing.client_order_id of a SELL decision
+
+
+def is_signal(client_order_id: str) -> bool:
+    """Whether the order is the committee's (or sma-cross's) SELL, by its id."""
+    return client_order_id.endswith(SIGNAL_SUFFIX)
 
 
 class ExitingBroker(Broker):
@@ -38,16 +45,16 @@ class ExitingBroker(Broker):
         self.candles = candles
         self.rules = rules
         self.exit_on_signal = exit_on_signal
-        self.reasons: Counter[str] = Counter()
         self.tracker: ExitTracker | None = None
         self._held = 0.0
         self._cursor = 0
+        self._checked_ts = -1  # the newest bar the rules read: each bar once, however often it is settled
         self._due = False  # the paper broker holds orders not yet filled
         self._unshown: tuple[str, float, int] | None = None  # a price not yet shown to the paper broker
 
     # -- port --------------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
-        if order.side is Side.SELL and not self.exit_on_signal:
+        if order.side is Side.SELL and not self.exit_on_signal and is_signal(order.client_order_id):
             note = "not sent: exits.exit_on_signal is off, so a SELL vote does not exit"
             return order.model_copy(update={"status": OrderStatus.CANCELLED, "note": note})
         self._show()
@@ -67,7 +74,8 @@ class ExitingBroker(Broker):
         else:
             self._unshown = (symbol, observed_price, ts)
         tracker = self.tracker
-        if tracker is not None:
+        if tracker is not None and ts > self._checked_ts:
+            self._checked_ts = ts
             candle = self._candle_at(ts)
             if candle is not None:
                 signal = tracker.check(candle)
@@ -111,7 +119,7 @@ class ExitingBroker(Broker):
     # -- inside --------------------------------------------------------------------------------------
     def _noted(self, fills: list[Fill], sell_reason: ExitReason) -> list[Fill]:
         """Follow the position through `fills`, starting, averaging or ending its exit tracker; the sells
-        come back with `sell_reason`."""
+        come back with `sell_reason` (a SIGNAL only for a sell decision's order: see is_signal)."""
         out: list[Fill] = []
         for fill in fills:
             if fill.side is Side.BUY:
@@ -126,7 +134,11 @@ class ExitingBroker(Broker):
             self._held -= fill.quantity
             if self._held <= DUST:
                 self._held, self.tracker = 0.0, None
-            self.reasons[sell_reason.value] += 1
+            if fill.exit_reason is not None or (
+                sell_reason is ExitReason.SIGNAL and not is_signal(fill.client_order_id)
+            ):
+                out.append(fill)
+                continue
             out.append(fill.model_copy(update={"exit_reason": sell_reason}))
         return out
 

@@ -94,6 +94,12 @@ class ExitConfig(Section):
     max_hold_minutes: Annotated[int, Field(ge=1)] | None = None
     exit_on_signal: bool = Field(default=True, description="whether a committee SELL vote exits")
 
+    @field_validator("stop_loss_pct", "trailing_stop_pct", "max_hold_minutes", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        """TOML has no null: `stop_loss_pct = "off"` turns a rule off (so does null in an environment variable)."""
+        return None if isinstance(v, str) and v.strip().lower() in ("off", "none", "") else v
+
     @field_validator("roi")
     @classmethod
     def _roi_minutes(cls, v: dict[str, float]) -> dict[str, float]:
