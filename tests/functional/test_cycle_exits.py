@@ -209,3 +209,12 @@ def test_coinswarm_run_replay_shows_the_stop_loss_in_the_cycle_line_status_and_l
     assert main(["status", "--config", "c.toml", "--state", state]) == 0
     assert "exits        stop_loss 1" in capsys.readouterr().out
     assert main(["ledger", "verify", "--state", state]) == 0
+
+
+def test_a_backtest_leaves_the_rules_to_its_broker_and_a_cycle_checks_them_itself(make_app) -> None:
+    from coinswarm.backtest.engine import BacktestOptions, run_backtest
+
+    app, _ = runner_for(make_app, cfg())
+    assert app.stages.placement.exits is not None and app.stages.placement.exits.active
+    result = run_backtest(BARS, cfg(), BacktestOptions(strategy="committee"))
+    assert result.exit_reasons == {"stop_loss": 1}  # once: the backtest's broker, not a second time here

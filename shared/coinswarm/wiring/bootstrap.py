@@ -449,10 +449,13 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
     )
 
 
-def _exit_watch(app: App) -> ExitWatch:
-    """The exit rules of [exits], checked on every candle of an open position (stages.exit_watch)."""
+def _exit_watch(app: App) -> ExitWatch | None:
+    """The exit rules of [exits], checked on every candle of an open position (stages.exit_watch), unless the
+    broker applies them itself (a backtest's)."""
     from coinswarm.stages.exit_watch import ExitWatch, ledger_average_cost
 
+    if app.broker.applies_exit_rules:
+        return None
     settings = app.settings
     fee_bps = settings.paper.fee_bps if settings.mode == "paper" else settings.primary_venue.fee_bps
     return ExitWatch(
