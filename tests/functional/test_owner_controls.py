@@ -11,11 +11,13 @@ import pytest
 from functional_builders import START, series, settings
 
 from coinswarm.cli.main import main, parser
+from coinswarm.cli.owner_status import controls_lines
 from coinswarm.domain.models import Action, Decision, ExitReason, Fill, OrderIntent, Side
 from coinswarm.domain.risk import RiskDay
 from coinswarm.stages.controls import flatten, set_paused
 from coinswarm.stages.messages import DecidedStep, DecisionReady, PlacementDone
 from coinswarm.stages.placement import set_kill_switch
+from coinswarm.stages.protection_watch import stored_pauses
 from coinswarm.wiring.bootstrap import build_app
 from decisions import hold_decision
 
@@ -154,6 +156,11 @@ def test_protections_pause_entries_from_the_ledger_and_survive_a_restart(make_ap
     assert exited.fills[0].exit_reason is ExitReason.STOP_LOSS
     refused = placed(app, decided(Action.BUY, START + 300))
     assert "cooldown on BTC-USD until" in refused.rejections[0].reason
+    (pause,) = stored_pauses(app.state, "paper")  # stored with its reason and end, for status
+    assert (pause.protection, pause.scope, pause.until_ts) == ("cooldown", SYMBOL, START + 240 + 5 * 60)
+    lines = controls_lines(app.state, "paper", app.ledger.events())
+    assert any(line.startswith("protection   cooldown on BTC-USD until") for line in lines)
+    assert "exits        stop_loss 1" in lines
     # a new process on the same state file (a restart, another function) reads the same pause from the ledger
     again = build_app(cfg, market=app.market, store=app.state, clock=app.clock)
     later = placed(again, decided(Action.BUY, START + 360))

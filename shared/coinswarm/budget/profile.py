@@ -55,7 +55,7 @@ OUTBOX_BYTES: Final[dict[str, int]] = {  # a completed claim: the outputs' JSON,
 OUTBOX_KEY_BYTES: Final = 150  # of which the key (stage, cycle, symbol, digest), status, owner and expiry
 
 # -- per order, on top ------------------------------------------------------------------------------------
-ORDER_STATE_READS: Final = 6  # claim, order lookup, account (book), kill switch, risk day, book before submit
+ORDER_STATE_READS: Final = 7  # claim, order lookup, account (book), kill switch, pause, risk day, book before submit
 ORDER_STATE_WRITES: Final = 4  # claim begin, risk day, book with the order, claim complete
 FILL_HISTORY_QUERIES: Final = 3  # last sequence, events after the projection, event id unique across streams
 FILL_HISTORY_POINT_READS: Final = 1  # the projection
