@@ -6,6 +6,7 @@ the state store (a restart, another function) and follows positions opened or cl
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -218,3 +219,35 @@ def test_a_backtest_leaves_the_rules_to_its_broker_and_a_cycle_checks_them_itsel
     assert app.stages.placement.exits is not None and app.stages.placement.exits.active
     result = run_backtest(BARS, cfg(), BacktestOptions(strategy="committee"))
     assert result.exit_reasons == {"stop_loss": 1}  # once: the backtest's broker, not a second time here
+
+
+def test_an_exit_that_failed_to_go_out_is_found_again_by_the_next_cycle() -> None:
+    from coinswarm.adapters.memory_store import MemoryStore
+    from coinswarm.adapters.paper_broker import PaperBroker
+    from coinswarm.domain.models import Order
+    from coinswarm.marketdata.replay import ReplayMarketData
+    from coinswarm.ports.clock import SimulatedClock
+    from coinswarm.ports.errors import TransientStoreError
+
+    class FailsOnce(PaperBroker):
+        failed = False
+
+        def submit(self, order: Order) -> Order:
+            if order.side is Side.SELL and not self.failed:
+                self.failed = True
+                raise TransientStoreError("the store went away for a moment")
+            return super().submit(order)
+
+    settings, store = cfg(), MemoryStore()
+    broker = FailsOnce(store, account=settings.account, starting_cash=10_000.0, fee_bps=60.0, slippage_bps=5.0)
+    clock = SimulatedClock(BARS[0].ts)
+    app = build_app(
+        settings, market=ReplayMarketData({SYMBOL: BARS}, label="t"), store=store, clock=clock, broker=broker
+    )
+    runner = CycleRunner(app, wiring="fused")
+    for i in range(WARM - 1, DROP + 2):
+        clock.set(BARS[i].close_ts)
+        with pytest.raises(TransientStoreError) if i == DROP else contextlib.nullcontext():
+            runner.run_cycle(BARS[i].close_ts)
+    (sold,) = [f for f in fills_of(app) if f.side is Side.SELL]
+    assert sold.exit_reason is ExitReason.STOP_LOSS and sold.client_order_id == f"cs-{SYMBOL}-{BARS[DROP].close_ts}-sl"

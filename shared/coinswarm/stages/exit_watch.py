@@ -95,11 +95,17 @@ class ExitSession:
         self.changed = True
         tracker = position.tracker
         for bar in bars:
-            position.checked_ts = bar.ts
-            signal = tracker.check(bar)
+            signal = tracker.check(bar)  # checking a candle again gives the same answer (a retry does)
             if signal is not None:
-                return bar, signal
+                return bar, signal  # checked once its exit was tried (`tried`)
+            position.checked_ts = bar.ts
         return None
+
+    def tried(self, bar: Candle) -> None:
+        """The exit found on `bar` was placed, refused or held back: the candle is checked."""
+        if self.position is not None:
+            self.position.checked_ts = bar.ts
+            self.changed = True
 
     def still_held(self, broker: Broker) -> bool:
         """Whether the broker still holds the position (asked only when a rule fires); if not, it was closed

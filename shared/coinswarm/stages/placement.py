@@ -127,39 +127,43 @@ class PlacementStage:
             if placed.note:
                 notes.append(placed.note)
 
-        for step in msg.steps:
-            if pending:
-                pending, unseen = settle(step.settle_price, step.settle_ts), None
-            else:
-                unseen = (step.settle_price, step.settle_ts)
-            if exits is not None and exits.open and step.candle is not None:
-                due = exits.due(step.candle)
-                if due is not None and not exits.exit_in_flight(broker) and exits.still_held(broker):
+        try:
+            for step in msg.steps:
+                if pending:
+                    pending, unseen = settle(step.settle_price, step.settle_ts), None
+                else:
+                    unseen = (step.settle_price, step.settle_ts)
+                if exits is not None and exits.open and step.candle is not None:
+                    due = exits.due(step.candle)
+                    if due is not None:
+                        bar, signal = due
+                        if not exits.exit_in_flight(broker) and exits.still_held(broker):
+                            if unseen is not None:
+                                pending, unseen = settle(*unseen), None
+                            decision_id = step.decision.decision_id if step.decision is not None else None
+                            intent = exits.exit_intent(bar, signal, decision_id=decision_id)
+                            placed = self.place(intent, now=step.ts, cycle_id=msg.cycle_id)
+                            note(placed)
+                            if placed.order is not None and not placed.duplicate:
+                                exits.sent(placed.order.client_order_id)
+                                # paper: at the rule's price, as the stop resting at a venue would have filled;
+                                # live: the venue reports the market order's fill
+                                pending = settle(signal.price, step.ts)
+                        exits.tried(bar)  # not reached if this failed: a retry checks the candle again
+                if step.intent is not None:
                     if unseen is not None:
                         pending, unseen = settle(*unseen), None
-                    bar, signal = due
-                    decision_id = step.decision.decision_id if step.decision is not None else None
-                    intent = exits.exit_intent(bar, signal, decision_id=decision_id)
-                    placed = self.place(intent, now=step.ts, cycle_id=msg.cycle_id)
+                    if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(broker):
+                        notes.append(f"an exit of {symbol} is on its way at the venue: the SELL is a hold")
+                        continue
+                    placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
+                    pending = pending or (placed.order is not None and not placed.duplicate)
                     note(placed)
-                    if placed.order is not None and not placed.duplicate:
-                        exits.sent(placed.order.client_order_id)
-                        # paper: at the rule's price, as the stop resting at a venue would have filled;
-                        # live: the venue reports the market order's fill
-                        pending = settle(signal.price, step.ts)
-            if step.intent is not None:
-                if unseen is not None:
-                    pending, unseen = settle(*unseen), None
-                if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(broker):
-                    notes.append(f"an exit of {symbol} is on its way at the venue: the SELL is a hold")
-                    continue
-                placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
-                pending = pending or (placed.order is not None and not placed.duplicate)
-                note(placed)
-        if unseen is not None:
-            settle(*unseen)
-        if exits is not None:
-            exits.finish()
+            if unseen is not None:
+                settle(*unseen)
+        finally:  # what the fills so far taught the exit state is kept, even if this call fails
+            if exits is not None:
+                exits.finish()
         if any(f.side is Side.SELL for f in fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
         return [
