@@ -88,7 +88,7 @@ def parse_timeframe(text: str) -> int:
 
 def _stem(path: Path) -> str:
     name = path.name
-    for suffix in (".gz", ".csv"):
+    for suffix in (".gz", ".csv", ".parquet"):
         if name.lower().endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
     return name
@@ -238,6 +238,12 @@ _FAST_OK = _same_model(
 _build = _build_fast if _FAST_OK else _build_constructed
 
 
+def build_candles(rows: list[dict[str, Any]]) -> list[Candle]:
+    """Candles from rows a loader has already checked (every field of `Candle`, valid), unvalidated."""
+    with collector_paused():
+        return _build(rows)
+
+
 # --------------------------------------------------------------------------------------------- loading
 
 
@@ -336,8 +342,13 @@ def load_candles(
     (`ETH_BTC-5m.csv.gz`); a timeframe not in the name is the most common step between rows.
 
     Raises CandleFileError (a ValueError) for a file that is empty, malformed, unsorted, inconsistent
-    or off the timeframe grid; FileNotFoundError when there is no such file.
+    or off the timeframe grid; FileNotFoundError when there is no such file. A `.parquet` file is read
+    by `coinswarm.marketdata.parquet_files` (the same checks, column by column).
     """
+    if Path(path).name.lower().endswith(".parquet"):
+        from coinswarm.marketdata.parquet_files import load_parquet
+
+        return load_parquet(path, symbol=symbol, timeframe_s=timeframe_s)
     with collector_paused():
         return _load(Path(path), symbol, timeframe_s)
 
@@ -471,9 +482,14 @@ def write_candles(path: str | os.PathLike[str], candles: Sequence[Candle]) -> Pa
     """Write candles as `date,open,high,low,close,volume` (gzipped when the name ends in `.gz`).
 
     Floats are written exactly (`repr`), so a load gives back equal candles. The file is written
-    next to its destination and renamed into place, so a reader never sees half of it.
+    next to its destination and renamed into place, so a reader never sees half of it. A name ending
+    in `.parquet` writes Parquet instead (`coinswarm.marketdata.parquet_files`).
     """
     p = Path(path)
+    if p.name.lower().endswith(".parquet"):
+        from coinswarm.marketdata.parquet_files import write_parquet
+
+        return write_parquet(p, candles)
     if not candles:
         raise ValueError(f"no candles to write to {p}: a file without rows would not load")
     for a, b in pairwise(candles):
