@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from functional_builders import series
+from test_run_live_data import FakeCoinbase
 
 from coinswarm.cli.state_lock import is_held
 from coinswarm.marketdata.candle_files import write_candles
@@ -143,6 +144,34 @@ def test_sigterm_stops_the_run_cleanly_and_a_restart_starts_at_once(tmp_path, ru
     again = coinswarm(tmp_path, "run", "--synthetic", "--cycles", "2", "--state", str(state), "--keep-state")
     assert again.returncode == 0, again.stderr
     assert "session summary: 2 cycles" in again.stdout
+
+
+def test_sigterm_while_a_live_run_waits_for_the_next_candle_stops_it_at_once(tmp_path, runs) -> None:
+    """A live run spends its time waiting for the next candle to close: SIGTERM ends the wait."""
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCoinbase)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        state = tmp_path / "live.db"
+        url = f"--config={write_config(tmp_path, server.server_address[1])}"
+        first = runs("--cycles", "5", "--state", str(state), url)
+        first.wait_for(lambda line: " SOL-USD " in line and " | " in line, "the first cycle's last line")
+        first.proc.send_signal(signal.SIGTERM)
+        code, out, err = first.finish()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 128 + signal.SIGTERM, err
+    cycles = int(out.split("session summary: ")[1].split(" cycles")[0])
+    assert cycles < 5 and "(stopped by SIGTERM)" in out, out  # 1, or 2 when a candle closed meanwhile
+    assert "coinbase" in out.lower() and "SYNTHETIC" not in out
+
+
+def write_config(tmp_path: Path, port: int) -> Path:
+    config = tmp_path / "live.toml"
+    config.write_text(f'[market]\nsource = "coinbase"\ncoinbase_url = "http://127.0.0.1:{port}"\n')
+    return config
 
 
 def test_after_kill_9_the_next_run_starts_at_once(tmp_path, runs) -> None:
