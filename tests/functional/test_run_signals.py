@@ -121,8 +121,19 @@ def coinswarm(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def claims_in_progress(state: Path) -> int:
-    with sqlite3.connect(f"file:{state}?mode=ro", uri=True) as db:
+    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)
+    try:
         return int(db.execute("SELECT COUNT(*) FROM idempotency WHERE status = 'in_progress'").fetchone()[0])
+    finally:
+        db.close()
+
+
+def claims_seen(state: Path) -> int:
+    """`claims_in_progress`, or 0 while the file is not readable yet (being created, migrated, busy)."""
+    try:
+        return claims_in_progress(state) if state.exists() else 0
+    except sqlite3.Error:
+        return 0
 
 
 # -- item 2: SIGTERM stops a run cleanly; a crash never locks the next run out ----------------------------
@@ -235,9 +246,9 @@ def test_a_mesh_replay_killed_inside_a_claim_resumes_and_completes(tmp_path, run
     while not left:  # freeze the run while a claim of it is in progress, then kill it there
         assert time.monotonic() < deadline, "the run never showed a claim in progress"
         assert first.proc.poll() is None, "the replay ended before it could be killed inside a claim"
-        if state.exists() and claims_in_progress(state):
+        if claims_seen(state):
             first.proc.send_signal(signal.SIGSTOP)
-            left = claims_in_progress(state)
+            left = claims_seen(state)
             first.proc.send_signal(signal.SIGKILL if left else signal.SIGCONT)
     first.proc.wait(timeout=DEADLINE_S)
     assert claims_in_progress(state) == left > 0  # dated in replay time: for the old code, never expired
