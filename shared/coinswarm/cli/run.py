@@ -211,7 +211,7 @@ def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Name
     )
     plan = source.warmup(cycles)
     if plan is not None:
-        print(f"  {source.kind}: {plan.describe(settings.market.warmup_candles)}")
+        print(f"  {source.kind}: {plan.describe(settings.market.warmup_candles, asked=args.cycles is not None)}")
     if source.note:
         print(f"  note: {source.note}")
     started = time.perf_counter()

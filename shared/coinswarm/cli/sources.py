@@ -42,14 +42,15 @@ class Warmup:
     warmup: int
     cycles: int
 
-    def describe(self, setting: int) -> str:
+    def describe(self, setting: int, *, asked: bool) -> str:
+        """For the banner. `setting`: market.warmup_candles; `asked`: whether --cycles set the count."""
         halved = ", at most half the candles" if self.warmup + 1 < setting else ""
         limit = f"market.warmup_candles = {setting}{halved}"
         rest = self.candles - self.warmup
-        until = "to the end" if self.cycles == rest else f"of the {rest} left (--cycles)"
+        until = " to the end" if self.cycles == rest else f" of the {rest} left (--cycles)" if asked else ""
         return (
             f"{self.candles} candles: the first {self.warmup} taken as warm-up before trading ({limit}), "
-            f"then {self.cycles} cycles {until}"
+            f"then {self.cycles} cycles{until}"
         )
 
 
