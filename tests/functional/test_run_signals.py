@@ -98,6 +98,10 @@ class Run:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=DEADLINE_S)
+        self._reader.join(timeout=DEADLINE_S)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
