@@ -63,10 +63,22 @@ class SizingConfig(Section):
     buy_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     sell_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_given_size_replaces_the_default(cls, data: Any) -> Any:
+        """buy_notional's default stands only while buy_fraction is not given: setting the fraction (in TOML,
+        in the environment) replaces it, rather than meeting it as a second size."""
+        if isinstance(data, dict) and data.get("buy_fraction") is not None and "buy_notional" not in data:
+            return {**data, "buy_notional": None}
+        return data
+
     @model_validator(mode="after")
     def _one_buy_size(self) -> SizingConfig:
         if (self.buy_notional is None) == (self.buy_fraction is None):
-            raise ValueError("set exactly one of buy_notional and buy_fraction")
+            raise ValueError(
+                "set exactly one of buy_notional and buy_fraction (setting buy_fraction alone replaces the default "
+                "buy_notional)"
+            )
         return self
 
 
