@@ -6,9 +6,20 @@ model all read this one model (see `coinswarm config show`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
 
@@ -107,7 +118,8 @@ class PatternCacheConfig(Section):
 
 
 class CommitteeConfig(Section):
-    """The weighted vote. A new agent is one file in coinswarm/domain/agents and one line here."""
+    """The weighted vote: each agent's weight. An agent is a built-in name, an installed
+    'package.module:Class', or any name whose [agents.NAME] gives `path` = its file (docs/agents.md)."""
 
     weights: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: {"trend": 1.0, "mean_reversion": 1.0, "arbitrage": 1.0}
@@ -274,7 +286,8 @@ class Settings(BaseModel):
     venues: tuple[VenueConfig, ...] = Field(default_factory=lambda: (VenueConfig(name="coinbase", fee_bps=60.0),))
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
     agents: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per-agent parameters, e.g. [agents.trend] fast = 12"
+        default_factory=dict,
+        description='per-agent parameters, e.g. [agents.trend] fast = 12; `path = "agents/x.py"`: the agent\'s file',
     )
     risk: RiskConfig = Field(default_factory=RiskConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
@@ -317,6 +330,45 @@ class Settings(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a venue is listed twice")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_files_from_the_config_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        """A relative `[agents.NAME] path` is relative to the configuration file (the loader passes its
+        directory as `config_dir`); made absolute here, so the setting means the same file wherever it
+        is validated again."""
+        base = (info.context or {}).get("config_dir")
+        agents = data.get("agents") if isinstance(data, dict) else None
+        if base is None or not isinstance(agents, dict):
+            return data
+        from coinswarm.domain.agents.registry import PATH_KEY
+
+        fixed = {}
+        for name, params in agents.items():
+            path = params.get(PATH_KEY) if isinstance(params, dict) else None
+            if isinstance(path, str) and not Path(path).expanduser().is_absolute():
+                params = {**params, PATH_KEY: str(Path(base) / path)}
+            fixed[name] = params
+        return {**data, "agents": fixed}
+
+    @model_validator(mode="after")
+    def _agents_exist(self) -> Settings:
+        """Every agent can be found and built with its parameters (the registry knows them); else the
+        error names the setting at fault, e.g. committee.weights.NAME or agents.NAME.PARAM."""
+        from coinswarm.domain.agents.registry import UnknownAgentError, check_agents
+
+        try:
+            check_agents(self.committee.weights, self.agents)
+        except UnknownAgentError as exc:
+            loc = tuple(exc.field.split(".")) if exc.field else ("agents",)
+            given: Any = {"committee": {"weights": self.committee.weights}, "agents": self.agents}
+            for part in loc:
+                given = given.get(part) if isinstance(given, dict) else None
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=PydanticCustomError("agent", str(exc)), loc=loc, input=given)],
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _cosmos_is_reachable(self) -> Settings:
