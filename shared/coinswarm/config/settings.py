@@ -360,7 +360,7 @@ class Settings(BaseModel):
         try:
             check_agents(self.committee.weights, self.agents)
         except UnknownAgentError as exc:
-            loc = tuple(exc.field.split(".")) if exc.field else ("agents",)
+            loc = exc.loc or ("agents",)
             given: Any = {"committee": {"weights": self.committee.weights}, "agents": self.agents}
             for part in loc:
                 given = given.get(part) if isinstance(given, dict) else None

@@ -33,12 +33,16 @@ _FILE_MODULES = "coinswarm_agent_file_"
 
 
 class UnknownAgentError(ValueError):
-    """An agent that cannot be found or built. `field` is the configuration setting at fault
-    (`committee.weights.NAME` or `agents.NAME.PARAM`)."""
+    """An agent that cannot be found or built. `loc` is the configuration setting at fault:
+    ("committee", "weights", NAME) or ("agents", NAME[, PARAM])."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, loc: tuple[str, ...] = ()) -> None:
         super().__init__(message)
-        self.field = field
+        self.loc = loc
+
+    @property
+    def field(self) -> str:
+        return ".".join(self.loc)
 
 
 def agent_class(name: str, path: str | None = None) -> type[Agent]:
@@ -78,7 +82,7 @@ def check_agents(weights: Mapping[str, float], params: Mapping[str, Mapping[str,
             raise UnknownAgentError(
                 f"parameters for an agent that has no weight: add `{name} = 1.0` under [committee.weights] "
                 f"or remove [agents.{name}]{_did_you_mean(name, weights)}",
-                f"agents.{name}",
+                ("agents", name),
             )
     for name in weights:
         given = params.get(name, {})
@@ -98,7 +102,7 @@ def check_agents(weights: Mapping[str, float], params: Mapping[str, Mapping[str,
                 offer = ", ".join(known) or "none"
                 raise UnknownAgentError(
                     f"agent {name!r} has no parameter {key!r}{_did_you_mean(key, known)} (its parameters: {offer})",
-                    f"agents.{name}.{key}",
+                    ("agents", name, key),
                 )
         _build(name, cls, given)
 
@@ -111,7 +115,7 @@ def build_agents(
     unknown = set(params) - set(weights)
     if unknown:
         first = sorted(unknown)[0]
-        raise UnknownAgentError(f"parameters given for agents without a weight: {sorted(unknown)}", f"agents.{first}")
+        raise UnknownAgentError(f"parameters given for agents without a weight: {sorted(unknown)}", ("agents", first))
     agents: list[Agent] = []
     by_agent: dict[str, float] = {}
     for name, weight in weights.items():
@@ -161,7 +165,7 @@ def _no_agent(name: str, known: Iterable[str]) -> str:
 
 
 def _from_file(name: str, spec: str) -> type[Agent]:
-    where = f"agents.{name}.{PATH_KEY}"
+    where = ("agents", name, PATH_KEY)
     file_part, attr = spec, None
     head, colon, tail = spec.rpartition(":")
     if colon and tail.isidentifier() and head:
@@ -208,7 +212,7 @@ def _from_file(name: str, spec: str) -> type[Agent]:
     return own[0]
 
 
-def _agent_attr(module: Any, attr: str, what: str, where: str) -> type[Agent]:
+def _agent_attr(module: Any, attr: str, what: str, where: tuple[str, ...]) -> type[Agent]:
     cls = getattr(module, attr, None)
     if not (isinstance(cls, type) and issubclass(cls, Agent)):
         raise UnknownAgentError(f"{what} is not an Agent subclass (coinswarm.domain.agents.base.Agent)", where)
@@ -224,19 +228,19 @@ def _build(name: str, cls: type[Agent], given: Mapping[str, Any]) -> Agent:
     except (TypeError, ValueError) as exc:
         shown = ", ".join(f"{k} = {v!r}" for k, v in kwargs.items()) or "no parameters"
         raise UnknownAgentError(
-            f"agent {name!r} refuses {shown}: {exc}", f"agents.{name}" if kwargs else _weight(name)
+            f"agent {name!r} refuses {shown}: {exc}", ("agents", name) if kwargs else _weight(name)
         ) from exc
 
 
 def _path_of(name: str, given: Mapping[str, Any]) -> str | None:
     path = given.get(PATH_KEY)
     if path is not None and not isinstance(path, str):
-        raise UnknownAgentError(f"give the agent's file as a string, not {path!r}", f"agents.{name}.{PATH_KEY}")
+        raise UnknownAgentError(f"give the agent's file as a string, not {path!r}", ("agents", name, PATH_KEY))
     return path
 
 
-def _weight(name: str) -> str:
-    return f"committee.weights.{name}"
+def _weight(name: str) -> tuple[str, ...]:
+    return ("committee", "weights", name)
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
