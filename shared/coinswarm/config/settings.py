@@ -26,15 +26,23 @@ from coinswarm.config.deploy import DeployConfig
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
 
+#: Candle sizes Coinswarm trades on: every fixed size Coinbase or Binance serves from a minute up
+#: (coinswarm.venues.download.VENUE_TIMEFRAMES says which venue serves which).
 TIMEFRAMES: dict[str, int] = {
     "1m": 60,
+    "3m": 180,
     "5m": 300,
     "15m": 900,
     "30m": 1800,
     "1h": 3600,
     "2h": 7200,
+    "4h": 14400,
     "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
     "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
 }
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 
