@@ -13,12 +13,10 @@ The other keys of `[agents.NAME]` are the agent's parameters: its constructor's 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
 import inspect
-import pkgutil
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -132,6 +130,8 @@ def build_agents(
 
 def builtin_names() -> list[str]:
     """The agents that come with Coinswarm: the modules of this package."""
+    import pkgutil  # here: only an error message or a listing needs it
+
     package = importlib.import_module(BUILTIN_PACKAGE)
     return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in NOT_AGENTS)
 
@@ -144,19 +144,19 @@ def load_agent_file(path: str | Path, attr: str | None = None) -> type[Agent]:
 
 def _builtin(name: str) -> type[Agent]:
     module_name = f"{BUILTIN_PACKAGE}.{name}"
-    known = builtin_names()
     if not name.isidentifier() or name in NOT_AGENTS:
-        raise UnknownAgentError(_no_agent(name, known), _weight(name))
+        raise UnknownAgentError(_no_agent(name), _weight(name))
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        raise UnknownAgentError(_no_agent(name, known), _weight(name)) from None
+        raise UnknownAgentError(_no_agent(name), _weight(name)) from None
     return _agent_attr(module, "AGENT", module_name, _weight(name))
 
 
-def _no_agent(name: str, known: Iterable[str]) -> str:
+def _no_agent(name: str) -> str:
+    known = builtin_names()
     return (
         f"no agent {name!r}{_did_you_mean(name, known)}. The built-in agents are {', '.join(known)}; "
         f'an agent of your own is a file ([agents.{name}] {PATH_KEY} = "agents/{name}.py"; '
@@ -244,5 +244,7 @@ def _weight(name: str) -> tuple[str, ...]:
 
 
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    import difflib  # here: only an error message needs it
+
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
