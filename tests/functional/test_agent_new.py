@@ -81,3 +81,19 @@ def test_a_new_agent_trades_from_its_file_without_pythonpath(tmp_path, monkeypat
     assert len(votes) == 3 * 8
     assert all("moment" in line for line in votes)
     assert any("moment --" not in line for line in votes[-3:]), "warm after 5 candles: it votes"
+
+
+def test_agent_list_shows_each_agent_its_parameters_and_where_it_comes_from(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COINSWARM_CONFIG", raising=False)
+    assert main(["agent", "new", "momentum"]) == 0
+    (tmp_path / "coinswarm.toml").write_text(
+        "[committee.weights]\ntrend = 2.0\nmomentum = 1.0\n\n"
+        '[agents.momentum]\npath = "agents/momentum.py"\nperiod = 7\n'
+    )
+    capsys.readouterr()
+    assert main(["agent", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "trend  (weight 2)\n    fast = 20\n    slow = 100\n" in out
+    assert f"momentum  (weight 1, from {tmp_path / 'agents' / 'momentum.py'})\n    period = 7   (set)\n" in out
+    assert "sma_cross  (not configured)" in out

@@ -355,7 +355,7 @@ class Settings(BaseModel):
         for name, params in agents.items():
             path = params.get(PATH_KEY) if isinstance(params, dict) else None
             if isinstance(path, str) and not Path(path).expanduser().is_absolute():
-                params = {**params, PATH_KEY: str(Path(base) / path)}
+                params = {**params, PATH_KEY: str(Path(base).absolute() / path)}
             fixed[name] = params
         return {**data, "agents": fixed}
 
