@@ -48,6 +48,8 @@ def main_new(args: argparse.Namespace) -> int:
     if name in builtin_names():
         fail(f"{name!r} is a built-in agent; choose another name")
     folder = Path(args.dir)
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder} is a file, not a directory; name another with --dir")
     agent_file, test_file = folder / f"{name}.py", folder / f"test_{name}.py"
     for existing in (agent_file, test_file):
         if existing.exists():
