@@ -79,3 +79,9 @@ def test_every_command_refuses_it_the_same_way(command, toml, field, tmp_path, m
     assert f"coinswarm {command[0]}: invalid configuration:\n  - {field}: " in err
     assert "Traceback" not in err
     assert not (tmp_path / ".coinswarm").exists(), "nothing was started"
+
+
+def test_two_agents_with_one_name_are_refused_at_load() -> None:
+    weights = {"trend": 1.0, "coinswarm.domain.agents.trend:TrendAgent": 1.0}
+    with pytest.raises(ValueError, match=r"are both called 'trend'"):
+        Settings.model_validate({"committee": {"weights": weights}})

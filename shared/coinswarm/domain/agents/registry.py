@@ -82,6 +82,7 @@ def check_agents(weights: Mapping[str, float], params: Mapping[str, Mapping[str,
                 f"or remove [agents.{name}]{_did_you_mean(name, weights)}",
                 ("agents", name),
             )
+    seen: dict[str, str] = {}
     for name in weights:
         given = params.get(name, {})
         cls = agent_class(name, _path_of(name, given))
@@ -102,7 +103,14 @@ def check_agents(weights: Mapping[str, float], params: Mapping[str, Mapping[str,
                     f"agent {name!r} has no parameter {key!r}{_did_you_mean(key, known)} (its parameters: {offer})",
                     ("agents", name, key),
                 )
-        _build(name, cls, given)
+        called = _build(name, cls, given).name
+        if called in seen:
+            raise UnknownAgentError(
+                f"agents {seen[called]!r} and {name!r} are both called {called!r}: their votes would mix; "
+                "keep one, or give one another `name`",
+                _weight(name),
+            )
+        seen[called] = name
 
 
 def build_agents(
