@@ -51,7 +51,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         _set_path(data, parts, _parse_env_value(parts, raw))
         origin[parts] = f"environment {key}"
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data, context=None if file is None else {"config_dir": str(file.parent)})
     except ValidationError as exc:
         raise ConfigError(_explain(exc, origin)) from None
 
