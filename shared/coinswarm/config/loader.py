@@ -119,10 +119,12 @@ def _parse_env_value(key: str, parts: tuple[str, ...], raw: str) -> Any:
     except ValueError:  # e.g. a number too long to convert
         where = ""
     if where and raw.lstrip().startswith(JSON_STARTS):
-        raise ConfigError(
-            f"environment variable {key} is not valid JSON ({where}); write it as one JSON value, "
-            "with each line break inside a string (a PEM key's) written as \\n"
+        hint = (
+            "write each line break inside a string (a PEM key's) as \\n"
+            if "control character" in where
+            else "check its quotes, commas and brackets"
         )
+        raise ConfigError(f"environment variable {key} is not valid JSON ({where}): {hint}")
     if parts[-1] in LIST_FIELDS:
         return [s.strip() for s in raw.split(",") if s.strip()]
     return raw
@@ -136,6 +138,13 @@ def _set_path(data: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:
             raise ConfigError(f"cannot set {'.'.join(parts)}: {p} is not a section")
         node = child
     node[parts[-1]] = value
+
+
+def explain(exc: ValidationError) -> str:
+    """A configuration's ValidationError in the words the loader uses: each field, what is wrong, and its
+    value only when that is short, plain and no secret (never pydantic's own text, which quotes every
+    input)."""
+    return _explain(exc, {})
 
 
 def _explain(exc: ValidationError, origin: Mapping[tuple[str, ...], str]) -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "parse_timeframe",
     "stitch",
     "symbol_and_timeframe_from_name",
+    "symbol_problem",
     "write_candles",
 ]
 
@@ -80,6 +81,19 @@ class CandleFile:
 
 _TF_SUFFIX = re.compile(r"^(?P<rest>.+)-(?P<n>\d+)(?P<unit>[smhdw])$")
 _PAIR = re.compile(r"^(?P<base>[A-Za-z0-9]+)[_-](?P<quote>[A-Za-z0-9]+)$")
+
+
+def symbol_problem(cf: CandleFile) -> str | None:
+    """What is wrong with the symbol a file was loaded as (from its name unless given), or None: a name
+    like `mydata.csv` gives the symbol `mydata`, which no configuration accepts."""
+    from coinswarm.config.settings import SYMBOL_RE  # here: the domain of this module needs no configuration
+
+    if SYMBOL_RE.match(cf.symbol):
+        return None
+    return (
+        f"{cf.path}: the file name does not say which symbol the candles are of ({cf.symbol[:_EXCERPT_CHARS]!r} "
+        "is not a symbol like BTC-USD); name the file like BTC_USD-1m.csv.gz"
+    )
 
 
 def parse_timeframe(text: str) -> int:
