@@ -189,3 +189,29 @@ def test_the_cli_prints_the_problem_and_no_secret(
     assert code == 2, err
     assert "invalid configuration" in err or "is not valid JSON" in err, err
     assert_no_secret(out, err)
+
+
+# -- a cloud function's cold start: what its logs say -----------------------------------------------
+
+
+def test_a_lambda_that_cannot_load_its_configuration_logs_the_problem_and_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("aws_lambda_powertools", reason="aws-lambda-powertools is not installed (.[aws])")
+    from coinswarm.http.json_http import HttpRequest
+    from coinswarm.wiring.cloud import reset_container_app
+    from function_url import function_url
+    from functions.manual_trade import aws as manual_trade
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COINSWARM_VENUES", json.dumps([venue(), venue()]))
+    monkeypatch.setenv("COINSWARM_MANUAL_TRADE_SECRET", "manual-trade-secret-FAKE-0000000000")
+    reset_container_app()
+    try:
+        answer = function_url(manual_trade.handler)(HttpRequest("POST", "/", {}, b"{}"))
+    finally:
+        reset_container_app()
+    out, err = capfd.readouterr()
+    assert answer.status == 500 and "see the function's logs" in answer.body["detail"]
+    assert "a venue is listed twice" in out + err, "the log says what is wrong"
+    assert_no_secret(out, err, json.dumps(answer.body))
