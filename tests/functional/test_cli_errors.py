@@ -61,7 +61,7 @@ def test_backtest_takes_the_symbol_from_the_option_and_refuses_a_bad_one(
 
 @pytest.mark.parametrize(
     "argv",
-    [["status"], ["ledger", "verify"], ["kill-switch", "on"], ["kill-switch", "status"]],
+    [["status"], ["ledger", "verify"], ["kill-switch", "on"], ["kill-switch", "status"], ["run", "--cycles", "1"]],
     ids=lambda a: " ".join(a),
 )
 def test_a_state_file_that_is_not_a_database_is_refused_by_name(

@@ -8,7 +8,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from coinswarm.cli.common import META_KEY, add_config_arg, fail, settings_from
+from coinswarm.cli.common import META_KEY, add_config_arg, fail, open_sqlite, settings_from
 from coinswarm.cli.report import CycleReporter
 from coinswarm.cli.sources import Source, resolve
 from coinswarm.cli.summary import print_summary
@@ -93,10 +93,8 @@ def main(args: argparse.Namespace) -> int:
     data = source.settings.model_dump()
     data["store"]["path"] = str(path)
     settings = type(settings).model_validate(data)
-    from coinswarm.adapters.sqlite_store import SqliteStore
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(path)
+    store = open_sqlite(path)
     try:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
     except LiveTradingUnavailable as exc:
