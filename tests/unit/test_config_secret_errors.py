@@ -8,9 +8,12 @@ error that kept it, even as its context, would leak."""
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,12 +209,17 @@ def test_a_lambda_that_cannot_load_its_configuration_logs_the_problem_and_no_sec
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COINSWARM_VENUES", json.dumps([venue(), venue()]))
     monkeypatch.setenv("COINSWARM_MANUAL_TRADE_SECRET", "manual-trade-secret-FAKE-0000000000")
+    handler: logging.StreamHandler[Any] = manual_trade.function.logger.registered_handler
+    log = io.StringIO()
+    earlier = handler.setStream(log)  # the function's own log stream (stdout in Lambda)
     reset_container_app()
     try:
         answer = function_url(manual_trade.handler)(HttpRequest("POST", "/", {}, b"{}"))
     finally:
         reset_container_app()
+        if earlier is not None:
+            handler.setStream(earlier)
     out, err = capfd.readouterr()
     assert answer.status == 500 and "see the function's logs" in answer.body["detail"]
-    assert "a venue is listed twice" in out + err, "the log says what is wrong"
-    assert_no_secret(out, err, json.dumps(answer.body))
+    assert "a venue is listed twice" in log.getvalue(), "the log says what is wrong"
+    assert_no_secret(log.getvalue(), out, err, json.dumps(answer.body))
