@@ -63,17 +63,22 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             secrets.add(raw)
         _set_path(data, parts, _parse_env_value(key, parts, raw))
         origin[parts] = f"environment {key}"
-    return validate_settings(data, origin, secrets)
+    return validate_settings(data, origin, secrets, config_dir=None if file is None else file.parent)
 
 
 def validate_settings(
-    data: Mapping[str, Any], origin: Mapping[tuple[str, ...], str] | None = None, secrets: Iterable[str] = ()
+    data: Mapping[str, Any],
+    origin: Mapping[tuple[str, ...], str] | None = None,
+    secrets: Iterable[str] = (),
+    *,
+    config_dir: Path | None = None,
 ) -> Settings:
     """`Settings` from plain data, or a ConfigError naming each wrong field (and, from `origin`, where
     its value came from) that quotes no secret: neither one in `data` nor any of `secrets`. The error
-    keeps no link to pydantic's (whose text quotes every input), not even as its context."""
+    keeps no link to pydantic's (whose text quotes every input), not even as its context. `config_dir`:
+    where relative agent file paths are taken from."""
     try:
-        return Settings.model_validate(data, context=None if file is None else {"config_dir": str(file.parent)})
+        return Settings.model_validate(data, context=None if config_dir is None else {"config_dir": str(config_dir)})
     except ValidationError as exc:
         problem = _explain(exc, origin or {})
     raise ConfigError(scrub(problem, {*secrets, *_secret_values(data, ())}))
