@@ -49,8 +49,8 @@ variable "cycle_minutes" {
   type        = number
   description = "Minutes between two cycles: the timeframe in minutes."
   validation {
-    condition     = contains([1, 5, 15, 30, 60, 120, 360, 1440], var.cycle_minutes)
-    error_message = "cycle_minutes: one of the timeframes' 1, 5, 15, 30, 60, 120, 360 or 1440."
+    condition     = contains([1, 3, 5, 15, 30, 60, 120, 240, 360, 480, 720, 1440], var.cycle_minutes)
+    error_message = "cycle_minutes: one of the timeframes' 1, 3, 5, 15, 30, 60, 120, 240, 360, 480, 720 or 1440 (a deployed schedule runs at least daily: 3d and 1w run locally only)."
   }
 }
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -164,12 +164,74 @@ def test_a_missing_file_is_named(tmp_path, capsys) -> None:
 
 
 def test_a_second_run_on_the_same_state_file_is_refused(tmp_path, capsys, monkeypatch) -> None:
+    """The state file's lock, held here as another run would hold it (tests/functional/test_run_signals.py
+    does it with a real second process)."""
     monkeypatch.chdir(tmp_path)
-    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.cli.state_lock import StateFileLock
 
     state = tmp_path / "busy.db"
-    other = SqliteStore(state)
-    assert other.acquire_lease("runner", "someone-else", now=int(time.time()), ttl_s=600)
-    other.close()
-    assert main(["run", "--synthetic", "--cycles", "2", "--state", str(state), "--keep-state"]) == 3
-    assert "another `coinswarm run` is trading on this state file" in capsys.readouterr().err
+    with StateFileLock(state):
+        assert main(["run", "--synthetic", "--cycles", "2", "--state", str(state)]) == 3
+        err = capsys.readouterr().err
+        assert f"another `coinswarm run` (process {os.getpid()}) is trading on {state}" in err
+        assert not state.exists()  # refused before anything touched it: not even created
+    assert main(["run", "--synthetic", "--cycles", "2", "--state", str(state)]) == 0
+
+
+def test_after_a_run_every_command_finds_its_state_file_without_state(tmp_path, capsys, monkeypatch) -> None:
+    """`make run` offline writes .coinswarm/synthetic.db, not store.path: status, ledger verify and the kill
+    switch must look there, not at an empty .coinswarm/coinswarm.db (issue 10, item 12)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--synthetic", "--cycles", "30", "--wiring", "fused", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["state"] == str(Path(".coinswarm/synthetic.db")) and len(status["decisions"]) == 10
+    assert main(["ledger", "verify"]) == 0
+    assert "OK" in capsys.readouterr().out
+    assert main(["kill-switch", "on", "--reason", "lunch"]) == 0
+    assert "state .coinswarm/synthetic.db" in capsys.readouterr().out
+    assert main(["status", "--state", ".coinswarm/synthetic.db"]) == 0
+    assert "kill switch  ON: lunch" in capsys.readouterr().out
+    assert not Path(".coinswarm/coinswarm.db").exists()  # no empty account made beside the run's
+
+
+def test_the_last_run_decides_and_a_replay_is_found_too(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    csv = write_candles(tmp_path / "ETH_USD-1m.csv.gz", series(n=400, symbols=("ETH-USD",))["ETH-USD"])
+    assert main(["run", "--synthetic", "--cycles", "3", "--quiet"]) == 0
+    assert main(["run", "--replay", str(csv), "--cycles", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert "state .coinswarm/replay-ETH_USD-1m.db" in capsys.readouterr().out
+
+
+def test_with_no_run_yet_the_kill_switch_creates_nothing_and_says_what_to_name(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["kill-switch", "on"]) == 2
+    err = capsys.readouterr().err
+    assert str(Path(".coinswarm/coinswarm.db")) in err and "--state PATH" in err
+    assert not Path(".coinswarm").exists()
+    Path(".coinswarm").mkdir()
+    from coinswarm.adapters.sqlite_store import SqliteStore
+
+    SqliteStore(".coinswarm/old-session.db").close()  # a state file from before runs were noted
+    assert main(["status"]) == 2
+    assert "the state files in .coinswarm are .coinswarm/old-session.db" in capsys.readouterr().err
+    assert main(["kill-switch", "on", "--state", "new.db"]) == 0  # named: created, and said so
+    captured = capsys.readouterr()
+    assert "new.db did not exist; it is created now" in captured.err and "kill switch ON" in captured.out
+
+
+def test_a_replay_runs_its_whole_file_and_says_how_many_candles_warm_up(tmp_path, capsys, monkeypatch) -> None:
+    """Not 240 cycles and stop (issue 10, item 13)."""
+    monkeypatch.chdir(tmp_path)
+    csv = write_candles(tmp_path / "ETH_USD-1m.csv.gz", series(n=800, symbols=("ETH-USD",))["ETH-USD"])
+    assert main(["run", "--replay", str(csv), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    # market.warmup_candles = 300: the first cycle trades on the 300th candle, having seen the 299 before it
+    assert "800 candles: the first 299 taken as warm-up before trading" in out
+    assert "then 501 cycles to the end" in out and "session summary: 501 cycles" in out
+    assert main(["run", "--replay", str(csv), "--quiet", "--cycles", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "then 50 cycles of the 501 left (--cycles)" in out and "session summary: 50 cycles" in out

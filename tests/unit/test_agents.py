@@ -131,7 +131,7 @@ def test_registry_builds_the_configured_agents_with_parameters() -> None:
 def test_registry_explains_unknown_agents_and_bad_parameters() -> None:
     with pytest.raises(UnknownAgentError, match=r"no agent 'momentum'.*momentum\.py"):
         agent_class("momentum")
-    with pytest.raises(UnknownAgentError, match="bad parameters"):
+    with pytest.raises(UnknownAgentError, match="refuses fast = 30, slow = 10"):
         build_agents({"trend": 1.0}, {"trend": {"fast": 30, "slow": 10}})
     with pytest.raises(UnknownAgentError, match="without a weight"):
         build_agents({"trend": 1.0}, {"arbitrage": {}})

@@ -379,6 +379,16 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
                 (key, IdempotencyStatus.IN_PROGRESS.value, owner),
             )
 
+    def drop_claims_in_progress(self) -> int:
+        """Drop every IN_PROGRESS claim; how many there were. Only for the one process that knows no
+        other can hold a claim in this file: `coinswarm run` holding the file's lock (coinswarm.cli.
+        state_lock), whose claims are left only by a run that died during a cycle. A replay dates its
+        claims in replay time, so such a claim would never expire for the run that resumes it; dropped,
+        its work is taken over as an expired claim's is (an order sent is found by its id first)."""
+        with self._transaction() as conn:
+            cur = conn.execute("DELETE FROM idempotency WHERE status = ?", (IdempotencyStatus.IN_PROGRESS.value,))
+            return cur.rowcount
+
     # -- CoordinationStore: leases ---------------------------------------------------------------
 
     def acquire_lease(self, name: str, owner: str, *, now: int, ttl_s: int) -> bool:

@@ -15,6 +15,7 @@ from coinswarm.cli.common import (
     open_configured,
     open_sqlite,
     settings_from,
+    state_to_write,
 )
 from coinswarm.config.loader import masked_dump
 from coinswarm.stages.ledger import Ledger
@@ -173,8 +174,8 @@ def kill_main(args: argparse.Namespace) -> int:
     if in_the_cloud(settings) or args.action == "status":
         opened = open_configured(args, settings)
         state, where = opened.state, opened.where
-    else:  # switching it on before the first run creates the state file
-        path = args.state or settings.store.path
+    else:  # switching it on before the first run creates the state file --state names
+        path = state_to_write(args, settings)
         state, where = open_sqlite(path), f"state {path}"
     if args.action == "status":
         on = kill_switch_on(state)

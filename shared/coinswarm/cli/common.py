@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from coinswarm.config import ConfigError, Settings, load_settings
+from coinswarm.config.loader import explain
 
 META_KEY = "run:meta"
+LAST_RUN_FILE = "last-run.json"  # beside store.path: which state file the last `coinswarm run` there used
 
 
 class CliError(Exception):
@@ -35,7 +41,12 @@ def add_config_arg(p: argparse.ArgumentParser) -> None:
 
 
 def add_state_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state", metavar="PATH", help="the SQLite state file (default: store.path of the configuration)")
+    p.add_argument(
+        "--state",
+        metavar="PATH",
+        help="the SQLite state file (default: the state file of the last `coinswarm run` here, else store.path "
+        "of the configuration)",
+    )
 
 
 def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -53,22 +64,95 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
                 data[section] = value
         try:
             settings = Settings.model_validate(data)
-        except ValueError as exc:
-            fail(f"invalid option: {exc}")
+        except ValidationError as exc:
+            fail(f"invalid option: {explain(exc)}")
     return settings
 
 
+def last_run_record(settings: Settings) -> Path:
+    """Where `coinswarm run` notes its state file, beside store.path: the commands after it find it there."""
+    return Path(settings.store.path).parent / LAST_RUN_FILE
+
+
+def remember_last_run(settings: Settings, state: Path) -> None:
+    """Note `state` as the last run's state file (written whole, or not at all)."""
+    record = last_run_record(settings)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    partial = record.with_name(f"{record.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps({"state": str(state.resolve()), "pid": os.getpid()}) + "\n")
+    os.replace(partial, record)
+
+
+def last_run_state(settings: Settings) -> Path | None:
+    """The state file the last `coinswarm run` here used, as it noted it (None: no run noted one)."""
+    try:
+        noted = json.loads(last_run_record(settings).read_text())
+        return shown(Path(noted["state"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def shown(path: Path) -> Path:
+    """`path` as the user would type it here: relative to the working directory when under it."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def chosen_state(args: argparse.Namespace, settings: Settings) -> Path:
+    """The state file a command works on: `--state`; else the last run's (so that `status` after `make run`
+    shows that run, whichever file its data source gave it); else store.path."""
+    if getattr(args, "state", None):
+        return Path(args.state)
+    last = last_run_state(settings)
+    if last is not None and last.exists():
+        return last
+    return Path(settings.store.path)
+
+
 def existing_state(args: argparse.Namespace, settings: Settings) -> Path:
-    path = Path(args.state or settings.store.path)
+    path = chosen_state(args, settings)
     if not path.exists():
-        fail(f"no state file at {path}: run `coinswarm run` first, or name the file with --state PATH")
+        fail(no_state_file(args, settings, path))
     return path
+
+
+def state_to_write(args: argparse.Namespace, settings: Settings) -> Path:
+    """The state file a command writes to (the kill switch): an existing one, found as `existing_state`
+    finds it. A file that does not exist yet is created only when `--state` names it, and then the user is
+    told so: never an empty account made silently beside the one that was meant."""
+    path = chosen_state(args, settings)
+    if path.exists():
+        return path
+    if not getattr(args, "state", None):
+        fail(no_state_file(args, settings, path))
+    err(f"note: {path} did not exist; it is created now, holding no account and no run yet")
+    return path
+
+
+def no_state_file(args: argparse.Namespace, settings: Settings, path: Path) -> str:
+    """Why there is no state file to work on, and exactly which files could be named instead."""
+    if getattr(args, "state", None):
+        looked = f"no state file at {path}"
+    else:
+        last = last_run_state(settings)
+        gone = f"the last run's {last} is gone, and " if last is not None else ""
+        looked = f"no state file: {gone}store.path ({path}) does not exist"
+    here = Path(settings.store.path).parent
+    found = ", ".join(str(shown(p.resolve())) for p in sorted(here.glob("*.db")))
+    there = f"; the state files in {here} are {found}" if found else ""
+    return f"{looked}{there}: run `coinswarm run` first, or name the file with --state PATH"
 
 
 def open_sqlite(path: str | Path) -> Any:
     from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.ports.errors import StoreError
 
-    return SqliteStore(path)
+    try:
+        return SqliteStore(path)
+    except StoreError as exc:
+        fail(f"{path} cannot be opened as a state file ({exc}); name the state file of a run with --state PATH")
 
 
 def settings_for_state(settings: Settings, store: Any) -> Settings:

@@ -16,6 +16,7 @@ from coinswarm.cli.common import (
     open_configured,
     open_sqlite,
     settings_from,
+    state_to_write,
 )
 from coinswarm.config.settings import SYMBOL_RE, Settings
 from coinswarm.domain.models import Fill
@@ -54,12 +55,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def writable_state(args: argparse.Namespace, settings: Settings) -> tuple[Any, str]:
-    """The hot-state store a flag is written to, and where it is, for the user. Before the first run the
-    state file is created (a flag set first holds from the first cycle on)."""
+    """The hot-state store a flag is written to, and where it is, for the user: the state file of the run
+    (a new one only when --state names it: a flag set first holds from the first cycle on)."""
     if in_the_cloud(settings):
         opened = open_configured(args, settings)
         return opened.state, opened.where
-    path = args.state or settings.store.path
+    path = state_to_write(args, settings)  # as the kill switch finds it (cli.common)
     return open_sqlite(path), f"state {path}"
 
 

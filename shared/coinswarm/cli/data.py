@@ -8,10 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from coinswarm.cli.common import err, fail
+from coinswarm.venues.download import VENUE_TIMEFRAMES
 
-HELP = """Download closed candles of SYMBOL from a venue's public market data into a candle CSV
+SUPPORTED = "\n".join(f"  {venue:<9} {' '.join(sizes)}" for venue, sizes in VENUE_TIMEFRAMES.items())
+HELP = f"""Download closed candles of SYMBOL from a venue's public market data into a candle CSV
 (date,open,high,low,close,volume; ISO-8601 UTC), the form `coinswarm backtest` and `run --replay` read.
-Run it again to continue: it reads the file's last date and fetches only what follows."""
+Run it again to continue: it reads the file's last date and fetches only what follows. Everything is
+checked before anything is written, and a file appears only with its first candles: a venue that
+refuses or cannot be reached leaves no file behind.
+
+timeframes each venue serves (--timeframe):
+{SUPPORTED}"""
 EXAMPLES = """examples:
   coinswarm data download BTC-USD --venue coinbase --timeframe 1m --since 2024-01-01
   coinswarm data download BTCUSDT --venue binance --timeframe 1h --since 2023-01-01 --until 2024-01-01 --out btc.csv"""
@@ -29,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     d.add_argument("symbol", metavar="SYMBOL", help="BTC-USD (Coinbase) or BTCUSDT / BTC-USDT (Binance)")
     d.add_argument("--venue", choices=["coinbase", "binance"], default="coinbase")
-    d.add_argument("--timeframe", default="1m", help="candle size: 1m, 5m, 15m, 1h, 1d ... (default 1m)")
+    d.add_argument("--timeframe", default="1m", help="candle size, one the venue serves (listed above; default 1m)")
     d.add_argument("--since", required=True, help="first day or time, UTC (2024-01-01 or 2024-01-01T12:00:00Z)")
     d.add_argument("--until", help="end, UTC, exclusive (default: now)")
     d.add_argument("--out", metavar="FILE", help="the CSV to write or continue (default SYMBOL-TIMEFRAME.csv)")
@@ -50,20 +57,26 @@ def parse_when(text: str, what: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from coinswarm.backtest.progress import Progress
-    from coinswarm.marketdata.candle_files import parse_timeframe
     from coinswarm.venues.errors import VenueError
 
-    try:
-        tf = parse_timeframe(args.timeframe)
-    except ValueError as exc:
-        fail(str(exc))
+    tf = venue_timeframe(args.venue, args.timeframe)
     since = parse_when(args.since, "--since")
-    until = parse_when(args.until, "--until") if args.until else int(time.time())
+    now = int(time.time())
+    until = min(now, parse_when(args.until, "--until")) if args.until else now
     if until <= since:
-        fail("--until must be after --since")
+        fail("--until must be after --since (and --since in the past)")
+    if until - since < tf:
+        fail(f"no whole {args.timeframe} candle closes between --since and --until: widen the range")
     flat = args.symbol.upper().replace("/", "-").replace("_", "-")
     venue_symbol = flat.replace("-", "") if args.venue == "binance" else flat
     out = Path(args.out or f"{flat.replace('-', '_')}-{args.timeframe}.csv")
+    from coinswarm.venues.download import check_target, last_bar
+
+    try:
+        check_target(out)
+        had = last_bar(out)
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
     progress = Progress(max(1, (until - since) // tf), label=f"{venue_symbol} {args.timeframe}")
     if args.no_progress:
         progress.enabled = False
@@ -81,13 +94,46 @@ def main(args: argparse.Namespace) -> int:
                 on_progress=lambda done, total: progress.update(done),
             )
     except VenueError as exc:
-        fail(f"download stopped ({exc}); run the same command again to continue", code=1)
+        progress.close()
+        fail(f"download stopped ({exc}); {_kept(out, had)}", code=1)
     except ValueError as exc:
-        fail(str(exc))
+        progress.close()
+        fail(f"{exc}; {_kept(out, had)}")
     progress.close()
+    if result.written == 0 and result.resumed_after is None:
+        fail(
+            f"{args.venue} has no {args.timeframe} candles of {venue_symbol} between {args.since} and "
+            f"{args.until or 'now'}; no file was written (check the symbol's spelling and that it traded then)",
+            code=1,
+        )
     resumed = " (continued)" if result.resumed_after is not None else ""
     err(f"{out}: {result.written:,} candles written{resumed}")
     return 0
+
+
+def venue_timeframe(venue: str, text: str) -> int:
+    """The seconds of a --timeframe the venue serves; else a failure that lists what each venue serves."""
+    from coinswarm.config.settings import TIMEFRAMES
+
+    sizes = VENUE_TIMEFRAMES[venue]
+    if text in sizes:
+        return TIMEFRAMES[text]
+    elsewhere = [v for v, s in VENUE_TIMEFRAMES.items() if text in s]
+    also = f" ({' or '.join(f'--venue {v}' for v in elsewhere)} serves it)" if elsewhere else ""
+    each = "; ".join(f"{v}: {', '.join(s)}" for v, s in VENUE_TIMEFRAMES.items())
+    fail(f"{venue} does not serve {text!r} candles{also}. Timeframes by venue: {each}. Nothing was written.")
+
+
+def _kept(out: Path, had: int | None) -> str:
+    """What the failure left: the file as it was, what arrived before it, or no file at all."""
+    from coinswarm.venues.download import last_bar
+
+    now = last_bar(out) if out.exists() else None
+    if now is None:
+        return "no file was written; run the same command again once the venue answers"
+    if now == had:
+        return f"{out} is unchanged; run the same command again to continue"
+    return f"{out} keeps the candles that arrived; run the same command again to continue"
 
 
 def _client(venue: str, base_url: str | None):  # type: ignore[no-untyped-def]

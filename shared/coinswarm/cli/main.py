@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, backtest, budget, controls, data, deploy, run, status
+from coinswarm.cli import admin, agent, backtest, budget, check_bias, controls, data, deploy, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -24,12 +24,14 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.add_parser(sub)
     backtest.add_parser(sub)
+    check_bias.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
     controls.add_parsers(sub)
     budget.add_parser(sub)
     data.add_parser(sub)
     deploy.add_parser(sub)
+    agent.add_parser(sub)
     return p
 
 

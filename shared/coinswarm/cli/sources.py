@@ -20,7 +20,7 @@ from pathlib import Path
 
 from coinswarm.config.settings import TIMEFRAMES, Settings
 from coinswarm.domain.models import Candle
-from coinswarm.marketdata.candle_files import CandleFileError, load_candles
+from coinswarm.marketdata.candle_files import CandleFileError, load_candles, symbol_problem
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import Clock, SimulatedClock, SystemClock
@@ -30,6 +30,28 @@ from .common import fail
 
 START_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0}
 LIVE_DELAY_S = 3  # ask for a candle this long after it closes
+DEFAULT_CYCLES = 240  # of live data, or of the synthetic series (a replay's default is its whole file)
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """A simulation's candles: the first `warmup` only warm the agents up (the first cycle then sees them
+    and the candle it trades on), then `cycles` cycles, one per candle close."""
+
+    candles: int
+    warmup: int
+    cycles: int
+
+    def describe(self, setting: int, *, asked: bool) -> str:
+        """For the banner. `setting`: market.warmup_candles; `asked`: whether --cycles set the count."""
+        halved = ", at most half the candles" if self.warmup + 1 < setting else ""
+        limit = f"market.warmup_candles = {setting}{halved}"
+        rest = self.candles - self.warmup
+        until = " to the end" if self.cycles == rest else f" of the {rest} left (--cycles)" if asked else ""
+        return (
+            f"{self.candles} candles: the first {self.warmup} taken as warm-up before trading ({limit}), "
+            f"then {self.cycles} cycles{until}"
+        )
 
 
 @dataclass
@@ -41,18 +63,32 @@ class Source:
     note: str = ""
     series: dict[str, list[Candle]] | None = None
 
-    def cycle_times(self, cycles: int) -> Iterator[int]:
-        """The `ts` of each cycle: a candle close. Simulated sources advance the clock themselves."""
+    def cycle_times(self, cycles: int | None) -> Iterator[int]:
+        """The `ts` of each cycle: a candle close. Simulated sources advance the clock themselves.
+        `cycles`: how many; None: a simulation's every candle after the warm-up, else DEFAULT_CYCLES."""
         if self.series is not None:
             yield from self._replay_times(cycles)
         else:
-            yield from self._live_times(cycles)
+            yield from self._live_times(DEFAULT_CYCLES if cycles is None else cycles)
 
-    def _replay_times(self, cycles: int) -> Iterator[int]:
-        assert isinstance(self.clock, SimulatedClock) and self.series is not None
-        ends = sorted({c.close_ts for candles in self.series.values() for c in candles})
-        warm = min(self.settings.market.warmup_candles, max(1, len(ends) // 2))
-        for ts in ends[warm - 1 : warm - 1 + cycles]:
+    def warmup(self, cycles: int | None) -> Warmup | None:
+        """How a simulated series splits into warm-up and trading (None for live data)."""
+        if self.series is None:
+            return None
+        closes = len(self._closes())
+        warm = min(self.settings.market.warmup_candles, max(1, closes // 2))
+        trading = closes - (warm - 1)
+        return Warmup(closes, warm - 1, trading if cycles is None else min(cycles, trading))
+
+    def _closes(self) -> list[int]:
+        assert self.series is not None
+        return sorted({c.close_ts for candles in self.series.values() for c in candles})
+
+    def _replay_times(self, cycles: int | None) -> Iterator[int]:
+        assert isinstance(self.clock, SimulatedClock)
+        plan = self.warmup(cycles)
+        assert plan is not None
+        for ts in self._closes()[plan.warmup : plan.warmup + plan.cycles]:
             self.clock.set(ts)
             yield ts
 
@@ -83,6 +119,9 @@ def replay_source(settings: Settings, file: str) -> Source:
         fail(f"no candle file at {file}")
     except (CandleFileError, OSError) as exc:
         fail(str(exc))
+    problem = symbol_problem(cf)
+    if problem is not None:
+        fail(problem)
     label = next((k for k, v in TIMEFRAMES.items() if v == cf.timeframe_s), None)
     if label is None:
         fail(f"{file}: candles {cf.timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")

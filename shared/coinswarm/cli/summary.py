@@ -90,14 +90,15 @@ def account_line(fig: AccountFigures) -> str:
 
 
 def print_summary(
-    app: Any, source: Any, reporter: CycleReporter, cycles: int, elapsed: float, path: Path, interrupted: bool
+    app: Any, source: Any, reporter: CycleReporter, cycles: int, elapsed: float, path: Path, ended: str = ""
 ) -> None:
+    """`ended`: how the session ended when it did not run to its end ("interrupted", "stopped by SIGTERM")."""
     settings = app.settings
     fig = figures(app.ledger.portfolio(), app.state, list(settings.symbols), settings.timeframe_s)
     pending = app.broker.pending() if hasattr(app.broker, "pending") else []
     cache = app.cache
     print()
-    print(f"── session summary: {cycles} cycles in {elapsed:.1f} s{' (interrupted)' if interrupted else ''} ──")
+    print(f"── session summary: {cycles} cycles in {elapsed:.1f} s{f' ({ended})' if ended else ''} ──")
     print(f"data        {source.market.label}")
     if settings.mode == "live":
         where = f" at {settings.live.venue_url}" if settings.live.venue_url else ""

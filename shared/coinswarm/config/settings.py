@@ -6,9 +6,20 @@ model all read this one model (see `coinswarm config show`).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
 
@@ -18,15 +29,23 @@ if TYPE_CHECKING:
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
 
+#: Candle sizes Coinswarm trades on: every fixed size Coinbase or Binance serves from a minute up
+#: (coinswarm.venues.download.VENUE_TIMEFRAMES says which venue serves which).
 TIMEFRAMES: dict[str, int] = {
     "1m": 60,
+    "3m": 180,
     "5m": 300,
     "15m": 900,
     "30m": 1800,
     "1h": 3600,
     "2h": 7200,
+    "4h": 14400,
     "6h": 21600,
+    "8h": 28800,
+    "12h": 43200,
     "1d": 86400,
+    "3d": 259200,
+    "1w": 604800,
 }
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$")
 
@@ -66,10 +85,22 @@ class SizingConfig(Section):
     buy_fraction: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     sell_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_given_size_replaces_the_default(cls, data: Any) -> Any:
+        """buy_notional's default stands only while buy_fraction is not given: setting the fraction (in TOML,
+        in the environment) replaces it, rather than meeting it as a second size."""
+        if isinstance(data, dict) and data.get("buy_fraction") is not None and "buy_notional" not in data:
+            return {**data, "buy_notional": None}
+        return data
+
     @model_validator(mode="after")
     def _one_buy_size(self) -> SizingConfig:
         if (self.buy_notional is None) == (self.buy_fraction is None):
-            raise ValueError("set exactly one of buy_notional and buy_fraction")
+            raise ValueError(
+                "set exactly one of buy_notional and buy_fraction (setting buy_fraction alone replaces the default "
+                "buy_notional)"
+            )
         return self
 
 
@@ -169,7 +200,8 @@ class PatternCacheConfig(Section):
 
 
 class CommitteeConfig(Section):
-    """The weighted vote. A new agent is one file in coinswarm/domain/agents and one line here."""
+    """The weighted vote: each agent's weight. An agent is a built-in name, an installed
+    'package.module:Class', or any name whose [agents.NAME] gives `path` = its file (docs/agents.md)."""
 
     weights: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: {"trend": 1.0, "mean_reversion": 1.0, "arbitrage": 1.0}
@@ -336,7 +368,8 @@ class Settings(BaseModel):
     venues: tuple[VenueConfig, ...] = Field(default_factory=lambda: (VenueConfig(name="coinbase", fee_bps=60.0),))
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
     agents: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per-agent parameters, e.g. [agents.trend] fast = 12"
+        default_factory=dict,
+        description='per-agent parameters, e.g. [agents.trend] fast = 12; `path = "agents/x.py"`: the agent\'s file',
     )
     risk: RiskConfig = Field(default_factory=RiskConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
@@ -380,6 +413,45 @@ class Settings(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("a venue is listed twice")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _agent_files_from_the_config_dir(cls, data: Any, info: ValidationInfo) -> Any:
+        """A relative `[agents.NAME] path` is relative to the configuration file (the loader passes its
+        directory as `config_dir`); made absolute here, so the setting means the same file wherever it
+        is validated again."""
+        base = (info.context or {}).get("config_dir")
+        agents = data.get("agents") if isinstance(data, dict) else None
+        if base is None or not isinstance(agents, dict):
+            return data
+        from coinswarm.domain.agents.registry import PATH_KEY
+
+        fixed = {}
+        for name, params in agents.items():
+            path = params.get(PATH_KEY) if isinstance(params, dict) else None
+            if isinstance(path, str) and not Path(path).expanduser().is_absolute():
+                params = {**params, PATH_KEY: str(Path(base).absolute() / path)}
+            fixed[name] = params
+        return {**data, "agents": fixed}
+
+    @model_validator(mode="after")
+    def _agents_exist(self) -> Settings:
+        """Every agent can be found and built with its parameters (the registry knows them); else the
+        error names the setting at fault, e.g. committee.weights.NAME or agents.NAME.PARAM."""
+        from coinswarm.domain.agents.registry import UnknownAgentError, check_agents
+
+        try:
+            check_agents(self.committee.weights, self.agents)
+        except UnknownAgentError as exc:
+            loc = exc.loc or ("agents",)
+            given: Any = {"committee": {"weights": self.committee.weights}, "agents": self.agents}
+            for part in loc:
+                given = given.get(part) if isinstance(given, dict) else None
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=PydanticCustomError("agent", str(exc)), loc=loc, input=given)],
+            ) from None
+        return self
 
     @model_validator(mode="after")
     def _cosmos_is_reachable(self) -> Settings:

@@ -1,10 +1,12 @@
 """Download a venue's candle history to a candle CSV (`date,open,high,low,close,volume`, ISO-8601 UTC),
 resuming where an earlier download stopped.
 
-Each page of candles is appended with one `write` on a file opened for appending, so an interrupted
-download leaves only whole lines; a file that still ends in a partial line (written by something else)
-is cut back to its last whole line before resuming. Resuming reads the file's last date and asks the
-venue only for what follows it.
+A file is never left without candles: a new file (or one holding no candle yet) appears only with its
+first page, written whole to `<file>.part` and renamed over it; a venue that refuses or cannot be
+reached before then leaves nothing behind. Each later page is appended with one `write` on a file
+opened for appending, so an interrupted download leaves only whole lines; a file that still ends in a
+partial line (written by something else) is cut back to its last whole line before resuming. Resuming
+reads the file's last date and asks the venue only for what follows it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,18 @@ from coinswarm.marketdata.candle_files import COLUMNS
 
 HEADER = ",".join(COLUMNS) + "\n"
 TAIL_BYTES = 4096
+
+#: The candle sizes each venue serves, as its API documents them, that Coinswarm trades on
+#: (`coinswarm.config.settings.TIMEFRAMES`). Binance klines: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h,
+#: 8h, 12h, 1d, 3d, 1w, 1M (1s is shorter than any cycle; 1M, a calendar month, has no fixed length).
+#: Coinbase Advanced Trade's public candles: ONE_MINUTE, FIVE_MINUTE, FIFTEEN_MINUTE, THIRTY_MINUTE,
+#: ONE_HOUR, TWO_HOUR, SIX_HOUR, ONE_DAY (FOUR_HOUR is documented for the keyed endpoint only). The
+#: clients' own tables (`binance.INTERVALS`, `coinbase_public.GRANULARITIES`) hold the same sizes; a
+#: test keeps them equal.
+VENUE_TIMEFRAMES: dict[str, tuple[str, ...]] = {
+    "coinbase": ("1m", "5m", "15m", "30m", "1h", "2h", "6h", "1d"),
+    "binance": ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"),
+}
 
 Pages = Callable[[int, int], Iterator[list[Candle]]]  # (start_ts, end_ts) -> pages of closed candles
 
@@ -72,24 +86,22 @@ def download(
     """Append the closed candles of [since_ts, until_ts) that `path` lacks. `on_progress(done, total)`
     is told the bars covered so far (of the whole range) after each page."""
     p = Path(path)
-    if p.name.lower().endswith(".gz"):
-        raise ValueError(f"{p}: downloads are written as plain CSV (so they can resume); gzip the file afterwards")
+    check_target(p)
     if until_ts <= since_ts:
         raise ValueError(f"nothing to download: the end {iso(until_ts)} is not after the start {iso(since_ts)}")
     resumed = last_bar(p)
     start = since_ts if resumed is None else max(since_ts, resumed + timeframe_s)
     total = max(1, (until_ts - since_ts) // timeframe_s)
     written, first, last = 0, None, resumed
-    if not p.exists() or p.stat().st_size == 0:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        _append(p, HEADER)
     if start + timeframe_s <= until_ts:
         for page in pages(start, until_ts):
             fresh = [c for c in page if last is None or c.ts > last]
             if fresh:
-                _append(
-                    p, "".join(f"{iso(c.ts)},{c.open!r},{c.high!r},{c.low!r},{c.close!r},{c.volume!r}\n" for c in fresh)
-                )
+                lines = "".join(_line(c) for c in fresh)
+                if last is None:
+                    _create(p, HEADER + lines)
+                else:
+                    _append(p, lines)
                 written += len(fresh)
                 first = first if first is not None else fresh[0].ts
                 last = fresh[-1].ts
@@ -98,15 +110,49 @@ def download(
     return DownloadResult(p, written, resumed, first, last)
 
 
+def _line(c: Candle) -> str:
+    return f"{iso(c.ts)},{c.open!r},{c.high!r},{c.low!r},{c.close!r},{c.volume!r}\n"
+
+
+def check_target(path: Path) -> None:
+    """Refuse, before anything is fetched, a file that cannot be written: a .gz name, a directory, a
+    folder that is not one or cannot be written to."""
+    if path.name.lower().endswith(".gz"):
+        raise ValueError(f"{path}: downloads are written as plain CSV (so they can resume); gzip the file afterwards")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; name the CSV file to write")
+    folder = next((d for d in (path.parent, *path.parent.parents) if d.exists()), Path("."))
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a directory, so {path} cannot be written")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{path} cannot be written here (no permission)")
+
+
+def _create(path: Path, text: str) -> None:
+    """The file with its header and first candles, or nothing: written to `<file>.part`, flushed, renamed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
 def _append(path: Path, text: str) -> None:
     """One write of whole lines on an O_APPEND descriptor, flushed to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        data = text.encode()
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        _write_all(fd, text.encode())
         os.fsync(fd)
     finally:
         os.close(fd)

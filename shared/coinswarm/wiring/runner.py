@@ -14,6 +14,7 @@ from coinswarm.wiring.mesh import LocalMesh
 
 Tap = Callable[[str, Message], None]
 LEASE = "runner"
+RUNNER_LEASE_S = 900  # how long a runner's lease outlives its last cycle (only a crash lets it run out)
 
 
 class StateInUse(RuntimeError):
@@ -29,8 +30,12 @@ class CycleRunner:
         handlers: Mapping[str, Handler] | None = None,
         tap: Tap | None = None,
         owner: str = "coinswarm-run",
-        lease_s: int = 900,
+        lease_s: int | None = RUNNER_LEASE_S,
     ) -> None:
+        """`lease_s`: how long the runner lease in the coordination store lasts, renewed every cycle: one
+        runner per store. None: no lease, where something that ends with the process already makes this
+        runner the only one (`coinswarm run` on a local state file holds an operating-system lock on it,
+        which a crash cannot leave behind; see coinswarm.cli.state_lock)."""
         if wiring == "mesh" and handlers is None:
             raise ValueError("mesh wiring needs the functions' local handlers")
         self.app = app
@@ -53,10 +58,13 @@ class CycleRunner:
         self.cycles += 1
 
     def release(self) -> None:
-        self.app.coordination.release_lease(LEASE, self.owner)
+        if self.lease_s is not None:
+            self.app.coordination.release_lease(LEASE, self.owner)
 
     def _hold_lease(self) -> None:
-        """One runner per state file: a second `coinswarm run` on the same file is refused."""
+        """One runner per coordination store: a second one on the same store is refused."""
+        if self.lease_s is None:
+            return
         now = int(time.time())
         if not self.app.coordination.acquire_lease(LEASE, self.owner, now=now, ttl_s=self.lease_s):
             raise StateInUse(
