@@ -110,6 +110,24 @@ def test_the_venue_address_must_be_https_or_this_machine(tmp_path: Path) -> None
         load_settings(path, env={})
 
 
+@pytest.mark.parametrize("written", ['"yes"', "1", '"true"', '"on"'])
+def test_only_a_real_boolean_true_confirms_live_trading(tmp_path: Path, written: str) -> None:
+    """Issue 10 item 6: `confirm = "yes"` or `1` is no confirmation (pydantic would coerce them to true)."""
+    path = write_config(tmp_path, "binance", "http://127.0.0.1:9", "")
+    path.write_text(path.read_text().replace("confirm = true", f"confirm = {written}"))
+    with pytest.raises(ConfigError, match=r"live.confirm: .*(boolean|bool)"):
+        load_settings(path, env={})
+
+
+def test_the_environment_confirms_live_trading_with_true(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "binance", "http://127.0.0.1:9", "")
+    path.write_text(path.read_text().replace("confirm = true", "confirm = false"))
+    assert load_settings(path, env={"COINSWARM_LIVE__CONFIRM": "true"}).live.confirm is True
+    for text in ("yes", "1"):
+        with pytest.raises(ConfigError, match=r"live.confirm"):
+            load_settings(path, env={"COINSWARM_LIVE__CONFIRM": text})
+
+
 # -- the broker on its own ----------------------------------------------------------------------------
 
 

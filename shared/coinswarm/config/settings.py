@@ -231,7 +231,11 @@ class LiveConfig(Section):
     withdraw or transfer funds is refused. `venue_url` points the venue client (and `market.source =
     "venue"`) elsewhere: the local fake exchange (`coinswarm.venues.fake`) to rehearse."""
 
-    confirm: bool = False
+    confirm: bool = Field(
+        default=False,
+        strict=True,  # only a real boolean true: "yes", "true" or 1 in a TOML file is no confirmation
+        description="true, a boolean (not a string or a number), to trade real money",
+    )
     max_order_notional: PositiveMoney = Field(
         default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
     )
