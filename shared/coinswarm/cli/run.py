@@ -93,10 +93,10 @@ def main(args: argparse.Namespace) -> int:
     data = source.settings.model_dump()
     data["store"]["path"] = str(path)
     settings = type(settings).model_validate(data)
-    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.adapters.sqlite_store import SqliteStore, synchronous_for
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(path)
+    store = SqliteStore(path, synchronous=synchronous_for(settings.mode))
     try:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
     except LiveTradingUnavailable as exc:

@@ -184,9 +184,9 @@ def open_store(settings: Settings) -> Any:
         from coinswarm.adapters.memory_store import MemoryStore
 
         return MemoryStore()
-    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.adapters.sqlite_store import SqliteStore, synchronous_for
 
-    return SqliteStore(settings.store.path)
+    return SqliteStore(settings.store.path, synchronous=synchronous_for(settings.mode))
 
 
 @dataclass
