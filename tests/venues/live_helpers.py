@@ -196,7 +196,7 @@ def start_live(
     orders = venue_orders(
         settings, sleep=clock.sleep, clock=clock.time, monotonic=clock.time, read_timeout_s=READ_TIMEOUT_S
     )
-    broker = build_live_broker(settings, stores.state, venue=orders, clock=clock.time)
+    broker = build_live_broker(settings, stores.state, venue=orders, clock=clock.time, history=lambda: stores.history)
     market = venue_market(settings, venue=orders, clock=clock.time)
     app = build_app(settings, market=market, clock=FakeClockPort(clock), broker=broker, stores=stores)
     return LiveRun(app, broker, fake, clock, config, settings)

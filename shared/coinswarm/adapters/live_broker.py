@@ -15,8 +15,12 @@ until the venue answers. A process that dies between the write and the answer le
 which `settle` reconciles the same way (found: followed; not found: refused, nothing placed).
 
 Fills come from the venue's own fill records, fees included (converted to the quote currency when
-the venue charged them in the base asset), once each: the book keeps the trade ids it has seen. The
-book also keeps the bot's own cash and holdings (starting from the ledger's opening cash), so risk
+the venue charged them in the base asset), once each: the book keeps the trade ids it has booked, and
+a trade listed twice (in one answer or in two) is booked once. A fill that would take an order past
+what was ordered, carries a negative fee or is priced far from the order's reference is not booked but
+flagged (`live_book_check`). The book and the ledger are compared at every settle and before every
+order; a flagged fill or a disagreement halts new orders until the owner runs `coinswarm live ack`.
+The book also keeps the bot's own cash and holdings (starting from the ledger's opening cash), so risk
 sees the account the ledger sees: the bot never spends more than its budget, whatever else the venue
 account holds.
 
@@ -37,8 +41,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coinswarm.adapters import live_book_check as check
 from coinswarm.adapters.venue_orders import VenueOrders
 from coinswarm.domain.models import Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
@@ -47,6 +52,9 @@ from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore, read_document, update_document
 from coinswarm.venues.errors import CircuitOpen, InvalidOrder, RateLimited, Temporary, VenueError
 from coinswarm.venues.models import OrderRequest, VenueFill, VenueOrder, VenueOrderStatus
+
+if TYPE_CHECKING:
+    from coinswarm.stages.ledger import Ledger
 
 log = logging.getLogger("coinswarm.live")
 RETRIES = 20
@@ -98,7 +106,10 @@ class LiveBroker(Broker):
         max_price_gap: float = 0.05,
         timeframe_s: int | None = None,
         clock: Callable[[], float] = time.time,
+        ledger: Callable[[], Ledger] | None = None,
     ) -> None:
+        """`ledger`: the account's ledger (built on first use), which the book must agree with; without
+        it (a broker on its own, in tests) the book is not compared."""
         self.store = store
         self.venue = venue
         self.key = book_key(account)
@@ -110,6 +121,8 @@ class LiveBroker(Broker):
         self.max_price_gap = max_price_gap
         self.timeframe_s = timeframe_s
         self.clock = clock
+        self.ledger = ledger
+        self.max_fill_gap = max(check.MIN_FILL_GAP, 2 * max_price_gap)
         self._breaker_seen: tuple[str, int] | None = None
 
     # -- port ---------------------------------------------------------------------------------
@@ -120,6 +133,9 @@ class LiveBroker(Broker):
             return _as_order(known)
         seen = self._decision_price(order, book)
         req, refusal = self._request(order, book, seen)
+        if req is not None:
+            refusal = self._halted()
+            req = None if refusal else req
         record = {
             **order.model_dump(mode="json"),
             "status": OrderStatus.PENDING.value,
@@ -131,6 +147,10 @@ class LiveBroker(Broker):
             "sent_ts": int(self.clock()),
             "trades": [],
             "filled": 0.0,
+            "filled_value": 0.0,
+            "base_size": None if req is None or req.base_size is None else float(req.base_size),
+            "quote_size": None if req is None or req.quote_size is None else float(req.quote_size),
+            "reference_price": seen,
         }
         if not self._write_ahead(record):  # someone else wrote this id first: theirs stands
             return _as_order(self._book()[0]["orders"][order.client_order_id])
@@ -157,6 +177,7 @@ class LiveBroker(Broker):
             return Settlement()
         outcomes = [self._ask_venue(book["orders"][cid]) for cid in mine]
         self._note_breaker()
+        view = self._ledger_view(book)
         fills: list[Fill] = []
         refused: list[Order] = []
         still: list[bool] = [False]
@@ -169,6 +190,7 @@ class LiveBroker(Broker):
             book["positions"] = dict(book["positions"])
             for outcome in outcomes:
                 self._apply(book, outcome, observed_price, ts, fills, refused)
+            self._compare(book, view)
             book["pending"] = [cid for cid in book["pending"] if book["orders"][cid]["stage"] in WAITING]
             still[0] = any(book["orders"][cid]["symbol"] == symbol for cid in book["pending"])
             self._trim(book)
@@ -363,11 +385,20 @@ class LiveBroker(Broker):
             return  # settled already by someone else
         if outcome.venue_order_id:
             rec["venue_order_id"] = outcome.venue_order_id
-        seen = set(rec["trades"])
+        seen = set(rec["trades"]) | set(rec.get("flagged", []))
         base, _, quote = rec["symbol"].partition("-")
-        new = [f for f in outcome.fills if f.trade_id not in seen]
         side = Side(rec["side"])
-        for vf in new:
+        reference = rec.get("reference_price") or price
+        for vf in outcome.fills:
+            if vf.trade_id in seen:
+                continue  # booked (or flagged) already: in an earlier answer, or listed twice in this one
+            seen.add(vf.trade_id)
+            wrong = check.judge_fill(vf, rec, reference, self.max_fill_gap)
+            if wrong:
+                rec["flagged"] = [*rec.get("flagged", []), vf.trade_id]
+                rec["note"] = f"a venue fill was flagged and not booked ({wrong}): see `coinswarm status`"
+                check.flag(book, outcome.cid, vf.trade_id, wrong, ts)
+                continue
             quantity, fee, note = booked(vf, side, base, quote)
             fill = Fill(
                 fill_id=f"{outcome.cid}/{vf.trade_id}",
@@ -381,9 +412,13 @@ class LiveBroker(Broker):
                 note=note,
             )
             self._book_fill(book, fill)
+            signed = fill.quantity if side is Side.BUY else -fill.quantity
+            cash = -(fill.notional + fill.fee) if side is Side.BUY else fill.notional - fill.fee
+            check.note_booked(book, fill.fill_id, fill.symbol, signed, cash, self.clock())
             fills.append(fill)
             rec["trades"] = [*rec["trades"], vf.trade_id]
             rec["filled"] = rec["filled"] + vf.size
+            rec["filled_value"] = rec.get("filled_value", 0.0) + vf.size * vf.price
         if outcome.stage is None:
             book["orders"][outcome.cid] = rec
             return
@@ -411,6 +446,37 @@ class LiveBroker(Broker):
             left = held - fill.quantity
             book["positions"][fill.symbol] = 0.0 if left <= 1e-12 else left
 
+    # -- the book against the ledger ------------------------------------------------------------------
+    def _ledger_view(self, book: dict[str, Any]) -> check.LedgerView | None:
+        """The ledger, read before the book is (re)read for a comparison; None without a ledger."""
+        if self.ledger is None:
+            return None
+        return check.read_ledger(self.ledger(), int(book.get("ledger_seq", 0)))
+
+    def _compare(self, book: dict[str, Any], view: check.LedgerView | None) -> None:
+        if view is None:
+            return
+        problem = check.compare(book, view, self.clock())
+        if problem and not book.get("halt"):
+            log.error("live: the book and the ledger disagree: %s; new orders stop (%s)", problem, check.ACK_HELP)
+            check.halt(book, f"the book and the ledger disagree: {problem}", int(self.clock()))
+
+    def _halted(self) -> str:
+        """Why no new order may go out now ('' when it may): a halt in the book, or the book and the
+        ledger disagreeing now (which halts it)."""
+        book = self._book()[0]
+        if not book.get("halt") and self.ledger is not None:
+            view = self._ledger_view(book)
+
+            def change(book: dict[str, Any]) -> bool:
+                self._compare(book, view)
+                return True
+
+            self._update(change)
+            book = self._book()[0]
+        why = check.halted(book)
+        return f"refused: {why}; nothing sent" if why else ""
+
     # -- breaker ----------------------------------------------------------------------------------
     def _note_breaker(self) -> None:
         """Write the breaker's state for `coinswarm status` when it changed since last written."""
@@ -435,7 +501,17 @@ class LiveBroker(Broker):
 
     # -- storage --------------------------------------------------------------------------------
     def _fresh(self) -> dict[str, Any]:
-        return {"cash": self.starting_cash, "positions": {}, "prices": {}, "pending": [], "orders": {}}
+        return {
+            "cash": self.starting_cash,
+            "positions": {},
+            "prices": {},
+            "pending": [],
+            "orders": {},
+            "unlogged": {},
+            "ledger_seq": 0,
+            "halt": None,
+            "anomalies": [],
+        }
 
     def _book(self) -> tuple[dict[str, Any], int]:
         return read_document(self.store, self.key, self._fresh)

@@ -48,7 +48,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, field, number, optional_number
+from coinswarm.venues.parsing import MalformedAnswer, field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import BINANCE_ORDERS, BINANCE_WEIGHT, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -397,7 +397,7 @@ def parse_trade(t: Any) -> VenueFill:
         side=Side.BUY if _truthy(t.get("isBuyer")) else Side.SELL,
         price=number(field(t, "price", VENUE, where), VENUE, "a trade price", positive=True),
         size=number(field(t, "qty", VENUE, where), VENUE, "a trade quantity", positive=True),
-        fee=number(t.get("commission", 0), VENUE, "a commission"),
+        fee=signed_fee(t.get("commission", 0), VENUE),
         fee_asset=str(t.get("commissionAsset", "")),
         ts=int(number(t.get("time", 0), VENUE, "a trade time")) // 1000,
         maker=_truthy(t.get("isMaker")),

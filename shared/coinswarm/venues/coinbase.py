@@ -59,7 +59,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, epoch_s, field, number, optional_number
+from coinswarm.venues.parsing import MalformedAnswer, epoch_s, field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import COINBASE_PRIVATE, COINBASE_PUBLIC, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -470,7 +470,7 @@ def parse_fill(f: Any) -> VenueFill:
         side=_side(f.get("side")),
         price=number(field(f, "price", VENUE, "fill"), VENUE, "a fill price", positive=True),
         size=number(field(f, "size", VENUE, "fill"), VENUE, "a fill size", positive=True),
-        fee=number(f.get("commission", 0) or 0, VENUE, "a commission"),
+        fee=signed_fee(f.get("commission", 0) or 0, VENUE),
         fee_asset=symbol.partition("-")[2],
         ts=epoch_s(f.get("trade_time")) or 0,
         maker=str(f.get("liquidity_indicator", "")).upper() == "MAKER",

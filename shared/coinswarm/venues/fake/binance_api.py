@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
     from coinswarm.venues.fake.server import FakeExchange, Reply
@@ -267,4 +268,6 @@ class BinanceApi:
                      "commission": f"{f.fee:.8f}", "commissionAsset": "USDT", "time": int(f.ts * 1000),
                      "isBuyer": o.side == "BUY", "isMaker": f.maker, "isBestMatch": True}
                 )  # fmt: skip
+        keys = {"size": "qty", "fee": "commission", "price": "price"}
+        tamper_fills(self.fake.faults, "GET", "/api/v3/myTrades", rows, keys)
         return self.reply(200, rows)

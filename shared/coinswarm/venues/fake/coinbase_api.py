@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
     from coinswarm.venues.fake.server import FakeExchange, Reply
@@ -138,7 +139,7 @@ class CoinbaseApi:
         if method == "POST" and p == "/orders/preview":
             return self.preview(json.loads(body or b"{}"))
         if method == "GET" and p == "/orders/historical/fills":
-            return self.fills(q)
+            return self.fills(q, method, path)
         if method == "GET" and p == "/orders/historical/batch":
             return self.list_orders(q)
         if method == "GET" and len(parts) == 3 and parts[:2] == ["orders", "historical"]:
@@ -382,7 +383,9 @@ class CoinbaseApi:
             },
         )
 
-    def fills(self, q: dict[str, list[str]]) -> Reply:
+    def fills(
+        self, q: dict[str, list[str]], method: str = "GET", path: str = API + "/orders/historical/fills"
+    ) -> Reply:
         wanted = set(q.get("order_ids", []))
         rows = []
         for o in self.fake.engine.placed:
@@ -407,6 +410,7 @@ class CoinbaseApi:
                         "side": o.side,
                     }
                 )
+        tamper_fills(self.fake.faults, method, path, rows, {"size": "size", "fee": "commission", "price": "price"})
         return self.reply(200, {"fills": rows, "cursor": ""})
 
     def cancel(self, body: dict[str, Any]) -> Reply:
