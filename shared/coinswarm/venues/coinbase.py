@@ -267,6 +267,15 @@ class CoinbaseClient:
                 else {"quote_size": decimal_text(req.quote_size or 0, "quote_size")}
             )
             config: dict[str, Any] = {"market_market_ioc": size}
+        elif req.kind == "stop_limit":  # a sell stop: triggers when the last trade falls to stop_price
+            config = {
+                "stop_limit_stop_limit_gtc": {
+                    "base_size": decimal_text(req.base_size or 0, "base_size"),
+                    "limit_price": decimal_text(req.limit_price or 0, "limit_price"),
+                    "stop_price": decimal_text(req.stop_price or 0, "stop_price"),
+                    "stop_direction": "STOP_DIRECTION_STOP_DOWN" if req.side is Side.SELL else "STOP_DIRECTION_STOP_UP",
+                }
+            }
         else:
             config = {
                 "limit_limit_gtc": {
@@ -446,7 +455,13 @@ def parse_order(o: Any) -> VenueOrder:
         client_order_id=str(o.get("client_order_id", "")),
         symbol=str(o.get("product_id", "")),
         side=_side(o.get("side")),
-        kind="market" if kind.startswith("market") else "limit" if "limit" in kind else kind,
+        kind="market"
+        if kind.startswith("market")
+        else "stop_limit"
+        if kind.startswith("stop_limit")
+        else "limit"
+        if "limit" in kind
+        else kind,
         status=_STATUS.get(raw_status, VenueOrderStatus.UNKNOWN),
         base_size=optional_number(spec.get("base_size")) if isinstance(spec, dict) else None,
         quote_size=optional_number(spec.get("quote_size")) if isinstance(spec, dict) else None,

@@ -226,6 +226,15 @@ class CoinbaseApi:
                 return "limit", float(spec["base_size"]), None, float(spec["limit_price"])
             except (KeyError, TypeError, ValueError):
                 return "INVALID_LIMIT_PRICE"
+        if "stop_limit_stop_limit_gtc" in config:
+            spec = config["stop_limit_stop_limit_gtc"]
+            try:
+                float(spec["stop_price"])
+                if spec.get("stop_direction") not in ("STOP_DIRECTION_STOP_DOWN", "STOP_DIRECTION_STOP_UP"):
+                    return "INVALID_STOP_DIRECTION"
+                return "stop_limit", float(spec["base_size"]), None, float(spec["limit_price"])
+            except (KeyError, TypeError, ValueError):
+                return "INVALID_STOP_PRICE"
         return "UNSUPPORTED_ORDER_CONFIGURATION"
 
     def create(self, body: dict[str, Any]) -> Reply:
@@ -253,6 +262,8 @@ class CoinbaseApi:
                 limit,
                 self.fake.clock(),
             )
+            if kind == "stop_limit":
+                order.stop_price = float(body["order_configuration"]["stop_limit_stop_limit_gtc"]["stop_price"])
             try:
                 engine.place(order, partial.fraction if partial else 1.0)
             except Refused as exc:
@@ -324,6 +335,15 @@ class CoinbaseApi:
         if o.kind == "market":
             spec = {"base_size": str(o.base_size)} if o.base_size is not None else {"quote_size": str(o.quote_size)}
             config: dict[str, Any] = {"market_market_ioc": spec}
+        elif o.kind == "stop_limit":
+            config = {
+                "stop_limit_stop_limit_gtc": {
+                    "base_size": str(o.base_size),
+                    "limit_price": str(o.limit_price),
+                    "stop_price": str(o.stop_price),
+                    "stop_direction": "STOP_DIRECTION_STOP_DOWN" if o.side == "SELL" else "STOP_DIRECTION_STOP_UP",
+                }
+            }
         else:
             config = {
                 "limit_limit_gtc": {
@@ -351,7 +371,7 @@ class CoinbaseApi:
             "pending_cancel": False,
             "size_in_quote": o.quote_size is not None,
             "total_fees": str(o.fees),
-            "order_type": o.kind.upper(),
+            "order_type": "STOP_LIMIT" if o.kind == "stop_limit" else o.kind.upper(),
             "reject_reason": "REJECT_REASON_UNSPECIFIED",
             "settled": o.status != "OPEN",
             "product_type": "SPOT",
