@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from coinswarm.wiring.live import build_live_broker, venue_market, venue_orders
 from coinswarm.wiring.runner import CycleRunner
 
 SYMBOL = {"coinbase": "BTC-USD", "binance": "BTC-USDT"}
+PROTECTIVE = re.compile(r"-sl\d+$")  # the client order id of a protective stop: <entry's>-sl<attempt>
 
 
 class FakeClockPort(Clock):
@@ -170,7 +172,10 @@ class LiveRun:
         mine = [o for o in self.fake.engine.placed]
         counts = Counter(o.client_order_id for o in mine)
         assert counts and max(counts.values()) == 1, f"an intent reached the venue twice: {counts}"
-        assert set(counts) <= set(self.orders()), "the venue holds an order no intent placed"
+        intents = {cid for cid in counts if not PROTECTIVE.search(cid)}  # protective stops derive from entries
+        assert intents <= set(self.orders()), "the venue holds an order no intent placed"
+        for cid in set(counts) - intents:
+            assert PROTECTIVE.sub("", cid) in self.filled_cids() or cid.startswith("sl-"), f"a stop of no entry: {cid}"
         ledger = self.ledger_fills()
         for o in mine:
             quantity, fees = ledger.get(o.client_order_id, (0.0, 0.0))

@@ -30,6 +30,11 @@ before it could accept) send nothing; like the paper broker's, they are reported
 The cap applies to buys: a sell only gives back what the bot holds (bounded by risk's position limit),
 and an exit is never trapped by it.
 
+Protective stops (`live_stops`): right after an entry fills, a stop-limit sell for the position rests
+at the venue (exits.stop_loss_pct below the entry), so the position stays protected while no function
+runs; every settle follows it (a filled stop is booked with exit reason `stop_loss`), and an exit by any
+other way cancels it first.
+
 The circuit breaker's state is written to the state store (`venue:<name>:breaker`) whenever it
 changes, for `coinswarm status`; its transitions are logged by the breaker itself.
 """
@@ -44,8 +49,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from coinswarm.adapters import live_book_check as check
+from coinswarm.adapters.live_stops import ProtectiveStops
 from coinswarm.adapters.venue_orders import VenueOrders
-from coinswarm.domain.models import Fill, Order, OrderStatus, Side, iso
+from coinswarm.domain.models import ExitReason, Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
@@ -107,9 +113,12 @@ class LiveBroker(Broker):
         timeframe_s: int | None = None,
         clock: Callable[[], float] = time.time,
         ledger: Callable[[], Ledger] | None = None,
+        stop_loss_pct: float | None = None,
+        stop_limit_offset_pct: float = 1.0,
     ) -> None:
         """`ledger`: the account's ledger (built on first use), which the book must agree with; without
-        it (a broker on its own, in tests) the book is not compared."""
+        it (a broker on its own, in tests) the book is not compared. `stop_loss_pct`: the protective stop
+        placed at the venue after each entry, this far below the entry price (None: none)."""
         self.store = store
         self.venue = venue
         self.key = book_key(account)
@@ -123,6 +132,7 @@ class LiveBroker(Broker):
         self.clock = clock
         self.ledger = ledger
         self.max_fill_gap = max(check.MIN_FILL_GAP, 2 * max_price_gap)
+        self.stops = ProtectiveStops(self, stop_loss_pct=stop_loss_pct, limit_offset_pct=stop_limit_offset_pct)
         self._breaker_seen: tuple[str, int] | None = None
 
     # -- port ---------------------------------------------------------------------------------
@@ -136,6 +146,13 @@ class LiveBroker(Broker):
         if req is not None:
             refusal = self._halted()
             req = None if refusal else req
+        if req is not None and order.side is Side.SELL:  # an exit: its resting stop is cancelled first
+            why = self.stops.cancel(order.symbol)
+            if why:
+                req, refusal = None, f"not placed: {why}; the exit is tried again next cycle"
+            else:  # the stop may have filled meanwhile: size the sell on what is held now
+                book = self._book()[0]
+                req, refusal = self._request(order, book, seen)
         record = {
             **order.model_dump(mode="json"),
             "status": OrderStatus.PENDING.value,
@@ -174,7 +191,7 @@ class LiveBroker(Broker):
                     self.store.put(self.key, noted, expected_version=version)
                 except ConflictError:
                     pass  # a newer price or fill won; the next settle sees the price again
-            return Settlement()
+            return Settlement(self.stops.reconcile(symbol, observed_price, ts))
         outcomes = [self._ask_venue(book["orders"][cid]) for cid in mine]
         self._note_breaker()
         view = self._ledger_view(book)
@@ -197,7 +214,8 @@ class LiveBroker(Broker):
             return True
 
         self._update(change)
-        return Settlement(list(fills), list(refused), pending=still[0])
+        protective = self.stops.reconcile(symbol, observed_price, ts)
+        return Settlement([*fills, *protective], list(refused), pending=still[0])
 
     def has_pending(self, symbol: str) -> bool:
         found = self.store.get(self.key)
@@ -312,6 +330,11 @@ class LiveBroker(Broker):
                     f"(over {self.max_price_gap:.0%}): stale prices or another market's; nothing placed"
                 )
                 return REFUSED, None, note
+        return self._place(req)
+
+    def _place(self, req: OrderRequest) -> tuple[str, str | None, str]:
+        """Place `req` once; the order's stage, the venue's order id and a note."""
+        venue = self.venue.name
         try:
             placed = self.venue.place(req)
         except CircuitOpen as exc:
@@ -401,6 +424,7 @@ class LiveBroker(Broker):
                 continue
             quantity, fee, note = booked(vf, side, base, quote)
             fill = Fill(
+                exit_reason=ExitReason.STOP_LOSS if rec.get("protective") else None,
                 fill_id=f"{outcome.cid}/{vf.trade_id}",
                 client_order_id=outcome.cid,
                 symbol=rec["symbol"],
@@ -427,24 +451,37 @@ class LiveBroker(Broker):
             rec["note"] = outcome.note
         if outcome.stage == DONE:
             rec["status"] = OrderStatus.FILLED.value if rec["filled"] > 0 else OrderStatus.REJECTED.value
-            if rec["filled"] == 0:
+            if rec["filled"] == 0 and not rec.get("protective"):  # a stop cancelled unfilled is no refusal
                 refused.append(_as_order(rec))
         elif outcome.stage == REFUSED:
             rec["stage"] = REJECTED  # reported now, once
             rec["status"] = OrderStatus.REJECTED.value
-            refused.append(_as_order(rec))
+            if not rec.get("protective"):
+                refused.append(_as_order(rec))
         book["orders"][outcome.cid] = rec
 
     @staticmethod
     def _book_fill(book: dict[str, Any], fill: Fill) -> None:
+        """Book a fill's cash and holdings, and the position's entry (its cost, and the entry order whose
+        id the protective stop's derives from)."""
         held = book["positions"].get(fill.symbol, 0.0)
+        entries = dict(book.get("entries", {}))
+        entry = entries.get(fill.symbol)
         if fill.side is Side.BUY:
             book["cash"] = book["cash"] - fill.notional - fill.fee
             book["positions"][fill.symbol] = held + fill.quantity
+            cost = (float(entry["cost"]) if entry and held > 1e-12 else 0.0) + fill.notional
+            attempts = entry["attempts"] if entry is not None and entry["cid"] == fill.client_order_id else 0
+            entries[fill.symbol] = {"cid": fill.client_order_id, "cost": cost, "attempts": attempts}
         else:
             book["cash"] = book["cash"] + fill.notional - fill.fee
             left = held - fill.quantity
             book["positions"][fill.symbol] = 0.0 if left <= 1e-12 else left
+            if entry is not None and left > 1e-12:
+                entries[fill.symbol] = {**entry, "cost": float(entry["cost"]) * left / held}
+            elif entry is not None:
+                del entries[fill.symbol]
+        book["entries"] = entries
 
     # -- the book against the ledger ------------------------------------------------------------------
     def _ledger_view(self, book: dict[str, Any]) -> check.LedgerView | None:
@@ -511,6 +548,9 @@ class LiveBroker(Broker):
             "ledger_seq": 0,
             "halt": None,
             "anomalies": [],
+            "stops": {},
+            "entries": {},
+            "unreported": [],
         }
 
     def _book(self) -> tuple[dict[str, Any], int]:
@@ -532,7 +572,7 @@ class LiveBroker(Broker):
         self._update(change)
         return bool(wrote)
 
-    def _change_order(self, cid: str, **changes: Any) -> None:
+    def _change_order(self, cid: str, *, follow: bool = True, **changes: Any) -> None:
         def change(book: dict[str, Any]) -> bool:
             rec = book["orders"][cid]
             update = dict(changes)
@@ -540,7 +580,7 @@ class LiveBroker(Broker):
                 log.error("live: order %s was settled as %s while it was being sent", cid, rec["stage"])
                 update["note"] = f"{changes.get('note') or ''} (settled as {rec['stage']} meanwhile)".strip()
             book["orders"] = {**book["orders"], cid: {**rec, **update}}
-            if changes.get("stage") in WAITING and cid not in book["pending"]:
+            if follow and changes.get("stage") in WAITING and cid not in book["pending"]:
                 book["pending"] = [*book["pending"], cid]  # followed to its fills, whatever a settle concluded
             return True
 
@@ -552,7 +592,7 @@ class LiveBroker(Broker):
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:
         if len(book["orders"]) > KEEP_ORDERS + 50:
-            pending = set(book["pending"])
+            pending = set(book["pending"]) | set(book.get("stops", {}).values())
             done = [cid for cid in book["orders"] if cid not in pending]
             for cid in done[: len(book["orders"]) - KEEP_ORDERS]:
                 del book["orders"][cid]

@@ -90,15 +90,21 @@ def live_book_json(book: dict[str, Any] | None) -> dict[str, Any]:
     """The live book's halt and its flagged venue fills (not booked), for `status --json`."""
     if book is None or "unlogged" not in book:
         return {}
-    return {"live_halt": book.get("halt"), "fill_anomalies": book.get("anomalies", [])}
+    stops = [book["orders"][cid] for cid in book.get("stops", {}).values() if cid in book["orders"]]
+    return {"live_halt": book.get("halt"), "fill_anomalies": book.get("anomalies", []), "protective_stops": stops}
 
 
 def live_book_lines(book: dict[str, Any] | None) -> list[str]:
-    """Why live trading is halted (new orders stop until `coinswarm live ack`), and each venue fill that was
-    flagged and not booked."""
-    if not book or not (book.get("halt") or book.get("anomalies")):
+    """The protective stops resting at the venue, why live trading is halted (new orders stop until
+    `coinswarm live ack`), and each venue fill that was flagged and not booked."""
+    if not book:
         return []
-    lines = []
+    lines = [
+        f"stop         {o['symbol']} {o['base_size']:.8g} at {o['stop_price']:,.8g} (limit {o['limit_price']:,.8g}) "
+        f"{'resting at ' + o['venue'] if o['stage'] == 'open' else o['stage']}: {o['client_order_id']}"
+        for cid in book.get("stops", {}).values()
+        if (o := book["orders"].get(cid)) is not None
+    ]
     if book.get("halt"):
         h = book["halt"]
         lines.append(f"live         HALTED since {iso(int(h['ts']))}: new orders stop: {h['reason']}")

@@ -252,6 +252,13 @@ class LiveConfig(Section):
     breaker_cooldown_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
         default=60.0, description="how long the open breaker refuses new orders before one probe"
     )
+    protective_stops: bool = Field(
+        default=True,
+        description="after each entry, rest a stop-limit sell at the venue exits.stop_loss_pct below the entry price",
+    )
+    stop_limit_offset_pct: Annotated[float, Field(gt=0.0, lt=50.0)] = Field(
+        default=1.0, description="how far below the protective stop's trigger its limit price lies"
+    )
 
     @field_validator("venue_url")
     @classmethod

@@ -200,6 +200,8 @@ def build_live_broker(
         timeframe_s=settings.timeframe_s,
         clock=clock,
         ledger=ledger if history is not None else None,
+        stop_loss_pct=settings.exits.stop_loss_pct if settings.live.protective_stops else None,
+        stop_limit_offset_pct=settings.live.stop_limit_offset_pct,
     )
 
 

@@ -1,0 +1,284 @@
+"""Protective stops resting at the venue, so that a live position stays protected while no function runs.
+
+Right after an entry fills (at the settle that books it), the live broker places a stop-limit sell for
+the whole position at the venue: Coinbase Advanced Trade's `stop_limit_stop_limit_gtc` with
+`STOP_DIRECTION_STOP_DOWN`, Binance's `STOP_LOSS_LIMIT` (GTC). Its stop price is the position's average
+entry price less `exits.stop_loss_pct`; its limit price lies `live.stop_limit_offset_pct` below the stop
+(a stop-limit sells at the limit or better: the offset is how far a fast fall may go through the stop
+and still fill; a gap below the limit leaves it resting, unfilled: see docs/going-live.md).
+
+Exactly once, like every order: the stop's client order id derives from the entry's (`<entry>-sl<n>`, n
+counting the attempts for that entry) and is written to the book (`stops`, `orders`) before it is sent;
+an unknown outcome is looked up by that id (as for any order) at the next settle, never sent again.
+
+Every settle of the symbol reconciles the stop: a stop the venue filled (while no cycle ran, say) is
+booked as a sell with exit reason `stop_loss` and handed to the ledger like any fill; a stop that is
+gone (cancelled, expired, refused) is replaced; a position whose size changed (another entry) gets its
+stop replaced (cancel, then place: never two resting); a crash between the entry's fill and the stop's
+placement leaves a position without a stop, which the next settle protects. When the position exits
+any other way (a signal's sell), its resting stop is cancelled first; when that cannot be done (the
+venue cannot say), the sell waits for the next cycle rather than risk selling twice.
+
+A halted book (live_book_check) or the kill switch places no new stop; a resting one stays at the venue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from coinswarm.domain.models import Fill, OrderStatus, Side
+from coinswarm.stages.placement import kill_switch_on
+from coinswarm.venues.errors import VenueError
+from coinswarm.venues.models import OrderRequest
+
+if TYPE_CHECKING:
+    from coinswarm.adapters.live_broker import LiveBroker
+
+log = logging.getLogger("coinswarm.live")
+SENDING, UNKNOWN, OPEN, REFUSED = "sending", "unknown", "open", "refused"
+LIVE = (SENDING, UNKNOWN, OPEN)
+MAX_CID = 36  # Binance's newClientOrderId: [.A-Z:/a-z0-9_-]{1,36}
+
+
+def stop_cid(entry_cid: str, attempt: int) -> str:
+    """The stop's client order id, derived from its entry's (the same entry and attempt: the same id)."""
+    cid = f"{entry_cid}-sl{attempt}"
+    if len(cid) <= MAX_CID:
+        return cid
+    digest = hashlib.sha256(entry_cid.encode()).hexdigest()[:24]
+    return f"sl-{digest}-{attempt}"
+
+
+def _price_down(value: float, decimals: int) -> float:
+    scale = 10.0**decimals
+    return math.floor(value * scale) / scale
+
+
+class ProtectiveStops:
+    def __init__(self, broker: LiveBroker, *, stop_loss_pct: float | None, limit_offset_pct: float) -> None:
+        self.broker = broker
+        self.stop_loss = None if stop_loss_pct is None else stop_loss_pct / 100
+        self.limit_offset = limit_offset_pct / 100
+
+    # -- every settle ---------------------------------------------------------------------------
+    def reconcile(self, symbol: str, price: float, ts: int) -> list[Fill]:
+        """Follow the symbol's resting stop at the venue, book what it filled, and protect the position.
+
+        Never raises: the settle that calls it has booked fills already, which must reach the ledger; a
+        stop that could not be followed or placed now is tried again at the next settle."""
+        fills: list[Fill] = []
+        try:
+            fills += self._follow(symbol, price, ts)
+            fills += self._protect(symbol, price, ts)
+        except Exception:
+            log.exception("live: the protective stop of %s could not be followed or placed; tried again later", symbol)
+        return fills + self.take_unreported()
+
+    def take_unreported(self) -> list[Fill]:
+        """Fills of a stop booked while an exit cancelled it (in `submit`): reported by the next settle."""
+        b = self.broker
+        if not b._book()[0].get("unreported"):
+            return []
+        taken: list[Fill] = []
+
+        def change(book: dict[str, Any]) -> bool:
+            taken[:] = [Fill.model_validate(f) for f in book.get("unreported", [])]
+            book["unreported"] = []
+            return bool(taken)
+
+        b._update(change)
+        return taken
+
+    def _follow(self, symbol: str, price: float, ts: int, *, keep: list[Fill] | None = None) -> list[Fill]:
+        b = self.broker
+        book = b._book()[0]
+        cid = book.get("stops", {}).get(symbol)
+        if cid is None:
+            return []
+        rec = book["orders"].get(cid)
+        if rec is None or rec["stage"] not in LIVE:
+            self._forget(symbol, cid)
+            return []
+        outcome = b._ask_venue(rec)
+        b._note_breaker()
+        view = b._ledger_view(book)
+        fills: list[Fill] = []
+
+        def change(book: dict[str, Any]) -> bool:
+            fills.clear()
+            book["orders"] = dict(book["orders"])
+            book["positions"] = dict(book["positions"])
+            b._apply(book, outcome, price, ts, fills, [])
+            b._compare(book, view)
+            if book["orders"][cid]["stage"] not in LIVE and book.get("stops", {}).get(symbol) == cid:
+                book["stops"] = {k: v for k, v in book["stops"].items() if k != symbol}
+            if keep is not None and fills:  # booked outside a settle: reported by the next one
+                book["unreported"] = [*book.get("unreported", []), *(f.model_dump(mode="json") for f in fills)]
+            return True
+
+        b._update(change)
+        for f in fills:
+            log.warning("live: the resting stop %s filled %.8g %s at %.8g", cid, f.quantity, symbol, f.price)
+        return [] if keep is not None else fills
+
+    def _forget(self, symbol: str, cid: str) -> None:
+        def change(book: dict[str, Any]) -> bool:
+            if book.get("stops", {}).get(symbol) != cid:
+                return False
+            book["stops"] = {k: v for k, v in book["stops"].items() if k != symbol}
+            return True
+
+        self.broker._update(change)
+
+    def _protect(self, symbol: str, price: float, ts: int) -> list[Fill]:
+        """Place (or resize) the stop of the symbol's position."""
+        b = self.broker
+        if self.stop_loss is None:
+            return []
+        book = b._book()[0]
+        if book.get("halt") or kill_switch_on(b.store):
+            return []  # no new order at all; a stop resting already stays
+        q = b.venue.quirks
+        held = _down(book["positions"].get(symbol, 0.0), q.base_decimals)
+        entry = book.get("entries", {}).get(symbol)
+        cid = book.get("stops", {}).get(symbol)
+        rec = book["orders"].get(cid) if cid else None
+        if held <= 0 or entry is None or held * price < b.min_order_notional:
+            return []  # nothing (worth) protecting; a stop left over is cancelled by the exit that sold
+        if rec is not None and rec["stage"] in LIVE:
+            if abs(float(rec["base_size"]) - held) <= 10.0**-q.base_decimals / 2:
+                return []  # protected as it is
+            why = self.cancel(symbol)  # the position changed size: cancel, then place anew
+            if why:
+                log.warning("live: the stop of %s cannot be resized now: %s", symbol, why)
+                return []
+            book = b._book()[0]
+            held = _down(book["positions"].get(symbol, 0.0), q.base_decimals)
+            entry = book.get("entries", {}).get(symbol)
+            if held <= 0 or entry is None:
+                return []
+        average = float(entry["cost"]) / float(book["positions"][symbol])
+        decimals = q.quote_decimals if average >= 1 else 8
+        stop_price = _price_down(average * (1 - self.stop_loss), decimals)
+        limit_price = _price_down(stop_price * (1 - self.limit_offset), decimals)
+        if stop_price <= 0 or limit_price <= 0:
+            return []
+        if price <= stop_price:
+            log.warning(
+                "live: %s is at %.8g, at or below its stop %.8g already: no stop placed (it would trigger at once); "
+                "the exit rules decide",
+                symbol,
+                price,
+                stop_price,
+            )
+            return []
+        self._place(symbol, held, stop_price, limit_price, ts)
+        return []
+
+    def _place(self, symbol: str, size: float, stop_price: float, limit_price: float, ts: int) -> None:
+        b = self.broker
+        q = b.venue.quirks
+        wrote: list[dict[str, Any]] = []
+
+        def change(book: dict[str, Any]) -> bool:
+            wrote.clear()
+            entry = dict(book["entries"][symbol])
+            attempt = int(entry.get("attempts", 0)) + 1
+            cid = stop_cid(entry["cid"], attempt)
+            if cid in book["orders"]:
+                return False
+            record = {
+                "client_order_id": cid,
+                "symbol": symbol,
+                "side": Side.SELL.value,
+                "notional": None,
+                "quantity": size,
+                "fraction": None,
+                "placed_ts": ts,
+                "status": OrderStatus.PENDING.value,
+                "stage": SENDING,
+                "note": f"protective stop of entry {entry['cid']}: stop {stop_price:.8g}, limit {limit_price:.8g}",
+                "venue": b.venue.name,
+                "venue_symbol": q.venue_symbol(symbol),
+                "venue_order_id": None,
+                "sent_ts": int(b.clock()),
+                "trades": [],
+                "filled": 0.0,
+                "filled_value": 0.0,
+                "base_size": size,
+                "quote_size": None,
+                "reference_price": limit_price,
+                "protective": True,
+                "stop_price": stop_price,
+                "limit_price": limit_price,
+                "entry": entry["cid"],
+            }
+            book["orders"] = {**book["orders"], cid: record}
+            book["stops"] = {**book.get("stops", {}), symbol: cid}
+            book["entries"] = {**book["entries"], symbol: {**entry, "attempts": attempt}}
+            wrote.append(record)
+            return True
+
+        b._update(change)  # written before it is sent
+        if not wrote:
+            return
+        record = wrote[0]
+        cid = record["client_order_id"]
+        req = OrderRequest(
+            cid, record["venue_symbol"], Side.SELL, "stop_limit", base_size=size, limit_price=limit_price,
+            stop_price=stop_price,
+        )  # fmt: skip
+        stage, venue_order_id, note = b._place(req)
+        b._note_breaker()
+        if stage == REFUSED:
+            log.warning(
+                "live: the protective stop %s of %s was not placed: %s; tried again next cycle", cid, symbol, note
+            )
+            b._change_order(cid, follow=False, stage="rejected", status=OrderStatus.REJECTED.value, note=note)
+            self._forget(symbol, cid)
+            return
+        log.info("live: protective stop %s placed for %.8g %s at stop %.8g", cid, size, symbol, stop_price)
+        b._change_order(cid, follow=False, stage=stage, venue_order_id=venue_order_id, note=record["note"])
+
+    # -- before another exit ----------------------------------------------------------------------
+    def cancel(self, symbol: str) -> str:
+        """Cancel the symbol's resting stop before the position exits another way, booking what it filled
+        meanwhile (reported by the next settle). '' when no stop rests any more; else why it may."""
+        b = self.broker
+        book = b._book()[0]
+        cid = book.get("stops", {}).get(symbol)
+        rec = book["orders"].get(cid) if cid else None
+        if cid is None or rec is None or rec["stage"] not in LIVE:
+            return ""
+        price = float(book["prices"].get(symbol) or rec["reference_price"])
+        now = int(b.clock())
+        if rec["stage"] in (SENDING, UNKNOWN):  # placed or not? ask first
+            self._follow(symbol, price, now, keep=[])
+            rec = b._book()[0]["orders"][cid]
+            if rec["stage"] in (SENDING, UNKNOWN):
+                return f"whether the protective stop {cid} rests at {b.venue.name} is not known yet"
+            if rec["stage"] not in LIVE:
+                return ""
+        try:
+            b.venue.cancel(rec["venue_symbol"], str(rec["venue_order_id"]))
+        except VenueError as exc:
+            return f"the protective stop {cid} could not be cancelled first ({exc.reason})"
+        self._follow(symbol, price, now, keep=[])  # its final state and any fills
+        rec = b._book()[0]["orders"][cid]
+        if rec["stage"] in LIVE:
+            return f"the protective stop {cid} is still being cancelled at {b.venue.name}"
+        log.info("live: protective stop %s cancelled before the exit of %s", cid, symbol)
+        return ""
+
+    # -- for status -------------------------------------------------------------------------------
+    @staticmethod
+    def resting(book: dict[str, Any]) -> list[dict[str, Any]]:
+        return [book["orders"][cid] for cid in book.get("stops", {}).values() if cid in book["orders"]]
+
+
+def _down(value: float, decimals: int) -> float:
+    scale = 10.0**decimals
+    return math.floor(value * scale + 1e-9) / scale
