@@ -13,10 +13,11 @@ import pytest
 from live_helpers import SYMBOL, LiveRun, start_live
 from venue_helpers import FakeClock
 
-from coinswarm.adapters.live_broker import book_key
+from coinswarm.adapters.live_broker import LiveBroker, book_key
 from coinswarm.domain.models import ExitReason, FillRecorded, Side
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.fake.engine import FakeOrder
+from coinswarm.wiring.live import build_live_broker
 from coinswarm.wiring.runner import LEASE
 
 ORDER_PATH = {"coinbase": "/api/v3/brokerage/orders$", "binance": "/api/v3/order"}
@@ -165,3 +166,47 @@ def test_the_kill_switch_places_no_new_stop_and_leaves_a_resting_one(
     code, out = second.cli("kill-switch", "on", "--reason", "again")
     second.run_until(lambda: True, most=2)
     assert stop.status == "OPEN", "a resting stop stays while the kill switch is on"
+
+
+def test_a_stop_filling_in_two_parts_across_a_restart_books_each_trade_once(
+    tmp_path: Path, venue: str, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    """The stop's fill listing is asked again at every settle while it rests partly filled, and by a new
+    process after a restart, with each trade listed twice: each is booked once (issue 10 item 1, across
+    answers and restarts). Settled directly (no committee: a SELL vote would cancel the stop)."""
+    market = SYMBOL[venue].replace("-", "")
+    symbol = SYMBOL[venue]
+    run = live(tmp_path, venue, fake, clock, ec_private_pem)
+    run.run_until(lambda: bool(entries(fake)))
+    fake.faults.add(Fault("partial", method="POST", path=ORDER_PATH[venue], fraction=0.5))  # the stop's POST
+    run.run_until(lambda: bool(stops(fake)) and run.settled())
+    stop = assert_protects_the_entry(run, fake)
+    assert stop.stop_price is not None and stop.limit_price is not None
+    fake.engine.set_price(market, stop.stop_price * 0.997)  # triggers: half fills
+    fake.engine.set_price(market, stop.limit_price * 0.98)  # then the market falls below its limit: it rests
+    assert stop.status == "OPEN" and len(stop.fills) == 1
+    fake.faults.add(
+        Fault("duplicate", path="/orders/historical/fills" if venue == "coinbase" else "/myTrades", times=9)
+    )
+
+    def settle(broker: LiveBroker) -> int:
+        clock.now += 60
+        fills = broker.settle(symbol, fake.engine.price(market), int(clock.now)).fills
+        for f in fills:
+            run.app.ledger.record_fill(f)
+        run.app.ledger.project()
+        return len(fills)
+
+    assert settle(run.broker) == 1 and settle(run.broker) == 0  # the same trade, in a second answer
+    restarted = build_live_broker(
+        run.settings, run.app.state, venue=run.broker.venue, clock=clock.time, history=lambda: run.app.history
+    )
+    assert settle(restarted) == 0  # and in a third, to a new process
+    fake.engine.set_price(market, stop.limit_price * 1.002)  # back above its limit: the rest fills
+    assert stop.status == "FILLED" and len(stop.fills) == 2
+    assert settle(restarted) == 1
+    run.assert_exactly_once()  # the ledger holds each of the venue's trades once
+    assert held(run) == pytest.approx(0.0, abs=1e-6)
+    found = run.app.state.get(book_key(run.settings.account))
+    assert found is not None and not found.value.get("halt"), found.value.get("halt")
+    verify_passes(run)

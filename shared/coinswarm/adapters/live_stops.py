@@ -143,49 +143,67 @@ class ProtectiveStops:
             return []  # no new order at all; a stop resting already stays
         q = b.venue.quirks
         held = _down(book["positions"].get(symbol, 0.0), q.base_decimals)
-        entry = book.get("entries", {}).get(symbol)
+        entry = _entry(book, symbol)
         cid = book.get("stops", {}).get(symbol)
         rec = book["orders"].get(cid) if cid else None
+        if held <= 0 and rec is not None and rec["stage"] in LIVE:  # a stop with nothing left to protect
+            why = self.cancel(symbol)  # (an exit cancels it first; this is the book rebased under it)
+            if why:
+                log.warning("live: the stop of %s protects nothing held and cannot be cancelled now: %s", symbol, why)
+            return []
         if held <= 0 or entry is None or held * price < b.min_order_notional:
-            return []  # nothing (worth) protecting; a stop left over is cancelled by the exit that sold
-        if rec is not None and rec["stage"] in LIVE:
-            if abs(float(rec["base_size"]) - held) <= 10.0**-q.base_decimals / 2:
-                return []  # protected as it is
+            return []  # nothing (worth) protecting
+        stop_price, limit_price = self._prices(entry, float(book["positions"][symbol]), q.quote_decimals)
+        live = rec is not None and rec["stage"] in LIVE
+        if price <= stop_price:  # a stop resting (triggered, perhaps) stays as it is
+            if live:
+                return []
+            log.warning(
+                "live: %s is at %.8g, at or below its stop %.8g already: no stop placed or moved (it would trigger "
+                "at once); the exit rules decide",
+                symbol,
+                price,
+                stop_price,
+            )
+            return []
+        if live:
+            assert rec is not None
+            left = float(rec["base_size"]) - float(rec["filled"])
+            if abs(left - held) <= 1.01 * 10.0**-q.base_decimals:
+                return []  # protected as it is (a stop partly filled protects what it has left)
             why = self.cancel(symbol)  # the position changed size: cancel, then place anew
             if why:
                 log.warning("live: the stop of %s cannot be resized now: %s", symbol, why)
                 return []
             book = b._book()[0]
             held = _down(book["positions"].get(symbol, 0.0), q.base_decimals)
-            entry = book.get("entries", {}).get(symbol)
+            entry = _entry(book, symbol)
             if held <= 0 or entry is None:
                 return []
-        average = float(entry["cost"]) / float(book["positions"][symbol])
-        decimals = q.quote_decimals if average >= 1 else 8
-        stop_price = _price_down(average * (1 - self.stop_loss), decimals)
-        limit_price = _price_down(stop_price * (1 - self.limit_offset), decimals)
+            stop_price, limit_price = self._prices(entry, float(book["positions"][symbol]), q.quote_decimals)
         if stop_price <= 0 or limit_price <= 0:
             return []
-        if price <= stop_price:
-            log.warning(
-                "live: %s is at %.8g, at or below its stop %.8g already: no stop placed (it would trigger at once); "
-                "the exit rules decide",
-                symbol,
-                price,
-                stop_price,
-            )
-            return []
-        self._place(symbol, held, stop_price, limit_price, ts)
+        self._place(symbol, entry, held, stop_price, limit_price, ts)
         return []
 
-    def _place(self, symbol: str, size: float, stop_price: float, limit_price: float, ts: int) -> None:
+    def _prices(self, entry: dict[str, Any], held: float, quote_decimals: int) -> tuple[float, float]:
+        """The stop and limit prices of a position of `held` whose entry cost `entry["cost"]`."""
+        assert self.stop_loss is not None
+        average = float(entry["cost"]) / held
+        decimals = quote_decimals if average >= 1 else 8
+        stop_price = _price_down(average * (1 - self.stop_loss), decimals)
+        return stop_price, _price_down(stop_price * (1 - self.limit_offset), decimals)
+
+    def _place(
+        self, symbol: str, known: dict[str, Any], size: float, stop_price: float, limit_price: float, ts: int
+    ) -> None:
         b = self.broker
         q = b.venue.quirks
         wrote: list[dict[str, Any]] = []
 
         def change(book: dict[str, Any]) -> bool:
             wrote.clear()
-            entry = dict(book["entries"][symbol])
+            entry = dict(book.get("entries", {}).get(symbol) or known)
             attempt = int(entry.get("attempts", 0)) + 1
             cid = stop_cid(entry["cid"], attempt)
             if cid in book["orders"]:
@@ -218,7 +236,7 @@ class ProtectiveStops:
             }
             book["orders"] = {**book["orders"], cid: record}
             book["stops"] = {**book.get("stops", {}), symbol: cid}
-            book["entries"] = {**book["entries"], symbol: {**entry, "attempts": attempt}}
+            book["entries"] = {**book.get("entries", {}), symbol: {**entry, "attempts": attempt}}
             wrote.append(record)
             return True
 
@@ -277,6 +295,24 @@ class ProtectiveStops:
     @staticmethod
     def resting(book: dict[str, Any]) -> list[dict[str, Any]]:
         return [book["orders"][cid] for cid in book.get("stops", {}).values() if cid in book["orders"]]
+
+
+def _entry(book: dict[str, Any], symbol: str) -> dict[str, Any] | None:
+    """The position's entry: as booked (its order's id, the position's cost), or, for a position booked
+    before entries were kept (or rebased by `coinswarm live ack`), its newest filled buy, at that price."""
+    entry = book.get("entries", {}).get(symbol)
+    if entry is not None:
+        return dict(entry)
+    held = float(book["positions"].get(symbol, 0.0))
+    buys = [
+        o
+        for o in book["orders"].values()
+        if o["symbol"] == symbol and o["side"] == Side.BUY.value and o.get("filled", 0) > 0 and o.get("filled_value")
+    ]
+    if held <= 0 or not buys:
+        return None
+    newest = max(buys, key=lambda o: o["placed_ts"])
+    return {"cid": newest["client_order_id"], "cost": held * newest["filled_value"] / newest["filled"], "attempts": 0}
 
 
 def _down(value: float, decimals: int) -> float:
