@@ -50,9 +50,18 @@ def venue_keys_toml(venue: str, pem: str) -> str:
     return f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
 
 
-def write_config(tmp: Path, venue: str, fake_url: str, pem: str, wiring: str = "fused", **live: Any) -> Path:
-    """The TOML a user would write to rehearse live mode against the fake exchange."""
+def write_config(
+    tmp: Path,
+    venue: str,
+    fake_url: str,
+    pem: str,
+    wiring: str = "fused",
+    exits: dict[str, Any] | None = None,
+    **live: Any,
+) -> Path:
+    """The TOML a user would write to rehearse live mode against the fake exchange (`exits`: its [exits])."""
     keys = venue_keys_toml(venue, pem)
+    exit_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in (exits or {}).items())
     options = {"confirm": True, "max_order_notional": 1_000.0, "venue_url": fake_url, **live}
     live_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
     text = f"""
@@ -86,6 +95,9 @@ warmup_candles = 30
 [store]
 backend = "sqlite"
 path = "{tmp / "live.db"}"
+
+[exits]
+{exit_lines}
 
 [live]
 {live_lines}
@@ -192,10 +204,17 @@ class LiveRun:
 
 
 def start_live(
-    tmp: Path, venue: str, fake: FakeExchange, clock: FakeClock, pem: str, wiring: str = "fused", **live: Any
+    tmp: Path,
+    venue: str,
+    fake: FakeExchange,
+    clock: FakeClock,
+    pem: str,
+    wiring: str = "fused",
+    exits: dict[str, Any] | None = None,
+    **live: Any,
 ) -> LiveRun:
     """Build the App as the composition root does for live mode, on the fake clock."""
-    config = write_config(tmp, venue, fake.url, pem, wiring, **live)
+    config = write_config(tmp, venue, fake.url, pem, wiring, exits, **live)
     settings = load_settings(config, env={})
     stores = open_stores(settings)
     orders = venue_orders(

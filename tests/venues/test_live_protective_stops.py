@@ -210,3 +210,31 @@ def test_a_stop_filling_in_two_parts_across_a_restart_books_each_trade_once(
     found = run.app.state.get(book_key(run.settings.account))
     assert found is not None and not found.value.get("halt"), found.value.get("halt")
     verify_passes(run)
+
+
+def test_a_trailing_stop_moves_up_by_cancel_and_replace_never_two_resting(
+    tmp_path: Path, venue: str, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    market = SYMBOL[venue].replace("-", "")
+    exits = {"stop_loss_pct": 10.0, "trailing_stop_pct": 2.0, "trailing_offset_pct": 1.0}
+    run = live(tmp_path, venue, fake, clock, ec_private_pem, exits=exits)
+    run.run_until(lambda: bool(stops(fake)) and run.settled())
+    first = assert_protects_the_entry(run, fake)
+    entry = entries(fake)[0]
+    fake.engine.set_price(market, entry.average * 1.05)  # 5 % up: past the 1 % offset, the stop trails 2 % below
+    run.run_until(lambda: len(stops(fake)) >= 2, most=3)
+    assert first.status == "CANCELLED" and not first.fills
+    resting = [s for s in stops(fake) if s.status == "OPEN"]
+    assert len(resting) == 1, "never two resting"
+    (moved,) = resting
+    assert moved.created >= first.created and moved.stop_price is not None and first.stop_price is not None
+    assert moved.stop_price > first.stop_price
+    bid = fake.engine.top(market)[0]
+    assert moved.stop_price == pytest.approx(fake.engine.price(market) * 0.98, rel=0.01) and moved.stop_price < bid
+    placed = len(stops(fake))
+    fake.engine.set_price(market, entry.average * 1.035)  # back down, above the stop: it never moves down
+    run.run_until(lambda: True, most=2)
+    assert len(stops(fake)) == placed or entries(fake)[-1] is not entry  # (a new entry re-sizes it)
+    assert moved.status == "OPEN" or entries(fake)[-1] is not entry
+    run.assert_exactly_once()
+    verify_passes(run)

@@ -115,10 +115,12 @@ class LiveBroker(Broker):
         ledger: Callable[[], Ledger] | None = None,
         stop_loss_pct: float | None = None,
         stop_limit_offset_pct: float = 1.0,
+        trailing: tuple[float | None, float, bool] = (None, 0.0, False),
     ) -> None:
         """`ledger`: the account's ledger (built on first use), which the book must agree with; without
         it (a broker on its own, in tests) the book is not compared. `stop_loss_pct`: the protective stop
-        placed at the venue after each entry, this far below the entry price (None: none)."""
+        placed at the venue after each entry, this far below the entry price (None: none); `trailing`:
+        exits.trailing_stop_pct, trailing_offset_pct and trailing_only_offset_reached (see live_stops)."""
         self.store = store
         self.venue = venue
         self.key = book_key(account)
@@ -132,7 +134,14 @@ class LiveBroker(Broker):
         self.clock = clock
         self.ledger = ledger
         self.max_fill_gap = max(check.MIN_FILL_GAP, 2 * max_price_gap)
-        self.stops = ProtectiveStops(self, stop_loss_pct=stop_loss_pct, limit_offset_pct=stop_limit_offset_pct)
+        self.stops = ProtectiveStops(
+            self,
+            stop_loss_pct=stop_loss_pct,
+            limit_offset_pct=stop_limit_offset_pct,
+            trailing_stop_pct=trailing[0],
+            trailing_offset_pct=trailing[1],
+            trailing_only_offset_reached=trailing[2],
+        )
         self._breaker_seen: tuple[str, int] | None = None
 
     # -- port ---------------------------------------------------------------------------------

@@ -19,6 +19,12 @@ placement leaves a position without a stop, which the next settle protects. When
 any other way (a signal's sell), its resting stop is cancelled first; when that cannot be done (the
 venue cannot say), the sell waits for the next cycle rather than risk selling twice.
 
+Trailing (`exits.trailing_stop_pct`, as freqtrade's `trailing_stop_positive`): the broker keeps the highest
+price it has observed since the entry; once that high is `exits.trailing_offset_pct` above the entry, the
+stop trails `trailing_stop_pct` below it; before that it trails `stop_loss_pct` below it, or (with
+`trailing_only_offset_reached`) stays where the entry put it. A stop only moves up, and only by more than
+`MIN_MOVE` (each move is a cancel and a new order): cancelled first, then placed, so never two rest.
+
 A halted book (live_book_check) or the kill switch places no new stop; a resting one stays at the venue.
 """
 
@@ -41,6 +47,7 @@ log = logging.getLogger("coinswarm.live")
 SENDING, UNKNOWN, OPEN, REFUSED = "sending", "unknown", "open", "refused"
 LIVE = (SENDING, UNKNOWN, OPEN)
 MAX_CID = 36  # Binance's newClientOrderId: [.A-Z:/a-z0-9_-]{1,36}
+MIN_MOVE = 0.002  # a trailing stop moves when it would rise by more than this share of its price
 
 
 def stop_cid(entry_cid: str, attempt: int) -> str:
@@ -58,10 +65,22 @@ def _price_down(value: float, decimals: int) -> float:
 
 
 class ProtectiveStops:
-    def __init__(self, broker: LiveBroker, *, stop_loss_pct: float | None, limit_offset_pct: float) -> None:
+    def __init__(
+        self,
+        broker: LiveBroker,
+        *,
+        stop_loss_pct: float | None,
+        limit_offset_pct: float,
+        trailing_stop_pct: float | None = None,
+        trailing_offset_pct: float = 0.0,
+        trailing_only_offset_reached: bool = False,
+    ) -> None:
         self.broker = broker
         self.stop_loss = None if stop_loss_pct is None else stop_loss_pct / 100
         self.limit_offset = limit_offset_pct / 100
+        self.trailing = None if trailing_stop_pct is None else trailing_stop_pct / 100
+        self.trailing_offset = trailing_offset_pct / 100
+        self.only_offset = trailing_only_offset_reached
 
     # -- every settle ---------------------------------------------------------------------------
     def reconcile(self, symbol: str, price: float, ts: int) -> list[Fill]:
@@ -153,6 +172,8 @@ class ProtectiveStops:
             return []
         if held <= 0 or entry is None or held * price < b.min_order_notional:
             return []  # nothing (worth) protecting
+        if self.trailing is not None and price > float(entry.get("high") or 0.0):
+            entry = self._note_high(symbol, entry, price)
         stop_price, limit_price = self._prices(entry, float(book["positions"][symbol]), q.quote_decimals)
         live = rec is not None and rec["stage"] in LIVE
         if price <= stop_price:  # a stop resting (triggered, perhaps) stays as it is
@@ -169,9 +190,12 @@ class ProtectiveStops:
         if live:
             assert rec is not None
             left = float(rec["base_size"]) - float(rec["filled"])
-            if abs(left - held) <= 1.01 * 10.0**-q.base_decimals:
+            same_size = abs(left - held) <= 1.01 * 10.0**-q.base_decimals
+            if same_size and stop_price <= float(rec["stop_price"]) * (1 + MIN_MOVE):
                 return []  # protected as it is (a stop partly filled protects what it has left)
-            why = self.cancel(symbol)  # the position changed size: cancel, then place anew
+            if rec["filled"] > 0 and same_size:
+                return []  # triggered and partly filled: left to fill, not moved
+            why = self.cancel(symbol)  # the position changed size, or the stop trails up: cancel, then place
             if why:
                 log.warning("live: the stop of %s cannot be resized now: %s", symbol, why)
                 return []
@@ -187,12 +211,34 @@ class ProtectiveStops:
         return []
 
     def _prices(self, entry: dict[str, Any], held: float, quote_decimals: int) -> tuple[float, float]:
-        """The stop and limit prices of a position of `held` whose entry cost `entry["cost"]`."""
+        """The stop and limit prices of a position of `held` whose entry cost `entry["cost"]` (and whose
+        highest observed price is `entry["high"]`, when trailing)."""
         assert self.stop_loss is not None
         average = float(entry["cost"]) / held
+        stop = average * (1 - self.stop_loss)
+        high = float(entry.get("high") or 0.0)
+        if self.trailing is not None and high > 0:
+            if high >= average * (1 + self.trailing_offset) and high > average:
+                stop = max(stop, high * (1 - self.trailing))
+            elif not self.only_offset:
+                stop = max(stop, high * (1 - self.stop_loss))
         decimals = quote_decimals if average >= 1 else 8
-        stop_price = _price_down(average * (1 - self.stop_loss), decimals)
+        stop_price = _price_down(stop, decimals)
         return stop_price, _price_down(stop_price * (1 - self.limit_offset), decimals)
+
+    def _note_high(self, symbol: str, entry: dict[str, Any], price: float) -> dict[str, Any]:
+        """Keep the highest price observed since the entry (the trailing stop follows it)."""
+        noted = {**entry, "high": price}
+
+        def change(book: dict[str, Any]) -> bool:
+            current = book.get("entries", {}).get(symbol) or entry
+            if current["cid"] != entry["cid"] or float(current.get("high") or 0.0) >= price:
+                return False
+            book["entries"] = {**book.get("entries", {}), symbol: {**current, "high": price}}
+            return True
+
+        self.broker._update(change)
+        return noted
 
     def _place(
         self, symbol: str, known: dict[str, Any], size: float, stop_price: float, limit_price: float, ts: int

@@ -177,6 +177,7 @@ def build_live_broker(
     from coinswarm.adapters.live_broker import LiveBroker
     from coinswarm.stages.ledger import Ledger
 
+    exits = settings.exits
     ledgers: list[Ledger] = []
 
     def ledger() -> Ledger:
@@ -202,6 +203,7 @@ def build_live_broker(
         ledger=ledger if history is not None else None,
         stop_loss_pct=settings.exits.stop_loss_pct if settings.live.protective_stops else None,
         stop_limit_offset_pct=settings.live.stop_limit_offset_pct,
+        trailing=(exits.trailing_stop_pct, exits.trailing_offset_pct, exits.trailing_only_offset_reached),
     )
 
 
