@@ -116,9 +116,10 @@ def _backtests(args: argparse.Namespace, chosen: list[str]) -> dict[str, bool]:
     if "throughput" in chosen:
         committee = tp.run_strategy(series.candles, tp.COMMITTEE)
         with_exits = tp.run_strategy(series.candles, tp.COMMITTEE_EXITS, tp.EXITS_LABEL)
+        cost = tp.exits_cost(series.candles)
         csv = None if args.no_csv else tp.csv_times(series.candles)
         print()
-        outcomes["throughput"] = tp.report(series, [sma, committee, with_exits], csv)
+        outcomes["throughput"] = tp.report(series, [sma, committee, with_exits], csv, cost)
     if "peer" in chosen:
         from . import peer_ratio
 

@@ -49,6 +49,7 @@ def test_the_cycle_sells_at_market_once_when_the_price_falls_through_the_stop(
     assert sold.price < entry.price * 0.85  # the venue's market price, not the stop's: a market order
     assert run.broker.account().positions.get(SYMBOL[venue], 0.0) <= 1e-3 * entry.quantity  # a venue's rounding
     assert run.app.state.get(exits_key(run.settings.account, SYMBOL[venue])) is None
+    assert not [o.client_order_id for o in fake.engine.placed if o.status == "OPEN"]  # its resting stop went too
     run.assert_exactly_once()
     code, out = run.cli("ledger", "verify")
     assert code == 0 and "OK" in out, out
@@ -78,6 +79,7 @@ def test_flatten_exits_at_the_venue_with_the_kill_switch_on(
     assert run.broker.account().positions.get(SYMBOL[venue], 0.0) <= 1e-3 * entry.quantity  # a venue's rounding
     assert sum(f.quantity for f in done.fills) == pytest.approx(entry.quantity, rel=1e-3)
     ids = [o.client_order_id for o in fake.engine.placed]
-    assert len(ids) == len(set(ids)) == 2, ids  # the entry and the flatten, each sent once
+    assert len(ids) == len(set(ids)) and ids.count(done.order.client_order_id) == 1, ids  # each sent once
+    assert not [o.client_order_id for o in fake.engine.placed if o.status == "OPEN"]  # no stop left resting
     code, out = run.cli("ledger", "verify")
     assert code == 0 and "OK" in out, out

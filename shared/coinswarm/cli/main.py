@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, controls, data, deploy, run, status
+from coinswarm.cli import admin, agent, backtest, budget, check_bias, controls, data, deploy, live, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     data.add_parser(sub)
     deploy.add_parser(sub)
     agent.add_parser(sub)
+    live.add_parser(sub)
     return p
 
 

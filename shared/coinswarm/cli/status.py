@@ -54,6 +54,7 @@ def main(args: argparse.Namespace) -> int:
                     **fig.to_json(),
                     "pending_orders": pending,
                     "circuit_breakers": breakers,
+                    **live_book_json(book.value if book else None),
                     "decisions": [d.model_dump(mode="json") for d in decisions],
                     "risk_rejections": [r.model_dump(mode="json") for r in rejections],
                     "ledger_seq": ledger.portfolio().seq,
@@ -70,6 +71,8 @@ def main(args: argparse.Namespace) -> int:
         print(line)
     for b in breakers:
         print(f"breaker      {b['describe']} (as of {iso(b['ts'])})")
+    for line in live_book_lines(book.value if book else None):
+        print(line)
     print(f"account      {account_line(fig)}")
     print("positions")
     for line in position_lines(fig):
@@ -89,3 +92,30 @@ def main(args: argparse.Namespace) -> int:
     again = f"--state {opened.path}" if opened.path else "with the same configuration"
     print(f"ledger       {fig.portfolio.seq} events · verify with: {command_name()} ledger verify {again}")
     return 0
+
+
+def live_book_json(book: dict[str, Any] | None) -> dict[str, Any]:
+    """The live book's halt and its flagged venue fills (not booked), for `status --json`."""
+    if book is None or "unlogged" not in book:
+        return {}
+    stops = [book["orders"][cid] for cid in book.get("stops", {}).values() if cid in book["orders"]]
+    return {"live_halt": book.get("halt"), "fill_anomalies": book.get("anomalies", []), "protective_stops": stops}
+
+
+def live_book_lines(book: dict[str, Any] | None) -> list[str]:
+    """The protective stops resting at the venue, why live trading is halted (new orders stop until
+    `coinswarm live ack`), and each venue fill that was flagged and not booked."""
+    if not book:
+        return []
+    lines = [
+        f"stop         {o['symbol']} {o['base_size']:.8g} at {o['stop_price']:,.8g} (limit {o['limit_price']:,.8g}) "
+        f"{'resting at ' + o['venue'] if o['stage'] == 'open' else o['stage']}: {o['client_order_id']}"
+        for cid in book.get("stops", {}).values()
+        if (o := book["orders"].get(cid)) is not None
+    ]
+    if book.get("halt"):
+        h = book["halt"]
+        lines.append(f"live         HALTED since {iso(int(h['ts']))}: new orders stop: {h['reason']}")
+        lines.append(f"             look, then: {command_name()} live ack")
+    lines += [f"  flagged    {iso(int(a['ts']))} {a['what']}" for a in book.get("anomalies", [])]
+    return lines

@@ -325,7 +325,11 @@ class LiveConfig(Section):
     withdraw or transfer funds is refused. `venue_url` points the venue client (and `market.source =
     "venue"`) elsewhere: the local fake exchange (`coinswarm.venues.fake`) to rehearse."""
 
-    confirm: bool = False
+    confirm: bool = Field(
+        default=False,
+        strict=True,  # only a real boolean true: "yes", "true" or 1 in a TOML file is no confirmation
+        description="true, a boolean (not a string or a number), to trade real money",
+    )
     max_order_notional: PositiveMoney = Field(
         default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
     )
@@ -341,6 +345,13 @@ class LiveConfig(Section):
     )
     breaker_cooldown_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
         default=60.0, description="how long the open breaker refuses new orders before one probe"
+    )
+    protective_stops: bool = Field(
+        default=True,
+        description="after each entry, rest a stop-limit sell at the venue exits.stop_loss_pct below the entry price",
+    )
+    stop_limit_offset_pct: Annotated[float, Field(gt=0.0, lt=50.0)] = Field(
+        default=1.0, description="how far below the protective stop's trigger its limit price lies"
     )
 
     @field_validator("venue_url")

@@ -185,9 +185,9 @@ def open_store(settings: Settings) -> Any:
         from coinswarm.adapters.memory_store import MemoryStore
 
         return MemoryStore()
-    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.adapters.sqlite_store import SqliteStore, synchronous_for
 
-    return SqliteStore(settings.store.path)
+    return SqliteStore(settings.store.path, synchronous=synchronous_for(settings.mode))
 
 
 @dataclass
@@ -244,7 +244,7 @@ def _cloud_adapter(kind: str, settings: Settings) -> Any:
     raise ValueError(f"no store adapter called {kind!r}")
 
 
-def build_broker(settings: Settings, state: StateStore) -> Broker:
+def build_broker(settings: Settings, state: StateStore, history: Callable[[], HistoryStore] | None = None) -> Broker:
     if settings.mode == "live":
         try:
             from coinswarm.wiring.live import build_live_broker
@@ -253,7 +253,8 @@ def build_broker(settings: Settings, state: StateStore) -> Broker:
                 f"mode 'live' is configured, but the live pieces cannot load ({exc}); install the live extra "
                 "(pip install 'coinswarm[live]'), or set mode = 'paper' (the default) to trade on paper"
             ) from None
-        return build_live_broker(settings, state)  # refuses a key that can withdraw, a size over the cap
+        # refuses a key that can withdraw, a size over the cap; compares its book with the ledger in `history`
+        return build_live_broker(settings, state, history=history)
     from coinswarm.adapters.paper_broker import PaperBroker
 
     return PaperBroker(
@@ -264,6 +265,10 @@ def build_broker(settings: Settings, state: StateStore) -> Broker:
         slippage_bps=settings.paper.slippage_bps,
         min_order_notional=settings.risk.min_order_notional,
     )
+
+
+def _broker(settings: Settings, app: App) -> Broker:
+    return build_broker(settings, app.state, lambda: app.history)
 
 
 def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
@@ -324,7 +329,7 @@ def build_app(
         "history": port("history"),
         "coordination": port("coordination"),
         "market": (lambda app: market) if market is not None else (lambda app: cast(Any, market_from)(settings)),
-        "broker": (lambda app: broker) if broker is not None else (lambda app: build_broker(settings, app.state)),
+        "broker": (lambda app: broker) if broker is not None else (lambda app: _broker(settings, app)),
         "cache": _cache,
         "outbox": lambda app: _outbox(app, keep, timeout_s),
         "ledger": _ledger,
