@@ -95,7 +95,7 @@ resource "aws_scheduler_schedule" "tick" {
   }
 
   target {
-    arn      = var.chain == "workflow" ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
+    arn      = local.workflow ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
     role_arn = aws_iam_role.scheduler[0].arn
     retry_policy {
       maximum_event_age_in_seconds = 60 * var.cycle_minutes # past the next cycle, a retry is redundant
