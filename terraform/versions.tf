@@ -26,7 +26,7 @@ provider "google" {
   # With nothing placed on Google Cloud no google resource is made, but Terraform still configures the
   # provider, which looks for Google credentials and fails without them: a token that is never used
   # stands in, so that an all-AWS layout needs no Google account.
-  access_token = contains(values(var.placement), "gcp") ? null : "unused-nothing-is-placed-on-google-cloud"
+  access_token = local.on_gcp ? null : "unused-nothing-is-placed-on-google-cloud"
 }
 
 provider "azurerm" {

@@ -177,3 +177,14 @@ def test_every_accepted_layout_is_planned() -> None:
     moved = {f for layout in LAYOUTS for f, cloud in layout.moved.items() if cloud == OTHER[layout.cycle]}
     assert "manual_trade" in moved and moved & set(CYCLE_FUNCTIONS)
     assert {layout.timeframe for layout in LAYOUTS} == {"1m", "1h"}
+
+
+def test_google_credentials_are_needed_only_where_something_runs_on_google_cloud(plan: Plan) -> None:
+    """Terraform configures the google provider even when no google resource is planned (seen with the
+    stand-ins), and a configured google provider looks for credentials: with nothing on Google Cloud it
+    gets a token that is never used."""
+    on_gcp = "gcp" in plan.layout.placement.values()
+    needed = plan.document["planned_values"]["outputs"]["credentials_needed"]["value"]
+    assert needed == {"aws": "aws" in plan.layout.placement.values(), "google": on_gcp, "azure": True}
+    token = plan.document["configuration"]["provider_config"]["google"]["expressions"]["access_token"]
+    assert "local.on_gcp" in token["references"]
