@@ -31,7 +31,7 @@ fi
 # The mirror holds absolute paths: rebuilt here whenever the stand-ins or this checkout move.
 mirror="$PWD/.servers/terraform-standin"
 stamp="$mirror/.built-from"
-want="$(cd "$standin" && pwd) $(cksum "$standin"/schemas/* "$standin"/mockprov.py | cksum)"
+want="$PWD $(cd "$standin" && pwd) $(cksum "$standin"/schemas/* "$standin"/mockprov.py | cksum)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -f "$mirror.tfrc" ]; then
   echo "==> building the stand-in provider mirror in $mirror"
   "$standin/setup.sh" "$mirror" "$PWD/$venv/bin/python" >/dev/null

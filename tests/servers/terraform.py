@@ -1,5 +1,7 @@
 """Terraform as a tool for the tests: the binary with a CLI configuration that installs hashicorp/aws from the
-local mirror, where checkov is, and terraform/ parsed with python-hcl2 (tests/terraform uses these)."""
+local mirror (apply against moto), the stand-in providers of all three clouds (validate and plan, their
+schemas trimmed to the types terraform/ declares), where checkov is, and terraform/ parsed with
+python-hcl2 (tests/terraform uses these)."""
 
 from __future__ import annotations
 

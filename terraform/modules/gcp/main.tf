@@ -53,8 +53,9 @@ resource "google_service_account" "function" {
 }
 
 # Cloud Build builds each function with this account: a new project's default build account may lack the
-# permissions, or (since 2024) be the Compute Engine default account with far more. It reads the sources,
-# writes the image to Artifact Registry and its logs, nothing else.
+# permissions (Cloud Build's change of July 2024), or be the Compute Engine default account with far more.
+# It has the roles Google documents for a build account: write the build's logs and the image, and read the
+# sources (Cloud Functions stages them in a bucket of its own, hence a project-wide storage role).
 resource "google_service_account" "build" {
   project      = var.project
   account_id   = "${var.name_prefix}-build"
@@ -64,17 +65,11 @@ resource "google_service_account" "build" {
 }
 
 resource "google_project_iam_member" "build" {
-  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin"])
 
   project = var.project
   role    = each.key
   member  = "serviceAccount:${google_service_account.build.email}"
-}
-
-resource "google_storage_bucket_iam_member" "build_reads_sources" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.build.email}"
 }
 
 resource "google_cloudfunctions2_function" "this" {
@@ -123,7 +118,7 @@ resource "google_cloudfunctions2_function" "this" {
   labels = local.labels
 
   # The build's grants come first: a build without them fails.
-  depends_on = [google_project_iam_member.build, google_storage_bucket_iam_member.build_reads_sources]
+  depends_on = [google_project_iam_member.build]
 }
 
 # -- who may invoke what --------------------------------------------------------------------------------
