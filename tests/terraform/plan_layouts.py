@@ -23,6 +23,7 @@ SECRETS = {
 }
 TAGS = {"Project": "Coin Swarm", "owner": "ops"}
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+EXISTING_ACCOUNT = "my-own-history"
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,15 @@ class Layout:
     cycle: str
     timeframe: str
     moved: dict[str, str] = field(default_factory=dict)
+    # the Google Cloud project has its (default) Firestore database, the Cosmos DB account a name of its own
+    existing: bool = False
 
     @property
     def id(self) -> str:
         moved = "".join(f"-{f}-on-{c}" for f, c in self.moved.items())
-        return f"{self.chain}-{self.cycle}{moved}-{self.timeframe}"
+        return f"{self.chain}-{self.cycle}{moved}-{self.timeframe}" + (
+            "-existing-firestore-and-account" if self.existing else ""
+        )
 
     @property
     def placement(self) -> dict[str, str]:
@@ -62,7 +67,7 @@ LAYOUTS = (
     Layout("queues", "aws", "1h"),
     Layout("workflow", "aws", "1m"),
     Layout("invoke", "gcp", "1h"),
-    Layout("queues", "gcp", "1m"),
+    Layout("queues", "gcp", "1m", existing=True),
     Layout("workflow", "gcp", "1h"),
     Layout("invoke", "aws", "1m", {"agent_scoring": "gcp"}),
     Layout("queues", "gcp", "1h", {"order_placement": "aws"}),
@@ -82,6 +87,8 @@ def write_variables(layout: Layout, folder: Path, packages: Path) -> list[Path]:
     assert coinswarm(["deploy", "tfvars", "--config", str(config), "--out", str(tfvars)]) == 0
     deployment = folder / "deployment.tfvars.json"
     given = {"package_dir": str(packages), "azure_subscription_id": SUBSCRIPTION, "tags": TAGS, **SECRETS}
+    if layout.existing:
+        given |= {"gcp_create_firestore_database": False, "cosmos_account_name": EXISTING_ACCOUNT}
     deployment.write_text(json.dumps(given))
     return [tfvars, deployment]
 
