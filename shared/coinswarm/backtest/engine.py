@@ -122,6 +122,7 @@ def run_backtest(
     *,
     label: str = "backtest",
     on_bar: Callable[[int], None] | None = None,
+    store: MemoryStore | None = None,
 ) -> BacktestResult:
     if not candles:
         raise ValueError("no candles to replay")
@@ -129,7 +130,8 @@ def run_backtest(
     settings = backtest_settings(base, opts, symbol, timeframe_s)
     reference = opts.strategy == "sma-cross"
     limits = RiskLimits() if reference else limits_from(settings.risk)
-    store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
+    if store is None:
+        store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
     clock = SimulatedClock(candles[0].ts)
     broker = PaperBroker(
         store,
