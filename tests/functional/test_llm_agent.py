@@ -188,3 +188,22 @@ def test_a_backtest_with_the_llm_agent_never_reaches_the_model(server: ChatServe
     result = run_backtest(candles(400, 1_700_000_000), settings, BacktestOptions())
     assert result.metrics.bars == 400
     assert server.requests == []
+
+
+def test_budget_shows_the_llm_month_at_the_configured_cadence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coinswarm.cli.main import main
+
+    config = tmp_path / "coinswarm.toml"
+    body = (
+        'symbols = ["ETH-USD", "BTC-USD"]\ntimeframe = "5m"\n[committee.weights]\ntrend = 1.0\nllm = 1.0\n'
+        '[agents.llm]\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\nevery = 3\n'
+    )
+    config.write_text(body)
+    main(["budget", "--config", str(config)])
+    assert "at most 5,760 questions a month" in capsys.readouterr().out  # 2 symbols x 8,640 candles / 3
+    config.write_text(body + "max_calls_per_day = 10\n")
+    main(["budget", "--config", str(config)])
+    out = capsys.readouterr().out
+    assert "300 calls" in out and "capped by the daily limits" in out
