@@ -17,8 +17,10 @@ a reason or a log line.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,10 +102,21 @@ class ChatAdvisor:
         if self.usage.tokens >= self.max_tokens_per_day:
             return _abstain(f"daily limit: {self.usage.tokens} of {self.max_tokens_per_day} tokens used today")
         self.usage.calls += 1
-        answer = self._call(question, key, now)
+        answer = self._within_budget(question, key, now)
         if not answer.abstained and self.recorded:
             _append(self.recorded, question, answer, self.model)
         return answer
+
+    def _within_budget(self, question: Question, key: str, now: float) -> Answer:
+        """The call in a worker thread, waited for `timeout_s` at most: the cycle goes on when the
+        deadline passes, whatever the connection does (httpx's own timeouts end the worker later)."""
+        future = _pool().submit(self._call, question, key, now)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError:
+            return _abstain(f"late: no whole answer within {self.timeout_s:g} s")
+        except Exception as exc:  # the advisor never raises: any surprise is an abstention
+            return _abstain(f"failed: {type(exc).__name__}")
 
     def _call(self, question: Question, key: str, now: float) -> Answer:
         body = {
@@ -167,6 +180,18 @@ class ChatAdvisor:
                 timeout=httpx.Timeout(self.timeout_s, connect=connect), transport=self.transport
             )
         return self._client
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm-call")
+        return _POOL
 
 
 def advisor_from_params(**params: Any) -> ChatAdvisor:
