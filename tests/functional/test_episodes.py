@@ -70,3 +70,26 @@ def test_export_reads_the_state_file_and_writes_parquet(tmp_path: Path, run: tup
 def test_export_refuses_an_unknown_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["episodes", "export", "--out", str(tmp_path / "x.xlsx")]) == 2
     assert ".csv or .parquet" in capsys.readouterr().err
+
+
+def test_the_keeper_records_each_trade_once_and_never_fails_the_logging(run: tuple) -> None:
+    from coinswarm.adapters.memory_store import MemoryStore
+    from coinswarm.learning.live_episodes import EpisodeKeeper
+
+    _, result, episodes, store = run
+    stream = Settings().ledger_stream
+    seq = store.last_seq(stream)
+    assert seq > 0, "the backtest's ledger stream is not where the keeper reads"
+    sells = [f.ts for f in result.fills if f.side.value == "sell"]
+    again = EpisodeKeeper(store, store, 300).on_sells(result.symbol, stream, seq, sells)
+    assert again  # rebuilt from the ledger ...
+    assert len(store.episodes()) == len(episodes)  # ... and recorded once
+
+    class Broken(MemoryStore):
+        def record_episode(self, episode: object) -> None:
+            raise RuntimeError("the store is down")
+
+    broken = Broken()
+    for e in store.read(stream):
+        broken.append(stream, [e])
+    assert EpisodeKeeper(broken, store, 300).on_sells(result.symbol, stream, seq, sells) == []

@@ -1,6 +1,6 @@
-"""A backtest that keeps its episodes: every entry decision is kept (a bounded audit trail would
-evict most of them in a long replay), and after the run each closed trade becomes an `Episode`,
-recorded in the backtest's store like a live run's."""
+"""A backtest that returns its episodes. The trade logging stage records them as in a live run
+(coinswarm.learning.live_episodes); here every entry decision is also kept, since the backtest's
+bounded audit trail would evict the entry of a long trade before it closes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.backtest.engine import BacktestOptions, BacktestResult, run_backtest
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Action, Candle, Decision
-from coinswarm.learning.episodes import Episode, build_episodes, entry_decisions
+from coinswarm.learning.episodes import Episode
 
 
 class _EntryKeepingStore(MemoryStore):
@@ -23,13 +23,16 @@ class _EntryKeepingStore(MemoryStore):
             self.buys.append(decision)
         super().record_decision(decision)
 
+    def recent_decisions(self, limit: int, symbol: str | None = None) -> list[Decision]:
+        newest = super().recent_decisions(limit, symbol)
+        seen = {d.decision_id for d in newest}
+        buys = [d for d in reversed(self.buys) if (symbol is None or d.symbol == symbol) and d.decision_id not in seen]
+        return sorted([*newest, *buys], key=lambda d: d.ts, reverse=True)[:limit]
+
 
 def backtest_with_episodes(
     candles: list[Candle], settings: Settings, opts: BacktestOptions | None = None
 ) -> tuple[BacktestResult, list[Episode], MemoryStore]:
     store = _EntryKeepingStore()
     result = run_backtest(candles, settings, opts or BacktestOptions(), store=store)
-    episodes = build_episodes(candles, result.fills, entry_decisions(store.buys))
-    for e in episodes:
-        store.record_episode(e.to_json())
-    return result, episodes, store
+    return result, [Episode.from_json(e) for e in store.episodes()], store

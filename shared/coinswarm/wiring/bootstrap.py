@@ -445,6 +445,7 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
 
 
 def _logging(app: App) -> TradeLoggingStage:
+    from coinswarm.learning.live_episodes import EpisodeKeeper
     from coinswarm.stages.trade_logging import TradeLoggingStage
 
-    return TradeLoggingStage(app.ledger)
+    return TradeLoggingStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))
