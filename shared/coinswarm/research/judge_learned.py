@@ -94,6 +94,7 @@ def judge(
     embargo: int = 12,
     weight: float = 1.0,
     model_dir: str | Path | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Judgement:
     fee_bps = settings.paper.fee_bps
     chained: dict[str, dict[str, Chained]] = {}
@@ -118,7 +119,7 @@ def judge(
                 if len(train_set) < 50:
                     notes.append(f"group {g} fold {fold.index}: {len(train_set)} training samples, skipped")
                     continue
-                artifact = fit_artifact(train_set, timeframe_s=tf, horizon=horizon, fee_bps=fee_bps)
+                artifact = fit_artifact(train_set, timeframe_s=tf, horizon=horizon, fee_bps=fee_bps, params=params)
                 model = artifact.write(where / f"group{g}-fold{fold.index}.json")
                 start, end = grid[fold.test.start], grid[fold.test.stop - 1]
                 fold_rows.append(
