@@ -12,20 +12,20 @@ fills are recorded already; the memory is a by-product).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from coinswarm.domain.models import FillRecorded, LedgerEvent
-from coinswarm.learning.episodes import Episode, build_episodes, entry_decisions
 from coinswarm.learning.features import WARMUP
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 
+if TYPE_CHECKING:  # the episode builder is imported on the first sell: a cold start does not pay for it
+    from coinswarm.learning.episodes import Episode
+
 LOOKBACK_EVENTS = 500
 DECISIONS = 500
 MAX_CANDLES = 20_000
-
-log = logging.getLogger(__name__)
 
 
 class EpisodeKeeper:
@@ -43,10 +43,14 @@ class EpisodeKeeper:
         except NotImplementedError:
             return []  # this history store keeps no episodes
         except Exception:  # the memory must never fail the trade logging
-            log.exception("episode of %s not recorded", symbol)
+            import logging
+
+            logging.getLogger(__name__).exception("episode of %s not recorded", symbol)
             return []
 
     def _closed(self, symbol: str, events: Sequence[LedgerEvent], sell_ts: set[int]) -> list[Episode]:
+        from coinswarm.learning.episodes import build_episodes, entry_decisions
+
         fills = [
             e.payload.fill for e in events if isinstance(e.payload, FillRecorded) and e.payload.fill.symbol == symbol
         ]
