@@ -119,6 +119,7 @@ def test_the_agent_votes_out_of_sample_with_its_model_version(model_file: Path, 
         ("stale", "stale"),
         ("features", "other features"),
         ("garbage", "no model"),
+        ("edge", "minimum edge"),
     ],
 )
 def test_the_agent_abstains_saying_why(
@@ -136,6 +137,8 @@ def test_the_agent_abstains_saying_why(
         artifact = read(model_file)
         other = type(artifact)(**{**artifact.__dict__, "features": ("a", "b"), "checksum": ""})
         path = str(other.write(tmp_path / "other.json"))
+    elif setup == "edge":
+        kwargs = {"min_edge_bps": 1e6}
     elif setup == "garbage":
         (tmp_path / "bad.json").write_text("{not json")
         path = str(tmp_path / "bad.json")

@@ -82,7 +82,7 @@ class LearnedAgent(Agent):
             return self.abstain(f"warming up: needs {WARMUP} candles")
         forecast = float(self._forest.predict(row))
         if abs(forecast) <= self.min_edge:
-            return self.abstain(f"forecast {forecast * 1e4:+.1f} bps is within the minimum edge")
+            return self.abstain(f"forecast within the minimum edge of {self.min_edge * 1e4:g} bps")
         strength = forecast / artifact.scale
         return self.score(
             signal=strength,

@@ -121,8 +121,8 @@ class LlmAgent(Agent):
                 features=tuple(zip(FEATURES, row, strict=True)),
             )
         )
-        if answer.abstained:
-            return self.abstain(answer.reason)
+        if answer.abstained:  # reasons vary (seconds to wait, status codes): not one of the cached abstentions
+            return self.score(0.0, 0.0, answer.reason)
         self.answers[state] = [answer.signal, answer.confidence, answer.reason]
         while len(self.answers) > MAX_CACHED:
             del self.answers[next(iter(self.answers))]
