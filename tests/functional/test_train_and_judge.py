@@ -70,3 +70,36 @@ def test_the_judgement_is_out_of_sample_and_holds_every_variant(eth: CandleFile)
     assert figures["buy-and-hold"]["return_pct"] == pytest.approx((held - 1) * 100, rel=1e-9)
     assert figures["buy-and-hold"]["trades"] == 2
     assert "TOTAL (mean)" in table(j)
+
+
+def test_a_model_published_to_the_state_store_is_what_the_agent_votes_with(
+    eth: CandleFile, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coinswarm.adapters.memory_store import MemoryStore
+    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.backtest.engine import BacktestOptions, run_backtest
+
+    state = tmp_path / "state.db"
+    SqliteStore(state).close()
+    out = tmp_path / "m.json"
+    argv = ["train", str(ETH), "--folds", "2", "--horizon", "6", "--out", str(out)]
+    assert main([*argv, "--publish", "--state", str(state)]) == 0
+    version = read(out).version
+    with SqliteStore(state) as store:
+        document = store.get("model:learned")
+    assert document is not None and document.value["checksum"].startswith(version)
+
+    backtest_store = MemoryStore()  # what a cloud function's state store holds
+    backtest_store.put("model:learned", document.value)
+    settings = Settings.model_validate(
+        {
+            "committee": {"weights": {"trend": 1.0, "mean_reversion": 1.0, "learned": 1.0}},
+            "agents": {"learned": {"model": "state:model:learned", "max_age_days": 3650.0}},
+        }
+    )
+    run_backtest(eth.candles[-400:], settings, BacktestOptions(), store=backtest_store)
+    reasons = {v.reason for d in backtest_store.recent_decisions(100) for v in d.votes if v.agent == "learned"}
+    # trained on all but the last 6 candles (their labels reach past the file's end): in sample until
+    # then, after that it votes; either way naming the model it read from the store
+    assert f"in sample: model {version} was trained on this candle's period" in reasons
+    assert any(r.startswith(f"model {version}: ") and "bps net over 6 candles" in r for r in reasons), reasons

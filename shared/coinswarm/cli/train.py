@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from coinswarm.cli.common import add_config_arg, fail, settings_from
+from coinswarm.cli.common import add_config_arg, add_state_arg, fail, open_configured, settings_from
 from coinswarm.domain.models import iso
 
 HELP = """Train the `learned` agent's model (docs/agents-learned.md).
@@ -42,6 +42,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--embargo", type=int, default=12, help="candles left out after the purge (default 12)")
     p.add_argument("--fee-bps", type=float, help="one side's fee in bps for the label (default paper.fee_bps)")
     p.add_argument("--out", default="models/learned.json", help="where to write the model (default %(default)s)")
+    p.add_argument(
+        "--publish",
+        nargs="?",
+        const="model:learned",
+        metavar="KEY",
+        help="also put the model in the configured state store under KEY (default model:learned), where "
+        'a cloud function reads it with [agents.learned] model = "state:KEY"',
+    )
+    add_state_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=main)
 
@@ -83,9 +92,12 @@ def main(args: argparse.Namespace) -> int:
     except TrainingError as exc:
         fail(str(exc))
     out = artifact.write(args.out)
+    if args.publish:  # the state file (--state, or the last run's), or the cloud store configured
+        open_configured(args, settings).state.put(args.publish, json.loads(artifact.dumps()))
     elapsed = time.perf_counter() - started
     if args.json:
-        print(json.dumps({"model": str(out), "version": artifact.version, "samples": len(pooled), **metrics}))
+        summary = {"model": str(out), "version": artifact.version, "samples": len(pooled), "published": args.publish}
+        print(json.dumps({**summary, **metrics}))
         return 0
     print(
         f"{len(pooled)} samples from {len(args.files)} file(s), horizon {args.horizon} candles, "

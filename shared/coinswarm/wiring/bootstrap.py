@@ -389,10 +389,12 @@ def _ingest(app: App) -> IngestStage:
 
 
 def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
+    from coinswarm.learning.loading import use_state_store
     from coinswarm.stages.agent_memory import StoredAgentMemory
     from coinswarm.stages.scoring import ScoringStage
 
     settings = app.settings
+    use_state_store(app.state)  # where a learned agent's `model = "state:KEY"` is read from
     return ScoringStage(
         agent_memory or StoredAgentMemory(app.state),
         memory_factory(settings),
