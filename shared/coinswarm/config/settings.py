@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,9 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
+
+if TYPE_CHECKING:
+    from coinswarm.domain.exits import ExitRules
 
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
@@ -122,6 +125,12 @@ class ExitConfig(Section):
     max_hold_minutes: Annotated[int, Field(ge=1)] | None = None
     exit_on_signal: bool = Field(default=True, description="whether a committee SELL vote exits")
 
+    @field_validator("stop_loss_pct", "trailing_stop_pct", "max_hold_minutes", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        """TOML has no null: `stop_loss_pct = "off"` turns a rule off (so does null in an environment variable)."""
+        return None if isinstance(v, str) and v.strip().lower() in ("off", "none", "") else v
+
     @field_validator("roi")
     @classmethod
     def _roi_minutes(cls, v: dict[str, float]) -> dict[str, float]:
@@ -129,6 +138,59 @@ class ExitConfig(Section):
             if not minutes.isdigit():
                 raise ValueError(f"exits.roi: {minutes!r} is not a whole number of minutes since entry")
         return v
+
+    def rules(self) -> ExitRules:
+        """These settings as the domain's plain exit rules (exit_on_signal stays the caller's)."""
+        from coinswarm.domain.exits import ExitRules
+
+        return ExitRules.build(
+            stop_loss_pct=self.stop_loss_pct,
+            roi=self.roi,
+            trailing_stop_pct=self.trailing_stop_pct,
+            trailing_offset_pct=self.trailing_offset_pct,
+            trailing_only_offset_reached=self.trailing_only_offset_reached,
+            max_hold_minutes=self.max_hold_minutes,
+        )
+
+
+class CooldownConfig(Section):
+    """No new entry on a symbol for a while after a stop-loss exit on it (freqtrade's CooldownPeriod)."""
+
+    candles: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=0, description="candles without a new entry on a symbol after its stop-loss exit; 0: off"
+    )
+
+
+class StopLossGuardConfig(Section):
+    """Too many stop-losses in a row pause entries (freqtrade's StoplossGuard): a stop-loss exit, or a
+    trailing stop that exited at a loss, counts."""
+
+    trades: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=0, description="this many stop-losses within lookback_minutes pause entries; 0: off"
+    )
+    lookback_minutes: Annotated[int, Field(ge=1)] = 1440
+    pause_minutes: Annotated[int, Field(ge=1)] = Field(default=60, description="from the last of those exits")
+    per_symbol: bool = Field(default=True, description="pause the symbol that hit them (true) or every symbol")
+
+
+class MaxDrawdownConfig(Section):
+    """A drawdown of the account beyond a limit pauses every entry (freqtrade's MaxDrawdown). The equity
+    is the starting cash plus the profit of the exits (closed trades), as freqtrade measures it."""
+
+    max_drawdown_pct: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
+        default=None, description="the drawdown within lookback_minutes that pauses entries; unset: off"
+    )
+    lookback_minutes: Annotated[int, Field(ge=1)] = 1440
+    pause_minutes: Annotated[int, Field(ge=1)] = Field(default=60, description="from the exit that reached it")
+
+
+class ProtectionsConfig(Section):
+    """Pauses of new entries after losses, evaluated on the ledger (so they survive restarts and hold
+    across functions). Exits are never paused. All off by default, as in freqtrade."""
+
+    cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
+    stop_loss_guard: StopLossGuardConfig = Field(default_factory=StopLossGuardConfig)
+    max_drawdown: MaxDrawdownConfig = Field(default_factory=MaxDrawdownConfig)
 
 
 class PatternCacheConfig(Section):
@@ -263,7 +325,11 @@ class LiveConfig(Section):
     withdraw or transfer funds is refused. `venue_url` points the venue client (and `market.source =
     "venue"`) elsewhere: the local fake exchange (`coinswarm.venues.fake`) to rehearse."""
 
-    confirm: bool = False
+    confirm: bool = Field(
+        default=False,
+        strict=True,  # only a real boolean true: "yes", "true" or 1 in a TOML file is no confirmation
+        description="true, a boolean (not a string or a number), to trade real money",
+    )
     max_order_notional: PositiveMoney = Field(
         default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
     )
@@ -279,6 +345,13 @@ class LiveConfig(Section):
     )
     breaker_cooldown_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
         default=60.0, description="how long the open breaker refuses new orders before one probe"
+    )
+    protective_stops: bool = Field(
+        default=True,
+        description="after each entry, rest a stop-limit sell at the venue exits.stop_loss_pct below the entry price",
+    )
+    stop_limit_offset_pct: Annotated[float, Field(gt=0.0, lt=50.0)] = Field(
+        default=1.0, description="how far below the protective stop's trigger its limit price lies"
     )
 
     @field_validator("venue_url")
@@ -312,6 +385,7 @@ class Settings(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     exits: ExitConfig = Field(default_factory=ExitConfig)
+    protections: ProtectionsConfig = Field(default_factory=ProtectionsConfig)
     paper: PaperConfig = Field(default_factory=PaperConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

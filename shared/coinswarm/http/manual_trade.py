@@ -5,6 +5,8 @@ A POST with a JSON body asks for one of two things:
     {"action": "trade", "symbol": "BTC-USD", "side": "buy", "notional": 100.0, "client_id": "my-order-1"}
     {"action": "run_cycle"}
 
+and the owner's controls, `pause`, `resume`, `kill_switch` and `flatten` (coinswarm.http.owner_actions).
+
 A trade gives exactly one of `notional` (quote currency) or `quantity` (base units). It becomes an
 OrderIntent (source "manual") priced at the symbol's latest stored close, goes through risk and is placed
 at most once per intent id: the id comes from `client_id` when given, so a retry of the same trade is
@@ -14,7 +16,8 @@ The checks run in this order, and each refusal is a JSON `{"error": code, "detai
 405 not POST; 413 body too large (before anything reads it); 401 not authenticated; 415 not JSON;
 400 unreadable JSON; 422 a body that breaks the schema, an unknown symbol, a trade too large, or a
 refusal by risk; 409 a client_id handled already without an order, or reused for a different trade;
-then 202 placed (or cycle run) and 200 for a repeat of a placed trade. 503: the store is busy, retry.
+then 202 placed (or cycle run) and 200 for a repeat of a placed trade. 503: the store is busy, or (for
+run_cycle) the market data could not be read, the cause named; retry.
 Anything unexpected is a 500 with a generic body, logged without the request's headers or body.
 `OPENAPI` (`openapi()`) describes all of it. Neither the request's validator nor that description is
 built at import: a cold start pays for them on the first request (the validator) or never (the
@@ -37,6 +40,16 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from coinswarm.config.settings import SYMBOL_RE
 from coinswarm.domain.models import Order, OrderIntent, RiskRejection, Side
 from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
+from coinswarm.http.owner_actions import (
+    OWNER_ACTION_DONE,
+    OWNER_ACTIONS,
+    FlattenRequest,
+    KillSwitchRequest,
+    OwnerControls,
+    OwnerRequest,
+    PauseRequest,
+    ResumeRequest,
+)
 from coinswarm.http.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -44,6 +57,7 @@ from coinswarm.http.signing import (
     Authenticator,
     AuthError,
 )
+from coinswarm.marketdata.errors import MarketDataUnavailable
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.ports.state import StateStore
@@ -54,6 +68,7 @@ MAX_BODY_BYTES = 4096
 MAX_NOTIONAL = 1_000_000.0  # quote currency: far above any paper account, far below float trouble
 MAX_QUANTITY = 1e12  # base units: room for coins priced in millionths of a dollar
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,24}$"
+MARKET_RETRY_AFTER_S = 30  # an unreachable market data source is rarely back within a second
 _MAX_LOC, _MAX_MSG, _MAX_ERRORS = 64, 200, 20
 
 
@@ -132,16 +147,20 @@ class RunCycleRequest(BaseModel):
     action: Literal["run_cycle"]
 
 
-ManualRequest = Annotated[TradeRequest | RunCycleRequest, Field(discriminator="action")]
+ManualRequest = Annotated[
+    TradeRequest | RunCycleRequest | PauseRequest | ResumeRequest | KillSwitchRequest | FlattenRequest,
+    Field(discriminator="action"),
+]
 
 
 @functools.cache
-def _request() -> TypeAdapter[TradeRequest | RunCycleRequest]:
+def _request() -> TypeAdapter[TradeRequest | RunCycleRequest | OwnerRequest]:
     """The body's validator, built on first use (the first request), not at import."""
     return TypeAdapter(ManualRequest)
 
 
-_ACTIONS = ("trade", "run_cycle")
+_ACTIONS = ("trade", "run_cycle", *OWNER_ACTIONS)
+_ACTION_LIST = ", ".join(f"'{a}'" for a in _ACTIONS)
 
 
 class BadJson(ValueError):
@@ -186,10 +205,10 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
             loc = loc[1:]
         kind = err["type"]
         if kind == "union_tag_invalid":
-            msg = "action must be 'trade' or 'run_cycle'"
+            msg = f"action must be one of {_ACTION_LIST}"
             loc = ["action"]
         elif kind == "union_tag_not_found":
-            msg = "give an action: 'trade' or 'run_cycle'"
+            msg = f"give an action: one of {_ACTION_LIST}"
             loc = ["action"]
         elif kind == "model_attributes_type":
             msg = "the body must be a JSON object"
@@ -248,6 +267,7 @@ class ManualTradeHandler:
         *,
         price_of: PriceOf,
         max_body_bytes: int = MAX_BODY_BYTES,
+        controls: OwnerControls | None = None,
     ) -> None:
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
@@ -257,6 +277,7 @@ class ManualTradeHandler:
         self.auth = auth
         self.price_of = price_of
         self.max_body_bytes = max_body_bytes
+        self.controls = controls
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -273,6 +294,15 @@ class ManualTradeHandler:
                 "busy",
                 f"{doing}; retry in a moment (with the same client_id a trade is still placed once)",
                 headers={"Retry-After": "1"},
+            )
+        except MarketDataUnavailable as exc:
+            logger.warning("manual trade: the market data is unavailable (%s)", exc.reason)
+            return error(
+                503,
+                "market_data_unavailable",
+                f"the market data could not be read: {exc.reason[:_MAX_MSG]}. Nothing was traded; check that this "
+                "deployment reaches its market data source (market.source), then retry",
+                headers={"Retry-After": str(MARKET_RETRY_AFTER_S)},
             )
         except Exception as exc:
             # Never the request's headers or body: they carry the credentials.
@@ -323,6 +353,10 @@ class ManualTradeHandler:
                 "has the schema) and send again",
                 extra={"fields": fields},
             )
+        if not isinstance(command, TradeRequest | RunCycleRequest):
+            if self.controls is None:
+                return error(501, "not_available", f"{command.action}: this endpoint has no owner controls wired")
+            return self.controls.handle(command)
         if isinstance(command, RunCycleRequest):
             result = self.run_cycle()
             logger.info("manual trade: ran a cycle on request")
@@ -452,6 +486,7 @@ def openapi() -> dict[str, Any]:
             "note": {"type": "string"},
         },
     }
+    schemas["OwnerActionDone"] = OWNER_ACTION_DONE
     schemas["CycleRun"] = {
         "type": "object",
         "required": ["action", "result"],
@@ -533,7 +568,20 @@ def openapi() -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": ok("a repeat of a trade placed earlier with this client_id: the same order", "Placed"),
+                        "200": {
+                            "description": "a repeat of a trade placed earlier with this client_id (the same "
+                            "order), or what an owner's action (pause, resume, kill_switch, flatten) did",
+                            "content": {
+                                JSON_TYPE: {
+                                    "schema": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/Placed"},
+                                            {"$ref": "#/components/schemas/OwnerActionDone"},
+                                        ]
+                                    }
+                                }
+                            },
+                        },
                         "202": {
                             "description": "the order is placed (it fills at the next price seen), or the cycle ran",
                             "content": {
@@ -557,7 +605,11 @@ def openapi() -> dict[str, Any]:
                         "415": error("unsupported_media_type: send Content-Type: application/json"),
                         "422": error("invalid_request, unknown_symbol, too_large or refused_by_risk"),
                         "500": error("internal_error: nothing wrong with the request that we know of"),
-                        "503": error("busy: the store is contended; retry with the same client_id"),
+                        "501": error("not_available: this deployment wires no owner controls"),
+                        "503": error(
+                            "busy: the store is contended; retry with the same client_id. market_data_unavailable: "
+                            "run_cycle could not read the market data (the detail says why); retry later"
+                        ),
                     },
                     "security": [{"signature": []}, {"bearer": []}],
                 }
