@@ -174,6 +174,7 @@ def run_backtest(
     *,
     label: str = "backtest",
     on_bar: Callable[[int], None] | None = None,
+    store: MemoryStore | None = None,
 ) -> BacktestResult:
     """Replay one symbol's candles, or several symbols' (symbol -> candles) into one account.
     `on_bar(n)`: n bar times of the run's time grid are done."""
@@ -184,7 +185,8 @@ def run_backtest(
     settings = backtest_settings(base, opts, symbols, timeframe_s)
     reference = opts.strategy == "sma-cross"
     limits = RiskLimits() if reference else limits_from(settings.risk)
-    store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
+    if store is None:
+        store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
     clock = SimulatedClock(min(c[0].ts for c in series.values()))
     paper = PaperBroker(
         store,
