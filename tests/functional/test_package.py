@@ -267,6 +267,7 @@ def _wheel(folder: Path, arch: str) -> None:
             z.writestr(name, text)
 
 
+@pytest.mark.subprocess  # pip, started inside PipPlatform (tests/tiers.py reads only the tests' own code)
 def test_pip_installs_the_aarch64_wheel_for_lambda(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
