@@ -13,6 +13,10 @@ WORKERS ?= auto
 # the tests `make check` runs: no local stand-in for a cloud, no process started (docs/testing.md)
 CHECK_TESTS := not server and not subprocess
 
+# pytest keeps its rewritten test modules, and Python the compiled ones, only where bytecode may be written:
+# an environment that forbids it (PYTHONDONTWRITEBYTECODE) makes every run compile everything again.
+unexport PYTHONDONTWRITEBYTECODE
+
 .DEFAULT_GOAL := help
 .PHONY: help run test check unit servers lint typecheck bench budget package clean
 

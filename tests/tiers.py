@@ -25,6 +25,7 @@ A test raises its own with `@pytest.mark.timeout(seconds)`.
 from __future__ import annotations
 
 import _posixsubprocess
+import functools
 import os
 import subprocess
 import sys
@@ -178,10 +179,13 @@ def _all_names(code: types.CodeType) -> Iterator[tuple[set[str], tuple[object, .
 def _in_tests(obj: Any) -> bool:
     code = getattr(getattr(obj, "__wrapped__", obj), "__code__", None)
     if code is not None:
-        filename = code.co_filename
-    else:
-        module = getattr(obj, "__module__", None)
-        filename = getattr(sys.modules.get(module or ""), "__file__", None) or ""
+        return _under_tests(code.co_filename)
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    return _under_tests(getattr(module, "__file__", None) or "")
+
+
+@functools.cache
+def _under_tests(filename: str) -> bool:
     return bool(filename) and Path(filename).resolve().is_relative_to(TESTS)
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, backtest, budget, data, deploy, run, status
+from coinswarm.cli import admin, backtest, budget, data, deploy, fake_exchange, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -29,6 +29,7 @@ def parser() -> argparse.ArgumentParser:
     budget.add_parser(sub)
     data.add_parser(sub)
     deploy.add_parser(sub)
+    fake_exchange.add_parser(sub)
     return p
 
 
