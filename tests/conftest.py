@@ -29,9 +29,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _skipped and exitstatus == 0:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(
-                f"FAILED: {len(_skipped)} test(s) skipped, and {REQUIRE_ENV} says none may "
-                "(see the skip reasons above)",
+            reporter.write_line("")  # after the progress line
+            reporter.write_sep(
+                "=",
+                f"FAILED: {len(_skipped)} test(s) skipped, and {REQUIRE_ENV} says none may (reasons below)",
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
