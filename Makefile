@@ -49,7 +49,7 @@ test: $(DEV_STAMP) servers lint typecheck ## set up, then lint, type-check and r
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 check: $(DEV_STAMP) lint typecheck ## the inner loop: lint, type-check and the tests that need no local server or process
-	$(BIN)/python -m pytest -n $(WORKERS) -q -m '$(CHECK_TESTS)'
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q -m '$(CHECK_TESTS)'
 
 unit: $(DEV_STAMP) ## the tests in tests/unit only (no lint, no types)
 	$(BIN)/python -m pytest -q tests/unit

@@ -15,7 +15,10 @@ The reading is checked while the tests run: a test that starts a process without
 (or a stand-in without the `server` mark) fails, saying so, so `make check` can never quietly slow down
 and a wrong derivation is fixed here, once.
 
-Under `--dist loadgroup` the tests of gcloud and of terraform each keep to one worker (ONE_WORKER).
+Under `--dist loadgroup` (make test, make check) a module's tests run together on one worker, in order, as
+they do in one process: module-scoped fixtures (the Step Functions tests' moto configuration, a module's
+built zips) are set up once, and no other module's test runs while they hold moto's shared settings.
+The tests of gcloud and of terraform each keep to one worker (ONE_WORKER).
 
 Each test gets a timeout (pytest-timeout): `timeout` in pyproject.toml by default, SERVER_TIMEOUT_S for
 the tests of a stand-in (their first test also waits for its start), TERRAFORM_TIMEOUT_S for Terraform.
@@ -51,7 +54,7 @@ SERVERS = frozenset(SERVER_FIXTURES.values())
 SPAWNING_MODULES = frozenset({"subprocess", "multiprocessing", "asyncio.subprocess", "pty"})
 SPAWNING_ATTRIBUTES = frozenset({"Popen", "fork", "forkpty", "posix_spawn", "posix_spawnp", "ProcessPoolExecutor"})
 
-# Under `--dist loadgroup` (make test), the tests of these stand-ins all run on one worker: one pair of
+# Under `--dist loadgroup`, the tests of these stand-ins all run on one worker: one pair of
 # Java emulators instead of one per worker, and one `terraform init` of the example.
 ONE_WORKER = ("terraform", "gcloud")
 
@@ -204,8 +207,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         derived = needs(item)
         for name in sorted(derived - {m.name for m in item.iter_markers()}):
             item.add_marker(name)
-        group = next((g for g in ONE_WORKER if g in derived), None)
-        if group is not None and item.get_closest_marker("xdist_group") is None:
+        if item.get_closest_marker("xdist_group") is None:
+            group = next((g for g in ONE_WORKER if g in derived), None) or item.path.relative_to(TESTS).as_posix()
             item.add_marker(pytest.mark.xdist_group(group))
         if item.get_closest_marker("timeout") is None and (derived & SERVERS):
             limit = TERRAFORM_TIMEOUT_S if "terraform" in derived else SERVER_TIMEOUT_S

@@ -25,7 +25,7 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import json
-import re
+import socket
 import subprocess
 import sys
 import time
@@ -51,8 +51,6 @@ DUMMY_CREDENTIALS = {
 
 
 # `python -m moto.server`, with each DynamoDB request handled under one lock (see the module docstring).
-_RUNNING_ON = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
-
 _SERIALISED_MOTO = """
 import sys
 import threading
@@ -74,6 +72,12 @@ def serialised(self, environ, start_response):
 DomainDispatcherApplication.__call__ = serialised
 moto.server.main(sys.argv[1:])
 """
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -106,35 +110,24 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _listening_port(log: Path) -> int | None:
-    """The port the server printed (`Running on http://127.0.0.1:PORT`), once it has."""
-    try:
-        found = _RUNNING_ON.search(log.read_text(errors="replace"))
-    except OSError:
-        return None
-    return int(found.group(1)) if found else None
-
-
 def serve_moto(script: str, log: Path) -> Iterator[str]:
-    """Run `script` (a moto server's start-up code) on a loopback port the OS picks (port 0: no two servers,
-    pytest-xdist's workers' included, can race for one), logging to `log`; yield its endpoint URL once it
-    answers, stop it afterwards. A server that exits or stays silent fails the test."""
+    """Run `script` (a moto server's start-up code) on a free loopback port, logging to `log`; yield its
+    endpoint URL once it answers, stop it afterwards. A server that exits or stays silent fails the test."""
+    port = _free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", script, "-H", "127.0.0.1", "-p", "0"],
+            [sys.executable, "-c", script, "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        port = None
-        while port is None or not _answers(port):
-            port = port or _listening_port(log)
+        while not _answers(port):
             if proc.poll() is not None:
                 pytest.fail(f"moto server exited with {proc.returncode} before answering:\n{_tail(log)}")
             if time.monotonic() > deadline:
-                pytest.fail(f"moto server did not answer within {START_TIMEOUT_S:.0f} s (port {port}):\n{_tail(log)}")
+                pytest.fail(f"moto server did not answer on port {port} within {START_TIMEOUT_S:.0f} s:\n{_tail(log)}")
             time.sleep(0.05)  # the bounded readiness poll
         yield f"http://127.0.0.1:{port}"
     finally:
