@@ -1,51 +1,76 @@
 # Coinswarm: the two commands a user types are `make run` and `make test`.
 # Everything else here is for developers.
 
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+# Two stamps: what running needs (the package and its dependencies) and what developing needs (the dev
+# extras: the cloud SDKs, moto, pytest, ruff, mypy, ...). The dev install is a superset, so it touches both.
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.installed-stamp
+# pytest-xdist workers: one per core (`make test WORKERS=0` runs in one process)
+WORKERS ?= auto
+# the tests `make check` runs: no local stand-in for a cloud, no process started (docs/testing.md)
+CHECK_TESTS := not server and not subprocess
+
+# pytest keeps its rewritten test modules, and Python the compiled ones, only where bytecode may be written:
+# an environment that forbids it (PYTHONDONTWRITEBYTECODE) makes every run compile everything again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help run test servers lint typecheck unit bench budget package clean judge-learned
+.PHONY: help run test check unit servers lint typecheck bench budget package clean judge-learned
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Coinswarm needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
-	@echo "==> creating the virtual environment in $(VENV) and installing Coinswarm (first run only)"
+	@echo "==> creating the virtual environment in $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
 
-run: $(STAMP) ## set up, then run a short paper-trading session on the embedded store
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing Coinswarm and what it needs to run (first run only)"
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing Coinswarm with the developers' extras: cloud SDKs, local stand-ins, test tools (first run only)"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(RUN_STAMP) $(DEV_STAMP)
+
+run: $(RUN_STAMP) ## set up (runtime dependencies only), then run a short paper-trading session on the embedded store
 	$(BIN)/coinswarm run --cycles 240
 
 servers: ## install the local stand-ins for cloud services that are not Python packages
 	@scripts/install-servers.sh
 
-test: $(STAMP) servers lint typecheck ## set up, then lint, type-check and run every test
-	$(BIN)/python -m pytest
+test: $(DEV_STAMP) servers lint typecheck ## set up, then lint, type-check and run every test (in parallel)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
-lint: $(STAMP) ## ruff over the code and tests
+check: $(DEV_STAMP) lint typecheck ## the inner loop: lint, type-check and the tests that need no local server or process
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q -m '$(CHECK_TESTS)'
+
+unit: $(DEV_STAMP) ## the tests in tests/unit only (no lint, no types)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(DEV_STAMP) ## ruff over the code and tests
 	$(BIN)/ruff check --no-cache shared functions tests benchmarks
 	$(BIN)/ruff format --no-cache --check shared functions tests benchmarks
 
-typecheck: $(STAMP) ## mypy, strict on the domain
+typecheck: $(DEV_STAMP) ## mypy, strict on the domain
 	$(BIN)/mypy
 
-bench: $(STAMP) ## run the benchmarks and print their figures
+bench: $(DEV_STAMP) ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks
 
-judge-learned: $(STAMP) ## the committee with vs without the learned agent vs buy-and-hold, out of sample (walk-forward)
+judge-learned: $(DEV_STAMP) ## the committee with vs without the learned agent vs buy-and-hold, out of sample (walk-forward)
 	$(BIN)/python -m benchmarks.judge_learned
 
-budget: $(STAMP) ## a month of cloud usage from the configuration, against the free tiers (exit 1 over 50 %)
+budget: $(RUN_STAMP) ## a month of cloud usage from the configuration, against the free tiers (exit 1 over 50 %)
 	$(BIN)/coinswarm budget
 
-package: $(STAMP) ## one zip per function and cloud in dist/, each checked against its platform's size limits
+package: $(DEV_STAMP) ## one zip per function and cloud in dist/, each checked against its platform's size limits
 	$(BIN)/python -m coinswarm.packaging --out dist
 
 clean: ## remove the virtual environment and local state

@@ -40,7 +40,7 @@ class Inference:
 
 
 def measure() -> Inference:
-    from coinswarm.domain.agents.learned import LearnedAgent
+    from coinswarm.learning.agent import LearnedAgent
     from coinswarm.learning.training import fit_artifact, samples
     from coinswarm.marketdata.candle_files import load_candles
 
@@ -78,7 +78,7 @@ def measure() -> Inference:
         raw_p99_ms=first[int(0.99 * (len(first) - 1))],
         model_kib=size,
         load_ms=load_ms,
-        import_agent_ms=_import_ms("coinswarm.domain.agents.learned", after="coinswarm.domain.agents.trend"),
+        import_agent_ms=_import_ms("coinswarm.learning.agent", after="coinswarm.domain.agents.trend"),
         import_sklearn_ms=_import_ms("sklearn.ensemble"),
     )
 
@@ -103,7 +103,7 @@ def report(m: Inference) -> bool:
     )
     print(f"   model file {m.model_kib:.0f} KiB, read and checked in {m.load_ms:.1f} ms (once per process)")
     print(
-        f"   import coinswarm.domain.agents.learned after a built-in agent: {m.import_agent_ms:.1f} ms; "
+        f"   import coinswarm.learning.agent after a built-in agent: {m.import_agent_ms:.1f} ms; "
         f"sklearn.ensemble {m.import_sklearn_ms:.0f} ms (never imported by a function)"
     )
     print(f"   target p99 <= {TARGET_P99_MS:g} ms: {'PASS' if ok else 'MISS'}")

@@ -37,3 +37,4 @@ if [ ! -x .servers/checkov/bin/checkov ]; then
   "${PYTHON:-python3}" -m venv .servers/checkov
   .servers/checkov/bin/python -m pip install --quiet "checkov==${CHECKOV_VERSION}"
 fi
+scripts/install-chromium.sh

@@ -13,9 +13,9 @@ from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.backtest.trades import closed_trades
 from coinswarm.cli.main import main
 from coinswarm.config.settings import Settings
+from coinswarm.domain.features import FEATURES
 from coinswarm.learning.backtest_episodes import backtest_with_episodes
 from coinswarm.learning.episodes import Episode
-from coinswarm.learning.features import FEATURES
 from coinswarm.marketdata.candle_files import load_candles
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"

@@ -101,9 +101,30 @@ def test_an_aws_zip_holds_its_entry_the_library_and_its_dependencies_and_nothing
     )
     tops = {n.split("/")[0] for n in names}
     assert not tops & {"tests", "google", "azure", "boto3", "botocore", "bin", "main.py", "requirements.txt"}
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("coinswarm/packaging/")]
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     with zipfile.ZipFile(built / "aws" / "order_placement.zip") as z:
         assert {i.date_time for i in z.infolist()} == {archive.EPOCH}
+
+
+def _rehearsal_or_tooling(names: list[str]) -> list[str]:
+    """What a zip must not hold: tests, the fake exchange (rehearsals), this build tool; no test module of ours."""
+    banned = ("tests/", "coinswarm/venues/fake/", "coinswarm/packaging/", "benchmarks/")
+    ours = [n for n in names if n.startswith(("coinswarm/", "functions/")) or "/" not in n]
+    return [n for n in names if n.startswith(banned)] + [
+        n for n in ours if n.split("/")[-1].startswith(("conftest", "test_"))
+    ]
+
+
+def test_no_zip_holds_test_rehearsal_or_build_code(built: Path, tmp_path: Path) -> None:
+    """Every function's GCP zip, and AWS zips (the same library; their dependencies copied from here):
+    only what runs in the cloud. The fake exchange is for tests and rehearsals (`coinswarm fake-exchange`)."""
+    packages = build(Settings(), tmp_path, root=ROOT, installers={}, clouds=["gcp"], say=lambda line: None)
+    zips = [p.stats.path for p in packages] + sorted((built / "aws").glob("*.zip"))
+    assert len(zips) >= len(FUNCTIONS) + 2
+    for path in zips:
+        names = _names(path)
+        assert "coinswarm/venues/coinbase.py" in names, path  # the real venue clients stay
+        assert _rehearsal_or_tooling(names) == [], path
 
 
 def test_a_gcp_zip_is_source_with_main_py_and_requirements_txt(built: Path) -> None:
@@ -267,6 +288,7 @@ def _wheel(folder: Path, arch: str) -> None:
             z.writestr(name, text)
 
 
+@pytest.mark.subprocess  # pip, started inside PipPlatform (tests/tiers.py reads only the tests' own code)
 def test_pip_installs_the_aarch64_wheel_for_lambda(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()

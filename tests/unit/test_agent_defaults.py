@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from coinswarm.agent_registry import UnknownAgentError, agent_class, build_agents, load_agent_file
 from coinswarm.config import ConfigError, load_settings
 from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
-from coinswarm.domain.agents.registry import UnknownAgentError, agent_class, build_agents, load_agent_file
 from coinswarm.domain.indicators import EMA
 from coinswarm.domain.models import AgentScore, Candle
 

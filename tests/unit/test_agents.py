@@ -5,10 +5,10 @@ import random
 
 import pytest
 
+from coinswarm.agent_registry import UnknownAgentError, agent_class, build_agents
 from coinswarm.domain.agents.arbitrage import ArbitrageAgent
 from coinswarm.domain.agents.base import MarketView
 from coinswarm.domain.agents.mean_reversion import MeanReversionAgent
-from coinswarm.domain.agents.registry import UnknownAgentError, agent_class, build_agents
 from coinswarm.domain.agents.sma_cross import SmaCrossAgent
 from coinswarm.domain.agents.trend import TrendAgent
 from coinswarm.domain.models import Candle, Quote

@@ -92,8 +92,8 @@ def test_the_example_file_documents_the_defaults() -> None:
     import inspect
     from pathlib import Path
 
+    from coinswarm.agent_registry import agent_class
     from coinswarm.config.settings import Settings
-    from coinswarm.domain.agents.registry import agent_class
 
     example = Path(__file__).resolve().parents[2] / "coinswarm.example.toml"
     loaded = load_settings(example, env={}).model_dump()

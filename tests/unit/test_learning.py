@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from coinswarm.domain.agents.learned import LearnedAgent
+from coinswarm.domain.features import FEATURES, WARMUP, Features
+from coinswarm.learning.agent import LearnedAgent
 from coinswarm.learning.artifact import ArtifactError, loads, read
 from coinswarm.learning.export import forest_json
-from coinswarm.learning.features import FEATURES, WARMUP, Features
 from coinswarm.learning.forest import Forest, ForestError
 from coinswarm.learning.training import _fit, fit_artifact, samples, split, time_grid, walk_forward_eval
 from coinswarm.marketdata.candle_files import load_candles
@@ -51,6 +51,7 @@ def test_features_warm_up_then_survive_a_json_round_trip_bit_for_bit(candles: li
     assert [resumed.update(c) for c in candles[250:400]] == rows[250:400]
 
 
+@pytest.mark.subprocess  # scikit-learn's thread pool asks lscpu for the cores
 def test_the_exported_forest_predicts_what_scikit_learn_predicts_bit_for_bit(candles: list) -> None:
     data = samples(candles, 12, 60.0)
     model = _fit(data[:TRAIN_BARS], FAST)

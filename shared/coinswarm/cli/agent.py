@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def main_new(args: argparse.Namespace) -> int:
+    from coinswarm.agent_registry import builtin_names
     from coinswarm.cli.agent_skeleton import AGENT, TEST
-    from coinswarm.domain.agents.registry import builtin_names
 
     name = args.name
     if not NAME_RE.match(name) or keyword.iskeyword(name):
@@ -75,7 +75,7 @@ def main_new(args: argparse.Namespace) -> int:
 
 
 def main_list(args: argparse.Namespace) -> int:
-    from coinswarm.domain.agents.registry import PATH_KEY, agent_class, builtin_names, parameters
+    from coinswarm.agent_registry import PATH_KEY, agent_class, builtin_names, parameters
 
     settings = settings_from(args)
     configured = settings.committee.weights

@@ -72,7 +72,7 @@ from pathlib import Path
 import pytest
 
 from coinswarm.config.settings import Settings
-from coinswarm.domain.agents.registry import load_agent_file
+from coinswarm.agent_registry import load_agent_file
 from coinswarm.domain.models import AgentScore, Candle
 
 AGENT_FILE = Path(__file__).with_name("{file}")

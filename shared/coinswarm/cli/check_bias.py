@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from coinswarm.agent_registry import UnknownAgentError
 from coinswarm.backtest.progress import Progress
 from coinswarm.cli.common import add_config_arg, fail, settings_from
-from coinswarm.domain.agents.registry import UnknownAgentError
 from coinswarm.domain.models import iso
 from coinswarm.marketdata.candle_files import CandleFileError, load_candles
 

@@ -27,9 +27,9 @@ def llm_month(settings: Settings) -> LlmMonth | None:
     if settings.committee.weights.get("llm", 0.0) <= 0:
         return None
     from coinswarm.adapters.llm_chat import ANSWER_TOKENS, SYSTEM, prompt
+    from coinswarm.agent_registry import parameters
     from coinswarm.domain.agents.llm import LlmAgent, Question
-    from coinswarm.domain.agents.registry import parameters
-    from coinswarm.learning.features import FEATURES
+    from coinswarm.domain.features import FEATURES
 
     defaults = {n: p.default for n, p in parameters(LlmAgent).items()}
     params: dict[str, Any] = {**defaults, **settings.agents.get("llm", {})}

@@ -17,6 +17,7 @@ from coinswarm.cli import (
     data,
     deploy,
     episodes,
+    fake_exchange,
     live,
     run,
     status,
@@ -49,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     live.add_parser(sub)
     train.add_parser(sub)
     episodes.add_parser(sub)
+    fake_exchange.add_parser(sub)
     return p
 
 

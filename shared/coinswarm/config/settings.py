@@ -435,7 +435,7 @@ class Settings(BaseModel):
         agents = data.get("agents") if isinstance(data, dict) else None
         if base is None or not isinstance(agents, dict):
             return data
-        from coinswarm.domain.agents.registry import PATH_KEY
+        from coinswarm.agent_registry import PATH_KEY
 
         fixed = {}
         for name, params in agents.items():
@@ -449,7 +449,7 @@ class Settings(BaseModel):
     def _agents_exist(self) -> Settings:
         """Every agent can be found and built with its parameters (the registry knows them); else the
         error names the setting at fault, e.g. committee.weights.NAME or agents.NAME.PARAM."""
-        from coinswarm.domain.agents.registry import UnknownAgentError, check_agents
+        from coinswarm.agent_registry import UnknownAgentError, check_agents
 
         try:
             check_agents(self.committee.weights, self.agents)

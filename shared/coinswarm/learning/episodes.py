@@ -5,7 +5,7 @@ Contract: `Episode` is plain data with `to_json()` / `from_json()` (what the his
 closed trade (coinswarm.backtest.trades.closed_trades) of one symbol:
 
 - entry state: the committee's decision that placed the entry order (every agent's vote and reason,
-  the discretized market state), the feature values (coinswarm.learning.features) at the last candle
+  the discretized market state), the feature values (coinswarm.domain.features) at the last candle
   closed before the entry fill, and the regime read from them (`up`, `down` or `range` by the slow EMA
   gap of +-0.5 ATR, and `calm` or `volatile` by ATR above 1 % of the price);
 - outcome: the return net of every fee, the duration, the exit reason, and the maximum adverse and
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from coinswarm.backtest.trades import closed_trades
+from coinswarm.domain.features import FEATURES, Features
 from coinswarm.domain.models import Candle, Decision, Fill, Side
 from coinswarm.domain.sizing import client_order_id
-from coinswarm.learning.features import FEATURES, Features
 
 VOLATILE_ATR = 0.01
 

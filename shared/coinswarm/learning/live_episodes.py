@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from coinswarm.domain.features import WARMUP
 from coinswarm.domain.models import FillRecorded, LedgerEvent
-from coinswarm.learning.features import WARMUP
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 

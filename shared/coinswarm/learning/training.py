@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from coinswarm.domain.features import FEATURES, Features
 from coinswarm.domain.models import Candle
 from coinswarm.learning.artifact import ModelArtifact
 from coinswarm.learning.export import forest_json
-from coinswarm.learning.features import FEATURES, Features
 from coinswarm.research.folds import Fold, walk_forward
 
 DEFAULT_HORIZON = 12

@@ -31,7 +31,9 @@ ADAPTER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "firestore": ("google-cloud-firestore",),
     "cosmos": ("azure-cosmos",),
 }
-LIBRARY_EXCLUDED = ("packaging",)  # subpackages of coinswarm a function never runs (this build tool)
+# Subpackages of coinswarm a function never runs: this build tool, and the fake exchange (a local server for
+# tests and rehearsals, `coinswarm fake-exchange`). Function zips hold only what runs in the cloud.
+LIBRARY_EXCLUDED = ("packaging", "venues/fake")
 
 
 class PackagingError(Exception):
@@ -174,9 +176,14 @@ def library_sources(root: Path) -> dict[str, Path]:
     files = {}
     for path in sorted(library.rglob("*")):
         rel = path.relative_to(base)
-        if path.is_file() and not _is_cache(rel) and rel.parts[1] not in LIBRARY_EXCLUDED:
+        if path.is_file() and not _is_cache(rel) and not _excluded(rel):
             files[rel.as_posix()] = path
     return files
+
+
+def _excluded(rel: Path) -> bool:
+    inside = rel.relative_to("coinswarm")
+    return any(inside.is_relative_to(subpackage) for subpackage in LIBRARY_EXCLUDED)
 
 
 def _is_cache(rel: Path) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coinswarm.adapters.memory_store import MemoryStore
-from coinswarm.domain.agents.registry import build_agents
+from coinswarm.agent_registry import build_agents
 from coinswarm.domain.market_state import MarketStateTracker
 from coinswarm.domain.models import AgentScore, Candle
 from coinswarm.stages.agent_memory import AgentMemory, InProcessAgentMemory

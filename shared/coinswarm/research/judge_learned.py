@@ -170,7 +170,7 @@ def _buy_and_hold(window: Sequence[Any], fee_bps: float) -> list[float]:
 
 
 def _learned_votes(window: Sequence[Any], model: Path) -> int:
-    from coinswarm.domain.agents.learned import LearnedAgent
+    from coinswarm.learning.agent import LearnedAgent
 
     agent = LearnedAgent(model=str(model), max_age_days=3650.0)
     return sum(1 for c in window if agent.observe(c).confidence > 0.0)

@@ -24,7 +24,7 @@ from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.controls import paused_reason
 from coinswarm.stages.exit_watch import ExitSession, ExitWatch
-from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
+from coinswarm.stages.messages import PLACEMENTS, DecidedStep, DecisionReady, Message, PlacementDone
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
 from coinswarm.stages.protection_watch import ProtectionWatch
@@ -98,89 +98,17 @@ class PlacementStage:
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
-        symbol, broker = msg.symbol, self.broker
-        fills: list[Fill] = []
-        refused: list[Order] = []
-        orders: list[Order] = []
-        rejections: list[RiskRejection] = []
-        notes: list[str] = []
-        pending = broker.has_pending(symbol)
-        unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
-        exits = self._exit_session(msg)
-
-        def settle(price: float, ts: int) -> bool:
-            settlement = broker.settle(symbol, price, ts)
-            if settlement.fills or settlement.refused:
-                settled = [with_exit_reason(f) for f in settlement.fills]
-                fills.extend(settled)
-                refused.extend(settlement.refused)
-                self.protections.take_in(settled)
-                if exits is not None:
-                    exits.take(settled)
-            return settlement.pending
-
-        def note(placed: Placed) -> None:
-            if placed.order is not None and not placed.duplicate:
-                orders.append(placed.order)
-            if placed.rejection is not None:
-                rejections.append(placed.rejection)
-            if placed.note:
-                notes.append(placed.note)
-
+        round_ = _Round(self, msg, self._exit_session(msg))
         try:
             for step in msg.steps:
-                if pending:
-                    pending, unseen = settle(step.settle_price, step.settle_ts), None
-                else:
-                    unseen = (step.settle_price, step.settle_ts)
-                if exits is not None and exits.open and step.candle is not None:
-                    due = exits.due(step.candle)
-                    if due is not None:
-                        bar, signal = due
-                        if not exits.exit_in_flight(broker) and exits.still_held(broker):
-                            if unseen is not None:
-                                pending, unseen = settle(*unseen), None
-                            decision_id = step.decision.decision_id if step.decision is not None else None
-                            intent = exits.exit_intent(bar, signal, decision_id=decision_id)
-                            placed = self.place(intent, now=step.ts, cycle_id=msg.cycle_id)
-                            note(placed)
-                            if placed.order is not None and not placed.duplicate:
-                                exits.sent(placed.order.client_order_id)
-                                # paper: at the rule's price, as the stop resting at a venue would have filled;
-                                # live: the venue reports the market order's fill
-                                pending = settle(signal.price, step.ts)
-                        exits.tried(bar)  # not reached if this failed: a retry checks the candle again
-                if step.intent is not None:
-                    if unseen is not None:
-                        pending, unseen = settle(*unseen), None
-                    if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(broker):
-                        notes.append(f"an exit of {symbol} is on its way at the venue: the SELL is a hold")
-                        continue
-                    placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
-                    pending = pending or (placed.order is not None and not placed.duplicate)
-                    note(placed)
-            if unseen is not None:
-                settle(*unseen)
+                round_.step(step)
+            round_.show_unseen()
         finally:  # what the fills so far taught the exit state is kept, even if this call fails
-            if exits is not None:
-                exits.finish()
-        if any(f.side is Side.SELL for f in fills) and msg.steps:
+            if round_.exits is not None:
+                round_.exits.finish()
+        if any(f.side is Side.SELL for f in round_.fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
-        return [
-            (
-                PLACEMENTS,
-                PlacementDone(
-                    cycle_id=msg.cycle_id,
-                    symbol=symbol,
-                    mark_price=msg.steps[-1].mark_price if msg.steps else 0.0,
-                    fills=tuple(fills),
-                    refused_by_venue=tuple(refused),
-                    orders=tuple(orders),
-                    rejections=tuple(rejections),
-                    notes=tuple(notes),
-                ),
-            )
-        ]
+        return [(PLACEMENTS, round_.done())]
 
     def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
         """The symbol's exit state for this message (None when no exit rule is configured)."""
@@ -321,3 +249,90 @@ def set_kill_switch(state: StateStore, on: bool, *, reason: str = "", ts: int = 
 def kill_switch_on(state: StateStore) -> bool:
     found = state.get(KILL_SWITCH_KEY)
     return bool(found and found.value.get("on"))
+
+
+class _Round:
+    """One message's placement: the broker's pending state, what it filled, placed and refused."""
+
+    def __init__(self, stage: PlacementStage, msg: DecisionReady, exits: ExitSession | None) -> None:
+        self.stage, self.msg, self.exits = stage, msg, exits
+        self.symbol, self.broker = msg.symbol, stage.broker
+        self.fills: list[Fill] = []
+        self.refused: list[Order] = []
+        self.orders: list[Order] = []
+        self.rejections: list[RiskRejection] = []
+        self.notes: list[str] = []
+        self.pending = self.broker.has_pending(msg.symbol)
+        self.unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+
+    def settle(self, price: float, ts: int) -> None:
+        settlement = self.broker.settle(self.symbol, price, ts)
+        if settlement.fills or settlement.refused:
+            settled = [with_exit_reason(f) for f in settlement.fills]
+            self.fills.extend(settled)
+            self.refused.extend(settlement.refused)
+            self.stage.protections.take_in(settled)
+            if self.exits is not None:
+                self.exits.take(settled)
+        self.pending, self.unseen = settlement.pending, None
+
+    def show_unseen(self) -> None:
+        if self.unseen is not None:
+            self.settle(*self.unseen)
+
+    def note(self, placed: Placed) -> None:
+        if placed.order is not None and not placed.duplicate:
+            self.orders.append(placed.order)
+        if placed.rejection is not None:
+            self.rejections.append(placed.rejection)
+        if placed.note:
+            self.notes.append(placed.note)
+
+    def step(self, step: DecidedStep) -> None:
+        if self.pending:
+            self.settle(step.settle_price, step.settle_ts)
+        else:
+            self.unseen = (step.settle_price, step.settle_ts)
+        if self.exits is not None and self.exits.open and step.candle is not None:
+            self.check_exit(step, self.exits)
+        if step.intent is not None:
+            self.show_unseen()
+            exits = self.exits
+            if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(self.broker):
+                self.notes.append(f"an exit of {self.symbol} is on its way at the venue: the SELL is a hold")
+                return
+            placed = self.stage.place(step.intent, now=step.ts, cycle_id=self.msg.cycle_id)
+            self.pending = self.pending or (placed.order is not None and not placed.duplicate)
+            self.note(placed)
+
+    def check_exit(self, step: DecidedStep, exits: ExitSession) -> None:
+        assert step.candle is not None
+        due = exits.due(step.candle)
+        if due is None:
+            return
+        bar, signal = due
+        if not exits.exit_in_flight(self.broker) and exits.still_held(self.broker):
+            self.show_unseen()
+            decision_id = step.decision.decision_id if step.decision is not None else None
+            intent = exits.exit_intent(bar, signal, decision_id=decision_id)
+            placed = self.stage.place(intent, now=step.ts, cycle_id=self.msg.cycle_id)
+            self.note(placed)
+            if placed.order is not None and not placed.duplicate:
+                exits.sent(placed.order.client_order_id)
+                # paper: at the rule's price, as the stop resting at a venue would have filled;
+                # live: the venue reports the market order's fill
+                self.settle(signal.price, step.ts)
+        exits.tried(bar)  # not reached if this failed: a retry checks the candle again
+
+    def done(self) -> PlacementDone:
+        steps = self.msg.steps
+        return PlacementDone(
+            cycle_id=self.msg.cycle_id,
+            symbol=self.symbol,
+            mark_price=steps[-1].mark_price if steps else 0.0,
+            fills=tuple(self.fills),
+            refused_by_venue=tuple(self.refused),
+            orders=tuple(self.orders),
+            rejections=tuple(self.rejections),
+            notes=tuple(self.notes),
+        )

@@ -273,7 +273,7 @@ def _broker(settings: Settings, app: App) -> Broker:
 
 def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
     """Fresh agents and market-state tracker, built from the configuration (checked once, here)."""
-    from coinswarm.domain.agents.registry import build_agents
+    from coinswarm.agent_registry import build_agents
     from coinswarm.domain.market_state import MarketStateTracker
     from coinswarm.stages.agent_memory import AgentMemory
 
@@ -416,7 +416,7 @@ def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
 
 
 def _vote(app: App) -> VoteStage:
-    from coinswarm.domain.agents.registry import build_agents
+    from coinswarm.agent_registry import build_agents
     from coinswarm.domain.committee import Committee
     from coinswarm.domain.sizing import SizingRule
     from coinswarm.stages.vote import VoteStage

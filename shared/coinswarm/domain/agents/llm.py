@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
+from coinswarm.domain.features import FEATURES, Features
 from coinswarm.domain.market_state import MarketStateTracker
 from coinswarm.domain.models import AgentScore, Candle
-from coinswarm.learning.features import FEATURES, Features
 
 DEFAULT_CLIENT = "coinswarm.adapters.llm_chat:advisor_from_params"
 MAX_CACHED = 256  # answers kept per symbol (by market state), the oldest dropped first

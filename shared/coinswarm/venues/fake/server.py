@@ -77,7 +77,8 @@ class FakeExchange:
         self.binance.universal_transfer[api_key] = universal_transfer
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> FakeExchange:
+    def start(self, port: int = 0) -> FakeExchange:
+        """Serve on loopback at `port` (0: one the OS picks; `url` says which)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,7 +94,7 @@ class FakeExchange:
             do_POST = do_GET
             do_DELETE = do_GET
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(

@@ -9,7 +9,7 @@ this very candle (in sample: its vote would be hindsight).
 
 The model is read once per process (`coinswarm.learning.artifact`, the only I/O, behind a cache keyed
 by the file's path and modification time); the features are computed incrementally
-(`coinswarm.learning.features`), so scoring a candle is a few indicator updates and a walk down each tree.
+(`coinswarm.domain.features`), so scoring a candle is a few indicator updates and a walk down each tree.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
+from coinswarm.domain.features import FEATURES, WARMUP, Features
 from coinswarm.domain.models import AgentScore, Candle
-from coinswarm.learning.features import FEATURES, WARMUP, Features
 
 DEFAULT_MODEL = "models/learned.json"
 _DAY_S = 86_400

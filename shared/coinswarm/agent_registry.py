@@ -25,7 +25,9 @@ from typing import Any
 from coinswarm.domain.agents.base import Agent
 
 BUILTIN_PACKAGE = "coinswarm.domain.agents"
-NOT_AGENTS = ("base", "registry")
+NOT_AGENTS = ("base",)
+# Built-in agents that read something besides candles (a model file), so they live outside the domain.
+ELSEWHERE = {"learned": "coinswarm.learning.agent"}
 PATH_KEY = "path"  # in [agents.NAME]: where the agent's file is; never a parameter
 _FILE_MODULES = "coinswarm_agent_file_"
 
@@ -141,7 +143,8 @@ def builtin_names() -> list[str]:
     import pkgutil  # here: only an error message or a listing needs it
 
     package = importlib.import_module(BUILTIN_PACKAGE)
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in NOT_AGENTS)
+    found = {m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in NOT_AGENTS}
+    return sorted(found | set(ELSEWHERE))
 
 
 def load_agent_file(path: str | Path, attr: str | None = None) -> type[Agent]:
@@ -151,7 +154,7 @@ def load_agent_file(path: str | Path, attr: str | None = None) -> type[Agent]:
 
 
 def _builtin(name: str) -> type[Agent]:
-    module_name = f"{BUILTIN_PACKAGE}.{name}"
+    module_name = ELSEWHERE.get(name, f"{BUILTIN_PACKAGE}.{name}")
     if not name.isidentifier() or name in NOT_AGENTS:
         raise UnknownAgentError(_no_agent(name), _weight(name))
     try:
