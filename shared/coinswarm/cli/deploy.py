@@ -35,7 +35,20 @@ CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
 )
 # Sections and fields the Terraform sets itself, or that must not travel in an environment variable.
 NOT_IN_ENVIRONMENT = frozenset({"mode", "live", "store", "aws", "azure", "gcp", "deploy"})
-SECRET_FIELDS = frozenset({"api_key", "api_secret", "cosmos_key"})
+SECRET_FIELDS = frozenset(
+    {
+        "api_key",
+        "api_secret",
+        "cosmos_key",
+        # the remote control's ([notify], [remote]): SSM / Secret Manager, like the others
+        "telegram_bot_token",
+        "discord_webhook_url",
+        "slack_webhook_url",
+        "webhook_url",
+        "telegram_webhook_secret",
+        "status_token",
+    }
+)
 ENV_PREFIX = "COINSWARM_"
 
 

@@ -23,8 +23,10 @@ FUNCTIONS: tuple[str, ...] = (
 )
 # Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
 PUSH_RECEIVER = "push_receiver"
-# What `make package` builds a zip of: the six functions and the push receiver.
-PACKAGED: tuple[str, ...] = (*FUNCTIONS, PUSH_RECEIVER)
+# The owner's remote control (Telegram's webhook, the status API and page), deployed beside manual_trade.
+TELEGRAM_WEBHOOK = "telegram_webhook"
+# What `make package` builds a zip of: the six functions, the push receiver and the remote control.
+PACKAGED: tuple[str, ...] = (*FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK)
 Cloud = Literal["aws", "gcp"]
 
 DEFAULT_DURATIONS_MS: dict[str, int] = {

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
+from coinswarm.config.remote import NotifyConfig, RemoteConfig
 
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
@@ -321,6 +322,8 @@ class Settings(BaseModel):
     live: LiveConfig = Field(default_factory=LiveConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     push: PushConfig = Field(default_factory=PushConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
 
     @field_validator("symbols")
     @classmethod
