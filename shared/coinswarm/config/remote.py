@@ -60,6 +60,11 @@ class NotifyConfig(_Section):
         default=3600, description="at most one risk refusal notification per symbol in this many seconds"
     )
 
+    @field_validator("telegram_chat_id", mode="before")
+    @classmethod
+    def _chat_id(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # a user id is a number
+
     @field_validator("telegram_api_url")
     @classmethod
     def _api_url(cls, v: str) -> str:
