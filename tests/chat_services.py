@@ -163,9 +163,13 @@ def _fault(kind: str, status: int, retry_after: float | None) -> Answer:
         return _json(status, doc)
     header = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
     if kind == "discord" and status == 429:
-        return _json(status, {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, header)
+        return _json(
+            status, {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}, header
+        )
     if kind == "slack":
-        return Answer(status, b"rate_limited" if status == 429 else b"internal_error", {"Content-Type": "text/plain", **header})
+        return Answer(
+            status, b"rate_limited" if status == 429 else b"internal_error", {"Content-Type": "text/plain", **header}
+        )
     return _json(status, {"error": "unavailable"}, header)
 
 

@@ -71,7 +71,12 @@ def notifier(s: ChatServices, waits: Waits, store: MemoryStore | None = None, **
 def test_each_service_gets_its_documented_request(services: ChatServices) -> None:
     event = fill_event(exit_fill(), pnl=-12.5)
     sent = notifier(services, Waits()).notify(event)
-    assert [(d.channel, d.sent) for d in sent] == [("telegram", True), ("discord", True), ("slack", True), ("webhook", True)]
+    assert [(d.channel, d.sent) for d in sent] == [
+        ("telegram", True),
+        ("discord", True),
+        ("slack", True),
+        ("webhook", True),
+    ]
     (tg,) = services.of("telegram.sendMessage")
     assert tg.body["chat_id"] == str(CHAT) and "Sold 0.01 BTC-USD" in tg.body["text"]
     assert "exit reason stop_loss · P&L -12.50" in tg.body["text"]
@@ -104,7 +109,9 @@ def test_a_failed_send_is_not_sent_again_either(services: ChatServices) -> None:
     ("kind", "channel_index", "retry_after"),
     [("telegram.sendMessage", 0, 3.0), ("discord", 1, 0.75), ("slack", 2, 2.0), ("hook", 3, 1.0)],
 )
-def test_429_waits_what_the_service_asks(services: ChatServices, kind: str, channel_index: int, retry_after: float) -> None:
+def test_429_waits_what_the_service_asks(
+    services: ChatServices, kind: str, channel_index: int, retry_after: float
+) -> None:
     services.fail(kind, 429, retry_after=retry_after)
     waits = Waits()
     channel = every_channel(services)[channel_index]
