@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chat_services import TOKEN, ChatServices
 from functional_builders import series
 from functional_builders import settings as config
 
+from chat_services import TOKEN, ChatServices
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.domain.models import OrderIntent, Side
 from coinswarm.marketdata.replay import ReplayMarketData

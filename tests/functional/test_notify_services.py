@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from chat_services import TOKEN, ChatServices
 
+from chat_services import TOKEN, ChatServices
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.config.loader import load_settings
 from coinswarm.domain.models import ExitReason, Fill, RiskRejection, Side

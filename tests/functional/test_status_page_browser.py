@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from browser import body_attributes, chromium, rendered_dom
 from chat_services import ChatServices
-from remote_world import STATUS_TOKEN, World, make_world
-
 from coinswarm.http.status_server import LocalServer
 from coinswarm.http.telegram_remote import remote_router
+from remote_world import STATUS_TOKEN, World, make_world
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def phone_dom(url: str) -> str:
 
 
 def test_the_page_shows_the_status(served: tuple[World, LocalServer]) -> None:
-    world, server = served
+    _, server = served
     status = httpx.get(f"{server.url}/status", headers={"Authorization": f"Bearer {STATUS_TOKEN}"}).json()
     dom = rendered_dom(f"{server.url}/#token={STATUS_TOKEN}")
     body = body_attributes(dom)

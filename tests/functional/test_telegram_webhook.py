@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chat_services import ChatServices, telegram_update
-from remote_world import CHAT, STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
+from chat_services import ChatServices, telegram_update
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.telegram_remote import TELEGRAM_PATH, RemoteRouter, remote_router
 from coinswarm.http.telegram_webhook import SECRET_HEADER
+from remote_world import CHAT, STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
 
 @pytest.fixture
