@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, run, status
+from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, remote, run, serve, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -31,6 +31,8 @@ def parser() -> argparse.ArgumentParser:
     data.add_parser(sub)
     deploy.add_parser(sub)
     agent.add_parser(sub)
+    remote.add_parsers(sub)
+    serve.add_parser(sub)
     return p
 
 
