@@ -58,6 +58,7 @@ class Served:
     def _manual(self, secrets: list[str]) -> Any:
         from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
         from coinswarm.http.signing import HmacAuthenticator
+        from coinswarm.ports.clock import SystemClock
 
         app = self.app
         extra: dict[str, Any] = {}
@@ -71,7 +72,7 @@ class Served:
             lambda intent: app.stages.placement.place(intent, now=app.clock.now()),
             self.run_cycle,
             app.clock,
-            HmacAuthenticator(secrets, app.clock),
+            HmacAuthenticator(secrets, SystemClock()),  # a signature is as fresh as the wall clock says, replay or not
             price_of=stored_close(app.state, app.settings.timeframe_s),
             **extra,
         )
@@ -128,7 +129,15 @@ def main(args: argparse.Namespace) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(path)
         app = build_app(source.settings, market=source.market, store=store, clock=source.clock, observe=True)
-        served = Served(app, CycleRunner(app, wiring=app.settings.wiring), rotation(os.environ.get(SECRET_ENV, "")))
+        handlers = None
+        if app.settings.wiring == "mesh":  # each stage through its function's local handler, as `coinswarm run`
+            from functions.local import local_handlers
+
+            handlers = local_handlers(app)
+        runner = CycleRunner(
+            app, wiring=app.settings.wiring, handlers=handlers, owner=f"serve-{os.getpid()}", lease_s=None
+        )
+        served = Served(app, runner, rotation(os.environ.get(SECRET_ENV, "")))
         try:
             server = LocalServer(served.route, host=args.host, port=args.port)
         except OSError as exc:

@@ -58,12 +58,13 @@ def line(values: dict[str, float], *, ts_ms: int) -> str:
 class MetricsLog:
     """Writes EMF lines to `out` (stdout: what Lambda and Cloud Functions collect). Never raises."""
 
-    def __init__(self, now_ms: Callable[[], int], out: TextIO | None = None) -> None:
+    def __init__(self, now_ms: Callable[[], int], out: TextIO | None = None, *, enabled: bool = True) -> None:
         self._now_ms = now_ms
         self._out = out
+        self.enabled = enabled
 
     def emit(self, **values: float) -> None:
-        if not values:
+        if not values or not self.enabled:
             return
         text = line(values, ts_ms=self._now_ms())
         try:

@@ -109,20 +109,21 @@ def _watch(stage: Any, after: Callable[[Any, list[tuple[str, Any]]], None], metr
     return stage
 
 
-def observed(builders: Mapping[str, Builder], *, out: Any = None) -> dict[str, Builder]:
-    """`builders` with ingest and placement watched (see the module doc)."""
-    metrics = MetricsLog(lambda: int(time.time() * 1000), out)
+def observed(builders: Mapping[str, Builder], *, metrics_out: Any = None, metrics: bool = True) -> dict[str, Builder]:
+    """`builders` with ingest and placement watched (see the module doc). `metrics`: write the metric lines
+    (a cloud function's stdout, or `metrics_out`); a local run has no use for them in its terminal."""
+    log = MetricsLog(lambda: int(time.time() * 1000), metrics_out, enabled=metrics)
     made = dict(builders)
     observers: dict[int, StageObserver] = {}
 
     def observer(app: Any) -> StageObserver:
-        return observers.setdefault(id(app), StageObserver(app, metrics))
+        return observers.setdefault(id(app), StageObserver(app, log))
 
     def ingest(app: Any) -> Any:
-        return _watch(builders["ingest"](app), observer(app).after_ingest, metrics)
+        return _watch(builders["ingest"](app), observer(app).after_ingest, log)
 
     def placement(app: Any) -> Any:
-        return _watch(builders["placement"](app), observer(app).after_placement, metrics)
+        return _watch(builders["placement"](app), observer(app).after_placement, log)
 
     made["ingest"] = ingest
     made["placement"] = placement

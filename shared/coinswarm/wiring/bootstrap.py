@@ -304,8 +304,8 @@ def build_app(
     or a backtest, which deliver each message once (placement then keeps its own, as it always has).
     A cloud function always keeps one. `function_timeout_s`: how long the functions taking those claims
     may run (`deploy.timeout_s` on AWS, the default; Cloud Functions' 60 s on Google Cloud).
-    `observe`: metrics lines and the owner's notifications after ingest and placement (coinswarm.notify.observe);
-    by default in a cloud function (lazy) only, never in a backtest."""
+    `observe`: the owner's notifications after ingest and placement (coinswarm.notify.observe), and in a
+    cloud function (lazy) metric lines too; by default in a cloud function only, never in a backtest."""
     keep = settings.wiring == "mesh" if outbox is None else outbox
     timeout_s = function_timeout_s or settings.deploy.timeout_s
     if (market is None) == (market_from is None):
@@ -339,7 +339,7 @@ def build_app(
     if lazy if observe is None else observe:
         from coinswarm.notify.observe import observed
 
-        builders = observed(builders)
+        builders = observed(builders, metrics=lazy)
     app = App(settings, clock or SystemClock(), builders)
     return app if lazy else app.build_all()
 
