@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from chat_services import TOKEN, ChatServices
-from remote_world import STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
+from chat_services import TOKEN, ChatServices
 from coinswarm.cli.main import main
 from coinswarm.cli.serve import Served
 from coinswarm.http.signing import sign
 from coinswarm.http.status_server import LocalServer
+from remote_world import STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
 SECRET = "manual-trade-secret-0123456789abcdef"
 
@@ -91,7 +91,9 @@ def test_plain_http_elsewhere_is_refused(capsys: pytest.CaptureFixture[str]) -> 
     assert "https://" in capsys.readouterr().err
 
 
-def test_telegram_setup_registers_the_webhook(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_telegram_setup_registers_the_webhook(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with ChatServices() as services:
         for key, value in {
             "COINSWARM_NOTIFY__TELEGRAM_BOT_TOKEN": TOKEN,
