@@ -98,7 +98,7 @@ class DeployConfig(BaseModel):
         "anything above 0 is billed for its idle time on every cloud (unnamed ones: 0)",
     )
     custom_metrics: Annotated[int, Field(ge=0, le=10_000)] = Field(
-        default=0, description="custom CloudWatch metrics the deployment defines (10 are free)"
+        default=0, description="custom CloudWatch metrics the owner adds beside Coinswarm's five (10 are free)"
     )
     dynamodb_billing: Literal["provisioned", "on_demand"] = Field(
         default="provisioned",

@@ -4,13 +4,15 @@ read too, so that neither cloud needs a metrics API call (or its SDK) on a funct
 One JSON line per emission on stdout:
 
     {"_aws": {"Timestamp": 1733500000000, "CloudWatchMetrics": [{"Namespace": "Coinswarm",
-      "Dimensions": [[]], "Metrics": [{"Name": "Fills", "Unit": "Count"}]}]}, "Fills": 1,
+      "Dimensions": [[]], "Metrics": [{"Name": "Fills", "Unit": "Count"}]}]}, "Fills": 1, "Orders": 1,
      "coinswarm_metric": true}
 
-CloudWatch turns each name of METRICS into a custom metric without dimensions (one metric each: the
-free tier allows ten, METRICS has eight); Terraform's `google_logging_metric`s filter on
-`jsonPayload.coinswarm_metric` and extract each value. The set of names is closed: `emit` refuses any
-other, so the count `coinswarm budget` makes is the count the clouds bill."""
+CloudWatch turns each name of METRICS declared in the line into a custom metric without dimensions:
+five, half the ten the free tier allows (`coinswarm budget` keeps every quota within half). FIELDS
+travel in the same line undeclared: CloudWatch keeps them as the log event's properties (Logs Insights
+charts them, `stats sum(Orders) by bin(1h)`), and Google's log-based metrics (Terraform's
+`google_logging_metric`s, filtering on `jsonPayload.coinswarm_metric`) extract every name of both. The
+set of names is closed: `emit` refuses any other, so the count the budget makes is the count billed."""
 
 from __future__ import annotations
 
@@ -21,23 +23,23 @@ from typing import Any, TextIO
 
 NAMESPACE = "Coinswarm"
 METRICS: dict[str, str] = {
-    "Cycles": "Count",
-    "Orders": "Count",
+    "Cycles": "Count",  # the heartbeat alarm watches it
     "Fills": "Count",
-    "Refusals": "Count",
     "Errors": "Count",
     "CycleLatency": "Seconds",
     "DataLag": "Seconds",
-    "NotifyFailures": "Count",
 }
-"""Every metric name and its unit: the custom metrics a deployment creates (at most 10: the free tier)."""
+"""The CloudWatch custom metrics a deployment creates, and their units."""
+FIELDS: tuple[str, ...] = ("Orders", "Refusals", "NotifyFailures")
+"""Values logged beside them, not declared to CloudWatch (no custom metric); Google's log-based metrics read them."""
 MARKER = "coinswarm_metric"
 
 
 def line(values: dict[str, float], *, ts_ms: int) -> str:
-    unknown = sorted(set(values) - set(METRICS))
+    unknown = sorted(set(values) - set(METRICS) - set(FIELDS))
     if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}: add them to METRICS (and count them in the budget)")
+        raise ValueError(f"unknown metric(s) {unknown}: add them to METRICS or FIELDS (the budget counts them)")
+    declared = sorted(name for name in values if name in METRICS)
     doc: dict[str, Any] = {
         "_aws": {
             "Timestamp": ts_ms,
@@ -45,7 +47,7 @@ def line(values: dict[str, float], *, ts_ms: int) -> str:
                 {
                     "Namespace": NAMESPACE,
                     "Dimensions": [[]],
-                    "Metrics": [{"Name": name, "Unit": METRICS[name]} for name in sorted(values)],
+                    "Metrics": [{"Name": name, "Unit": METRICS[name]} for name in declared],
                 }
             ],
         },
