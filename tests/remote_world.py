@@ -16,7 +16,7 @@ from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.domain.models import OrderIntent, Side
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.wiring.bootstrap import App, build_app
+from coinswarm.wiring.bootstrap import App, Stores, build_app
 from coinswarm.wiring.runner import CycleRunner
 
 CHAT = 4242
@@ -59,7 +59,8 @@ class World:
         self.runner.run_cycle(later[0])
 
 
-def make_world(services: ChatServices, **changes: Any) -> World:
+def make_world(services: ChatServices, *, lazy: bool = False, **changes: Any) -> World:
+    """`lazy`: the App as a cloud function builds it (each part on first use, metric lines on stdout)."""
     cfg = config(
         wiring="fused",
         notify={
@@ -75,13 +76,11 @@ def make_world(services: ChatServices, **changes: Any) -> World:
     closes = sorted({c.close_ts for candles in data.values() for c in candles})
     store = MemoryStore()
     clock = SimulatedClock(closes[-5])
-    app = build_app(
-        cfg,
-        market=ReplayMarketData(data, label="synthetic test series"),
-        store=store,
-        clock=clock,
-        observe=True,
-    )
+    market = ReplayMarketData(data, label="synthetic test series")
+    if lazy:
+        app = build_app(cfg, market=market, stores=Stores(store, store, store), clock=clock, lazy=True)
+    else:
+        app = build_app(cfg, market=market, store=store, clock=clock, observe=True)
     runner = CycleRunner(app, wiring="fused")
     runner.run_cycle(clock.now())
     return World(app, clock, runner, store, services, closes)

@@ -3,10 +3,14 @@
 `observed(builders, settings)` wraps the App's "ingest" and "placement" builders so that each built
 stage's `handle` is followed by an observer (the stages themselves know nothing of it):
 
-* ingest (a CycleTick in): `Cycles` 1, `DataLag` (seconds from the newest candle's close to now);
+* ingest (a CycleTick in): `Cycles` (1 a cycle, shared among fused wiring's per-symbol ticks), `DataLag`
+  (seconds from the newest candle's close to now);
 * placement (a DecisionReady in, a PlacementDone out): `Orders`, `Fills`, `Refusals`, `CycleLatency`
   (now minus the cycle's tick), a notification per fill (an exit with its reason and P&L, from the
   position's average cost in the ledger before the fill) and per refusal (rate-limited by its key);
+* the first cycle of a UTC day: the daily summary of the day before (equity, realized P&L, fills, fees);
+* live mode, after placement: the venue's circuit breaker opening (and closing after this container saw
+  it open), from the state the live broker keeps (`venue:<name>:breaker`);
 * a stage that raises: `Errors` 1, and the error goes on up unchanged.
 
 An observer never raises and its time is bounded (the notifier's budget); its failures are logged."""
@@ -16,14 +20,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from coinswarm.notify.events import Event, fill_event, refusal_event
+from coinswarm.notify.events import Event, breaker_event, daily_summary_event, fill_event, refusal_event
 from coinswarm.notify.metrics import MetricsLog
 
 logger = logging.getLogger(__name__)
 
 Builder = Callable[[Any], Any]
+DAY = 86_400
 
 
 def _tick_ts(cycle_id: str) -> int | None:
@@ -36,6 +42,7 @@ class StageObserver:
         self.app = app
         self.metrics = metrics
         self._notifier: Any = None
+        self._breaker_open: dict[str, bool] = {}
 
     def notifier(self) -> Any:
         if self._notifier is None:
@@ -48,10 +55,27 @@ class StageObserver:
         now = self.app.clock.now()
         tf = self.app.settings.timeframe_s
         closes = [m.candles[-1].ts + tf for _, m in outputs if getattr(m, "candles", ())]
-        values: dict[str, float] = {"Cycles": 1}
+        # fused wiring ticks each symbol apart: each tick is its share of the cycle, so a cycle sums to 1
+        symbols = getattr(tick, "symbols", ()) or self.app.settings.symbols
+        values: dict[str, float] = {"Cycles": len(symbols) / len(self.app.settings.symbols)}
         if closes:
             values["DataLag"] = max(0, now - max(closes))
         self.metrics.emit(**values)
+        ts = getattr(tick, "ts", None)
+        if isinstance(ts, int) and self.app.settings.notify.enabled and ts // DAY != (ts - tf) // DAY:
+            self.notifier().notify(self.daily_summary(ts - ts % DAY - DAY, ts))
+
+    def daily_summary(self, day_start: int, now: int) -> Event:
+        from coinswarm.http.status_document import daily, status_document
+
+        app = self.app
+        day = datetime.fromtimestamp(day_start, UTC).strftime("%Y-%m-%d")
+        rows = {r["day"]: r for r in daily(app.history.read(app.settings.ledger_stream), days=2)}
+        row = rows.get(day, {"realized_pnl": 0.0, "fills": 0, "fees": 0.0})
+        equity = status_document(app.settings, app.state, app.history, now=now, decisions=1)["equity"]
+        return daily_summary_event(
+            day, equity=equity, pnl=row["realized_pnl"], trades=row["fills"], fees=row["fees"], ts=now
+        )
 
     def after_placement(self, msg: Any, outputs: list[tuple[str, Any]]) -> None:
         done = [m for _, m in outputs if hasattr(m, "fills") and hasattr(m, "rejections")]
@@ -65,12 +89,32 @@ class StageObserver:
         tick_ts = _tick_ts(msg.cycle_id)
         if tick_ts is not None:
             values["CycleLatency"] = max(0, self.app.clock.now() - tick_ts)
-        events = self.events(fills, rejections)
+        events = self.events(fills, rejections) + self.breaker_events()
         if events:
             failures = sum(1 for d in self.notifier().notify_all(events) if not d.sent and d.detail != "sent already")
             if failures:
                 values["NotifyFailures"] = failures
         self.metrics.emit(**values)
+
+    def breaker_events(self) -> list[Event]:
+        settings = self.app.settings
+        if settings.mode != "live" or not settings.notify.enabled:
+            return []
+        out: list[Event] = []
+        for venue in settings.venues[:1]:  # orders go to the first venue
+            found = self.app.state.get(f"venue:{venue.name}:breaker")
+            if found is None:
+                continue
+            doc = found.value
+            opened = doc.get("mode") == "open"
+            if opened or self._breaker_open.get(venue.name):
+                out.append(
+                    breaker_event(
+                        venue.name, opened=opened, since_ts=int(doc.get("ts", 0)), describe=doc.get("describe", "")
+                    )
+                )
+            self._breaker_open[venue.name] = opened
+        return out
 
     def events(self, fills: list[Any], rejections: list[Any]) -> list[Event]:
         notify = self.app.settings.notify
