@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chat_services import ChatServices
-from remote_world import World, make_world
 
+from chat_services import ChatServices
 from coinswarm.domain.models import OrderIntent, Side
 from coinswarm.notify.metrics import FIELDS, METRICS, NAMESPACE, line
 from coinswarm.stages.messages import CycleTick
+from remote_world import make_world
 
 
 @pytest.fixture
