@@ -6,7 +6,8 @@ webhook's secret token, /status a bearer token; the page holds no secret). Handl
   (coinswarm.http.telegram_remote);
 * `{"telegram_deferred": job}`: a slow command this function acknowledged and handed to itself by an
   asynchronous invocation; it runs now and answers with sendMessage;
-* an SNS notification from the heartbeat alarm (no cycle for three periods): the owner is told.
+* an SNS notification of a CloudWatch alarm (the heartbeat: no cycle for three periods; a message in a
+  dead-letter queue): the owner is told (coinswarm.notify.alarms).
 
 The tokens are secret settings (`notify.telegram_bot_token`, `remote.telegram_webhook_secret`,
 `remote.status_token`), read from SSM at cold start like the others (SECRET_SETTINGS)."""
@@ -30,7 +31,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if DEFERRED in event:
         return {"sent": function.built(remote).run_deferred_job(event[DEFERRED])}
     if _is_sns(event):
-        return {"notified": function.built(remote).heartbeat_alarm()}
+        return {"notified": function.built(remote).alarm(event)}
     try:
         url_event = FunctionUrlEvent.model_validate(event)
         request = url_event.request()
@@ -75,16 +76,17 @@ class Remote:
         hook = self.router.telegram()
         return bool(hook is not None and hook.run_deferred(job))
 
-    def heartbeat_alarm(self) -> int:
+    def alarm(self, event: dict[str, Any]) -> int:
+        """The alarm's notifications; how many were sent."""
         from coinswarm.http.telegram_remote import notifier
-        from coinswarm.notify.events import heartbeat_event
+        from coinswarm.notify.alarms import alarm_events
 
         app = self.app
         last = app.history.recent_decisions(1)
-        event = heartbeat_event(
-            last[0].ts if last else None, periods=app.settings.remote.late_after_periods, ts=app.clock.now()
+        events = alarm_events(
+            event, last_cycle_ts=last[0].ts if last else None, periods=app.settings.remote.late_after_periods
         )
-        return sum(1 for d in notifier(app).notify(event) if d.sent)
+        return sum(1 for d in notifier(app).notify_all(events) if d.sent)
 
 
 def remote(app: App) -> Remote:
