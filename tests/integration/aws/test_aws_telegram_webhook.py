@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from aws_helpers import TF, LambdaContext, sample
-from chat_services import TOKEN, ChatServices, telegram_update
 
+from chat_services import TOKEN, ChatServices, telegram_update
 from functions.telegram_webhook import aws as telegram_webhook
 from functions.tick_ingest import aws as tick_ingest
 
