@@ -482,7 +482,7 @@ def manual_trade_handler() -> Any:
         with _lock:
             if _manual is None:
                 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
-                from coinswarm.http.signing import HmacAuthenticator
+                from coinswarm.http.replay_cache import manual_trade_authenticator
 
                 secrets = manual_trade_secrets(rt.settings)
                 rt.redact(*secrets)
@@ -491,7 +491,7 @@ def manual_trade_handler() -> Any:
                     place=lambda intent: app.stages.placement.place(intent, now=app.clock.now()),
                     run_cycle=run_tick,
                     clock=app.clock,
-                    auth=HmacAuthenticator(secrets, app.clock),
+                    auth=manual_trade_authenticator(secrets, app.clock, app.coordination),
                     price_of=stored_close(app.state, app.settings.timeframe_s),
                 )
     return _manual

@@ -45,12 +45,17 @@ def with_secret_settings(env: Mapping[str, str], fetch: Fetch) -> dict[str, str]
         parts = path.split(".")
         value = _fetched(fetch, path, where)
         if len(parts) == 3 and parts[0] == "venues" and parts[1].isdigit() and parts[2]:
-            venues = json.loads(out[VENUES_ENV]) if out.get(VENUES_ENV) else _default_venues()
+            venues = _venues(out.get(VENUES_ENV))
             index = int(parts[1])
-            if not isinstance(venues, list) or index >= len(venues):
+            if index >= len(venues):
                 raise SecretSettingsError(
                     f"{SECRET_SETTINGS_ENV}: {path} names venue {index}, but the configuration has "
-                    f"{len(venues) if isinstance(venues, list) else 'no list of'} venue(s)"
+                    f"{len(venues)} venue(s)"
+                )
+            if not isinstance(venues[index], dict):
+                raise SecretSettingsError(
+                    f"{VENUES_ENV}: venue {index} is not a JSON object; give each venue as "
+                    '{"name": ..., "fee_bps": ...}'
                 )
             venues[index][parts[2]] = value
             out[VENUES_ENV] = json.dumps(venues, separators=(",", ":"))
@@ -104,6 +109,30 @@ def _fetched(fetch: Fetch, path: str, where: str) -> str:
             f"cannot read the secret setting {path} from {where} ({type(exc).__name__}): check that it exists "
             "and that this function may read it (terraform apply creates both)"
         ) from None
+
+
+def _venues(raw: str | None) -> list[Any]:
+    """The venue list of COINSWARM_VENUES (or the default one). Its errors never quote it: it may
+    carry API keys."""
+    if not raw:
+        return _default_venues()
+    venues, problem = None, ""
+    try:
+        venues = json.loads(raw)
+    except json.JSONDecodeError as exc:  # its `doc` is the whole value: raised below, outside this block
+        problem = f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
+    except ValueError:
+        pass
+    if problem:
+        raise SecretSettingsError(
+            f"{VENUES_ENV} is not valid JSON ({problem}); write it as one JSON array, with each line break "
+            "inside a string written as \\n"
+        )
+    if not isinstance(venues, list):
+        raise SecretSettingsError(
+            f'{VENUES_ENV} must be a JSON array of venues, e.g. [{{"name": "coinbase", "fee_bps": 60}}]'
+        )
+    return venues
 
 
 def _plain(value: str | None) -> str | None:

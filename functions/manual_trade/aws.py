@@ -11,7 +11,7 @@ from typing import Any
 
 from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
-from coinswarm.http.signing import HmacAuthenticator
+from coinswarm.http.replay_cache import manual_trade_authenticator
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick
 from functions.function_url import FunctionUrlEvent, response
@@ -44,6 +44,6 @@ def manual_trade_endpoint(app: App) -> ManualTradeHandler:
         lambda intent: app.stages.placement.place(intent, now=app.clock.now()),
         run_cycle,
         app.clock,
-        HmacAuthenticator(function.manual_trade_secrets(app), app.clock),
+        manual_trade_authenticator(function.manual_trade_secrets(app), app.clock, app.coordination),
         price_of=stored_close(app.state, app.settings.timeframe_s),
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from coinswarm.http.json_http import HttpRequest, HttpResponse
+from coinswarm.http.json_http import HttpRequest, HttpResponse, error
 from coinswarm.http.push_receiver import PushReceiver
 from coinswarm.http.push_wire import CONSUMERS, MAX_BODY_BYTES, PUSH_SECRET_ENV
 from coinswarm.http.replay_cache import seen_signatures
@@ -24,6 +25,23 @@ from coinswarm.http.signing import HmacAuthenticator, rotation
 from coinswarm.wiring.bootstrap import App
 
 Handle = Callable[[HttpRequest], HttpResponse]
+SOCKET_TIMEOUT_S = 10.0
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def content_length(values: Sequence[str]) -> int | HttpResponse:
+    """The body's length from the request's Content-Length header(s) (none: no body), or the 400 that
+    refuses a value that is not one whole number of bytes (negative, not a number, or given twice
+    with different values)."""
+    if not values:
+        return 0
+    if len(set(values)) > 1 or not _DIGITS.fullmatch(values[0].strip()):
+        return error(
+            400,
+            "bad_content_length",
+            "Content-Length must be one whole number of bytes, at least 0; send the body's length once",
+        )
+    return int(values[0].strip())
 
 
 def local_receiver(app: App, secrets: Sequence[str], *, shared_replay_cache: bool = True) -> PushReceiver:
@@ -38,20 +56,38 @@ def local_receiver(app: App, secrets: Sequence[str], *, shared_replay_cache: boo
 
 
 def serve(
-    handle: Handle, *, host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = MAX_BODY_BYTES
+    handle: Handle,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    socket_timeout_s: float = SOCKET_TIMEOUT_S,
 ) -> ThreadingHTTPServer:
-    """Serve `handle` on a daemon thread; `server.server_address` says the port. Stop with shutdown()."""
+    """Serve `handle` on a daemon thread; `server.server_address` says the port. Stop with shutdown().
+
+    A body is read only as far as a valid Content-Length says, and at most one byte past
+    `max_body_bytes` (the handler then refuses it); a connection on which nothing moves for
+    `socket_timeout_s` is closed."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = socket_timeout_s  # each read and write on the connection: a silent client is dropped
 
         def _any(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = content_length(self.headers.get_all("Content-Length") or [])
+            if self.headers.get("Transfer-Encoding"):
+                length = error(411, "length_required", "send the body with a Content-Length, not chunked")
+            if isinstance(length, HttpResponse):
+                self.close_connection = True  # the body's end is unknown: nothing more is read from it
+                self._send(length)
+                return
             body = self.rfile.read(min(length, max_body_bytes + 1))
             if length > max_body_bytes:  # one byte over is enough to refuse; do not read the rest
                 self.close_connection = True
             path = self.path.split("?", 1)[0]
-            reply = handle(HttpRequest(self.command, path, dict(self.headers.items()), body))
+            self._send(handle(HttpRequest(self.command, path, dict(self.headers.items()), body)))
+
+        def _send(self, reply: HttpResponse) -> None:
             data = reply.body_bytes()
             self.send_response(reply.status)
             for name, value in reply.headers.items():

@@ -6,10 +6,14 @@ import argparse
 import json
 import sys
 
+from pydantic import ValidationError
+
 from coinswarm.backtest.engine import BacktestOptions, BacktestResult, run_backtest
 from coinswarm.backtest.progress import Progress
 from coinswarm.cli.common import add_config_arg, fail, settings_from
-from coinswarm.marketdata.candle_files import CandleFileError, load_candles
+from coinswarm.config.loader import explain
+from coinswarm.config.settings import SYMBOL_RE
+from coinswarm.marketdata.candle_files import CandleFileError, load_candles, symbol_problem
 
 HELP = """Replay a candle file through the same stage code that trades (ingest, scoring, vote, placement,
 logging) on a simulated clock, with the paper broker and an in-memory store.
@@ -70,12 +74,17 @@ def main(args: argparse.Namespace) -> int:
             fail(f"--{name.replace('_', '-')} must be between 0 and 1000 basis points")
     if args.strategy == "sma-cross" and not 1 <= args.fast < args.slow:
         fail(f"--fast must be at least 1 and below --slow (got {args.fast} and {args.slow})")
+    if args.symbol is not None and not SYMBOL_RE.match(args.symbol):
+        fail(f"--symbol {args.symbol[:40]!r} is not a symbol: give BASE-QUOTE in upper case, like BTC-USD")
     try:
         cf = load_candles(args.file, symbol=args.symbol)
     except FileNotFoundError:
         fail(f"no candle file at {args.file}")
     except (CandleFileError, OSError) as exc:
         fail(str(exc))
+    problem = symbol_problem(cf)
+    if problem is not None:
+        fail(f"{problem}, or give the symbol with --symbol BTC-USD")
     opts = BacktestOptions(
         strategy=args.strategy,
         fast=args.fast,
@@ -88,6 +97,8 @@ def main(args: argparse.Namespace) -> int:
     progress = Progress(len(cf.candles), label=f"{cf.symbol}", enabled=False if args.no_progress else None)
     try:
         result = run_backtest(cf.candles, settings, opts, label=f"replay of {args.file}", on_bar=progress.update)
+    except ValidationError as exc:  # the settings the options make: said as the loader says it
+        fail(explain(exc))
     except ValueError as exc:
         fail(str(exc))
     progress.close()

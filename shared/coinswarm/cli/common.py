@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from coinswarm.config import ConfigError, Settings, load_settings
+from coinswarm.config.loader import explain
 
 META_KEY = "run:meta"
 LAST_RUN_FILE = "last-run.json"  # beside store.path: which state file the last `coinswarm run` there used
@@ -61,8 +64,8 @@ def settings_from(args: argparse.Namespace, **overrides: Any) -> Settings:
                 data[section] = value
         try:
             settings = Settings.model_validate(data)
-        except ValueError as exc:
-            fail(f"invalid option: {exc}")
+        except ValidationError as exc:
+            fail(f"invalid option: {explain(exc)}")
     return settings
 
 
@@ -144,8 +147,12 @@ def no_state_file(args: argparse.Namespace, settings: Settings, path: Path) -> s
 
 def open_sqlite(path: str | Path) -> Any:
     from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.ports.errors import StoreError
 
-    return SqliteStore(path)
+    try:
+        return SqliteStore(path)
+    except StoreError as exc:
+        fail(f"{path} cannot be opened as a state file ({exc}); name the state file of a run with --state PATH")
 
 
 def settings_for_state(settings: Settings, store: Any) -> Settings:

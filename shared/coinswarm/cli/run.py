@@ -8,7 +8,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from coinswarm.cli.common import META_KEY, add_config_arg, err, fail, remember_last_run, settings_from
+from coinswarm.cli.common import META_KEY, add_config_arg, err, fail, open_sqlite, remember_last_run, settings_from
 from coinswarm.cli.report import CycleReporter
 from coinswarm.cli.sources import DEFAULT_CYCLES, Source, resolve
 from coinswarm.cli.state_lock import StateFileBusy, StateFileLock
@@ -128,10 +128,8 @@ def run_on(
     data = source.settings.model_dump()
     data["store"]["path"] = str(path)
     settings = type(settings).model_validate(data)
-    from coinswarm.adapters.sqlite_store import SqliteStore
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(path)
+    store = open_sqlite(path)
     local_claims = settings.store.coordination == "default"  # this file holds the cycles' claims
     if local_claims:
         left = store.drop_claims_in_progress()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from coinswarm.config.settings import TIMEFRAMES, Settings
 from coinswarm.domain.models import Candle
-from coinswarm.marketdata.candle_files import CandleFileError, load_candles
+from coinswarm.marketdata.candle_files import CandleFileError, load_candles, symbol_problem
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import Clock, SimulatedClock, SystemClock
@@ -119,6 +119,9 @@ def replay_source(settings: Settings, file: str) -> Source:
         fail(f"no candle file at {file}")
     except (CandleFileError, OSError) as exc:
         fail(str(exc))
+    problem = symbol_problem(cf)
+    if problem is not None:
+        fail(problem)
     label = next((k for k, v in TIMEFRAMES.items() if v == cf.timeframe_s), None)
     if label is None:
         fail(f"{file}: candles {cf.timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")

@@ -43,7 +43,11 @@ pandas/`ta` only to that level on long series, while the mean and the bands them
 ~1e-12 or better. EMA, RSI and ATR reproduce pandas'/`ta`'s floating-point operations and measured
 bit-identical.
 
-Inputs must be finite floats; NaN is not skipped as pandas would.
+Inputs must be finite floats of magnitude below `MAX_INPUT` (1e150): anything else (NaN, infinity,
+1e300) raises ValueError and leaves the indicator as it was, so one bad value can never poison it for
+good (pandas would skip a NaN; an infinity would stay in an EMA or ATR forever). The bound keeps every
+sum of squares finite. `from_state` refuses a state holding a non-finite number the same way, so a
+state saved by an older version after such a value is dropped (and the agent warms up again).
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-__all__ = ["ATR", "EMA", "RSI", "SMA", "Bollinger", "BollingerBands", "ZScore"]
+__all__ = ["ATR", "EMA", "MAX_INPUT", "RSI", "SMA", "Bollinger", "BollingerBands", "ZScore"]
 
 
 def _check_period(name: str, period: int) -> int:
@@ -69,8 +73,26 @@ def _check_kind(cls: type, state: dict[str, Any]) -> None:
         raise ValueError(f"state is for {kind!r}, not {cls.__name__}")
 
 
+MAX_INPUT = 1e150
+
+
+def _refuse(name: str, value: float) -> ValueError:
+    return ValueError(
+        f"{name}: refused the input {value!r}: give finite numbers of magnitude below {MAX_INPUT:g} "
+        "(the indicator is unchanged)"
+    )
+
+
+def _finite(value: Any) -> float:
+    """A float of a saved state; ValueError when it is not finite."""
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"the state holds {x!r}: not a finite number")
+    return x
+
+
 def _floats(values: Any) -> list[float]:
-    return [float(v) for v in values]
+    return [_finite(v) for v in values]
 
 
 # The window sums are recomputed exactly every max(period, _REANCHOR_MIN) pushes: often enough that
@@ -108,6 +130,8 @@ class _RollingWindow:
 
     def _push(self, x: float) -> bool:
         """Add `x` to the window; True once the window is full."""
+        if not -MAX_INPUT < x < MAX_INPUT:  # NaN fails it too
+            raise _refuse(type(self).__name__, x)
         if x == self._last and self._run:
             self._run += 1
         else:
@@ -170,12 +194,12 @@ class _RollingWindow:
             raise ValueError(f"inconsistent window state: {len(buf)} values, pos {pos}, period {self._period}")
         self._buf = buf
         self._pos = pos
-        self._anchor = float(state["anchor"])
-        self._s1 = float(state["s1"])
-        self._s2 = float(state["s2"])
+        self._anchor = _finite(state["anchor"])
+        self._s1 = _finite(state["s1"])
+        self._s2 = _finite(state["s2"])
         self._since = int(state["since"])
         self._run = int(state["run"])
-        self._last = float(state["last"])
+        self._last = _finite(state["last"])
 
 
 class _ScalarRolling(_RollingWindow):
@@ -206,7 +230,7 @@ class _ScalarRolling(_RollingWindow):
         obj = cls(int(state["period"]))
         obj._load_window(state)
         value = state["value"]
-        obj._value = None if value is None else float(value)
+        obj._value = None if value is None else _finite(value)
         return obj
 
 
@@ -335,7 +359,7 @@ class Bollinger(_RollingWindow):
         obj = cls(int(state["period"]), float(state["k"]))
         obj._load_window(state)
         value = state["value"]
-        obj._value = None if value is None else BollingerBands(*_floats(value))
+        obj._value = None if value is None else BollingerBands(*(float(v) for v in value))  # width may be inf
         return obj
 
 
@@ -404,6 +428,8 @@ class EMA:
 
     def update(self, x: float) -> float | None:
         """Add one value; return the EMA, None for the first `period - 1` updates."""
+        if not -MAX_INPUT < x < MAX_INPUT:
+            raise _refuse("EMA", x)
         count = self._count + 1
         self._count = count
         if count == 1:
@@ -432,7 +458,7 @@ class EMA:
         _check_kind(cls, state)
         obj = cls(int(state["period"]))
         obj._count = int(state["count"])
-        obj._ema = float(state["ema"])
+        obj._ema = _finite(state["ema"])
         if obj._count >= obj._period:
             obj._value = obj._ema
         return obj
@@ -465,6 +491,8 @@ class RSI:
 
     def update(self, close: float) -> float | None:
         """Add one close; return the RSI, None for the first `period - 1` updates."""
+        if not -MAX_INPUT < close < MAX_INPUT:
+            raise _refuse("RSI", close)
         count = self._count + 1
         self._count = count
         if count > 1:
@@ -514,11 +542,11 @@ class RSI:
         _check_kind(cls, state)
         obj = cls(int(state["period"]))
         obj._count = int(state["count"])
-        obj._prev = float(state["prev"])
-        obj._up = float(state["up"])
-        obj._dn = float(state["dn"])
+        obj._prev = _finite(state["prev"])
+        obj._up = _finite(state["up"])
+        obj._dn = _finite(state["dn"])
         value = state["value"]
-        obj._value = None if value is None else float(value)
+        obj._value = None if value is None else _finite(value)
         return obj
 
 
@@ -549,6 +577,9 @@ class ATR:
 
     def update(self, high: float, low: float, close: float) -> float | None:
         """Add one bar; return the ATR, None for the first `period - 1` updates."""
+        m = MAX_INPUT
+        if not (-m < high < m and -m < low < m and -m < close < m):
+            raise _refuse("ATR", next(x for x in (high, low, close) if not -m < x < m))
         tr = high - low
         count = self._count + 1
         self._count = count
@@ -597,8 +628,8 @@ class ATR:
         _check_kind(cls, state)
         obj = cls(int(state["period"]))
         obj._count = int(state["count"])
-        obj._prev = float(state["prev"])
-        obj._atr = float(state["atr"])
+        obj._prev = _finite(state["prev"])
+        obj._atr = _finite(state["atr"])
         obj._trs = _floats(state["trs"])
         if obj._count >= obj._period:
             obj._value = obj._atr

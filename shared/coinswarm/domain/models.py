@@ -16,6 +16,11 @@ Signal = Annotated[float, Field(ge=-1.0, le=1.0)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+# What a market says: finite and below MAX_MARKET_NUMBER (a NaN, or 1e999 read as infinity, is refused
+# where it enters, so that it never reaches an indicator) and, for a price, above 0.
+MAX_MARKET_NUMBER = 1e18  # far above any price or bar volume, far below what an indicator's sums could overflow
+Price = Annotated[float, Field(gt=0.0, lt=MAX_MARKET_NUMBER, allow_inf_nan=False)]
+Volume = Annotated[float, Field(ge=0.0, lt=MAX_MARKET_NUMBER, allow_inf_nan=False)]
 
 
 def iso(ts: int) -> str:
@@ -60,11 +65,11 @@ class Candle(Frozen):
 
     symbol: str
     ts: int
-    open: Positive
-    high: Positive
-    low: Positive
-    close: Positive
-    volume: NonNegative
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Volume
     timeframe_s: int = 60
 
     @model_validator(mode="after")
@@ -85,7 +90,7 @@ class Quote(Frozen):
 
     venue: str
     symbol: str
-    price: Positive
+    price: Price
     ts: int
 
 

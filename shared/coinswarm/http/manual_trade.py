@@ -14,7 +14,8 @@ The checks run in this order, and each refusal is a JSON `{"error": code, "detai
 405 not POST; 413 body too large (before anything reads it); 401 not authenticated; 415 not JSON;
 400 unreadable JSON; 422 a body that breaks the schema, an unknown symbol, a trade too large, or a
 refusal by risk; 409 a client_id handled already without an order, or reused for a different trade;
-then 202 placed (or cycle run) and 200 for a repeat of a placed trade. 503: the store is busy, retry.
+then 202 placed (or cycle run) and 200 for a repeat of a placed trade. 503: the store is busy, or (for
+run_cycle) the market data could not be read, the cause named; retry.
 Anything unexpected is a 500 with a generic body, logged without the request's headers or body.
 `OPENAPI` (`openapi()`) describes all of it. Neither the request's validator nor that description is
 built at import: a cold start pays for them on the first request (the validator) or never (the
@@ -44,6 +45,7 @@ from coinswarm.http.signing import (
     Authenticator,
     AuthError,
 )
+from coinswarm.marketdata.errors import MarketDataUnavailable
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.ports.state import StateStore
@@ -54,6 +56,7 @@ MAX_BODY_BYTES = 4096
 MAX_NOTIONAL = 1_000_000.0  # quote currency: far above any paper account, far below float trouble
 MAX_QUANTITY = 1e12  # base units: room for coins priced in millionths of a dollar
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,24}$"
+MARKET_RETRY_AFTER_S = 30  # an unreachable market data source is rarely back within a second
 _MAX_LOC, _MAX_MSG, _MAX_ERRORS = 64, 200, 20
 
 
@@ -273,6 +276,15 @@ class ManualTradeHandler:
                 "busy",
                 f"{doing}; retry in a moment (with the same client_id a trade is still placed once)",
                 headers={"Retry-After": "1"},
+            )
+        except MarketDataUnavailable as exc:
+            logger.warning("manual trade: the market data is unavailable (%s)", exc.reason)
+            return error(
+                503,
+                "market_data_unavailable",
+                f"the market data could not be read: {exc.reason[:_MAX_MSG]}. Nothing was traded; check that this "
+                "deployment reaches its market data source (market.source), then retry",
+                headers={"Retry-After": str(MARKET_RETRY_AFTER_S)},
             )
         except Exception as exc:
             # Never the request's headers or body: they carry the credentials.
@@ -557,7 +569,10 @@ def openapi() -> dict[str, Any]:
                         "415": error("unsupported_media_type: send Content-Type: application/json"),
                         "422": error("invalid_request, unknown_symbol, too_large or refused_by_risk"),
                         "500": error("internal_error: nothing wrong with the request that we know of"),
-                        "503": error("busy: the store is contended; retry with the same client_id"),
+                        "503": error(
+                            "busy: the store is contended; retry with the same client_id. market_data_unavailable: "
+                            "run_cycle could not read the market data (the detail says why); retry later"
+                        ),
                     },
                     "security": [{"signature": []}, {"bearer": []}],
                 }

@@ -19,6 +19,7 @@ against `deploy.placement` in the configuration.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -89,7 +90,12 @@ def envelope(topic: str, message: Message, push_id: str | None = None) -> bytes:
 def read_envelope(body: bytes) -> Envelope:
     """The envelope of a push; BadEnvelope when the body is not one."""
     try:
-        data = json.loads(body.decode("utf-8"), object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+        data = json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_refuse_duplicates,
+            parse_constant=_refuse_constant,
+            parse_float=_finite,
+        )
     except UnicodeDecodeError:
         raise BadEnvelope("the body is not UTF-8 text") from None
     except BadEnvelope:
@@ -121,6 +127,14 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(obj) != len(pairs):
         raise BadEnvelope("a key appears twice in one object")
     return obj
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float; one too large to be finite (`1e999`) is refused, not read as infinity."""
+    x = float(text)
+    if not math.isfinite(x):
+        raise BadEnvelope(f"the number {text[:24]} is too large to be finite; every number must be finite")
+    return x
 
 
 def _refuse_constant(name: str) -> Any:

@@ -8,17 +8,22 @@ refuses the second copy, and of two racing copies exactly one wins. The store's 
 attribute, or `purge_expired`) drops the claims afterwards.
 
 Both implement `SeenSignatures.remember(signature, expires_ts) -> bool`: pick with `seen_signatures`.
+Every deployed endpoint claims in the store: the push receiver (`replay:`) and the manual trade endpoint
+(`manual_trade_authenticator`, `replay:manual_trade:`), so that a captured signed request is accepted
+once, whichever instance it reaches and however often the instances restart.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from coinswarm.http.signing import InMemorySeenSignatures, SeenSignatures
+from coinswarm.http.signing import HmacAuthenticator, InMemorySeenSignatures, Secret, SeenSignatures
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore
 
 KEY_PREFIX = "replay:"
+MANUAL_TRADE_KEY_PREFIX = "replay:manual_trade:"
 
 
 class StoredSeenSignatures(SeenSignatures):
@@ -48,3 +53,13 @@ def seen_signatures(clock: Clock, coordination: CoordinationStore | None = None)
     if coordination is None:
         return InMemorySeenSignatures(clock)
     return StoredSeenSignatures(coordination, clock)
+
+
+def manual_trade_authenticator(
+    secrets: Sequence[Secret], clock: Clock, coordination: CoordinationStore
+) -> HmacAuthenticator:
+    """The manual trade endpoint's check of signed requests, each signature claimed in `coordination`
+    (the deployment's store) rather than remembered by this process alone."""
+    return HmacAuthenticator(
+        secrets, clock, seen=StoredSeenSignatures(coordination, clock, key_prefix=MANUAL_TRADE_KEY_PREFIX)
+    )

@@ -16,16 +16,16 @@ import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice, pairwise
+from itertools import pairwise
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from coinswarm.domain.gaps import Gap
-from coinswarm.domain.models import Candle, iso
+from coinswarm.domain.models import MAX_MARKET_NUMBER, Candle, iso
 from coinswarm.gc_pause import collector_paused
 
 __all__ = [
@@ -36,13 +36,18 @@ __all__ = [
     "parse_timeframe",
     "stitch",
     "symbol_and_timeframe_from_name",
+    "symbol_problem",
     "write_candles",
 ]
 
 COLUMNS: tuple[str, ...] = ("date", "open", "high", "low", "close", "volume")
 _HEADER = ",".join(COLUMNS)
 _GZIP_MAGIC = b"\x1f\x8b"
-_INF = math.inf
+_BOM = b"\xef\xbb\xbf"
+MAX_LINE_CHARS = 1000  # a candle row is about 60 characters; a header a little less
+_CHUNK_BYTES = 1 << 20
+_EXCERPT_CHARS = 40
+_INF = MAX_MARKET_NUMBER  # the fast path's bound: prices and volumes below it (inf and NaN fail it too)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -76,6 +81,19 @@ class CandleFile:
 
 _TF_SUFFIX = re.compile(r"^(?P<rest>.+)-(?P<n>\d+)(?P<unit>[smhdw])$")
 _PAIR = re.compile(r"^(?P<base>[A-Za-z0-9]+)[_-](?P<quote>[A-Za-z0-9]+)$")
+
+
+def symbol_problem(cf: CandleFile) -> str | None:
+    """What is wrong with the symbol a file was loaded as (from its name unless given), or None: a name
+    like `mydata.csv` gives the symbol `mydata`, which no configuration accepts."""
+    from coinswarm.config.settings import SYMBOL_RE  # here: the domain of this module needs no configuration
+
+    if SYMBOL_RE.match(cf.symbol):
+        return None
+    return (
+        f"{cf.path}: the file name does not say which symbol the candles are of ({cf.symbol[:_EXCERPT_CHARS]!r} "
+        "is not a symbol like BTC-USD); name the file like BTC_USD-1m.csv.gz"
+    )
 
 
 def parse_timeframe(text: str) -> int:
@@ -143,31 +161,34 @@ class _TimeParser:
             return int(cell)
         if cell.isascii() and cell.isdigit():
             raise ValueError(
-                f"date {cell!r} is too large for epoch seconds (milliseconds?); write epoch seconds or ISO-8601 UTC"
+                f"date {_excerpt(cell)} is too large for epoch seconds (milliseconds?); "
+                "write epoch seconds or ISO-8601 UTC"
             )
         m = _ISO.fullmatch(cell)
         if m is None:
             raise ValueError(
-                f"date {cell!r} is not a time; write ISO-8601 UTC like 2018-01-10T04:55:00Z, or epoch seconds"
+                f"date {_excerpt(cell)} is not a time; write ISO-8601 UTC like 2018-01-10T04:55:00Z, or epoch seconds"
             )
         if m.group("tz") is None:
-            raise ValueError(f"date {cell!r} has no time zone; write it in UTC with a Z, like 2018-01-10T04:55:00Z")
+            raise ValueError(
+                f"date {_excerpt(cell)} has no time zone; write it in UTC with a Z, like 2018-01-10T04:55:00Z"
+            )
         try:
             day = int(datetime(int(m.group("y")), int(m.group("mo")), int(m.group("d")), tzinfo=UTC).timestamp())
         except ValueError as exc:
-            raise ValueError(f"date {cell!r} is not a valid calendar date ({exc})") from None
+            raise ValueError(f"date {_excerpt(cell)} is not a valid calendar date ({exc})") from None
         hour, minute, second = int(m.group("h")), int(m.group("mi")), int(m.group("s"))
         if hour > 23 or minute > 59 or second > 59:
-            raise ValueError(f"date {cell!r} is not a valid clock time")
+            raise ValueError(f"date {_excerpt(cell)} is not a valid clock time")
         frac = m.group("frac")
         if frac is not None and frac.strip("0"):
-            raise ValueError(f"date {cell!r} is not on a whole second; bars open on whole seconds")
+            raise ValueError(f"date {_excerpt(cell)} is not on a whole second; bars open on whole seconds")
         tz = m.group("tz").replace(":", "")
         offset = 0
         if tz not in ("Z", "z"):
             oh, om = int(tz[1:3]), int(tz[3:5])
             if oh > 23 or om > 59:
-                raise ValueError(f"date {cell!r} has an invalid UTC offset")
+                raise ValueError(f"date {_excerpt(cell)} has an invalid UTC offset")
             offset = (oh * 3600 + om * 60) * (1 if tz[0] == "+" else -1)
         tail = hour * 3600 + minute * 60 + second - offset
         self.days[m.group("day")] = day
@@ -247,22 +268,70 @@ def build_candles(rows: list[dict[str, Any]]) -> list[Candle]:
 # --------------------------------------------------------------------------------------------- loading
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise CandleFileError(
-                path, 1, f"the file starts like gzip but does not decompress ({exc}); download it again"
-            ) from None
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines (without their line break), decompressed on the fly when it is gzipped, read a
+    chunk at a time: a line longer than MAX_LINE_CHARS is refused as soon as it is seen, so a small
+    file that decompresses into one enormous line costs no more memory than a chunk."""
+    with path.open("rb") as raw:
+        gzipped = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        stream: BinaryIO = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb")) if gzipped else raw
+        lineno, carry, first = 0, b"", True
+        while True:
+            try:
+                chunk = stream.read(_CHUNK_BYTES)
+            except (OSError, EOFError, zlib.error) as exc:
+                if not gzipped:
+                    raise
+                raise CandleFileError(
+                    path, lineno + 1, f"the file starts like gzip but does not decompress ({exc}); download it again"
+                ) from None
+            if first:
+                chunk, first = chunk.removeprefix(_BOM), False
+            data = carry + chunk
+            end = data.rfind(b"\n") + 1 if chunk else len(data)
+            carry = data[end:]
+            if end:
+                text = _decode(path, lineno, data[:end])
+                lines = text.split("\n")
+                if text.endswith("\n"):
+                    lines.pop()
+                if max(map(len, lines)) > MAX_LINE_CHARS:
+                    n = next(i for i, line in enumerate(lines) if len(line) > MAX_LINE_CHARS)
+                    raise _too_long(path, lineno + n + 1, lines[n].encode())
+                lineno += len(lines)
+                yield from lines
+            if len(carry) > MAX_LINE_CHARS * 4:  # bytes: a UTF-8 character takes at most four
+                raise _too_long(path, lineno + 1, carry)
+            if not chunk:
+                return
+
+
+def _decode(path: Path, before: int, data: bytes) -> str:
     try:
-        return raw.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line = before + data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
         raise CandleFileError(
-            path, line, f"the file is not UTF-8 text (byte {exc.start}); is it a CSV of candles?"
+            path, line, f"the file is not UTF-8 text (byte {column} of the line); is it a CSV of candles?"
         ) from None
+
+
+def _too_long(path: Path, lineno: int, start: bytes) -> CandleFileError:
+    head = start[:_EXCERPT_CHARS].decode("utf-8", "replace")
+    return CandleFileError(
+        path,
+        lineno,
+        f"the line is longer than {MAX_LINE_CHARS} characters (it starts {_excerpt(head)}); "
+        "a candle file has one short row per line: is it a CSV of candles?",
+    )
+
+
+def _excerpt(text: str) -> str:
+    """At most the first _EXCERPT_CHARS characters of `text`, quoted, for an error message."""
+    text = text.strip()
+    return repr(text) if len(text) <= _EXCERPT_CHARS else f"{text[:_EXCERPT_CHARS]!r}..."
 
 
 def _column_indices(path: Path, header: str) -> tuple[int, ...]:
@@ -273,15 +342,15 @@ def _column_indices(path: Path, header: str) -> tuple[int, ...]:
     repeated = sorted({c for c in names if names.count(c) > 1})
     if len(missing) == len(COLUMNS):
         raise CandleFileError(
-            path, 1, f"the first line is not a header (got {header.strip()[:80]!r}); {expected} as the first line"
+            path, 1, f"the first line is not a header (got {_excerpt(header)}); {expected} as the first line"
         )
     problems = [
-        f"{what} column{'s' if len(cols) > 1 else ''} {', '.join(repr(c) for c in cols)}"
+        f"{what} column{'s' if len(cols) > 1 else ''} {', '.join(_excerpt(c) for c in cols[: len(COLUMNS)])}"
         for what, cols in (("is missing", missing), ("has unexpected", extra), ("repeats", repeated))
         if cols
     ]
     if problems:
-        raise CandleFileError(path, 1, f"the header {' and '.join(problems)}; {expected} (got {header.strip()!r})")
+        raise CandleFileError(path, 1, f"the header {' and '.join(problems)}; {expected} (got {_excerpt(header)})")
     return tuple(names.index(c) for c in COLUMNS)
 
 
@@ -293,13 +362,20 @@ def _diagnose(path: Path, lineno: int, cells: Sequence[str]) -> CandleFileError:
             x = float(cells[i])
         except ValueError:
             return CandleFileError(
-                path, lineno, f"{name} {cells[i].strip()!r} is not a number; fix the row or remove it"
+                path, lineno, f"{name} {_excerpt(cells[i])} is not a number; fix the row or remove it"
             )
         if not math.isfinite(x):
             return CandleFileError(
                 path,
                 lineno,
-                f"{name} is {cells[i].strip()}; prices and volumes must be finite numbers: fix or remove the row",
+                f"{name} is {cells[i].strip()[:_EXCERPT_CHARS]}; prices and volumes must be finite numbers: "
+                "fix or remove the row",
+            )
+        if x >= MAX_MARKET_NUMBER:
+            return CandleFileError(
+                path,
+                lineno,
+                f"{name} is {x:g}, beyond any market (the limit is {MAX_MARKET_NUMBER:g}): fix or remove the row",
             )
         values[name] = x
     o, h, lo, c, v = (values[k] for k in COLUMNS[1:])
@@ -322,17 +398,6 @@ def _diagnose(path: Path, lineno: int, cells: Sequence[str]) -> CandleFileError:
                 f"{name} {x!r} lies outside [low {lo!r}, high {h!r}]; the row is corrupt (column order?)",
             )
     return CandleFileError(path, lineno, "the row is not a valid candle")  # pragma: no cover
-
-
-def _line_of_row(lines: Sequence[str], row: int) -> int:
-    """The 1-based line number of the row-th (0-based) non-blank row after the header."""
-    seen = -1
-    for lineno, line in enumerate(lines[1:], start=2):
-        if line.strip():
-            seen += 1
-            if seen == row:
-                return lineno
-    return len(lines)  # pragma: no cover
 
 
 def load_candles(
@@ -360,10 +425,11 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     known_tf = timeframe_s if timeframe_s is not None else name_timeframe
 
-    lines = _read_text(p).split("\n")
-    if not any(line.strip() for line in lines):
+    lines = _lines(p)
+    header = next(lines, "")
+    if not header.strip() and not any(line.strip() for line in lines):
         raise CandleFileError(p, 1, f"the file is empty; expected the header {_HEADER} and rows of candles")
-    idx = _column_indices(p, lines[0])
+    idx = _column_indices(p, header)
     pick = None if idx == tuple(range(len(COLUMNS))) else itemgetter(*idx)  # None: the usual order
     ncols = len(COLUMNS)
 
@@ -376,9 +442,10 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
     tf = known_tf or 0  # 0: not known yet, so every step takes the careful branch below
     prev_ts, prev_line = 0, 0
     lineno = 1
+    row_lines: list[int] | None = None if tf else []  # each row's line, for the checks after the loop
 
     # The hot loop: written for speed (about 3 us a row, half of it in float()); see the module doc.
-    for line in islice(lines, 1, None):
+    for line in lines:
         lineno += 1
         cells = line.split(",")
         try:
@@ -438,15 +505,18 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
                 "timeframe_s": tf,
             }
         )
+        if row_lines is not None:
+            row_lines.append(lineno)
 
     if not rows:
         raise CandleFileError(p, 1, "the file has a header but no candles; download it again")
 
     if not tf:
+        assert row_lines is not None
         if len(rows) < 2:
             raise CandleFileError(
                 p,
-                _line_of_row(lines, 0),
+                row_lines[0],
                 "a single candle does not show its timeframe; pass timeframe_s or name the file like ETH_BTC-5m.csv",
             )
         stamps = [r["ts"] for r in rows]
@@ -455,9 +525,7 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
             step = stamps[k] - stamps[k - 1]
             if step != tf:
                 if step % tf:
-                    raise _misaligned(
-                        p, _line_of_row(lines, k), _line_of_row(lines, k - 1), stamps[k - 1], stamps[k], tf
-                    )
+                    raise _misaligned(p, row_lines[k], row_lines[k - 1], stamps[k - 1], stamps[k], tf)
                 gaps.append(Gap(symbol=sym, after_ts=stamps[k - 1], before_ts=stamps[k], missing=step // tf - 1))
         for r in rows:
             r["timeframe_s"] = tf
