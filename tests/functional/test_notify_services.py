@@ -207,3 +207,10 @@ def test_channels_come_from_the_configuration_secrets(services: ChatServices) ->
 def test_a_webhook_url_must_be_https(services: ChatServices) -> None:
     with pytest.raises(ValueError, match="https://"):
         load_settings(env={"COINSWARM_NOTIFY__DISCORD_WEBHOOK_URL": "http://example.com/api/webhooks/1/x"})
+
+
+def test_a_bad_webhook_url_is_never_quoted() -> None:
+    url = "http://hooks.example.com/services/T0/B0/the-hook-secret"
+    with pytest.raises(ValueError) as refused:
+        load_settings(env={"COINSWARM_NOTIFY__SLACK_WEBHOOK_URL": url})
+    assert "the-hook-secret" not in str(refused.value) and "https://" in str(refused.value)
