@@ -50,9 +50,12 @@ def test_on_gcp_it_is_cloud_functions_and_secret_manager() -> None:
     assert used(settings, "monitoring_ingest") > 0 and used(settings, "cloudwatch_metrics") == 0
 
 
-def test_five_cloudwatch_metrics_and_one_alarm() -> None:
-    assert len(METRICS) == 5
-    assert used(cfg(), "cloudwatch_metrics") == 5 and used(cfg(), "cloudwatch_alarms") == p.HEARTBEAT_ALARMS
+def test_five_cloudwatch_metrics_and_the_alarms() -> None:
+    assert len(METRICS) == 5 and used(cfg(), "cloudwatch_metrics") == 5
+    assert used(cfg(), "cloudwatch_alarms") == 0  # no remote control: no alarm
+    # the heartbeat and one per dead-letter queue (four hops inside AWS): half the ten free alarms
+    assert used(cfg(remote=REMOTE), "cloudwatch_alarms") == p.HEARTBEAT_ALARMS + 4
+    assert used(cfg(remote=REMOTE, deploy={"chain": "workflow"}), "cloudwatch_alarms") == p.HEARTBEAT_ALARMS + 1
 
 
 @pytest.mark.parametrize("channels", [0, 1, 2])

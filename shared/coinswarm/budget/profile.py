@@ -127,6 +127,6 @@ NOTIFY_WRITES_PER_EVENT: Final = 2  # per channel: the "sent at most once" claim
 NOTIFY_EVENTS_PER_ORDER: Final = 2  # the fill, and at worst one risk refusal notice (one per symbol an hour)
 NOTIFY_EXIT_HISTORY_QUERIES: Final = 2  # an exit's P&L: the projection and the events after it
 NOTIFY_REQUEST_BYTES: Final = 1_500  # one notification's HTTPS request and answer, headers included
-HEARTBEAT_ALARMS: Final = 1  # CloudWatch: no Cycles datapoint for three periods
+HEARTBEAT_ALARMS: Final = 1  # CloudWatch: no Cycles datapoint for three periods (and one per dead-letter queue)
 LOG_METRICS_GCP: Final = 8  # google_logging_metric: Cycles, Fills, Errors, CycleLatency, DataLag, Orders, ...
 MONITORING_POINT_BYTES: Final = 8  # Cloud Monitoring bills a scalar point as 8 bytes

@@ -363,6 +363,7 @@ class _Model:
 
         if remote_deployed(self.s):
             self._remote_function()
+            self._alarms()
         self._notifications_and_metrics(METRICS)
 
     def _remote_function(self) -> None:
@@ -380,6 +381,15 @@ class _Model:
             self.u.add("gcf_ghz_s", seconds * ghz_of(self.d.memory_mb))
             self.u.add("secret_versions", 3.0)
             self.u.add("secret_access", 3.0 * DAYS)  # read at a cold start: at most about once a day
+
+    def _alarms(self) -> None:
+        """The heartbeat (where tick_ingest runs on AWS) and one per dead-letter queue (Terraform's
+        telegram.tf): a queue per hop inside AWS, or the workflow's one."""
+        heartbeat = p.HEARTBEAT_ALARMS if self.tick_cloud == "aws" else 0
+        inside = [t for f, c, t in p.HOPS if self.cloud[f] == "aws" and self.cloud[c] == "aws"]
+        if self.d.chain == "workflow":
+            inside = inside[:1]
+        self.u.add("cloudwatch_alarms", float(heartbeat + len(inside)))
 
     def _notifications_and_metrics(self, metrics: dict[str, str]) -> None:
         notify = self.s.notify
@@ -400,7 +410,6 @@ class _Model:
             self._egress("gcp", events_cycle * channels * self.cycles * p.NOTIFY_REQUEST_BYTES)
         on_aws = any(c == "aws" for c in self.cloud.values())
         self.u.add("cloudwatch_metrics", float(len(metrics)) if on_aws else 0.0)
-        self.u.add("cloudwatch_alarms", float(p.HEARTBEAT_ALARMS) if self.tick_cloud == "aws" else 0.0)
         if any(c == "gcp" for c in self.cloud.values()):
             emissions = 2 * self.n * self.cycles  # ingest's line and placement's, per symbol (worst case)
             points = emissions * p.LOG_METRICS_GCP / 2
