@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, fail, settings_from
-from coinswarm.config.deploy import FUNCTIONS, PUSH_RECEIVER, deployed_name
+from coinswarm.config.deploy import FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK, deployed_name
 from coinswarm.config.settings import Settings
 
 DEFAULT_OUT = "terraform/coinswarm.auto.tfvars.json"
@@ -113,7 +113,7 @@ def tfvars(settings: Settings) -> dict[str, Any]:
 
 def function_names(prefix: str) -> dict[str, str]:
     """The name each function is deployed under (Lambda function and Cloud Function alike)."""
-    return {f: deployed_name(f, prefix) for f in (*FUNCTIONS, PUSH_RECEIVER)}
+    return {f: deployed_name(f, prefix) for f in (*FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK)}
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
