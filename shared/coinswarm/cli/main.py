@@ -32,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_parser(sub)
     agent.add_parser(sub)
     remote.add_parsers(sub)
+    remote.add_url_to_controls(sub)  # after the controls it extends
     serve.add_parser(sub)
     return p
 

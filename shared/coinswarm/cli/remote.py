@@ -62,6 +62,46 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     telegram.set_defaults(func=telegram_main)
 
 
+def add_url_to_controls(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`--url` on the owner's controls registered before this (`pause`, `resume`, `flatten`, `kill-switch`):
+    with it, the control goes to the deployed bot at that URL as a signed request (the manual trade endpoint's
+    owner actions), not to the local state file. Without --url they work on the state file as before."""
+    for name in ("pause", "resume", "flatten", "kill-switch"):
+        parser = sub.choices.get(name)
+        if parser is None:
+            continue
+        parser.add_argument(
+            "--url", help="a deployed bot's manual trade endpoint: send this control there, signed, instead"
+        )
+        local = parser.get_default("func")
+        parser.set_defaults(func=_remote_or(name, local))
+
+
+def _remote_or(name: str, local: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "url", None):
+            code: int = local(args)
+            return code
+        return send_main(args, control_body(name, args))
+
+    return run
+
+
+def control_body(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The manual trade endpoint's body for an owner's control given on the command line."""
+    if name == "pause":
+        return {"action": "pause", "reason": getattr(args, "reason", "") or ""}
+    if name == "resume":
+        return {"action": "resume"}
+    if name == "kill-switch":
+        if args.action == "status":
+            fail("kill-switch status --url: GET the status page's /status instead (`coinswarm status` reads stores)")
+        return {"action": "kill_switch", "on": args.action == "on", "reason": getattr(args, "reason", "") or ""}
+    if (args.symbol is None) == (not args.all):
+        fail("name one SYMBOL (e.g. BTC-USD) to exit, or give --all to exit every position")
+    return {"action": "flatten", **({"all": True} if args.all else {"symbol": args.symbol.upper()})}
+
+
 def _remote_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", help="the manual trade endpoint (default: remote.url of the configuration)")
     add_config_arg(p)
