@@ -37,6 +37,7 @@ class ExitingBroker(Broker):
     """The paper broker of a one-symbol backtest, with `rules` applied to each bar of `candles` held."""
 
     name = "paper"
+    applies_exit_rules = True  # order placement leaves the rules to this broker (stages.exit_watch)
 
     def __init__(
         self, inner: PaperBroker, candles: Sequence[Candle], rules: ExitRules, *, exit_on_signal: bool = True

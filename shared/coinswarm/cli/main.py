@@ -7,7 +7,21 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, remote, run, serve, status
+from coinswarm.cli import (
+    admin,
+    agent,
+    backtest,
+    budget,
+    check_bias,
+    controls,
+    data,
+    deploy,
+    live,
+    remote,
+    run,
+    serve,
+    status,
+)
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -27,10 +41,12 @@ def parser() -> argparse.ArgumentParser:
     check_bias.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
+    controls.add_parsers(sub)
     budget.add_parser(sub)
     data.add_parser(sub)
     deploy.add_parser(sub)
     agent.add_parser(sub)
+    live.add_parser(sub)
     remote.add_parsers(sub)
     remote.add_url_to_controls(sub)  # after the controls it extends
     serve.add_parser(sub)

@@ -128,8 +128,10 @@ def run_on(
     data = source.settings.model_dump()
     data["store"]["path"] = str(path)
     settings = type(settings).model_validate(data)
+    from coinswarm.adapters.sqlite_store import synchronous_for
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    store = open_sqlite(path)
+    store = open_sqlite(path, synchronous_for(settings.mode))
     local_claims = settings.store.coordination == "default"  # this file holds the cycles' claims
     if local_claims:
         left = store.drop_claims_in_progress()
