@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from chat_services import ChatServices, telegram_update
-from remote_world import CHAT, STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
+from chat_services import ChatServices, telegram_update
 from coinswarm.cli.main import main
 from coinswarm.cli.serve import Served
 from coinswarm.http.json_http import HttpRequest, HttpResponse
@@ -20,6 +19,7 @@ from coinswarm.http.status_server import LocalServer
 from coinswarm.http.telegram_remote import TELEGRAM_PATH, RemoteRouter, remote_router
 from coinswarm.http.telegram_webhook import SECRET_HEADER
 from coinswarm.stages.placement import kill_switch_on
+from remote_world import CHAT, STATUS_TOKEN, WEBHOOK_SECRET, World, make_world
 
 SECRET = "manual-trade-secret-0123456789abcdef"
 

@@ -108,7 +108,15 @@ def tfvars(settings: Settings) -> dict[str, Any]:
         "timeout_s": deploy.timeout_s,
         "log_retention_days": deploy.log_retention_days,
         "settings_environment": settings_environment(settings),
+        # telegram_webhook and its alarms (terraform/remote.tf), when a webhook secret or status token is set
+        "remote_control": {"enabled": remote_deployed(settings), "late_periods": settings.remote.late_after_periods},
     }
+
+
+def remote_deployed(settings: Settings) -> bool:
+    from coinswarm.budget.usage import remote_deployed as counted
+
+    return counted(settings)
 
 
 def function_names(prefix: str) -> dict[str, str]:
