@@ -13,6 +13,7 @@ from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
 from coinswarm.http.owner_actions import owner_controls
 from coinswarm.http.replay_cache import manual_trade_authenticator
+from coinswarm.http.telegram_remote import NotifyingControls
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick
 from functions.function_url import FunctionUrlEvent, response
@@ -47,5 +48,5 @@ def manual_trade_endpoint(app: App) -> ManualTradeHandler:
         app.clock,
         manual_trade_authenticator(function.manual_trade_secrets(app), app.clock, app.coordination),
         price_of=stored_close(app.state, app.settings.timeframe_s),
-        controls=owner_controls(app),
+        controls=NotifyingControls(owner_controls(app), app),  # the owner's channels hear of it
     )

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chat_services import ChatServices
+from decisions import buy_decision
 from coinswarm.domain.models import OrderIntent, Side
 from coinswarm.notify.metrics import FIELDS, METRICS, NAMESPACE, line
 from coinswarm.stages.messages import CycleTick
@@ -112,3 +113,24 @@ def test_a_failing_stage_is_counted_and_raises_unchanged(
     with pytest.raises(KeyError):
         world.app.stages.ingest.handle(CycleTick(cycle_id="cycle-1", ts=world.clock.now(), symbols=("NOPE-USD",)))
     assert [x.get("Errors") for x in metric_lines(capsys.readouterr().out)] == [1.0]
+
+
+def test_a_protection_pausing_entries_is_told_once(services: ChatServices) -> None:
+    from coinswarm.stages.placement import set_kill_switch
+    from coinswarm.stages.protection_watch import pauses_key
+
+    world = make_world(services)
+    now = world.clock.now()
+    pause = {"protection": "cooldown", "scope": "BTC-USD", "since_ts": now - 60, "until_ts": now + 3600,
+             "reason": "a stop-loss exit 1 min ago"}  # fmt: skip
+    world.app.state.put(pauses_key(world.app.settings.account), {"pauses": [pause], "ts": now})
+    set_kill_switch(world.app.state, True, reason="test", ts=now)  # every entry is refused from here on
+    price = world.app.state.recent_candles("BTC-USD", 60, 1)[-1].close
+    for n in range(2):  # two cycles' decisions to buy, both refused: the pause is told once
+        decision = buy_decision("BTC-USD", f"cycle-{now + n}", now, intent_id=f"buy-{n}", notional=100.0, price=price)
+        ((_, done),) = world.app.stages.placement.handle(decision)
+        assert done.rejections
+    told = [m.body["text"] for m in services.of("telegram.sendMessage") if m.body["text"].startswith("🛡")]
+    assert told == [
+        "🛡 cooldown paused entries on BTC-USD\na stop-loss exit 1 min ago\nuntil " + told[0].rsplit("until ", 1)[1]
+    ]

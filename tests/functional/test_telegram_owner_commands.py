@@ -132,6 +132,9 @@ def test_the_controls_with_url(served: tuple[World, LocalServer], capsys: pytest
     world.buy("ETH-USD", 300.0)
     assert main(["flatten", "ETH-USD", "--url", server.url]) == 0
     assert world.app.ledger.portfolio().quantity("ETH-USD") == 0
+    told = [t.split("\n") for t in discord_texts(world.services)]
+    assert ["⏸ Entries paused", "from the laptop", "by coinswarm serve"] in told
+    assert ["🧹 Flatten: ETH-USD", "by coinswarm serve"] in told
     capsys.readouterr()
     assert main(["flatten", "--url", server.url]) == 2
     assert "name one SYMBOL" in capsys.readouterr().err

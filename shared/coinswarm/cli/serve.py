@@ -64,8 +64,9 @@ class Served:
         extra: dict[str, Any] = {}
         try:
             from coinswarm.http.owner_actions import owner_controls
+            from coinswarm.http.telegram_remote import NotifyingControls
 
-            extra["controls"] = owner_controls(app)
+            extra["controls"] = NotifyingControls(owner_controls(app), app, who="coinswarm serve")
         except ImportError:  # pragma: no cover - before the owner's controls exist
             pass
         return ManualTradeHandler(

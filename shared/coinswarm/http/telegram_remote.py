@@ -34,8 +34,6 @@ def owner_act(app: Any, run_cycle: Callable[[], dict[str, Any]]) -> Act:
     authenticated by Telegram's secret token and the allowed chats, not by the manual trade signature)."""
 
     def act(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        from coinswarm.notify.events import flatten_event, switch_event
-
         if body["action"] == "run_cycle":
             return 202, {"action": "run_cycle", "result": run_cycle()}
         from coinswarm.http.owner_actions import owner_controls
@@ -44,21 +42,7 @@ def owner_act(app: Any, run_cycle: Callable[[], dict[str, Any]]) -> Act:
             command = _owner_request().validate_python(body)
         except ValueError as exc:  # a ValidationError: a symbol Telegram's user mistyped, ...
             return 422, {"error": "invalid_request", "detail": str(exc).splitlines()[-1][:200]}
-        reply = owner_controls(app).handle(command)
-        if reply.status < 400:
-            now = app.clock.now()
-            action = body["action"]
-            if action in ("pause", "resume"):
-                event = switch_event(
-                    "pause", on=action == "pause", reason=body.get("reason", ""), ts=now, who="Telegram"
-                )
-            elif action == "kill_switch":
-                event = switch_event(
-                    "kill_switch", on=bool(body["on"]), reason=body.get("reason", ""), ts=now, who="Telegram"
-                )
-            else:
-                event = flatten_event([f["symbol"] for f in reply.body.get("flattened", [])], ts=now, who="Telegram")
-            notifier(app).notify(event)
+        reply = NotifyingControls(owner_controls(app), app, who="Telegram").handle(command)
         return reply.status, dict(reply.body)
 
     return act
@@ -73,6 +57,37 @@ def _owner_request() -> Any:
     return TypeAdapter(
         Annotated[PauseRequest | ResumeRequest | KillSwitchRequest | FlattenRequest, Field(discriminator="action")]
     )
+
+
+def NotifyingControls(controls: Any, app: Any, who: str = "the manual trade endpoint") -> Any:
+    """The owner's controls (coinswarm.http.owner_actions.OwnerControls, the same fields) that also tell the
+    owner's channels what was done: the manual trade endpoint's pause, resume, kill switch and flatten
+    (`--url`), Telegram's commands, `coinswarm serve`'s."""
+    from coinswarm.http.owner_actions import OwnerControls
+
+    class Notifying(OwnerControls):
+        def handle(self, command: Any) -> Any:
+            reply = super().handle(command)
+            if reply.status < 400:
+                event = control_event(command.model_dump(), dict(reply.body), app.clock.now(), who)
+                if event is not None:
+                    notifier(app).notify(event)
+            return reply
+
+    return Notifying(controls.state_of, controls.placement_of, controls.record, controls.price_of, controls.clock)
+
+
+def control_event(body: dict[str, Any], answer: dict[str, Any], now: int, who: str) -> Any:
+    from coinswarm.notify.events import flatten_event, switch_event
+
+    action = body.get("action")
+    if action in ("pause", "resume"):
+        return switch_event("pause", on=action == "pause", reason=body.get("reason", ""), ts=now, who=who)
+    if action == "kill_switch":
+        return switch_event("kill_switch", on=bool(body.get("on")), reason=body.get("reason", ""), ts=now, who=who)
+    if action == "flatten":
+        return flatten_event([f["symbol"] for f in answer.get("flattened", [])], ts=now, who=who)
+    return None
 
 
 def notifier(app: Any) -> Any:

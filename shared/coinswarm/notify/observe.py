@@ -23,7 +23,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from coinswarm.notify.events import Event, breaker_event, daily_summary_event, fill_event, refusal_event
+from coinswarm.notify.events import (
+    Event,
+    breaker_event,
+    daily_summary_event,
+    fill_event,
+    protection_event,
+    refusal_event,
+)
 from coinswarm.notify.metrics import MetricsLog
 
 logger = logging.getLogger(__name__)
@@ -129,7 +136,21 @@ class StageObserver:
                 pnl = fill.quantity * (fill.price - held.avg_cost) - fill.fee
             out.append(fill_event(fill, pnl=pnl))
         out.extend(refusal_event(r, every_s=notify.refusal_every_s) for r in rejections)
+        if rejections:  # an entry a protection paused is refused: the pauses in force, as placement stored them
+            out.extend(self.protection_events())
         return out
+
+    def protection_events(self) -> list[Event]:
+        try:
+            from coinswarm.stages.protection_watch import stored_pauses
+        except ImportError:  # pragma: no cover - a build without the protections
+            return []
+        now = self.app.clock.now()
+        return [
+            protection_event(p.protection, symbol=p.scope, until_ts=p.until_ts, reason=p.reason, ts=now)
+            for p in stored_pauses(self.app.state, self.app.settings.account)
+            if p.until_ts > now
+        ]
 
 
 def _watch(stage: Any, after: Callable[[Any, list[tuple[str, Any]]], None], metrics: MetricsLog) -> Any:
