@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from chat_services import ChatServices
-from decisions import buy_decision
 from coinswarm.domain.models import OrderIntent, Side
 from coinswarm.notify.metrics import FIELDS, METRICS, NAMESPACE, line
 from coinswarm.stages.messages import CycleTick
+from decisions import buy_decision
 from remote_world import make_world
 
 
