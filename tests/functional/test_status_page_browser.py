@@ -89,9 +89,13 @@ def test_the_status_json(served: tuple[World, LocalServer]) -> None:
     doc = reply.json()
     portfolio = world.app.ledger.portfolio()
     assert doc["cash"] == pytest.approx(portfolio.cash) and doc["fills"] == portfolio.fills == 2
-    stop_pct = world.app.settings.exits.stop_loss_pct or 0
-    for p in doc["positions"]:
-        assert p["stop"] == pytest.approx(p["avg_cost"] * (1 - stop_pct / 100))
+    from coinswarm.stages.exit_watch import stored_exit_state
+
+    for p in doc["positions"]:  # the stop the cycle keeps for the position (its exit tracker)
+        tracked = stored_exit_state(world.app.state, world.app.settings.account, p["symbol"])
+        assert tracked is not None and p["stop"] == pytest.approx(tracked["tracker"]["stop"])
+        assert p["stop"] < p["avg_cost"]
+    assert doc["protections"] == []
     assert doc["kill_switch"] == {"on": False} and doc["paused"] == {"on": False}
     assert doc["last_cycle"]["ts"] is not None and doc["last_cycle"]["late"] is False
     assert {"equity_history", "pending_orders", "circuit_breakers", "decisions"} <= set(doc)

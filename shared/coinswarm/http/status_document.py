@@ -2,9 +2,10 @@
 
 Read only, from the stores a deployment already has (no write, so no cost per cycle): the account folded
 from the ledger (equity history: the equity after each ledger event, valued at the last price each
-symbol traded at, then now at the newest stored closes), positions with their stop, the newest
-decisions with every vote, pending orders, the owner's pause, the kill switch, the venues' circuit
-breakers, and the last cycle (the newest decision's time) with how late it is."""
+symbol traded at, then now at the newest stored closes), positions with their stop (the one the cycle keeps,
+coinswarm.stages.exit_watch, else the configured stop-loss from the average cost), the newest decisions
+with every vote, pending orders, the owner's pause, the protections' pauses, the kill switch, the venues'
+circuit breakers, and the last cycle (the newest decision's time) with how late it is."""
 
 from __future__ import annotations
 
@@ -80,6 +81,30 @@ def last_fills(events: list[Any], n: int = 10) -> list[dict[str, Any]]:
     ]
 
 
+def _exit_state(state: Any, account: str, symbol: str) -> dict[str, Any] | None:
+    """The stop the cycle keeps for the position (coinswarm.stages.exit_watch), when it keeps one."""
+    try:
+        from coinswarm.stages.exit_watch import stored_exit_state
+    except ImportError:  # pragma: no cover - a build without the cycle's exits
+        return None
+    doc = stored_exit_state(state, account, symbol)
+    tracker = doc.get("tracker") if doc else None
+    return dict(tracker) if isinstance(tracker, dict) else None
+
+
+def _protections(state: Any, account: str, now: int) -> list[dict[str, Any]]:
+    """The protections' pauses in force, as order placement last stored them."""
+    try:
+        from coinswarm.stages.protection_watch import stored_pauses
+    except ImportError:  # pragma: no cover
+        return []
+    return [
+        {"protection": p.protection, "scope": p.scope, "until_ts": p.until_ts, "reason": p.reason}
+        for p in stored_pauses(state, account)
+        if p.until_ts > now
+    ]
+
+
 def status_document(settings: Any, state: Any, history: Any, *, now: int, decisions: int = 10) -> dict[str, Any]:
     tf = settings.timeframe_s
     events = history.read(settings.ledger_stream)
@@ -93,6 +118,8 @@ def status_document(settings: Any, state: Any, history: Any, *, now: int, decisi
         if pos.quantity <= 0:
             continue
         mark = marks.get(pos.symbol)
+        tracked = _exit_state(state, settings.account, pos.symbol)
+        stop = tracked.get("stop") if tracked else (pos.avg_cost * (1 - stop_pct / 100) if stop_pct else None)
         positions.append(
             {
                 "symbol": pos.symbol,
@@ -100,7 +127,8 @@ def status_document(settings: Any, state: Any, history: Any, *, now: int, decisi
                 "avg_cost": pos.avg_cost,
                 "mark": mark,
                 "unrealized_pnl": pos.quantity * ((mark if mark is not None else pos.avg_cost) - pos.avg_cost),
-                "stop": pos.avg_cost * (1 - stop_pct / 100) if stop_pct else None,
+                "stop": stop,
+                "trailing": bool(tracked.get("trailing")) if tracked else False,
             }
         )
     recent = history.recent_decisions(decisions)
@@ -141,6 +169,7 @@ def status_document(settings: Any, state: Any, history: Any, *, now: int, decisi
             for d in recent
         ],
         "paused": dict(pause.value) if pause else {"on": False},
+        "protections": _protections(state, settings.account, now),
         "kill_switch": dict(kill.value) if kill else {"on": False},
         "circuit_breakers": breakers,
         "last_cycle": {

@@ -85,6 +85,8 @@ class Commands:
             lines.append("no open positions")
         for b in s["circuit_breakers"]:
             lines.append(f"⚡ {b.get('describe', 'breaker')}")
+        for p in s.get("protections", []):
+            lines.append(f"🛡 {p['protection']} pauses entries on {p['scope']}: {p['reason']}")
         lines.append(f"last cycle {_when(lc['ts'])}")
         return "\n".join(lines)
 
