@@ -13,7 +13,6 @@ from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
 from coinswarm.http.owner_actions import owner_controls
 from coinswarm.http.replay_cache import manual_trade_authenticator
-from coinswarm.http.telegram_remote import NotifyingControls
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick
 from functions.function_url import FunctionUrlEvent, response
@@ -37,6 +36,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def manual_trade_endpoint(app: App) -> ManualTradeHandler:
+    from coinswarm.http.telegram_remote import NotifyingControls  # on the first request, not at import
+
     def run_cycle() -> dict[str, Any]:
         tick = cycle_tick(app, app.clock.now())
         published = function.run(tick, lambda the_app: the_app.stages.ingest.handle)
