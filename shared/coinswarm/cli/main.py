@@ -16,11 +16,13 @@ from coinswarm.cli import (
     controls,
     data,
     deploy,
+    episodes,
     live,
     remote,
     run,
     serve,
     status,
+    train,
 )
 from coinswarm.cli.common import CliError
 
@@ -47,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_parser(sub)
     agent.add_parser(sub)
     live.add_parser(sub)
+    train.add_parser(sub)
+    episodes.add_parser(sub)
     remote.add_parsers(sub)
     remote.add_url_to_controls(sub)  # after the controls it extends
     serve.add_parser(sub)

@@ -402,10 +402,12 @@ def _ingest(app: App) -> IngestStage:
 
 
 def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
+    from coinswarm.learning.loading import use_state_store
     from coinswarm.stages.agent_memory import StoredAgentMemory
     from coinswarm.stages.scoring import ScoringStage
 
     settings = app.settings
+    use_state_store(app.state)  # where a learned agent's `model = "state:KEY"` is read from
     return ScoringStage(
         agent_memory or StoredAgentMemory(app.state),
         memory_factory(settings),
@@ -481,6 +483,7 @@ def _exit_watch(app: App) -> ExitWatch | None:
 
 
 def _logging(app: App) -> TradeLoggingStage:
+    from coinswarm.learning.live_episodes import EpisodeKeeper
     from coinswarm.stages.trade_logging import TradeLoggingStage
 
-    return TradeLoggingStage(app.ledger)
+    return TradeLoggingStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))
