@@ -49,6 +49,7 @@ ENTRY_POINTS: dict[str, tuple[str, ...]] = {
     "trade_logging": SDKS + BATCH,
     "manual_trade": SDKS,
     "push_receiver": SDKS,
+    "telegram_webhook": SDKS,
 }
 RUNS = 5
 TARGET_RATIO = 1.25
@@ -56,27 +57,28 @@ WHOLE = "order_placement"  # the heaviest entry point: its whole import with and
 WHOLE_PER_RUN = 3  # a difference of a tenth needs more samples than a ratio does
 
 
-def measure(runs: int = RUNS) -> tuple[list[ColdStart], dict[str, list[Sample]]]:
+def measure(runs: int = RUNS, only: list[str] | None = None) -> tuple[list[ColdStart], dict[str, list[Sample]]]:
     """Every run, for each entry point: its SDKs' import and then its own on top (`paired`), then its
     import and first call; and WHOLE's whole import as Lambda loads it ("paused") and with the
     collector running throughout ("running", `whole_import`)."""
-    sdk: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
-    entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
-    first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
+    points = {name: sdks for name, sdks in ENTRY_POINTS.items() if not only or name in only}
+    sdk: dict[str, list[Sample]] = {name: [] for name in points}
+    entry: dict[str, list[Sample]] = {name: [] for name in points}
+    first: dict[str, list[Sample]] = {name: [] for name in points}
     whole: dict[str, list[Sample]] = {"paused": [], "running": []}
     compile_project()  # both sides from bytecode (see benchmarks.import_timing)
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
         for _ in range(runs):
-            for name, modules in ENTRY_POINTS.items():
+            for name, modules in points.items():
                 alone, got = paired(modules, f"functions.{name}.aws", "aws")
                 sdk[name].append(alone)
                 entry[name].append(got)
                 first[name].append(first_call.run_probe("aws", name, bodies, request, scratch))
-            for _ in range(WHOLE_PER_RUN):  # alternated, so that a busy moment hits both alike
+            for _ in range(WHOLE_PER_RUN if not only else 0):  # alternated, so that a busy moment hits both alike
                 whole["paused"].append(whole_import(f"functions.{WHOLE}.aws", "aws"))
                 whole["running"].append(whole_import(f"functions.{WHOLE}.aws", None))
-    results = [ColdStart.of(name, sdks, sdk[name], entry[name], first[name]) for name, sdks in ENTRY_POINTS.items()]
+    results = [ColdStart.of(name, sdks, sdk[name], entry[name], first[name]) for name, sdks in points.items()]
     return results, whole
 
 
@@ -95,7 +97,7 @@ def report(results: list[ColdStart], whole: dict[str, list[Sample]] | None = Non
             f"{statistics.median(r.first_ms):>10.0f}{statistics.median(r.first_cpu_ms):>6.0f}  {extra}"
         )
     print(f"{'':11}first ms: import + first invocation offline (benchmarks.first_call), wall clock and CPU")
-    if whole:
+    if whole and whole["paused"]:
         paused, running = (statistics.median(w for w, _ in whole[k]) for k in ("paused", "running"))
         cpus = [statistics.median(c for _, c in whole[k]) for k in ("paused", "running")]
         print(
@@ -114,10 +116,11 @@ def report(results: list[ColdStart], whole: dict[str, list[Sample]] | None = Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh interpreters per figure (default {RUNS})")
+    parser.add_argument("--only", choices=list(ENTRY_POINTS), action="append", help="only this entry point")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    report(*measure(args.runs))
+    report(*measure(args.runs, args.only))
     return 0
 
 

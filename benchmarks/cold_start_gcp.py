@@ -38,22 +38,23 @@ RUNS = 5
 TARGET_RATIO = 1.25
 
 
-def measure(runs: int = RUNS) -> list[ColdStart]:
-    """Every run, for each entry point: the SDKs' import and then its own on top (`paired`, so a busy
-    moment hits both alike), then its import and first call."""
-    sdk: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
-    entry: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
-    first: dict[str, list[Sample]] = {name: [] for name in ENTRY_POINTS}
+def measure(runs: int = RUNS, only: list[str] | None = None) -> list[ColdStart]:
+    """Every run, for each entry point (or those `only` names): the SDKs' import and then its own on top
+    (`paired`, so a busy moment hits both alike), then its import and first call."""
+    points = [name for name in ENTRY_POINTS if not only or name in only]
+    sdk: dict[str, list[Sample]] = {name: [] for name in points}
+    entry: dict[str, list[Sample]] = {name: [] for name in points}
+    first: dict[str, list[Sample]] = {name: [] for name in points}
     compile_project()  # both sides from bytecode (see benchmarks.import_timing)
     bodies, request = first_call.sample_bodies(), first_call.signed_trade()
     with first_call.scratch_dir() as scratch:
         for _ in range(runs):
-            for name in ENTRY_POINTS:
+            for name in points:
                 alone, got = paired(SDKS, f"functions.{name}.gcp", "gcp")
                 sdk[name].append(alone)
                 entry[name].append(got)
                 first[name].append(first_call.run_probe("gcp", name, bodies, request, scratch))
-    return [ColdStart.of(name, SDKS, sdk[name], entry[name], first[name]) for name in ENTRY_POINTS]
+    return [ColdStart.of(name, SDKS, sdk[name], entry[name], first[name]) for name in points]
 
 
 def report(results: list[ColdStart]) -> bool:
@@ -82,10 +83,11 @@ def report(results: list[ColdStart]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cold_start_gcp", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh interpreters per figure (default {RUNS})")
+    parser.add_argument("--only", choices=list(ENTRY_POINTS), action="append", help="only this entry point")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    report(measure(args.runs))
+    report(measure(args.runs, args.only))
     return 0
 
 

@@ -126,7 +126,42 @@ def _stage(name: str, bodies: dict[str, str], app: str) -> list[str]:
     ]
 
 
+TELEGRAM_ENV = {
+    "COINSWARM_REMOTE__TELEGRAM_WEBHOOK_SECRET": "benchmark-webhook-secret",
+    "COINSWARM_REMOTE__TELEGRAM_CHAT_IDS": "[1]",
+    "COINSWARM_REMOTE__STATUS_TOKEN": SECRET,
+}
+TELEGRAM_UPDATE = {
+    "update_id": 1,
+    "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "/status"},
+}
+
+
+def _telegram() -> list[str]:
+    """The telegram webhook's first update: /status, answered from the stores in the webhook's response."""
+    return [
+        "import os",
+        f"os.environ.update({TELEGRAM_ENV!r})",
+        "from coinswarm.http.json_http import HttpRequest",
+        f"body = {json.dumps(TELEGRAM_UPDATE).encode()!r}",
+        "headers = {'X-Telegram-Bot-Api-Secret-Token': 'benchmark-webhook-secret'}",
+    ]
+
+
 def _aws(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str]:
+    if name == "telegram_webhook":
+        event = {
+            "rawPath": "/telegram",
+            "headers": {"x-telegram-bot-api-secret-token": "benchmark-webhook-secret"},
+            "body": json.dumps(TELEGRAM_UPDATE),
+            "isBase64Encoded": False,
+            "requestContext": {"http": {"method": "POST"}, "requestId": "bench"},
+        }
+        return [
+            *_telegram(),
+            f"reply = entry.handler({event!r}, None)",
+            "assert reply['statusCode'] == 200 and 'sendMessage' in reply['body'], reply",
+        ]
     if name == "push_receiver":
         return _push("entry.function.built(entry.push_receiver)", signed_push(bodies))
     if name == "manual_trade":
@@ -153,6 +188,12 @@ def _aws(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str
 
 
 def _gcp(name: str, bodies: dict[str, str], request: dict[str, Any]) -> list[str]:
+    if name == "telegram_webhook":
+        return [
+            *_telegram(),
+            "reply = entry.router().handle(HttpRequest('POST', '/telegram', headers, body))",
+            "assert reply.status == 200 and reply.body.get('method') == 'sendMessage', reply",
+        ]
     lines = ["from functions import gcp_common", "rt = gcp_common.runtime()", "app = rt.app"]
     if name == "push_receiver":
         return [*lines, *_push("entry.receiver()", signed_push(bodies))]

@@ -484,6 +484,7 @@ def manual_trade_handler() -> Any:
                 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
                 from coinswarm.http.owner_actions import owner_controls
                 from coinswarm.http.replay_cache import manual_trade_authenticator
+                from coinswarm.http.telegram_remote import NotifyingControls
 
                 secrets = manual_trade_secrets(rt.settings)
                 rt.redact(*secrets)
@@ -494,7 +495,7 @@ def manual_trade_handler() -> Any:
                     clock=app.clock,
                     auth=manual_trade_authenticator(secrets, app.clock, app.coordination),
                     price_of=stored_close(app.state, app.settings.timeframe_s),
-                    controls=owner_controls(app),
+                    controls=NotifyingControls(owner_controls(app), app),  # the owner's channels hear of it
                 )
     return _manual
 

@@ -44,6 +44,9 @@ module "aws" {
   # What AWS hands to a stage on Google Cloud goes to its push receiver, whose address is known in advance.
   push_urls = local.on_gcp ? { for topic in module.gcp[0].received_topics : topic => module.gcp[0].push_receiver_url } : {}
   tags      = var.tags
+  # The remote control beside manual_trade (remote.tf).
+  remote_control = merge(var.remote_control, { enabled = var.remote_control.enabled && local.remote_cloud == "aws" })
+  remote_secrets = var.remote_secrets
 }
 
 module "gcp" {
@@ -68,6 +71,9 @@ module "gcp" {
   labels    = var.tags
 
   create_firestore_database = var.gcp_create_firestore_database
+  # The remote control beside manual_trade (remote.tf).
+  remote_control = { enabled = var.remote_control.enabled && local.remote_cloud == "gcp" }
+  remote_secrets = var.remote_secrets
 }
 
 module "azure" {

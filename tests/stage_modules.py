@@ -20,6 +20,7 @@ STAGE_OF_FUNCTION: dict[str, str | None] = {
     "trade_logging": "logging",
     "manual_trade": "placement",  # a trade is placed through the placement stage
     "push_receiver": None,  # builds a stage only when a push for it arrives
+    "telegram_webhook": None,  # reads the stores; builds a stage only for /cycle or /flatten
 }
 
 EVERY_STAGE_MODULE = tuple(sorted(m for modules in STAGE_MODULES.values() for m in modules))

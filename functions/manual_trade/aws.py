@@ -36,6 +36,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def manual_trade_endpoint(app: App) -> ManualTradeHandler:
+    from coinswarm.http.telegram_remote import NotifyingControls  # on the first request, not at import
+
     def run_cycle() -> dict[str, Any]:
         tick = cycle_tick(app, app.clock.now())
         published = function.run(tick, lambda the_app: the_app.stages.ingest.handle)
@@ -47,5 +49,5 @@ def manual_trade_endpoint(app: App) -> ManualTradeHandler:
         app.clock,
         manual_trade_authenticator(function.manual_trade_secrets(app), app.clock, app.coordination),
         price_of=stored_close(app.state, app.settings.timeframe_s),
-        controls=owner_controls(app),
+        controls=NotifyingControls(owner_controls(app), app),  # the owner's channels hear of it
     )

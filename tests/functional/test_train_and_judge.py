@@ -13,6 +13,9 @@ from coinswarm.learning.artifact import read
 from coinswarm.marketdata.candle_files import CandleFile, load_candles
 from coinswarm.research.judge_learned import VARIANTS, groups, judge, table
 
+# scikit-learn's thread pool asks lscpu for the cores when it first loads: a process (tests/tiers.py)
+pytestmark = pytest.mark.subprocess
+
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 ETH = DATA / "ETH_BTC-5m.csv.gz"
 

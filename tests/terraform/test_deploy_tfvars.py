@@ -89,7 +89,7 @@ def test_a_retention_cloudwatch_does_not_offer_is_refused_with_the_choices(
 def test_function_names_are_the_codes_deployed_names_with_the_configured_prefix(tmp_path: Path) -> None:
     """One naming rule: what Terraform names each function is what packaging and an invoking function use."""
     names = _write(tmp_path, '[aws]\ntable_prefix = "bot2"\n')["function_names"]
-    assert names == {f: deployed_name(f, "bot2") for f in (*FUNCTIONS, "push_receiver")}
+    assert names == {f: deployed_name(f, "bot2") for f in (*FUNCTIONS, "push_receiver", "telegram_webhook")}
     assert names["tick_ingest"] == "bot2-tick-ingest" and not [n for n in names.values() if "_" in n]
 
 

@@ -19,6 +19,9 @@ from coinswarm.marketdata.candle_files import load_candles
 from coinswarm.research.bias import check_bias
 from coinswarm.research.folds import walk_forward
 
+# scikit-learn's thread pool asks lscpu for the cores when it first loads: a process (tests/tiers.py)
+pytestmark = pytest.mark.subprocess
+
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FAST = {"max_iter": 25}  # fewer trees: the tests need a real model, not a good one
 TRAIN_BARS = 3_000
@@ -51,7 +54,6 @@ def test_features_warm_up_then_survive_a_json_round_trip_bit_for_bit(candles: li
     assert [resumed.update(c) for c in candles[250:400]] == rows[250:400]
 
 
-@pytest.mark.subprocess  # scikit-learn's thread pool asks lscpu for the cores
 def test_the_exported_forest_predicts_what_scikit_learn_predicts_bit_for_bit(candles: list) -> None:
     data = samples(candles, 12, 60.0)
     model = _fit(data[:TRAIN_BARS], FAST)

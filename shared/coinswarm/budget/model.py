@@ -182,11 +182,13 @@ def traps(settings: Settings, usage: Usage) -> list[Trap]:
                 'capacity only (deploy.dynamodb_billing = "provisioned")',
             )
         )
-    if d.custom_metrics > 10:
+    metrics = usage.month.get("cloudwatch_metrics", float(d.custom_metrics))
+    if metrics > 10:
         found.append(
             Trap(
                 "cloudwatch_metrics",
-                f"{d.custom_metrics} custom CloudWatch metrics: 10 are free, each one more is billed every month",
+                f"{metrics:.0f} custom CloudWatch metrics (deploy.custom_metrics {d.custom_metrics} and Coinswarm's "
+                "own): 10 are free, each one more is billed every month",
             )
         )
     warm = {f: n for f, n in d.min_instances.items() if n > 0}

@@ -121,3 +121,14 @@ GCF_GHZ_BY_MB: Final[tuple[tuple[int, float], ...]] = (
     (16384, 4.8),
 )
 GCF_BILLING_STEP_MS: Final = 100  # Cloud Functions rounds each invocation up to the next 100 ms
+
+# -- the owner's remote control (functions/telegram_webhook, coinswarm.notify) ----------------------------
+REMOTE_CALLS_PER_DAY: Final = 300  # Telegram commands, the status page's refresh each minute (2 h a day open)
+REMOTE_DURATION_MS: Final = 1000  # usually a cold start: a call now and then (as manual_trade)
+NOTIFY_WRITES_PER_EVENT: Final = 2  # per channel: the "sent at most once" claim (begin) and its completion
+NOTIFY_EVENTS_PER_ORDER: Final = 2  # the fill, and at worst one risk refusal notice (one per symbol an hour)
+NOTIFY_EXIT_HISTORY_QUERIES: Final = 2  # an exit's P&L: the projection and the events after it
+NOTIFY_REQUEST_BYTES: Final = 1_500  # one notification's HTTPS request and answer, headers included
+HEARTBEAT_ALARMS: Final = 1  # CloudWatch: no Cycles datapoint for three periods (and one per dead-letter queue)
+LOG_METRICS_GCP: Final = 8  # google_logging_metric: Cycles, Fills, Errors, CycleLatency, DataLag, Orders, ...
+MONITORING_POINT_BYTES: Final = 8  # Cloud Monitoring bills a scalar point as 8 bytes

@@ -118,6 +118,15 @@ QUOTAS: tuple[Quota, ...] = (
         "https://aws.amazon.com/cloudwatch/pricing/",
     ),
     Quota(
+        "cloudwatch_alarms",
+        "CloudWatch alarms (standard resolution)",
+        "aws",
+        "alarms",
+        10,
+        "count",
+        "https://aws.amazon.com/cloudwatch/pricing/",
+    ),
+    Quota(
         "ssm_parameters",
         "SSM standard parameters",
         "aws",
@@ -191,6 +200,15 @@ QUOTAS: tuple[Quota, ...] = (
         10_000,
         "month",
         "https://cloud.google.com/secret-manager/pricing",
+    ),
+    Quota(
+        "monitoring_ingest",
+        "Cloud Monitoring chargeable metric data (log-based metrics)",
+        "gcp",
+        "MiB",
+        150,
+        "month",
+        "https://cloud.google.com/stackdriver/pricing",
     ),
     Quota(
         "cosmos_throughput",

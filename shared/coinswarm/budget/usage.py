@@ -72,6 +72,13 @@ def billed_s(duration_ms: int, cloud: str) -> float:
     return duration_ms / 1000
 
 
+def remote_deployed(settings: Settings) -> bool:
+    """Whether the deployment has the telegram_webhook function: a Telegram webhook secret or a status token
+    is configured (Terraform creates it only then)."""
+    remote = settings.remote
+    return remote.telegram_webhook_secret is not None or remote.status_token is not None
+
+
 def project_usage(settings: Settings) -> Usage:
     return _Model(settings).run()
 
@@ -108,6 +115,7 @@ class _Model:
         self._state()
         self._history()
         self._logs_and_secrets()
+        self._remote()
         self._always_warm()
         return self.u
 
@@ -345,6 +353,67 @@ class _Model:
             self.u.add("secret_access", self.d.manual_calls_per_day * DAYS)
         if self.tick_cloud == "gcp":
             self._egress("gcp", 2 * self.n * self.cycles * p.REQUEST_OVERHEAD_BYTES)  # candles + quotes requests
+
+    # -- the owner's remote control ---------------------------------------------------------------------------
+    def _remote(self) -> None:
+        """telegram_webhook beside manual_trade (its calls, compute, secrets: deployed only when the remote
+        control is configured, `remote_deployed`), the notifications (their claims in the coordination store,
+        their requests), the metric lines and the heartbeat alarm."""
+        from coinswarm.notify.metrics import METRICS
+
+        if remote_deployed(self.s):
+            self._remote_function()
+            self._alarms()
+        self._notifications_and_metrics(METRICS)
+
+    def _remote_function(self) -> None:
+        cloud = self.cloud["manual_trade"]
+        calls = float(p.REMOTE_CALLS_PER_DAY * DAYS)
+        self.u.invocations["telegram_webhook"] = calls
+        self.u.add("lambda_requests" if cloud == "aws" else "gcf_invocations", calls)
+        seconds = calls * billed_s(p.REMOTE_DURATION_MS, cloud)
+        gb = self.d.memory_mb / 1024
+        if cloud == "aws":
+            self.u.add("lambda_compute", seconds * gb)
+            self.u.add("ssm_parameters", 3.0)  # the bot token, the webhook's secret token, the status token
+        else:
+            self.u.add("gcf_gb_s", seconds * gb)
+            self.u.add("gcf_ghz_s", seconds * ghz_of(self.d.memory_mb))
+            self.u.add("secret_versions", 3.0)
+            self.u.add("secret_access", 3.0 * DAYS)  # read at a cold start: at most about once a day
+
+    def _alarms(self) -> None:
+        """The heartbeat (where tick_ingest runs on AWS) and one per dead-letter queue (Terraform's
+        telegram.tf): a queue per hop inside AWS, or the workflow's one."""
+        heartbeat = p.HEARTBEAT_ALARMS if self.tick_cloud == "aws" else 0
+        inside = [t for f, c, t in p.HOPS if self.cloud[f] == "aws" and self.cloud[c] == "aws"]
+        if self.d.chain == "workflow":
+            inside = inside[:1]
+        self.u.add("cloudwatch_alarms", float(heartbeat + len(inside)))
+
+    def _notifications_and_metrics(self, metrics: dict[str, str]) -> None:
+        notify = self.s.notify
+        channels = len([c for c in (notify.discord_webhook_url, notify.slack_webhook_url, notify.webhook_url) if c])
+        channels += notify.telegram_bot_token is not None
+        events_cycle = self.orders_cycle * p.NOTIFY_EVENTS_PER_ORDER
+        writes = events_cycle * channels * p.NOTIFY_WRITES_PER_EVENT
+        self.u.per_cycle["notify_writes"] = writes
+        if "dynamodb_wcu" in self.u.per_cycle:
+            self.u.per_cycle["dynamodb_wcu"] += writes  # a claim is a small item: 1 WCU each
+        if self.coord_store == "firestore":
+            self.u.add("firestore_writes", writes * self.cycles_day)
+            self.u.add("firestore_reads", writes * self.cycles_day)  # the conditional put reads first
+        exit_ru = self.orders_cycle * p.NOTIFY_EXIT_HISTORY_QUERIES * p.COSMOS_RU_PER_QUERY if channels else 0.0
+        self.u.per_cycle["cosmos_ru"] = self.u.per_cycle.get("cosmos_ru", 0.0) + exit_ru
+        self.u.cosmos_peak_ru_s += exit_ru
+        if self.cloud["order_placement"] == "gcp":
+            self._egress("gcp", events_cycle * channels * self.cycles * p.NOTIFY_REQUEST_BYTES)
+        on_aws = any(c == "aws" for c in self.cloud.values())
+        self.u.add("cloudwatch_metrics", float(len(metrics)) if on_aws else 0.0)
+        if any(c == "gcp" for c in self.cloud.values()):
+            emissions = 2 * self.n * self.cycles  # ingest's line and placement's, per symbol (worst case)
+            points = emissions * p.LOG_METRICS_GCP / 2
+            self.u.add("monitoring_ingest", points * p.MONITORING_POINT_BYTES / 2**20)
 
     def _always_warm(self) -> None:
         gb = self.d.memory_mb / 1024

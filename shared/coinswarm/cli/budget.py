@@ -84,6 +84,8 @@ def main(args: argparse.Namespace) -> int:
 def print_table(settings: Settings, budget: Budget, *, everything: bool = False) -> None:
     d = settings.deploy
     placed = ", ".join(f"{cloud}: {len(d.on(cloud))}" for cloud in ("aws", "gcp") if d.on(cloud))
+    if "telegram_webhook" in budget.usage.invocations:
+        placed += f" + telegram_webhook ({d.placement.get('manual_trade', 'aws')})"
     print(
         f"Coinswarm budget · {len(settings.symbols)} symbols {cadence_text(settings)} · {settings.wiring} wiring · "
         f"chain {d.chain} · functions {placed} · {d.memory_mb} MB · a month = 30 days"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, fail, settings_from
-from coinswarm.config.deploy import FUNCTIONS, PUSH_RECEIVER, deployed_name
+from coinswarm.config.deploy import FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK, deployed_name
 from coinswarm.config.settings import Settings
 
 DEFAULT_OUT = "terraform/coinswarm.auto.tfvars.json"
@@ -35,7 +35,20 @@ CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
 )
 # Sections and fields the Terraform sets itself, or that must not travel in an environment variable.
 NOT_IN_ENVIRONMENT = frozenset({"mode", "live", "store", "aws", "azure", "gcp", "deploy"})
-SECRET_FIELDS = frozenset({"api_key", "api_secret", "cosmos_key"})
+SECRET_FIELDS = frozenset(
+    {
+        "api_key",
+        "api_secret",
+        "cosmos_key",
+        # the remote control's ([notify], [remote]): SSM / Secret Manager, like the others
+        "telegram_bot_token",
+        "discord_webhook_url",
+        "slack_webhook_url",
+        "webhook_url",
+        "telegram_webhook_secret",
+        "status_token",
+    }
+)
 ENV_PREFIX = "COINSWARM_"
 
 
@@ -95,12 +108,20 @@ def tfvars(settings: Settings) -> dict[str, Any]:
         "timeout_s": deploy.timeout_s,
         "log_retention_days": deploy.log_retention_days,
         "settings_environment": settings_environment(settings),
+        # telegram_webhook and its alarms (terraform/remote.tf), when a webhook secret or status token is set
+        "remote_control": {"enabled": remote_deployed(settings), "late_periods": settings.remote.late_after_periods},
     }
+
+
+def remote_deployed(settings: Settings) -> bool:
+    from coinswarm.budget.usage import remote_deployed as counted
+
+    return counted(settings)
 
 
 def function_names(prefix: str) -> dict[str, str]:
     """The name each function is deployed under (Lambda function and Cloud Function alike)."""
-    return {f: deployed_name(f, prefix) for f in (*FUNCTIONS, PUSH_RECEIVER)}
+    return {f: deployed_name(f, prefix) for f in (*FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK)}
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

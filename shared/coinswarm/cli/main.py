@@ -19,7 +19,9 @@ from coinswarm.cli import (
     episodes,
     fake_exchange,
     live,
+    remote,
     run,
+    serve,
     status,
     train,
 )
@@ -51,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     episodes.add_parser(sub)
     fake_exchange.add_parser(sub)
+    remote.add_parsers(sub)
+    remote.add_url_to_controls(sub)  # after the controls it extends
+    serve.add_parser(sub)
     return p
 
 

@@ -25,8 +25,10 @@ FUNCTIONS: tuple[str, ...] = (
 CYCLE_FUNCTIONS: tuple[str, ...] = FUNCTIONS[:5]
 # Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
 PUSH_RECEIVER = "push_receiver"
-# What `make package` builds a zip of: the six functions and the push receiver.
-PACKAGED: tuple[str, ...] = (*FUNCTIONS, PUSH_RECEIVER)
+# The owner's remote control (Telegram's webhook, the status API and page), deployed beside manual_trade.
+TELEGRAM_WEBHOOK = "telegram_webhook"
+# What `make package` builds a zip of: the six functions, the push receiver and the remote control.
+PACKAGED: tuple[str, ...] = (*FUNCTIONS, PUSH_RECEIVER, TELEGRAM_WEBHOOK)
 Cloud = Literal["aws", "gcp"]
 
 DEFAULT_DURATIONS_MS: dict[str, int] = {
@@ -98,7 +100,7 @@ class DeployConfig(BaseModel):
         "anything above 0 is billed for its idle time on every cloud (unnamed ones: 0)",
     )
     custom_metrics: Annotated[int, Field(ge=0, le=10_000)] = Field(
-        default=0, description="custom CloudWatch metrics the deployment defines (10 are free)"
+        default=0, description="custom CloudWatch metrics the owner adds beside Coinswarm's five (10 are free)"
     )
     dynamodb_billing: Literal["provisioned", "on_demand"] = Field(
         default="provisioned",

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
+from coinswarm.config.remote import NotifyConfig, RemoteConfig
 
 if TYPE_CHECKING:
     from coinswarm.domain.exits import ExitRules
@@ -395,6 +396,8 @@ class Settings(BaseModel):
     live: LiveConfig = Field(default_factory=LiveConfig)
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     push: PushConfig = Field(default_factory=PushConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
 
     @field_validator("symbols")
     @classmethod

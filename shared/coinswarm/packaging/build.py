@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coinswarm.config.deploy import PACKAGED, PUSH_RECEIVER, Cloud, deployed_name
+from coinswarm.config.deploy import PACKAGED, PUSH_RECEIVER, TELEGRAM_WEBHOOK, Cloud, deployed_name
 from coinswarm.config.settings import Settings
 from coinswarm.packaging import GCP_RUNTIME, LAMBDA_RUNTIME
 from coinswarm.packaging.archive import LIMITS, Content, Limits, ZipStats, megabytes, merge, tree_entries, write_zip
@@ -102,6 +102,8 @@ def _placed(placement: Mapping[str, str], function: str, cloud: Cloud) -> bool:
         from coinswarm.http.push_wire import received_on
 
         return bool(received_on(placement, cloud))
+    if function == TELEGRAM_WEBHOOK:  # beside the manual trade endpoint
+        return placement.get("manual_trade", "aws") == cloud
     return placement.get(function, "aws") == cloud
 
 

@@ -300,6 +300,7 @@ def build_app(
     lazy: bool = False,
     outbox: bool | None = None,
     function_timeout_s: int | None = None,
+    observe: bool | None = None,
 ) -> App:
     """The App of `settings`. `market` is the market data, or `market_from(settings)` builds it on first
     use. `stores` replaces the adapters the configuration names (a test's shims around a stand-in).
@@ -308,7 +309,9 @@ def build_app(
     stages.outbox); by default in mesh wiring, where a message may come again, and not in fused wiring
     or a backtest, which deliver each message once (placement then keeps its own, as it always has).
     A cloud function always keeps one. `function_timeout_s`: how long the functions taking those claims
-    may run (`deploy.timeout_s` on AWS, the default; Cloud Functions' 60 s on Google Cloud)."""
+    may run (`deploy.timeout_s` on AWS, the default; Cloud Functions' 60 s on Google Cloud).
+    `observe`: the owner's notifications after ingest and placement (coinswarm.notify.observe), and in a
+    cloud function (lazy) metric lines too; by default in a cloud function only, never in a backtest."""
     keep = settings.wiring == "mesh" if outbox is None else outbox
     timeout_s = function_timeout_s or settings.deploy.timeout_s
     if (market is None) == (market_from is None):
@@ -339,6 +342,10 @@ def build_app(
         "placement": lambda app: _placement(app, limits),
         "logging": _logging,
     }
+    if lazy if observe is None else observe:
+        from coinswarm.notify.observe import observed
+
+        builders = observed(builders, metrics=lazy)
     app = App(settings, clock or SystemClock(), builders)
     return app if lazy else app.build_all()
 

@@ -63,5 +63,7 @@ module "aws" {
     exchange_api_key    = var.exchange_api_key
     exchange_api_secret = var.exchange_api_secret
   }
-  tags = { project = "coinswarm" }
+  tags           = { project = "coinswarm" }
+  remote_control = var.remote_control
+  remote_secrets = var.remote_secrets
 }
