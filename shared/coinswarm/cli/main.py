@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, run, status
+from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, optimize, run, status
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -25,6 +25,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     backtest.add_parser(sub)
     check_bias.add_parser(sub)
+    optimize.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
     budget.add_parser(sub)
