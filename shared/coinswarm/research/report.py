@@ -54,7 +54,8 @@ def text(result: SearchResult) -> str:
     oos, ins, drop = t["out_of_sample"], t["in_sample_mean"], t["drop"]
     lines = [
         f"walk-forward search · {', '.join(result.symbols)} · {len(result.folds)} folds x {p.trials} trials · "
-        f"objective {', '.join(p.objectives)} (at least {p.min_trades} trades) · study {p.study} in {masked(p.storage)}",
+        f"objective {', '.join(p.objectives)} (at least {p.min_trades} trades) · "
+        f"study {p.study} in {masked(p.storage)}",
         "",
         f"OUT OF SAMPLE: the {len(result.folds)} test windows stitched, {_day(s.ts[0])} -> {_day(s.ts[-1])}, "
         f"{len(s.ts):,} bars no trial saw",
