@@ -119,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
         except ImportError:
             fail("a PNG needs matplotlib: pip install 'coinswarm[plot]', or give --plot FILE.html")
     if args.apply:
-        from coinswarm.research.overlay import write_overlay
+        from coinswarm.research.overlay import overlay_params, write_overlay
 
         last = result.folds[-1]
         note = (
@@ -129,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
             f"{last.out_of_sample['trades']} trades.\n"
             f'Use it with include = ["{args.apply}"] at the top of coinswarm.toml.'
         )
-        write_overlay(args.apply, result.chosen, note)
+        write_overlay(args.apply, overlay_params(settings, result.chosen), note)
     if args.json:
         print(json.dumps({**report.to_json(result), "elapsed_s": round(elapsed, 3)}))
     else:

@@ -3,6 +3,9 @@
 Contract: `write_overlay(path, params, note)` writes `params` (dotted paths, research/space.py) as
 TOML tables that `include = ["FILE"]` in coinswarm.toml lays over the configuration
 (config/loader.py); `read_overlay` reads them back as dotted paths. Written whole, or not at all.
+`overlay_params(settings, chosen)` is what to write: the chosen values, and the committee's whole
+weights table when a weight was searched (an include merges tables key by key, but a weights table
+given in a file replaces the default committee).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coinswarm.research.space import nested
+from coinswarm.config.settings import Settings
+from coinswarm.research.space import nested, with_params
 
 BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -53,6 +57,16 @@ def to_toml(params: Mapping[str, Any], note: str = "") -> str:
 
     table([], nested(params))
     return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def overlay_params(settings: Settings, params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params`, with the committee's whole weights table when any weight was searched: a TOML table
+    that names some agents would otherwise drop the others from the committee."""
+    out = dict(params)
+    if any(k.startswith("committee.weights.") for k in params):
+        for name, weight in with_params(settings, params).committee.weights.items():
+            out.setdefault(f"committee.weights.{name}", weight)
+    return out
 
 
 def write_overlay(path: str | Path, params: Mapping[str, Any], note: str = "") -> Path:
