@@ -129,7 +129,7 @@ def test_the_environment_still_wins_over_an_include(tmp_path) -> None:
 
 def test_a_missing_or_circular_include_is_refused(tmp_path) -> None:
     (tmp_path / "a.toml").write_text('include = ["gone.toml"]\n')
-    with pytest.raises(ConfigError, match="include 'gone.toml': no such file"):
+    with pytest.raises(ConfigError, match=r"include 'gone\.toml': no such file"):
         load_settings(tmp_path / "a.toml", env={})
     (tmp_path / "a.toml").write_text('include = ["b.toml"]\n')
     (tmp_path / "b.toml").write_text('include = ["a.toml"]\n')

@@ -120,7 +120,7 @@ def _read_with_includes(file: Path, origin: dict[tuple[str, ...], str], seen: tu
     if isinstance(includes, str):
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(x, str) for x in includes):
-        raise ConfigError(f"configuration file {file}: include: give a list of file names, e.g. [\"tuned.toml\"]")
+        raise ConfigError(f'configuration file {file}: include: give a list of file names, e.g. ["tuned.toml"]')
     for name in includes:
         other = Path(name).expanduser()
         other = other if other.is_absolute() else file.parent / other

@@ -156,8 +156,10 @@ class SearchRange(Section):
     @property
     def integer(self) -> bool:
         """Both bounds (and the step, if any) written as integers: the dimension takes whole numbers."""
-        return self.choices is None and all(isinstance(v, int) for v in (self.low, self.high)) and (
-            self.step is None or isinstance(self.step, int)
+        return (
+            self.choices is None
+            and all(isinstance(v, int) for v in (self.low, self.high))
+            and (self.step is None or isinstance(self.step, int))
         )
 
 

@@ -200,10 +200,13 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
         return study
     train = market.window(fold.train)
     if plan.workers <= 1:
+        from optuna.study import MaxTrialsCallback
+
+        # The cap counts every process's trials: another process (or machine) on the same study shares them.
         study.optimize(
             objective(plan, train),
             n_trials=plan.trials - len(_done(study)),
-            callbacks=[lambda _s, _t: report()],
+            callbacks=[MaxTrialsCallback(plan.trials, states=_done_states()), lambda _s, _t: report()],
             gc_after_trial=False,
         )
         return study

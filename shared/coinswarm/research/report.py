@@ -16,6 +16,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from coinswarm.research.objectives import WORST
 from coinswarm.research.optimize import SearchResult, masked
 
 FIGURES = ("return_pct", "return_ann_pct", "sharpe", "max_drawdown_pct", "trades")
@@ -85,6 +86,14 @@ def text(result: SearchResult) -> str:
             f"{_num(o['return_pct']):>10} {_num(o['sharpe'], '.2f'):>7} {_num(o['max_drawdown_pct'], '.2f'):>8} "
             f"{int(o['trades']):>7}"
         )
+    idle = [f.fold.index for f in result.folds if f.values and f.values[0] <= WORST]
+    if idle:
+        lines += [
+            "",
+            f"note: in fold(s) {', '.join(map(str, idle))} no trial reached {p.min_trades} trades (or a defined "
+            f"{p.objectives[0]}) in sample: their parameters were not chosen for a result. Widen [optimize.space], "
+            "lower --min-trades, or give longer train windows.",
+        ]
     last = result.folds[-1]
     lines += ["", f"chosen (fold {last.fold.index}'s best; --apply writes these):"]
     lines += [f"  {k} = {v!r}" for k, v in sorted(result.chosen.items())]
