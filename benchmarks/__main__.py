@@ -11,9 +11,10 @@ NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "search")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
-  throughput  run_backtest over --bars five-minute bars (default 500,000), sma-cross and the committee,
-              and the time to load that many bars from a CSV file
-              target: the committee over 500,000 bars in 30 s or less
+  throughput  run_backtest over --bars five-minute bars (default 500,000), sma-cross and the committee
+              (without and with exit rules), and the time to load that many bars from a CSV file
+              target: the committee over 500,000 bars in 30 s or less, and at most 10 % slower with
+              a stop-loss, an ROI table and a trailing stop
   peer        the same sma-cross run against backtesting.py's bt.run() on the same bars, side by side
               target: coinswarm time / backtesting.py time <= 1.0
   load        the --bars series written as CSV and as Parquet, each loaded 5 times (best time)
@@ -129,9 +130,11 @@ def _backtests(args: argparse.Namespace, chosen: list[str]) -> dict[str, bool]:
     sma = tp.run_strategy(series.candles, tp.SMA_CROSS)
     if "throughput" in chosen:
         committee = tp.run_strategy(series.candles, tp.COMMITTEE)
+        with_exits = tp.run_strategy(series.candles, tp.COMMITTEE_EXITS, tp.EXITS_LABEL)
+        cost = tp.exits_cost(series.candles)
         csv = None if args.no_csv else tp.csv_times(series.candles)
         print()
-        outcomes["throughput"] = tp.report(series, [sma, committee], csv)
+        outcomes["throughput"] = tp.report(series, [sma, committee, with_exits], csv, cost)
     if "peer" in chosen:
         from . import peer_ratio
 

@@ -1,10 +1,12 @@
 """Backtest throughput: `run_backtest` over the benchmark series (500,000 bars by default), for the
-sma-cross reference and for the configured committee; plus what loading that many bars from a CSV file
-costs, measured apart from the backtest.
+sma-cross reference and for the configured committee, without exit rules and with a stop-loss, an ROI
+table and a trailing stop (which must cost at most EXITS_MAX_SLOWDOWN more); plus what loading that many
+bars from a CSV file costs, measured apart from the backtest.
 
 Only the `run_backtest` call is timed (it builds the app, replays every bar through the fused stages,
 closes the position at the end and computes the metrics). The settings are Coinswarm's defaults
-(`Settings()`, not a configuration file), except for sma-cross, whose run the backtesting.py comparison
+(`Settings()`, not a configuration file) with no exit rules (the default stop-loss off) for the committee
+and the rules of COMMITTEE_EXITS for its second run, except for sma-cross, whose run the backtesting.py comparison
 reuses: no fees and no slippage (with 20 bps a 10/20 cross on five-minute bars spends the whole account
 on fees long before the end, and the two engines then stop trading at different points), a starting
 cash of 1e9 (backtesting.py buys whole units), and agents that see through the files' gaps (as
@@ -28,6 +30,9 @@ from .series import Series
 
 TARGET_BARS = 500_000
 TARGET_COMMITTEE_S = 30.0  # committee over TARGET_BARS bars
+EXITS_MAX_SLOWDOWN = 0.10  # the committee with exit rules, against the committee without
+EXITS_COST_BARS = 100_000  # the exits' cost: the committee without and with them, alternately, on this many bars
+EXITS_COST_REPEATS = 3  # ... this many times each; the least CPU time of each counts
 SEE_THROUGH_GAPS = 1_000_000
 
 SMA_CROSS_CASH = 1e9  # so that backtesting.py's whole units stay fine-grained as the equity falls
@@ -40,7 +45,18 @@ SMA_CROSS = BacktestOptions(
     slippage_bps=0.0,
     max_gap=SEE_THROUGH_GAPS,
 )
-COMMITTEE = BacktestOptions(strategy="committee")
+COMMITTEE = BacktestOptions(strategy="committee", exits={"stop_loss_pct": None})
+COMMITTEE_EXITS = BacktestOptions(
+    strategy="committee",
+    exits={
+        "stop_loss_pct": 5.0,
+        "roi": {"0": 6.0, "60": 3.0, "240": 1.0},
+        "trailing_stop_pct": 2.0,
+        "trailing_offset_pct": 3.0,
+        "trailing_only_offset_reached": True,
+    },
+)
+EXITS_LABEL = "+exits"
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Run:
     fills: int
     final_equity: float
     start_equity: float
+    cpu_seconds: float = 0.0  # this process's CPU time over the same span (steadier on a shared machine)
 
     @property
     def bars_per_s(self) -> float:
@@ -71,17 +88,42 @@ class CsvTimes:
     load_s: float
 
 
-def run_strategy(candles: list[Candle], opts: BacktestOptions) -> Run:
+def run_strategy(candles: list[Candle], opts: BacktestOptions, label: str = "") -> Run:
     settings = Settings()
     gc.collect()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = run_backtest(candles, settings, opts, label="benchmark")
     # The engine pauses the cyclic collector while it replays; a full collection afterwards is timed
     # too, so the figure includes every cost of the run (bt.run() is timed the same way).
     gc.collect()
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     m = result.metrics
-    return Run(opts.strategy, m.bars, seconds, m.trades, len(result.fills), m.final_equity, m.start_equity)
+    name = opts.strategy + label
+    return Run(name, m.bars, seconds, m.trades, len(result.fills), m.final_equity, m.start_equity, cpu_seconds)
+
+
+@dataclass(frozen=True)
+class ExitsCost:
+    bars: int
+    without_s: list[float]  # CPU seconds of each run without exit rules
+    with_s: list[float]  # ... and with them
+
+    @property
+    def slower(self) -> float:
+        """How much more CPU time the exit rules take, the least of each side's runs compared."""
+        return min(self.with_s) / min(self.without_s) - 1.0
+
+
+def exits_cost(candles: list[Candle]) -> ExitsCost:
+    """The committee without and with exit rules, alternately, timed in CPU seconds: on a machine that other
+    work shares, two single runs' wall clocks differ by more than the rules cost, and the least of a few
+    runs is the steadiest figure of what the code itself takes."""
+    part = candles[:EXITS_COST_BARS]
+    cost = ExitsCost(len(part), [], [])
+    for _ in range(EXITS_COST_REPEATS):
+        for opts, times in ((COMMITTEE, cost.without_s), (COMMITTEE_EXITS, cost.with_s)):
+            times.append(run_strategy(part, opts).cpu_seconds)
+    return cost
 
 
 def csv_times(candles: list[Candle]) -> CsvTimes:
@@ -101,7 +143,7 @@ def csv_times(candles: list[Candle]) -> CsvTimes:
     return CsvTimes(len(candles), size, write_s, load_s)
 
 
-def report(series: Series, runs: list[Run], csv: CsvTimes | None) -> bool:
+def report(series: Series, runs: list[Run], csv: CsvTimes | None, cost: ExitsCost | None = None) -> bool:
     """Print the block; True when the committee target is met (or the committee did not run)."""
     print("== backtest throughput " + "=" * 77)
     print(f"data       {series.description}")
@@ -118,16 +160,17 @@ def report(series: Series, runs: list[Run], csv: CsvTimes | None) -> bool:
             f"CSV load   the {csv.bars:,}-bar series as one plain CSV ({csv.megabytes:.0f} MB): load_candles "
             f"{csv.load_s:.2f} s ({csv.bars / csv.load_s:,.0f} bars/s); writing it took {csv.write_s:.2f} s"
         )
-    print(f"{'':11}{'strategy':<11}{'bars':>10}{'seconds':>10}{'bars/s':>10}{'trades':>9}{'fills':>9}{'return':>11}")
+    print(f"{'':11}{'strategy':<17}{'bars':>10}{'seconds':>10}{'bars/s':>10}{'trades':>9}{'fills':>9}{'return':>11}")
     for r in runs:
         ret = (r.final_equity / r.start_equity - 1.0) * 100.0
         print(
-            f"{'':11}{r.strategy:<11}{r.bars:>10,}{r.seconds:>10.2f}{r.bars_per_s:>10,.0f}"
+            f"{'':11}{r.strategy:<17}{r.bars:>10,}{r.seconds:>10.2f}{r.bars_per_s:>10,.0f}"
             f"{r.trades:>9,}{r.fills:>9,}{ret:>10.2f}%"
         )
     print(
         f"{'':11}(sma-cross: fast 10, slow 20, no fees or slippage, cash {SMA_CROSS_CASH:,.0f}; "
-        "committee: default settings)"
+        "committee: default settings, no exit rules; committee+exits: stop-loss 5 %, ROI 6/3/1 % from 0/60/240 min, "
+        "trailing 2 % from +3 %)"
     )
     committee = next((r for r in runs if r.strategy == "committee"), None)
     if committee is None:
@@ -138,4 +181,13 @@ def report(series: Series, runs: list[Run], csv: CsvTimes | None) -> bool:
         f"target     committee over {TARGET_BARS:,} bars <= {TARGET_COMMITTEE_S:.0f} s: "
         f"{committee.seconds_per_target:.1f} s{scaled} -> {'PASS' if met else 'MISS'}"
     )
+    if cost is not None:
+        cheap = cost.slower <= EXITS_MAX_SLOWDOWN
+        runs_s = ", ".join(f"{w:.2f}/{e:.2f}" for w, e in zip(cost.without_s, cost.with_s, strict=True))
+        print(
+            f"target     committee with exit rules <= {EXITS_MAX_SLOWDOWN:.0%} slower than without "
+            f"(CPU s over {cost.bars:,} bars, without/with, alternately: {runs_s}): "
+            f"{cost.slower:+.1%} -> {'PASS' if cheap else 'MISS'}"
+        )
+        met = met and cheap
     return met

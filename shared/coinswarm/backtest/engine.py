@@ -1,21 +1,23 @@
 """The backtest engine: the fused stages over a replayed history, on a simulated clock, with the
 in-memory store and the paper broker. Nothing here decides or fills differently from a live cycle:
-the engine only advances the clock, values the account at each close, and closes what is still open
-at the end (at the last close, with the fee)."""
+the engine only advances the clock, applies the exit rules bar by bar (backtest.exits), values the
+account at each close, and closes what is still open at the end (at the last close, with the fee)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
+from coinswarm.backtest.exits import ExitingBroker
 from coinswarm.backtest.metrics import Metrics, compute
 from coinswarm.config.settings import TIMEFRAMES, Settings
-from coinswarm.domain.models import Candle, Fill, FillRecorded, Order, Side
+from coinswarm.domain.models import Candle, ExitReason, Fill, FillRecorded, Side
 from coinswarm.domain.risk import RiskLimits, limits_from
 from coinswarm.gc_pause import collector_paused
 from coinswarm.marketdata.replay import ReplayMarketData
@@ -40,6 +42,8 @@ class BacktestOptions:
     fee_bps: float | None = None
     slippage_bps: float | None = None
     max_gap: int | None = None
+    # [exits] settings that replace the configuration's (ExitConfig field -> value, e.g. stop_loss_pct)
+    exits: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,7 +61,14 @@ class BacktestResult:
     rejections: int
     cache_hits: int = 0
     cache_misses: int = 0
+    exits: dict[str, Any] = field(default_factory=dict)  # the exit settings the run used
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_reasons(self) -> dict[str, int]:
+        """How many sell fills each exit reason had (ExitReason values), most frequent first."""
+        counted = Counter(f.exit_reason.value for f in self.fills if f.side is Side.SELL and f.exit_reason)
+        return dict(counted.most_common())
 
     def to_json(self) -> dict[str, Any]:
         m = self.metrics
@@ -77,6 +88,8 @@ class BacktestResult:
             "fills": len(self.fills),
             "risk_rejections": self.rejections,
             "gaps": len(self.gaps),
+            "exit_reasons": self.exit_reasons,
+            "exits": self.exits,
             "pattern_cache": {"hits": self.cache_hits, "misses": self.cache_misses},
             "elapsed_s": round(self.elapsed_s, 4),
         }
@@ -102,6 +115,11 @@ def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str, timefr
     )
     if opts.max_gap is not None:
         data["market"]["max_bridged_gap"] = opts.max_gap
+    if opts.strategy == "sma-cross" and not base.exits.model_fields_set and not opts.exits:
+        # The reference trades as backtesting.py does, on its crosses alone, unless exits are asked for
+        # (an [exits] section, its environment variables, or a flag): then it takes them all, as the committee.
+        data["exits"] = {"stop_loss_pct": None}
+    data["exits"].update(opts.exits)
     data["market"]["warmup_candles"] = 1
     if opts.strategy == "sma-cross":
         data["committee"] = {
@@ -131,7 +149,7 @@ def run_backtest(
     limits = RiskLimits() if reference else limits_from(settings.risk)
     store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
     clock = SimulatedClock(candles[0].ts)
-    broker = PaperBroker(
+    paper = PaperBroker(
         store,
         account=settings.account,
         starting_cash=settings.paper.starting_cash,
@@ -142,6 +160,8 @@ def run_backtest(
         # backtesting.py refuses less than one unit.
         min_order_notional=REFERENCE_MIN_ORDER if reference else settings.risk.min_order_notional,
     )
+    exits = settings.exits
+    broker = ExitingBroker(paper, candles, exits.rules(), exit_on_signal=exits.exit_on_signal)
     app = build_app(
         settings,
         market=ReplayMarketData({symbol: candles}, label=label),
@@ -194,6 +214,7 @@ def run_backtest(
         rejections=len(store.recent_rejections(10**9)),
         cache_hits=cache.hits if cache else 0,
         cache_misses=cache.misses if cache else 0,
+        exits=exits.model_dump(mode="json"),
     )
 
 
@@ -225,24 +246,13 @@ def equity_curve(candles: list[Candle], fills: list[Fill], cash: float) -> tuple
     return equity, exposed
 
 
-def _close_at_end(app: Any, broker: PaperBroker, last: Candle) -> None:
+def _close_at_end(app: Any, broker: ExitingBroker, last: Candle) -> None:
     """Orders still pending at the end never fill (there is no next open); a position still open is
-    sold at the last close, with fee and slippage as usual."""
+    sold at the last close, with fee and slippage as usual, for the reason `end_of_backtest`."""
     for order in broker.pending(last.symbol):
         broker.cancel(order.client_order_id)
-    held = broker.account().positions.get(last.symbol, 0.0)
-    if held <= 0.0:
-        return
-    broker.submit(
-        Order(
-            client_order_id=f"cs-{last.symbol}-{last.close_ts}-end",
-            symbol=last.symbol,
-            side=Side.SELL,
-            fraction=1.0,
-            placed_ts=last.close_ts,
+    fills = broker.exit_now(last.symbol, last.close, last.close_ts, ExitReason.END_OF_BACKTEST)
+    if fills:
+        app.stages.logging.handle(
+            PlacementDone(cycle_id="bt-end", symbol=last.symbol, fills=tuple(fills), mark_price=last.close)
         )
-    )
-    settlement = broker.settle(last.symbol, last.close, last.close_ts)
-    app.stages.logging.handle(
-        PlacementDone(cycle_id="bt-end", symbol=last.symbol, fills=tuple(settlement.fills), mark_price=last.close)
-    )

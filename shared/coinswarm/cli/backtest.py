@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -12,7 +13,7 @@ from coinswarm.backtest.engine import BacktestOptions, BacktestResult, run_backt
 from coinswarm.backtest.progress import Progress
 from coinswarm.cli.common import add_config_arg, fail, settings_from
 from coinswarm.config.loader import explain
-from coinswarm.config.settings import SYMBOL_RE
+from coinswarm.config.settings import SYMBOL_RE, ExitConfig, Settings
 from coinswarm.marketdata.candle_files import CandleFileError, load_candles, symbol_problem
 
 HELP = """Replay a candle file through the same stage code that trades (ingest, scoring, vote, placement,
@@ -27,6 +28,11 @@ Strategies:
               fast SMA crosses above the slow one at a bar's close, sell everything when it crosses
               below; no risk limits
 
+Exits (docs/exits.md): besides its SELL signal, a position is closed by the configuration's [exits]
+rules or the flags below, checked on every bar held from its open, high, low and close as freqtrade's
+backtesting does: a stop-loss (on by default for the committee), an ROI table, a trailing stop, a
+maximum holding time. sma-cross trades on its crosses alone unless exits are configured or given.
+
 Candle files are CSV (optionally gzipped) with date,open,high,low,close,volume. A bad file is refused
 with the line named; gaps are reported, and agents start afresh after a gap longer than
 market.max_bridged_gap candles (--max-gap)."""
@@ -34,7 +40,9 @@ market.max_bridged_gap candles (--max-gap)."""
 EXAMPLES = """examples:
   coinswarm backtest ETH_BTC-5m.csv.gz
   coinswarm backtest BTC_USDT-1d.csv.gz --strategy sma-cross --fast 10 --slow 30 --fee-bps 10 --json
-  coinswarm backtest ETH_BTC-5m.csv.gz --plot equity.png"""
+  coinswarm backtest ETH_BTC-5m.csv.gz --plot equity.png
+  coinswarm backtest ETH_BTC-5m.csv.gz --strategy sma-cross --stop-loss 2 --roi 0=3,120=1 \
+      --trailing-stop 1 --trailing-offset 1.5 --trailing-only-offset"""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--max-gap", type=int, help="missing candles agents may see through (default market.max_bridged_gap)"
     )
+    add_exit_args(p)
     p.add_argument("--symbol", help="symbol name for the file (default: from the file name)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plot", metavar="FILE.png", help="draw the equity curve with the trades marked")
@@ -63,8 +72,92 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=main)
 
 
+def add_exit_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("exits", "replace the configuration's [exits] settings (docs/exits.md)")
+    stop = g.add_mutually_exclusive_group()
+    stop.add_argument("--stop-loss", type=float, metavar="PCT", help="exit PCT %% below the entry price")
+    stop.add_argument("--no-stop-loss", action="store_true", help="no stop-loss")
+    g.add_argument(
+        "--roi",
+        metavar="TABLE",
+        help="minutes since entry = minimum profit %%, e.g. 0=4,60=2,240=0 (or JSON: '{\"0\": 4}'); '' for none",
+    )
+    g.add_argument("--trailing-stop", type=float, metavar="PCT", help="trail the highest price by PCT %%")
+    g.add_argument("--trailing-offset", type=float, metavar="PCT", help="the profit %% from which PCT trails")
+    g.add_argument(
+        "--trailing-only-offset", action="store_true", help="no trailing at all before the offset is reached"
+    )
+    g.add_argument("--max-hold", type=int, metavar="MINUTES", help="exit at the first open this long after entry")
+    g.add_argument("--no-exit-on-signal", action="store_true", help="a SELL signal does not exit; only the rules do")
+
+
+def parse_roi(text: str) -> dict[str, float]:
+    """`0=4,60=2` (or `0:4`, or a JSON object) as the [exits] roi table; a clear error when malformed."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        try:
+            table = json.loads(text)
+        except json.JSONDecodeError as exc:
+            fail(f"--roi: not a JSON object ({exc.msg}); write it as 0=4,60=2")
+        if not isinstance(table, dict):
+            fail("--roi: not a JSON object; write it as 0=4,60=2")
+        items = [(str(k), v) for k, v in table.items()]
+    else:
+        items = []
+        for part in text.split(","):
+            minutes, sep, pct = part.replace(":", "=").partition("=")
+            if not sep:
+                fail(f"--roi: {part.strip()!r} is not MINUTES=PCT; write the table as 0=4,60=2")
+            items.append((minutes.strip(), pct.strip()))
+    roi: dict[str, float] = {}
+    for minutes, pct in items:
+        if not minutes.isdigit():
+            fail(f"--roi: {minutes!r} is not a whole number of minutes since entry")
+        try:
+            roi[minutes] = float(pct)
+        except (TypeError, ValueError):
+            fail(f"--roi: {pct!r} at {minutes} min is not a profit in percent")
+    return roi
+
+
+def exit_overrides(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
+    """The [exits] settings the flags replace, checked as the configuration's would be."""
+    given: dict[str, Any] = {}
+    if args.stop_loss is not None:
+        given["stop_loss_pct"] = args.stop_loss
+    if args.no_stop_loss:
+        given["stop_loss_pct"] = None
+    if args.roi is not None:
+        given["roi"] = parse_roi(args.roi)
+    if args.trailing_stop is not None:
+        given["trailing_stop_pct"] = args.trailing_stop
+    if args.trailing_offset is not None:
+        given["trailing_offset_pct"] = args.trailing_offset
+    if args.trailing_only_offset:
+        given["trailing_only_offset_reached"] = True
+    if args.max_hold is not None:
+        given["max_hold_minutes"] = args.max_hold
+    if args.no_exit_on_signal:
+        given["exit_on_signal"] = False
+    try:
+        ExitConfig.model_validate({**base.exits.model_dump(), **given})
+    except ValidationError as exc:
+        flags = {"stop_loss_pct": "--stop-loss", "trailing_stop_pct": "--trailing-stop"}
+        flags |= {"trailing_offset_pct": "--trailing-offset", "max_hold_minutes": "--max-hold", "roi": "--roi"}
+        fail(
+            "; ".join(
+                f"{flags.get(str(e['loc'][0]), 'exits.' + str(e['loc'][0])) if e['loc'] else 'exits'}: {e['msg']}"
+                for e in exc.errors()
+            )
+        )
+    return given
+
+
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    exits = exit_overrides(args, settings)
     for name in ("cash",):
         if getattr(args, name) is not None and getattr(args, name) <= 0:
             fail(f"--{name} must be above 0")
@@ -93,6 +186,7 @@ def main(args: argparse.Namespace) -> int:
         fee_bps=args.fee_bps,
         slippage_bps=args.slippage_bps,
         max_gap=args.max_gap,
+        exits=exits,
     )
     progress = Progress(len(cf.candles), label=f"{cf.symbol}", enabled=False if args.no_progress else None)
     try:
@@ -131,6 +225,10 @@ def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) ->
     print(f"  trades        {m.trades} round trips, win rate {m.win_rate_pct:.1f} %", file=out)
     print(f"  exposure      {m.exposure_pct:.1f} % of bars in a position", file=out)
     print(f"  fees          {m.fees:,.2f}", file=out)
+    print(f"  exits         {describe_exits(r.exits)}", file=out)
+    if r.exit_reasons:
+        shown = ", ".join(f"{reason} {n}" for reason, n in r.exit_reasons.items())
+        print(f"  exit reasons  {shown}", file=out)
     if r.rejections:
         print(f"  risk refused  {r.rejections} intents", file=out)
     if r.strategy == "committee":
@@ -143,3 +241,21 @@ def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) ->
     )
     if args.plot:
         print(f"  plot          {args.plot}", file=out)
+
+
+def describe_exits(exits: dict[str, Any]) -> str:
+    """The exit settings a run used, in one line."""
+    parts: list[str] = []
+    if exits.get("stop_loss_pct") is not None:
+        parts.append(f"stop-loss {exits['stop_loss_pct']:g} %")
+    if exits.get("roi"):
+        table = sorted(exits["roi"].items(), key=lambda kv: int(kv[0]))
+        parts.append("roi " + ", ".join(f"{m} min {pct:g} %" for m, pct in table))
+    if exits.get("trailing_stop_pct") is not None:
+        only = " only" if exits.get("trailing_only_offset_reached") else ""
+        parts.append(f"trailing {exits['trailing_stop_pct']:g} %{only} above {exits.get('trailing_offset_pct', 0):g} %")
+    if exits.get("max_hold_minutes") is not None:
+        parts.append(f"max hold {exits['max_hold_minutes']} min")
+    if exits.get("exit_on_signal") is False:
+        parts.append("SELL signals ignored")
+    return "; ".join(parts) or "the signal alone"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,9 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from coinswarm.config.deploy import DeployConfig
+
+if TYPE_CHECKING:
+    from coinswarm.domain.exits import ExitRules
 
 PositiveMoney = Annotated[float, Field(gt=0.0)]
 Bps = Annotated[float, Field(ge=0.0, le=1000.0, description="basis points: 1 bp = 0.01 %")]
@@ -122,6 +125,12 @@ class ExitConfig(Section):
     max_hold_minutes: Annotated[int, Field(ge=1)] | None = None
     exit_on_signal: bool = Field(default=True, description="whether a committee SELL vote exits")
 
+    @field_validator("stop_loss_pct", "trailing_stop_pct", "max_hold_minutes", mode="before")
+    @classmethod
+    def _off(cls, v: Any) -> Any:
+        """TOML has no null: `stop_loss_pct = "off"` turns a rule off (so does null in an environment variable)."""
+        return None if isinstance(v, str) and v.strip().lower() in ("off", "none", "") else v
+
     @field_validator("roi")
     @classmethod
     def _roi_minutes(cls, v: dict[str, float]) -> dict[str, float]:
@@ -129,6 +138,19 @@ class ExitConfig(Section):
             if not minutes.isdigit():
                 raise ValueError(f"exits.roi: {minutes!r} is not a whole number of minutes since entry")
         return v
+
+    def rules(self) -> ExitRules:
+        """These settings as the domain's plain exit rules (exit_on_signal stays the caller's)."""
+        from coinswarm.domain.exits import ExitRules
+
+        return ExitRules.build(
+            stop_loss_pct=self.stop_loss_pct,
+            roi=self.roi,
+            trailing_stop_pct=self.trailing_stop_pct,
+            trailing_offset_pct=self.trailing_offset_pct,
+            trailing_only_offset_reached=self.trailing_only_offset_reached,
+            max_hold_minutes=self.max_hold_minutes,
+        )
 
 
 class SearchRange(Section):

@@ -1,0 +1,157 @@
+"""The exit rules in a backtest: a broker in front of the paper broker that watches the open position.
+
+Order placement settles at every bar's open while a position is open (this broker says it has something
+pending then), so each bar of the position passes here once, in order: first the orders due at the open
+fill (an entry, a signal exit), then the exit rules read the bar (domain.exits: open, high, low, close)
+and, when one fires, the whole position is sold at its price (with the paper broker's slippage and fee)
+within the same bar. Every sell fill carries its reason: `signal` for the committee's (or sma-cross's)
+SELL (the order id a sell decision has, `...-s`), the rule's for the rest, `end_of_backtest` for the close
+at the end. A sell placed by anyone else (an exit order that order placement itself sends) passes through
+untouched, its reason left to whoever sent it.
+
+With nothing held the paper broker is called exactly as without exits. While a position is open and
+nothing is due, the bar's open is only remembered, and shown to the paper broker when the account is
+read (a risk check) or an order settles, so the book's price is the one it would have been.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from coinswarm.adapters.paper_broker import PaperBroker
+from coinswarm.domain.exits import ExitRules, ExitTracker
+from coinswarm.domain.models import Candle, ExitReason, Fill, Order, OrderStatus, Side
+from coinswarm.domain.risk import AccountView
+from coinswarm.ports.broker import Broker, Settlement
+
+DUST = 1e-12  # a holding below this many units is none (as the paper broker counts it)
+SIGNAL_SUFFIX = "-" + Side.SELL.value[0]  # domain.sizing.client_order_id of a SELL decision
+
+
+def is_signal(client_order_id: str) -> bool:
+    """Whether the order is the committee's (or sma-cross's) SELL, by its id."""
+    return client_order_id.endswith(SIGNAL_SUFFIX)
+
+
+class ExitingBroker(Broker):
+    """The paper broker of a one-symbol backtest, with `rules` applied to each bar of `candles` held."""
+
+    name = "paper"
+
+    def __init__(
+        self, inner: PaperBroker, candles: Sequence[Candle], rules: ExitRules, *, exit_on_signal: bool = True
+    ) -> None:
+        self.inner = inner
+        self.candles = candles
+        self.rules = rules
+        self.exit_on_signal = exit_on_signal
+        self.tracker: ExitTracker | None = None
+        self._held = 0.0
+        self._cursor = 0
+        self._checked_ts = -1  # the newest bar the rules read: each bar once, however often it is settled
+        self._due = False  # the paper broker holds orders not yet filled
+        self._unshown: tuple[str, float, int] | None = None  # a price not yet shown to the paper broker
+
+    # -- port --------------------------------------------------------------------------------------
+    def submit(self, order: Order) -> Order:
+        if order.side is Side.SELL and not self.exit_on_signal and is_signal(order.client_order_id):
+            note = "not sent: exits.exit_on_signal is off, so a SELL vote does not exit"
+            return order.model_copy(update={"status": OrderStatus.CANCELLED, "note": note})
+        self._show()
+        placed = self.inner.submit(order)
+        self._due = self._due or placed.status is OrderStatus.PENDING
+        return placed
+
+    def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
+        fills: list[Fill] = []
+        refused: list[Order] = []
+        if self._due or self.tracker is None:
+            self._unshown = None
+            done = self.inner.settle(symbol, observed_price, ts)
+            self._due = done.pending
+            fills.extend(self._noted(done.fills, ExitReason.SIGNAL))
+            refused.extend(done.refused)
+        else:
+            self._unshown = (symbol, observed_price, ts)
+        tracker = self.tracker
+        if tracker is not None and ts > self._checked_ts:
+            self._checked_ts = ts
+            candle = self._candle_at(ts)
+            if candle is not None:
+                signal = tracker.check(candle)
+                if signal is not None:
+                    fills.extend(self.exit_now(symbol, signal.price, ts, signal.reason))
+        return Settlement(fills, refused, pending=self._due or self.tracker is not None)
+
+    def has_pending(self, symbol: str) -> bool:
+        return self.tracker is not None or self.inner.has_pending(symbol)
+
+    def account(self) -> AccountView:
+        self._show()
+        return self.inner.account()
+
+    def get_order(self, client_order_id: str) -> Order | None:
+        return self.inner.get_order(client_order_id)
+
+    # -- what the engine asks ------------------------------------------------------------------------
+    def pending(self, symbol: str) -> list[Order]:
+        return self.inner.pending(symbol)
+
+    def cancel(self, client_order_id: str) -> bool:
+        return self.inner.cancel(client_order_id)
+
+    def held(self) -> float:
+        return self._held
+
+    def exit_now(self, symbol: str, price: float, ts: int, reason: ExitReason) -> list[Fill]:
+        """Sell the whole position at `price` (before slippage and fee), for `reason`; its fill (none when
+        nothing is held)."""
+        if self._held <= 0.0:
+            return []
+        self._show()
+        suffix = "end" if reason is ExitReason.END_OF_BACKTEST else "x"
+        cid = f"cs-{symbol}-{ts}-{suffix}"
+        self.inner.submit(Order(client_order_id=cid, symbol=symbol, side=Side.SELL, fraction=1.0, placed_ts=ts))
+        done = self.inner.settle(symbol, price, ts)
+        self._due = done.pending
+        return self._noted(done.fills, reason)
+
+    # -- inside --------------------------------------------------------------------------------------
+    def _noted(self, fills: list[Fill], sell_reason: ExitReason) -> list[Fill]:
+        """Follow the position through `fills`, starting, averaging or ending its exit tracker; the sells
+        come back with `sell_reason` (a SIGNAL only for a sell decision's order: see is_signal)."""
+        out: list[Fill] = []
+        for fill in fills:
+            if fill.side is Side.BUY:
+                if self._held <= 0.0:
+                    active = self.rules.active
+                    self.tracker = self.rules.open(fill.price, fill.ts, self.inner.fee_rate) if active else None
+                elif self.tracker is not None:
+                    self.tracker.add_entry(fill.price, self._held, fill.quantity)
+                self._held += fill.quantity
+                out.append(fill)
+                continue
+            self._held -= fill.quantity
+            if self._held <= DUST:
+                self._held, self.tracker = 0.0, None
+            if fill.exit_reason is not None or (
+                sell_reason is ExitReason.SIGNAL and not is_signal(fill.client_order_id)
+            ):
+                out.append(fill)
+                continue
+            out.append(fill.model_copy(update={"exit_reason": sell_reason}))
+        return out
+
+    def _candle_at(self, ts: int) -> Candle | None:
+        """The bar that opened at `ts` (bars are asked for in order, so a cursor finds it)."""
+        candles, i = self.candles, self._cursor
+        while i < len(candles) and candles[i].ts < ts:
+            i += 1
+        self._cursor = i
+        return candles[i] if i < len(candles) and candles[i].ts == ts else None
+
+    def _show(self) -> None:
+        if self._unshown is not None:
+            symbol, price, ts = self._unshown
+            self._unshown = None
+            self.inner.settle(symbol, price, ts)
