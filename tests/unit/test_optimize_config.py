@@ -46,6 +46,7 @@ def test_every_draw_of_the_default_space_is_a_valid_configuration() -> None:
     space = default_space(settings)
     assert {"agents.trend.fast", "committee.threshold", "committee.quorum", "sizing.buy_fraction"} <= set(space)
     assert {"committee.weights.trend", "agents.mean_reversion.period", "agents.arbitrage.min_edge_bps"} <= set(space)
+    assert {"exits.stop_loss_pct", "exits.roi.0", "exits.trailing_stop_pct", "exits.max_hold_minutes"} <= set(space)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     for _ in range(40):
         trial = study.ask()
@@ -53,6 +54,10 @@ def test_every_draw_of_the_default_space_is_a_valid_configuration() -> None:
         tuned = with_params(settings, params)  # raises if the configuration refuses the draw
         assert tuned.agents["trend"]["fast"] == params["agents.trend.fast"]
         assert tuned.sizing.buy_fraction == params["sizing.buy_fraction"] and tuned.sizing.buy_notional is None
+        assert tuned.exits.stop_loss_pct == params["exits.stop_loss_pct"]
+        assert tuned.exits.roi == {"0": params["exits.roi.0"]}
+        hold = params["exits.max_hold_minutes"]
+        assert tuned.exits.max_hold_minutes == (None if hold == "off" else hold)
         study.tell(trial, 0.0)
 
 
@@ -97,6 +102,8 @@ def test_an_agent_name_with_dots_stays_whole() -> None:
 
 PARAMS = {
     "agents.trend.fast": 9,
+    "exits.roi.0": 2.5,
+    "exits.trailing_stop_pct": "off",
     "agents.trend.full_spread": 1.2345678901234567,
     "committee.weights.trend": 0.7,
     "committee.threshold": 0.55,

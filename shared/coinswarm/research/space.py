@@ -42,13 +42,13 @@ AGENT_RANGES: dict[str, dict[str, SearchRange]] = {
     "sma_cross": {"fast": SearchRange(low=3, high=30), "slow": SearchRange(low=35, high=200)},
 }
 
-#: Whether the default space searches the exits: only once the backtest engine applies `[exits]`.
-SEARCH_EXITS = False
-#: The exits of the backtest (docs/exits.md).
+#: The exit rules of `[exits]` (docs/exits.md): the stop-loss always (it is on by default), a take-profit
+#: at any time held (`roi` from minute 0), and a trailing stop and a longest hold that may be off.
 EXIT_RANGES: dict[str, SearchRange] = {
     "stop_loss_pct": SearchRange(low=1.0, high=20.0),
-    "trailing_stop_pct": SearchRange(low=0.5, high=10.0),
-    "max_hold_minutes": SearchRange(low=30, high=2880, log=True),
+    "roi.0": SearchRange(low=0.5, high=15.0),
+    "trailing_stop_pct": SearchRange(choices=["off", 1.0, 2.0, 3.0, 5.0, 8.0]),
+    "max_hold_minutes": SearchRange(choices=["off", 60, 240, 720, 1440, 2880]),
 }
 
 
@@ -67,9 +67,8 @@ def default_space(settings: Settings) -> Space:
             space[f"committee.weights.{name}"] = SearchRange(low=0.1, high=2.0)
         space["committee.quorum"] = SearchRange(low=1, high=len(active))
     space["committee.threshold"] = SearchRange(low=0.3, high=1.0)
-    if SEARCH_EXITS:
-        for param, rng in EXIT_RANGES.items():
-            space[f"exits.{param}"] = rng
+    for param, rng in EXIT_RANGES.items():
+        space[f"exits.{param}"] = rng
     space["sizing.buy_fraction"] = SearchRange(low=0.05, high=1.0)
     return space
 
