@@ -134,3 +134,20 @@ def test_bad_input_is_refused_with_what_to_do(workdir: Path, capsys: pytest.Capt
     code = main(["optimize", "AAA_USD-5m.csv.gz", "--storage", "postgresql://me:hunter22@127.0.0.1:1/x"])
     err = capsys.readouterr().err
     assert code == 2 and "hunter22" not in err and "storage" in err
+
+
+def test_the_progress_bar_shows_trials_done_and_the_best_so_far() -> None:
+    import io
+
+    from coinswarm.cli.optimize import TrialProgress
+
+    out = io.StringIO()
+    bar = TrialProgress(out=out, enabled=True)
+    bar.update(1, 5, 30, 60, "best sharpe 1.234 (#17)")
+    bar.close()
+    text = out.getvalue()
+    assert "fold 2/5" in text and "30/60 trials" in text and "best sharpe 1.234 (#17)" in text
+    assert text.endswith("\n")
+    quiet = io.StringIO()
+    TrialProgress(out=quiet, enabled=False).update(0, 1, 1, 1, "x")
+    assert quiet.getvalue() == ""
