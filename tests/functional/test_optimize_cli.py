@@ -97,6 +97,8 @@ def test_the_report_leads_out_of_sample_and_apply_round_trips(
     assert code == 0
     assert out.index("OUT OF SAMPLE") < out.index("IN SAMPLE") < out.index("DROP OUT OF SAMPLE")
     assert "AAA-USD, BBB-USD" in out and "per fold" in out
+    assert "the test windows are 1.0 days long" in out  # 900 bars of 5 minutes in 3 parts: the ratios are said weak
+    assert (workdir / "tuned.toml").stat().st_mode & 0o777 == 0o644
     assert (workdir / ".coinswarm" / "optimize.db").is_file()  # the default storage
     html = (workdir / "wf.html").read_text()
     assert "<svg" in html and "buy and hold" in html

@@ -77,6 +77,7 @@ def write_overlay(path: str | Path, params: Mapping[str, Any], note: str = "") -
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # a configuration file like any other (mkstemp makes it private)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 from coinswarm.research.objectives import WORST
 from coinswarm.research.optimize import SearchResult, masked
 
+SHORT_DAYS = 30  # a window shorter than this gives the annualised ratios too few daily returns
 FIGURES = ("return_pct", "return_ann_pct", "sharpe", "max_drawdown_pct", "trades")
 
 
@@ -86,6 +87,14 @@ def text(result: SearchResult) -> str:
             f"{_num(o['return_pct']):>10} {_num(o['sharpe'], '.2f'):>7} {_num(o['max_drawdown_pct'], '.2f'):>8} "
             f"{int(o['trades']):>7}"
         )
+    days = min(f.test_ts[1] - f.test_ts[0] for f in result.folds) / 86_400
+    if days < SHORT_DAYS:
+        lines += [
+            "",
+            f"note: the test windows are {days:.1f} days long. Sharpe, Sortino and Calmar are annualised from daily "
+            f"returns, so here they rest on a handful of days and swing wildly; judge by return and drawdown "
+            "(objective return_dd or profit), or give more data.",
+        ]
     idle = [f.fold.index for f in result.folds if f.values and f.values[0] <= WORST]
     if idle:
         lines += [
