@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cProfile
 import io
+import os
 import pstats
 import resource
 import tempfile
@@ -42,6 +43,7 @@ class SearchRun:
     cpu_s: float  # CPU time of this process and its trial processes: the wall time's floor on an idle machine
     parent_mb: float
     child_mb: float
+    pss_mb: float  # the most this process and its trial processes held together (proportional set size), sampled
     description: str
     out_of_sample_return_pct: float
 
@@ -54,7 +56,9 @@ def market_series(bars: int) -> tuple[dict[str, list[Candle]], str]:
         part = series.candles[i * bars : (i + 1) * bars]
         shift = part[0].ts - start
         out[symbol] = [c.model_copy(update={"symbol": symbol, "ts": c.ts - shift}) for c in part]
-    return out, f"{series.description}, split into {len(SYMBOLS)} symbols of {bars:,} bars on one time grid"
+    description = series.description
+    del series
+    return out, f"{description}, split into {len(SYMBOLS)} symbols of {bars:,} bars on one time grid"
 
 
 def settings(storage: str, trials_per_fold: int, folds: int, workers: int) -> Settings:
@@ -100,6 +104,7 @@ def measure(bars: int = 100_000, trials: int = 200, folds: int = 5, workers: int
         seconds=seconds,
         cpu_s=cpu,
         trained_bars=trained,
+        pss_mb=_PEAK_PSS[0],
         parent_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         child_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         description=description,
@@ -112,12 +117,31 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+_PEAK_PSS = [0.0]
+
+
+def _pss_mb() -> float:
+    """This process's and its children's proportional set size: pages they share (the market, after the
+    fork) counted once between them, unlike the resident sizes. 0 where /proc has no smaps_rollup."""
+    import multiprocessing as mp
+
+    total = 0.0
+    for pid in [os.getpid(), *(p.pid for p in mp.active_children())]:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) / 1024
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
 def _progress(fold: int, folds: int, done: int, total: int, best: str) -> None:
+    _PEAK_PSS[0] = max(_PEAK_PSS[0], _pss_mb())
     print(f"\r  fold {fold + 1}/{folds}: {done}/{total} trials · {best}\033[K", end="", flush=True)
 
 
 def report(run: SearchRun) -> bool:
-    peak = run.parent_mb + run.workers * run.child_mb
+    peak = run.pss_mb or run.parent_mb + run.workers * run.child_mb
     rate = run.trained_bars / run.seconds / run.workers
     met = run.trials >= TRIALS and run.seconds <= TARGET_S and peak <= TARGET_MB
     print(f"== walk-forward search: {run.symbols} symbols x {run.bars:,} bars, {run.folds} folds, {run.trials} trials")
@@ -127,8 +151,9 @@ def report(run: SearchRun) -> bool:
         f"{rate:,.0f} bars/s per process)"
     )
     print(
-        f"  memory: this process {run.parent_mb:,.0f} MB, the largest trial process {run.child_mb:,.0f} MB "
-        f"(at most {peak:,.0f} MB together)"
+        f"  memory: at most {run.pss_mb:,.0f} MB together (proportional set size, sampled each second); "
+        f"resident peaks: this process {run.parent_mb:,.0f} MB, the largest trial process {run.child_mb:,.0f} MB "
+        "(these count the market the trial processes share with this one once each)"
     )
     idle = run.cpu_s / run.workers
     print(
