@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "search")
+NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "learned", "search")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -35,6 +35,9 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
               (default 100,000), 5 folds, --search-trials trials in all (default 200), one process per core;
               --profile also profiles one trial
               target: at most 10 minutes and 1.5 GB
+  learned     the learned agent's observe (features + pure-Python forest) per candle on a real file,
+              with a default-size model; the model's size and load time; the agent module's import
+              target: p99 <= 1 ms per candle
 
 The backtest data are the real files ../shared/data/ohlcv/*_BTC-5m.csv.gz next to this checkout,
 stitched end to end and repeated; without that folder, a synthetic series (the output says so).
@@ -114,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             print(optimize_timing.profile(args.search_bars))
         outcomes["search"] = optimize_timing.report(optimize_timing.measure(args.search_bars, args.search_trials))
+    if "learned" in chosen:
+        from . import learned_inference
+
+        print()
+        outcomes["learned"] = learned_inference.report(learned_inference.measure())
     print()
     summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in outcomes.items())
     print(f"== summary: {summary} (in {time.perf_counter() - started:.0f} s)")

@@ -482,6 +482,7 @@ def manual_trade_handler() -> Any:
         with _lock:
             if _manual is None:
                 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
+                from coinswarm.http.owner_actions import owner_controls
                 from coinswarm.http.replay_cache import manual_trade_authenticator
 
                 secrets = manual_trade_secrets(rt.settings)
@@ -493,6 +494,7 @@ def manual_trade_handler() -> Any:
                     clock=app.clock,
                     auth=manual_trade_authenticator(secrets, app.clock, app.coordination),
                     price_of=stored_close(app.state, app.settings.timeframe_s),
+                    controls=owner_controls(app),
                 )
     return _manual
 

@@ -28,6 +28,7 @@ fi
 if ! command -v terraform >/dev/null 2>&1; then
   echo "note: the Terraform checks need terraform (1.11) on PATH; without it they skip." >&2
 fi
+scripts/setup-terraform-standin.sh # the stand-in google/azurerm/aws providers: validate and plan every layout
 # checkov (the Terraform scan) in a virtualenv of its own: it pins boto3 and ships a fork of python-hcl2
 # under the same module name, so in the project's .venv it would downgrade boto3 and break python-hcl2.
 CHECKOV_VERSION=3.3.30

@@ -66,13 +66,16 @@ module "gcp" {
   # What Google Cloud hands to a stage on AWS goes to the AWS push receiver's Function URL.
   push_urls = local.on_aws ? { for topic in module.aws[0].received_topics : topic => module.aws[0].push_receiver_url } : {}
   labels    = var.tags
+
+  create_firestore_database = var.gcp_create_firestore_database
 }
 
 module "azure" {
   source = "./modules/azure"
 
-  name_prefix = var.name_prefix
-  location    = var.azure_location
-  database    = var.cosmos_database
-  tags        = var.tags
+  name_prefix  = var.name_prefix
+  account_name = var.cosmos_account_name
+  location     = var.azure_location
+  database     = var.cosmos_database
+  tags         = var.tags
 }

@@ -64,3 +64,8 @@ output "container_names" {
   description = "The Cosmos DB containers of the history."
   value       = module.azure.container_names
 }
+
+output "credentials_needed" {
+  description = "Whose credentials this layout's apply needs: Google's only when a function is placed on Google Cloud; Azure's always (the history)."
+  value       = { aws = local.on_aws, google = local.on_gcp, azure = true }
+}

@@ -112,6 +112,18 @@ variable "azure_location" {
   description = "The Azure region of the Cosmos DB account."
 }
 
+variable "gcp_create_firestore_database" {
+  type        = bool
+  default     = true
+  description = "Whether to create the Google Cloud project's (default) Firestore database; false where the project has one already (then the functions use it)."
+}
+
+variable "cosmos_account_name" {
+  type        = string
+  default     = null
+  description = "The Cosmos DB account's name, which must be unique across all of Azure; null: <name_prefix>-history-<6 hex characters derived from the subscription>."
+}
+
 variable "azure_subscription_id" {
   type        = string
   description = "The Azure subscription (its Cosmos DB free tier: one account per subscription)."

@@ -11,6 +11,7 @@ from typing import Any
 
 from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_trade import ManualTradeHandler, stored_close
+from coinswarm.http.owner_actions import owner_controls
 from coinswarm.http.replay_cache import manual_trade_authenticator
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, cycle_tick
@@ -46,4 +47,5 @@ def manual_trade_endpoint(app: App) -> ManualTradeHandler:
         app.clock,
         manual_trade_authenticator(function.manual_trade_secrets(app), app.clock, app.coordination),
         price_of=stored_close(app.state, app.settings.timeframe_s),
+        controls=owner_controls(app),
     )

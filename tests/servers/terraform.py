@@ -1,9 +1,14 @@
 """Terraform as a tool for the tests: the binary with a CLI configuration that installs hashicorp/aws from the
-local mirror, where checkov is, and terraform/ parsed with python-hcl2 (tests/terraform uses these)."""
+local mirror (apply against moto), the stand-in providers of all three clouds (validate and plan, their
+schemas trimmed to the types terraform/ declares), where checkov is, and terraform/ parsed with
+python-hcl2 (tests/terraform uses these)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,10 @@ MIRROR_CANDIDATES = (
     Path("/usr/share/terraform/plugins"),
     Path("/usr/local/share/terraform/plugins"),
 )
+# The stand-in providers (real schemas of hashicorp/google, azurerm and aws; validate and plan only), kept
+# beside the project, and the mirror scripts/setup-terraform-standin.sh builds from them.
+STANDIN_SOURCE = ROOT.parent / "shared" / "tools" / "terraform-standin"
+STANDIN_CONFIG = ROOT / ".servers" / "terraform-standin.tfrc"
 CHECKOV_CANDIDATES = (ROOT / ".servers" / "checkov" / "bin" / "checkov", ROOT / ".venv" / "bin" / "checkov")
 COMMAND_TIMEOUT_S = 300
 
@@ -33,7 +42,10 @@ class Terraform:
     binary: str
     cli_config: Path
 
-    def run(self, workdir: Path, *args: str, timeout_s: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, workdir: Path, *args: str, timeout_s: float = COMMAND_TIMEOUT_S, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """terraform -chdir=workdir ARGS; a failure fails the test (with check=False, the caller looks)."""
         env = {
             **os.environ,
             "TF_CLI_CONFIG_FILE": str(self.cli_config),
@@ -51,11 +63,53 @@ class Terraform:
             timeout=timeout_s,
             check=False,
         )
-        if done.returncode != 0:
+        if check and done.returncode != 0:
             pytest.fail(
                 f"terraform {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
             )
         return done
+
+
+def copy_tree(into: Path) -> Path:
+    """A copy of terraform/ (and the workflows/ its modules read) under `into`, without local state or
+    provider caches: Terraform writes where it runs, never in the repository. The copy's terraform/."""
+    tree = into / "terraform"
+    shutil.copytree(
+        TERRAFORM_DIR, tree, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.auto.tfvars.json")
+    )
+    shutil.copytree(TERRAFORM_DIR.parent / "workflows", into / "workflows")
+    return tree
+
+
+def trimmed_standin(into: Path) -> Path:
+    """A copy of the stand-in mirror whose schemas hold only the resource and data source types terraform/
+    declares, exactly as the full schemas give them; its CLI configuration. Terraform reads a provider's
+    whole schema at each start (15 MB for aws: most of a plan's time); an undeclared type changes nothing,
+    and a misspelt one is missing from both."""
+    declared = {
+        kind: {
+            name
+            for file in TERRAFORM_DIR.rglob("*.tf")
+            for name in re.findall(rf'^{kind}\s+"(\w+)"', file.read_text(), re.M)
+        }
+        for kind in ("resource", "data")
+    }
+    mirror = STANDIN_CONFIG.with_suffix("")
+    copy = into / "mirror"
+    shutil.copytree(mirror / "registry.terraform.io", copy / "registry.terraform.io")
+    for launcher in (copy / "registry.terraform.io").rglob("terraform-provider-*"):
+        name = launcher.parts[-4]
+        full = json.loads((mirror / ".schemas" / f"{name}.json").read_text())
+        (schema,) = full["provider_schemas"].values()
+        schema["resource_schemas"] = {k: v for k, v in schema["resource_schemas"].items() if k in declared["resource"]}
+        data = schema.get("data_source_schemas", {})
+        schema["data_source_schemas"] = {k: v for k, v in data.items() if k in declared["data"]}
+        trimmed = into / f"{name}.json"
+        trimmed.write_text(json.dumps(full))
+        launcher.write_text(launcher.read_text().replace(str(mirror / ".schemas" / f"{name}.json"), str(trimmed)))
+    config = into / "terraform.rc"
+    config.write_text(STANDIN_CONFIG.read_text().replace(f'"{mirror}"', f'"{copy}"'))
+    return config
 
 
 def provider_mirror() -> Path | None:

@@ -20,9 +20,12 @@ from servers.terraform import (
     CHECKOV_CANDIDATES,
     MIRROR_CANDIDATES,
     MIRROR_ENV,
-    TERRAFORM_DIR,
+    STANDIN_CONFIG,
+    STANDIN_SOURCE,
     Terraform,
+    copy_tree,
     provider_mirror,
+    trimmed_standin,
 )
 
 
@@ -51,15 +54,28 @@ def terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
 @pytest.fixture(scope="session")
 def aws_example(terraform: Terraform, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A copy of terraform/ with the AWS example initialised from the mirror; its directory."""
-    tree = tmp_path_factory.mktemp("terraform") / "terraform"
-    shutil.copytree(
-        TERRAFORM_DIR, tree, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.auto.tfvars.json")
-    )
     # the AWS module reads the Step Functions template from ../workflows (chain "workflow")
-    shutil.copytree(TERRAFORM_DIR.parent / "workflows", tree.parent / "workflows")
-    workdir = tree / AWS_EXAMPLE
+    workdir = copy_tree(tmp_path_factory.mktemp("terraform")) / AWS_EXAMPLE
     terraform.run(workdir, "init", "-backend=false")
     yield workdir
+
+
+@pytest.fixture(scope="session")
+def standin_terraform(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
+    """terraform with the stand-in providers (real schemas; validate and plan, no apply) for all three clouds."""
+    binary = shutil.which("terraform")
+    if binary is None:
+        missing("terraform is not installed (https://developer.hashicorp.com/terraform/install)")
+    if not (STANDIN_SOURCE / "setup.sh").is_file():
+        missing(
+            f"the stand-in Terraform providers are not in {STANDIN_SOURCE} (the shared folder beside the project): "
+            "without them no Google Cloud or Azure module can be validated or planned offline"
+        )
+    if not STANDIN_CONFIG.is_file():
+        missing(
+            "the stand-in Terraform providers are not set up: run `make servers` (scripts/setup-terraform-standin.sh)"
+        )
+    return Terraform(binary, trimmed_standin(tmp_path_factory.mktemp("terraform-standin")))
 
 
 @pytest.fixture(scope="session")

@@ -91,3 +91,18 @@ def test_function_names_are_the_codes_deployed_names_with_the_configured_prefix(
     names = _write(tmp_path, '[aws]\ntable_prefix = "bot2"\n')["function_names"]
     assert names == {f: deployed_name(f, "bot2") for f in (*FUNCTIONS, "push_receiver")}
     assert names["tick_ingest"] == "bot2-tick-ingest" and not [n for n in names.values() if "_" in n]
+
+
+def test_a_workflow_with_its_stages_split_across_clouds_is_refused_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One workflow execution calls the five cycle stages on one cloud; Terraform would refuse the split in
+    its plan, so the configuration refuses it first (manual_trade may sit on the other cloud)."""
+    config = tmp_path / "coinswarm.toml"
+    config.write_text('[deploy]\nchain = "workflow"\nplacement = { committee_vote = "gcp" }\n')
+    assert coinswarm(["deploy", "tfvars", "--config", str(config), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "committee_vote = gcp" in err and 'chain = "invoke"' in err
+    assert not (tmp_path / "x.json").exists()
+    config.write_text('[deploy]\nchain = "workflow"\nplacement = { manual_trade = "gcp" }\n')
+    assert _write(tmp_path, config.read_text())["placement"]["manual_trade"] == "gcp"

@@ -171,10 +171,12 @@ def test_invoke_chain_retries_twice_then_dead_letters_and_only_under_invoke() ->
 
 def test_workflow_is_created_only_under_chain_workflow_and_is_standard() -> None:
     machine = AWS.resources["aws_sfn_state_machine"]["cycle"]
-    assert machine["count"] == '${var.chain == "workflow" ? 1 : 0}'
+    assert machine["count"] == "${local.workflow ? 1 : 0}"
     assert machine["type"] == "STANDARD", "express has no free tier"
     workflow = GCP.resources["google_workflows_workflow"]["cycle"]
-    assert workflow["count"] == '${var.chain == "workflow" ? 1 : 0}'
+    assert workflow["count"] == "${local.workflow ? 1 : 0}"
+    for module in (AWS, GCP):  # and only on the cloud where the cycle runs (test_terraform_plans checks each layout)
+        assert module.locals["workflow"].startswith('${var.chain == "workflow" && '), module.path
     assert GCP.locals["pushes"].startswith('${var.chain == "workflow" ? {} : '), "a workflow and pushes both"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -65,3 +66,32 @@ def test_root_outputs_the_trigger_urls_tables_containers_and_cosmos_endpoint() -
     for name in ("http_trigger_urls", "manual_trade_url", "table_names", "container_names", "cosmos_endpoint"):
         assert name in outputs, f"the root module lacks the output {name}"
         assert outputs[name].get("description"), f"output {name} has no description"
+
+
+# The oldest provider release with every argument the modules use (the newest is what the stand-in
+# providers serve, and `terraform init` against them fails if a constraint excludes it).
+OLDEST = {
+    "aws": (5, 40),  # what the AWS module was first applied with
+    "google": (6, 11),  # google_workflows_workflow.deletion_protection (default true from 6.11: set false)
+    "azurerm": (4, 0),  # the 4.0 names: free_tier_enabled, automatic_failover_enabled, partition_key_paths
+}
+
+
+def test_provider_constraints_admit_only_releases_with_every_argument_used() -> None:
+    constraints = {}
+    for path in TERRAFORM_DIR.rglob("*.tf"):
+        if ".terraform" in path.parts:
+            continue
+        for name, version in re.findall(
+            r'(\w+) = \{\s*source\s*= "hashicorp/\w+"\s*version\s*= "([^"]+)"', path.read_text()
+        ):
+            constraints.setdefault(name, set()).add(version)
+    assert set(constraints) == set(OLDEST)
+    for name, versions in constraints.items():
+        for version in versions:
+            lowest = re.search(r">= ?(\d+)\.(\d+)", version)
+            assert lowest, f"{name} {version}: no lower bound"
+            assert (int(lowest[1]), int(lowest[2])) >= OLDEST[name], (
+                f"{name} {version} admits releases before {OLDEST[name]}"
+            )
+            assert f"< {OLDEST[name][0] + 1}.0" in version, f"{name} {version}: the next major release is untested"

@@ -136,9 +136,10 @@ def test_state_operations_per_symbol_and_cycle_are_the_profiles(monkeypatch) -> 
         assert per_symbol_cycle(calls, function, "state", READS) == p.STATE_READS[function], function
     assert per_symbol_cycle(calls, "tick_ingest", "state", WRITES) == p.STATE_WRITES["tick_ingest"]
     assert per_symbol_cycle(calls, "agent_scoring", "state", WRITES) == p.STATE_WRITES["agent_scoring"]
-    # placement writes the book only when the symbol is held (nothing is here); the model bills the held case
+    # placement writes the book and the exit state only when the symbol is held (nothing is here); the model
+    # bills the held case (tests/functional/test_cycle_exits.py keeps the exit state written while held)
     assert per_symbol_cycle(calls, "order_placement", "state", WRITES) == 0
-    assert p.STATE_WRITES["order_placement"] == 1
+    assert p.STATE_WRITES["order_placement"] == 2
     assert (
         per_symbol_cycle(calls, "committee_vote", "history", {"record_decision"}) == p.HISTORY_WRITES["committee_vote"]
     )

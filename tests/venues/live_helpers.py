@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from coinswarm.wiring.live import build_live_broker, venue_market, venue_orders
 from coinswarm.wiring.runner import CycleRunner
 
 SYMBOL = {"coinbase": "BTC-USD", "binance": "BTC-USDT"}
+PROTECTIVE = re.compile(r"-sl\d+$")  # the client order id of a protective stop: <entry's>-sl<attempt>
 
 
 class FakeClockPort(Clock):
@@ -48,9 +50,18 @@ def venue_keys_toml(venue: str, pem: str) -> str:
     return f'api_key = "{BN_API_KEY}"\napi_secret = "{BN_SECRET}"'
 
 
-def write_config(tmp: Path, venue: str, fake_url: str, pem: str, wiring: str = "fused", **live: Any) -> Path:
-    """The TOML a user would write to rehearse live mode against the fake exchange."""
+def write_config(
+    tmp: Path,
+    venue: str,
+    fake_url: str,
+    pem: str,
+    wiring: str = "fused",
+    exits: dict[str, Any] | None = None,
+    **live: Any,
+) -> Path:
+    """The TOML a user would write to rehearse live mode against the fake exchange (`exits`: its [exits])."""
     keys = venue_keys_toml(venue, pem)
+    exit_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in (exits or {}).items())
     options = {"confirm": True, "max_order_notional": 1_000.0, "venue_url": fake_url, **live}
     live_lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in options.items())
     text = f"""
@@ -84,6 +95,9 @@ warmup_candles = 30
 [store]
 backend = "sqlite"
 path = "{tmp / "live.db"}"
+
+[exits]
+{exit_lines}
 
 [live]
 {live_lines}
@@ -170,7 +184,10 @@ class LiveRun:
         mine = [o for o in self.fake.engine.placed]
         counts = Counter(o.client_order_id for o in mine)
         assert counts and max(counts.values()) == 1, f"an intent reached the venue twice: {counts}"
-        assert set(counts) <= set(self.orders()), "the venue holds an order no intent placed"
+        intents = {cid for cid in counts if not PROTECTIVE.search(cid)}  # protective stops derive from entries
+        assert intents <= set(self.orders()), "the venue holds an order no intent placed"
+        for cid in set(counts) - intents:
+            assert PROTECTIVE.sub("", cid) in self.filled_cids() or cid.startswith("sl-"), f"a stop of no entry: {cid}"
         ledger = self.ledger_fills()
         for o in mine:
             quantity, fees = ledger.get(o.client_order_id, (0.0, 0.0))
@@ -187,16 +204,23 @@ class LiveRun:
 
 
 def start_live(
-    tmp: Path, venue: str, fake: FakeExchange, clock: FakeClock, pem: str, wiring: str = "fused", **live: Any
+    tmp: Path,
+    venue: str,
+    fake: FakeExchange,
+    clock: FakeClock,
+    pem: str,
+    wiring: str = "fused",
+    exits: dict[str, Any] | None = None,
+    **live: Any,
 ) -> LiveRun:
     """Build the App as the composition root does for live mode, on the fake clock."""
-    config = write_config(tmp, venue, fake.url, pem, wiring, **live)
+    config = write_config(tmp, venue, fake.url, pem, wiring, exits, **live)
     settings = load_settings(config, env={})
     stores = open_stores(settings)
     orders = venue_orders(
         settings, sleep=clock.sleep, clock=clock.time, monotonic=clock.time, read_timeout_s=READ_TIMEOUT_S
     )
-    broker = build_live_broker(settings, stores.state, venue=orders, clock=clock.time)
+    broker = build_live_broker(settings, stores.state, venue=orders, clock=clock.time, history=lambda: stores.history)
     market = venue_market(settings, venue=orders, clock=clock.time)
     app = build_app(settings, market=market, clock=FakeClockPort(clock), broker=broker, stores=stores)
     return LiveRun(app, broker, fake, clock, config, settings)

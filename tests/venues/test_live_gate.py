@@ -28,6 +28,7 @@ from coinswarm.domain.models import Candle, Order, OrderIntent, OrderStatus, Sid
 from coinswarm.domain.risk import RiskLimits
 from coinswarm.stages.placement import IN_PROGRESS_TTL_S, PlacementStage
 from coinswarm.venues.fake import FakeExchange, Fault
+from coinswarm.venues.fake.engine import FakeOrder
 from coinswarm.venues.models import OrderRequest
 from coinswarm.wiring.bootstrap import LiveTradingUnavailable, build_broker
 from coinswarm.wiring.cloud import cloud_market
@@ -110,12 +111,35 @@ def test_the_venue_address_must_be_https_or_this_machine(tmp_path: Path) -> None
         load_settings(path, env={})
 
 
+@pytest.mark.parametrize("written", ['"yes"', "1", '"true"', '"on"'])
+def test_only_a_real_boolean_true_confirms_live_trading(tmp_path: Path, written: str) -> None:
+    """Issue 10 item 6: `confirm = "yes"` or `1` is no confirmation (pydantic would coerce them to true)."""
+    path = write_config(tmp_path, "binance", "http://127.0.0.1:9", "")
+    path.write_text(path.read_text().replace("confirm = true", f"confirm = {written}"))
+    with pytest.raises(ConfigError, match=r"live.confirm: .*(boolean|bool)"):
+        load_settings(path, env={})
+
+
+def test_the_environment_confirms_live_trading_with_true(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "binance", "http://127.0.0.1:9", "")
+    path.write_text(path.read_text().replace("confirm = true", "confirm = false"))
+    assert load_settings(path, env={"COINSWARM_LIVE__CONFIRM": "true"}).live.confirm is True
+    for text in ("yes", "1"):
+        with pytest.raises(ConfigError, match=r"live.confirm"):
+            load_settings(path, env={"COINSWARM_LIVE__CONFIRM": text})
+
+
 # -- the broker on its own ----------------------------------------------------------------------------
 
 
 def broker_on(fake: FakeExchange, clock: FakeClock, pem: str, tmp_path: Path, venue: str, **live: object) -> LiveBroker:
     run = start_live(tmp_path, venue, fake, clock, pem, **live)
     return run.broker
+
+
+def entries_placed(fake: FakeExchange) -> list[FakeOrder]:
+    """The orders at the fake, without the protective stops the broker rests after each entry."""
+    return [o for o in fake.engine.placed if o.kind != "stop_limit"]
 
 
 def order(cid: str, symbol: str = "BTC-USD", **size: float) -> Order:
@@ -177,7 +201,7 @@ def test_a_restart_after_the_venue_accepted_reconciles_by_client_order_id(
     assert placed.duplicate and "reconciled" in placed.note
     settled = fresh.settle(symbol, 60_000.0, int(clock.now))
     assert sum(f.quantity * f.price for f in settled.fills) == pytest.approx(500.0, rel=1e-6)
-    assert len(fake.engine.placed) == 1 and not fresh.has_pending(symbol)
+    assert len(entries_placed(fake)) == 1 and not fresh.has_pending(symbol)
     assert fresh.get_order(intent.intent_id).status is OrderStatus.FILLED  # type: ignore[union-attr]
 
 
@@ -245,7 +269,8 @@ def test_an_order_whose_outcome_stays_unknown_is_looked_up_until_the_venue_answe
     assert run.broker.settle("BTC-USDT", 60_000.0, int(T0) + 60).fills == []  # lookups still failing
     settled = run.broker.settle("BTC-USDT", 60_000.0, int(T0) + 120)
     assert len(settled.fills) == 1 and not settled.pending
-    assert len(fake.engine.placed) == 1 and len([r for r in fake.requests if r.method == "POST"]) == 1
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert len(entries_placed(fake)) == 1 and len(posts) == 1 + len(fake.engine.placed) - len(entries_placed(fake))
 
 
 def test_status_shows_the_breaker_and_the_live_book(
@@ -288,7 +313,7 @@ def test_a_decision_on_a_price_far_from_the_venues_is_refused(
     assert fake.engine.placed == []
     broker.settle(symbol, 60_100.0, int(T0))  # within 5 %: placed
     broker.submit(order("near", symbol, notional=100.0))
-    assert [o.client_order_id for o in fake.engine.placed] == ["near"]
+    assert [o.client_order_id for o in entries_placed(fake)] == ["near"]
 
 
 def test_a_decision_is_judged_by_the_close_it_was_made_on_not_by_an_old_settle_price(
@@ -306,10 +331,10 @@ def test_a_decision_is_judged_by_the_close_it_was_made_on_not_by_an_old_settle_p
     broker.store.put_candles([candle_closing_at(decided, 60_050.0)])  # the decision's own candle: at the market
     near = order("near", notional=100.0).model_copy(update={"placed_ts": decided})
     assert broker.submit(near).status is not OrderStatus.REJECTED
-    assert [o.client_order_id for o in fake.engine.placed] == ["near"]
+    assert [o.client_order_id for o in entries_placed(fake)] == ["near"]
 
     broker.settle("BTC-USD", 60_000.0, decided)  # a current settle price, but the next decision saw 50,000
     broker.store.put_candles([candle_closing_at(decided + 60, 50_000.0)])
     held = broker.submit(order("far", notional=100.0).model_copy(update={"placed_ts": decided + 60}))
     assert held.status is OrderStatus.REJECTED and "the decision saw 50,000.00" in held.note
-    assert [o.client_order_id for o in fake.engine.placed] == ["near"]
+    assert [o.client_order_id for o in entries_placed(fake)] == ["near"]

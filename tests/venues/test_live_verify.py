@@ -13,6 +13,7 @@ from venue_helpers import FakeClock
 
 from coinswarm.adapters.live_broker import book_key
 from coinswarm.venues.fake import FakeExchange
+from coinswarm.wiring.bootstrap import open_store
 
 
 def traded(tmp_path: Path, fake: FakeExchange, clock: FakeClock, pem: str) -> LiveRun:
@@ -60,3 +61,18 @@ def test_a_tampered_live_book_fails_verify(
     code, out = run.cli("ledger", "verify", "--json")
     result = json.loads(out)
     assert code == 1 and result["ok"] is False and expected in result["problems"][0]
+
+
+def test_the_live_ledgers_store_syncs_every_commit(
+    tmp_path: Path, fake: FakeExchange, clock: FakeClock, ec_private_pem: str
+) -> None:
+    """Issue 10 item 5: in WAL mode `synchronous=NORMAL` may lose the last commits to a power loss (a fill the
+    venue made, or an order's write-ahead record, forgotten); the live account's store runs FULL (2)."""
+    run = start_live(tmp_path, "coinbase", fake, clock, ec_private_pem)
+    store = run.app.history
+    assert type(store).__name__ == "SqliteStore"
+    assert store._connection().execute("PRAGMA synchronous").fetchone()[0] == 2  # type: ignore[attr-defined]
+    assert store._connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # type: ignore[attr-defined]
+    paper = open_store(run.settings.model_copy(update={"mode": "paper", "store": run.settings.store}))
+    assert paper._connection().execute("PRAGMA synchronous").fetchone()[0] == 1  # paper keeps NORMAL: cheaper
+    paper.close()

@@ -15,8 +15,12 @@ until the venue answers. A process that dies between the write and the answer le
 which `settle` reconciles the same way (found: followed; not found: refused, nothing placed).
 
 Fills come from the venue's own fill records, fees included (converted to the quote currency when
-the venue charged them in the base asset), once each: the book keeps the trade ids it has seen. The
-book also keeps the bot's own cash and holdings (starting from the ledger's opening cash), so risk
+the venue charged them in the base asset), once each: the book keeps the trade ids it has booked, and
+a trade listed twice (in one answer or in two) is booked once. A fill that would take an order past
+what was ordered, carries a negative fee or is priced far from the order's reference is not booked but
+flagged (`live_book_check`). The book and the ledger are compared at every settle and before every
+order; a flagged fill or a disagreement halts new orders until the owner runs `coinswarm live ack`.
+The book also keeps the bot's own cash and holdings (starting from the ledger's opening cash), so risk
 sees the account the ledger sees: the bot never spends more than its budget, whatever else the venue
 account holds.
 
@@ -25,6 +29,11 @@ error, the venue refusing the order, the circuit breaker open, a rate limit, the
 before it could accept) send nothing; like the paper broker's, they are reported by the next `settle`.
 The cap applies to buys: a sell only gives back what the bot holds (bounded by risk's position limit),
 and an exit is never trapped by it.
+
+Protective stops (`live_stops`): right after an entry fills, a stop-limit sell for the position rests
+at the venue (exits.stop_loss_pct below the entry), so the position stays protected while no function
+runs; every settle follows it (a filled stop is booked with exit reason `stop_loss`), and an exit by any
+other way cancels it first.
 
 The circuit breaker's state is written to the state store (`venue:<name>:breaker`) whenever it
 changes, for `coinswarm status`; its transitions are logged by the breaker itself.
@@ -37,16 +46,21 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coinswarm.adapters import live_book_check as check
+from coinswarm.adapters.live_stops import ProtectiveStops
 from coinswarm.adapters.venue_orders import VenueOrders
-from coinswarm.domain.models import Fill, Order, OrderStatus, Side, iso
+from coinswarm.domain.models import ExitReason, Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
 from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore, read_document, update_document
 from coinswarm.venues.errors import CircuitOpen, InvalidOrder, RateLimited, Temporary, VenueError
 from coinswarm.venues.models import OrderRequest, VenueFill, VenueOrder, VenueOrderStatus
+
+if TYPE_CHECKING:
+    from coinswarm.stages.ledger import Ledger
 
 log = logging.getLogger("coinswarm.live")
 RETRIES = 20
@@ -98,7 +112,15 @@ class LiveBroker(Broker):
         max_price_gap: float = 0.05,
         timeframe_s: int | None = None,
         clock: Callable[[], float] = time.time,
+        ledger: Callable[[], Ledger] | None = None,
+        stop_loss_pct: float | None = None,
+        stop_limit_offset_pct: float = 1.0,
+        trailing: tuple[float | None, float, bool] = (None, 0.0, False),
     ) -> None:
+        """`ledger`: the account's ledger (built on first use), which the book must agree with; without
+        it (a broker on its own, in tests) the book is not compared. `stop_loss_pct`: the protective stop
+        placed at the venue after each entry, this far below the entry price (None: none); `trailing`:
+        exits.trailing_stop_pct, trailing_offset_pct and trailing_only_offset_reached (see live_stops)."""
         self.store = store
         self.venue = venue
         self.key = book_key(account)
@@ -110,6 +132,16 @@ class LiveBroker(Broker):
         self.max_price_gap = max_price_gap
         self.timeframe_s = timeframe_s
         self.clock = clock
+        self.ledger = ledger
+        self.max_fill_gap = max(check.MIN_FILL_GAP, 2 * max_price_gap)
+        self.stops = ProtectiveStops(
+            self,
+            stop_loss_pct=stop_loss_pct,
+            limit_offset_pct=stop_limit_offset_pct,
+            trailing_stop_pct=trailing[0],
+            trailing_offset_pct=trailing[1],
+            trailing_only_offset_reached=trailing[2],
+        )
         self._breaker_seen: tuple[str, int] | None = None
 
     # -- port ---------------------------------------------------------------------------------
@@ -120,6 +152,16 @@ class LiveBroker(Broker):
             return _as_order(known)
         seen = self._decision_price(order, book)
         req, refusal = self._request(order, book, seen)
+        if req is not None:
+            refusal = self._halted()
+            req = None if refusal else req
+        if req is not None and order.side is Side.SELL:  # an exit: its resting stop is cancelled first
+            why = self.stops.cancel(order.symbol)
+            if why:
+                req, refusal = None, f"not placed: {why}; the exit is tried again next cycle"
+            else:  # the stop may have filled meanwhile: size the sell on what is held now
+                book = self._book()[0]
+                req, refusal = self._request(order, book, seen)
         record = {
             **order.model_dump(mode="json"),
             "status": OrderStatus.PENDING.value,
@@ -131,6 +173,10 @@ class LiveBroker(Broker):
             "sent_ts": int(self.clock()),
             "trades": [],
             "filled": 0.0,
+            "filled_value": 0.0,
+            "base_size": None if req is None or req.base_size is None else float(req.base_size),
+            "quote_size": None if req is None or req.quote_size is None else float(req.quote_size),
+            "reference_price": seen,
         }
         if not self._write_ahead(record):  # someone else wrote this id first: theirs stands
             return _as_order(self._book()[0]["orders"][order.client_order_id])
@@ -154,9 +200,10 @@ class LiveBroker(Broker):
                     self.store.put(self.key, noted, expected_version=version)
                 except ConflictError:
                     pass  # a newer price or fill won; the next settle sees the price again
-            return Settlement()
+            return Settlement(self.stops.reconcile(symbol, observed_price, ts))
         outcomes = [self._ask_venue(book["orders"][cid]) for cid in mine]
         self._note_breaker()
+        view = self._ledger_view(book)
         fills: list[Fill] = []
         refused: list[Order] = []
         still: list[bool] = [False]
@@ -169,13 +216,15 @@ class LiveBroker(Broker):
             book["positions"] = dict(book["positions"])
             for outcome in outcomes:
                 self._apply(book, outcome, observed_price, ts, fills, refused)
+            self._compare(book, view)
             book["pending"] = [cid for cid in book["pending"] if book["orders"][cid]["stage"] in WAITING]
             still[0] = any(book["orders"][cid]["symbol"] == symbol for cid in book["pending"])
             self._trim(book)
             return True
 
         self._update(change)
-        return Settlement(list(fills), list(refused), pending=still[0])
+        protective = self.stops.reconcile(symbol, observed_price, ts)
+        return Settlement([*fills, *protective], list(refused), pending=still[0])
 
     def has_pending(self, symbol: str) -> bool:
         found = self.store.get(self.key)
@@ -290,6 +339,11 @@ class LiveBroker(Broker):
                     f"(over {self.max_price_gap:.0%}): stale prices or another market's; nothing placed"
                 )
                 return REFUSED, None, note
+        return self._place(req)
+
+    def _place(self, req: OrderRequest) -> tuple[str, str | None, str]:
+        """Place `req` once; the order's stage, the venue's order id and a note."""
+        venue = self.venue.name
         try:
             placed = self.venue.place(req)
         except CircuitOpen as exc:
@@ -363,13 +417,23 @@ class LiveBroker(Broker):
             return  # settled already by someone else
         if outcome.venue_order_id:
             rec["venue_order_id"] = outcome.venue_order_id
-        seen = set(rec["trades"])
+        seen = set(rec["trades"]) | set(rec.get("flagged", []))
         base, _, quote = rec["symbol"].partition("-")
-        new = [f for f in outcome.fills if f.trade_id not in seen]
         side = Side(rec["side"])
-        for vf in new:
+        reference = rec.get("reference_price") or price
+        for vf in outcome.fills:
+            if vf.trade_id in seen:
+                continue  # booked (or flagged) already: in an earlier answer, or listed twice in this one
+            seen.add(vf.trade_id)
+            wrong = check.judge_fill(vf, rec, reference, self.max_fill_gap)
+            if wrong:
+                rec["flagged"] = [*rec.get("flagged", []), vf.trade_id]
+                rec["note"] = f"a venue fill was flagged and not booked ({wrong}): see `coinswarm status`"
+                check.flag(book, outcome.cid, vf.trade_id, wrong, ts)
+                continue
             quantity, fee, note = booked(vf, side, base, quote)
             fill = Fill(
+                exit_reason=ExitReason.STOP_LOSS if rec.get("protective") else None,
                 fill_id=f"{outcome.cid}/{vf.trade_id}",
                 client_order_id=outcome.cid,
                 symbol=rec["symbol"],
@@ -381,9 +445,13 @@ class LiveBroker(Broker):
                 note=note,
             )
             self._book_fill(book, fill)
+            signed = fill.quantity if side is Side.BUY else -fill.quantity
+            cash = -(fill.notional + fill.fee) if side is Side.BUY else fill.notional - fill.fee
+            check.note_booked(book, fill.fill_id, fill.symbol, signed, cash, self.clock())
             fills.append(fill)
             rec["trades"] = [*rec["trades"], vf.trade_id]
             rec["filled"] = rec["filled"] + vf.size
+            rec["filled_value"] = rec.get("filled_value", 0.0) + vf.size * vf.price
         if outcome.stage is None:
             book["orders"][outcome.cid] = rec
             return
@@ -392,24 +460,68 @@ class LiveBroker(Broker):
             rec["note"] = outcome.note
         if outcome.stage == DONE:
             rec["status"] = OrderStatus.FILLED.value if rec["filled"] > 0 else OrderStatus.REJECTED.value
-            if rec["filled"] == 0:
+            if rec["filled"] == 0 and not rec.get("protective"):  # a stop cancelled unfilled is no refusal
                 refused.append(_as_order(rec))
         elif outcome.stage == REFUSED:
             rec["stage"] = REJECTED  # reported now, once
             rec["status"] = OrderStatus.REJECTED.value
-            refused.append(_as_order(rec))
+            if not rec.get("protective"):
+                refused.append(_as_order(rec))
         book["orders"][outcome.cid] = rec
 
     @staticmethod
     def _book_fill(book: dict[str, Any], fill: Fill) -> None:
+        """Book a fill's cash and holdings, and the position's entry (its cost, and the entry order whose
+        id the protective stop's derives from)."""
         held = book["positions"].get(fill.symbol, 0.0)
+        entries = dict(book.get("entries", {}))
+        entry = entries.get(fill.symbol)
         if fill.side is Side.BUY:
             book["cash"] = book["cash"] - fill.notional - fill.fee
             book["positions"][fill.symbol] = held + fill.quantity
+            cost = (float(entry["cost"]) if entry and held > 1e-12 else 0.0) + fill.notional
+            attempts = entry["attempts"] if entry is not None and entry["cid"] == fill.client_order_id else 0
+            entries[fill.symbol] = {"cid": fill.client_order_id, "cost": cost, "attempts": attempts}
         else:
             book["cash"] = book["cash"] + fill.notional - fill.fee
             left = held - fill.quantity
             book["positions"][fill.symbol] = 0.0 if left <= 1e-12 else left
+            if entry is not None and left > 1e-12:
+                entries[fill.symbol] = {**entry, "cost": float(entry["cost"]) * left / held}
+            elif entry is not None:
+                del entries[fill.symbol]
+        book["entries"] = entries
+
+    # -- the book against the ledger ------------------------------------------------------------------
+    def _ledger_view(self, book: dict[str, Any]) -> check.LedgerView | None:
+        """The ledger, read before the book is (re)read for a comparison; None without a ledger."""
+        if self.ledger is None:
+            return None
+        return check.read_ledger(self.ledger(), int(book.get("ledger_seq", 0)))
+
+    def _compare(self, book: dict[str, Any], view: check.LedgerView | None) -> None:
+        if view is None:
+            return
+        problem = check.compare(book, view, self.clock())
+        if problem and not book.get("halt"):
+            log.error("live: the book and the ledger disagree: %s; new orders stop (%s)", problem, check.ACK_HELP)
+            check.halt(book, f"the book and the ledger disagree: {problem}", int(self.clock()))
+
+    def _halted(self) -> str:
+        """Why no new order may go out now ('' when it may): a halt in the book, or the book and the
+        ledger disagreeing now (which halts it)."""
+        book = self._book()[0]
+        if not book.get("halt") and self.ledger is not None:
+            view = self._ledger_view(book)
+
+            def change(book: dict[str, Any]) -> bool:
+                self._compare(book, view)
+                return True
+
+            self._update(change)
+            book = self._book()[0]
+        why = check.halted(book)
+        return f"refused: {why}; nothing sent" if why else ""
 
     # -- breaker ----------------------------------------------------------------------------------
     def _note_breaker(self) -> None:
@@ -435,7 +547,20 @@ class LiveBroker(Broker):
 
     # -- storage --------------------------------------------------------------------------------
     def _fresh(self) -> dict[str, Any]:
-        return {"cash": self.starting_cash, "positions": {}, "prices": {}, "pending": [], "orders": {}}
+        return {
+            "cash": self.starting_cash,
+            "positions": {},
+            "prices": {},
+            "pending": [],
+            "orders": {},
+            "unlogged": {},
+            "ledger_seq": 0,
+            "halt": None,
+            "anomalies": [],
+            "stops": {},
+            "entries": {},
+            "unreported": [],
+        }
 
     def _book(self) -> tuple[dict[str, Any], int]:
         return read_document(self.store, self.key, self._fresh)
@@ -456,7 +581,7 @@ class LiveBroker(Broker):
         self._update(change)
         return bool(wrote)
 
-    def _change_order(self, cid: str, **changes: Any) -> None:
+    def _change_order(self, cid: str, *, follow: bool = True, **changes: Any) -> None:
         def change(book: dict[str, Any]) -> bool:
             rec = book["orders"][cid]
             update = dict(changes)
@@ -464,7 +589,7 @@ class LiveBroker(Broker):
                 log.error("live: order %s was settled as %s while it was being sent", cid, rec["stage"])
                 update["note"] = f"{changes.get('note') or ''} (settled as {rec['stage']} meanwhile)".strip()
             book["orders"] = {**book["orders"], cid: {**rec, **update}}
-            if changes.get("stage") in WAITING and cid not in book["pending"]:
+            if follow and changes.get("stage") in WAITING and cid not in book["pending"]:
                 book["pending"] = [*book["pending"], cid]  # followed to its fills, whatever a settle concluded
             return True
 
@@ -476,7 +601,7 @@ class LiveBroker(Broker):
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:
         if len(book["orders"]) > KEEP_ORDERS + 50:
-            pending = set(book["pending"])
+            pending = set(book["pending"]) | set(book.get("stops", {}).values())
             done = [cid for cid in book["orders"] if cid not in pending]
             for cid in done[: len(book["orders"]) - KEEP_ORDERS]:
                 del book["orders"][cid]

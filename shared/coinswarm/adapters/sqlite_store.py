@@ -8,7 +8,11 @@ DynamoDB, with one winner and `ConflictError` for the rest.
 Design:
 
 * Connection: opened in the constructor (never at import), with WAL journalling so readers do
-  not block the writer, `synchronous=NORMAL`, a busy timeout and foreign keys on.
+  not block the writer, a busy timeout and foreign keys on. `synchronous=NORMAL` by default; FULL
+  for a live account's file (`synchronous_for("live")`): in WAL mode NORMAL may lose the last commits
+  to a power loss (an order's write-ahead record, a fill the venue made), which only a live account
+  cannot afford; FULL syncs the WAL at every commit (measured: 2-4x the fused cycle's latency on a
+  busy shared disk, see the issue 10 notes).
 * Threads: each instance owns ONE connection (`check_same_thread=False`) guarded by a lock, so
   one instance may be shared by threads and its transactions never interleave. SQLite admits a
   single writer at a time anyway; a thread that wants parallel reads opens its own instance.
@@ -26,17 +30,17 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
 from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
-from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 # Each migration is a list of statements; migration i takes the file from user_version i to i+1.
@@ -101,11 +105,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: an idempotency claim records its owner, so only that worker may complete or abandon it.
     ("ALTER TABLE idempotency ADD COLUMN owner TEXT",),
+    # 3: episodes, one per closed trade (the market memory), read by symbol and exit time.
+    (
+        """CREATE TABLE episodes (
+            episode_id TEXT PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            exit_ts INTEGER NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX episodes_symbol_exit ON episodes (symbol, exit_ts)",
+        "CREATE INDEX episodes_exit ON episodes (exit_ts)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 _MAX_TS = 2**63 - 1
+
+
+Synchronous = Literal["NORMAL", "FULL"]
+
+
+def synchronous_for(mode: str) -> Synchronous:
+    """FULL for a live account's file (no commit may be lost to a power loss), NORMAL otherwise."""
+    return "FULL" if mode == "live" else "NORMAL"
 
 
 class SqliteStore(StateStore, HistoryStore, CoordinationStore):
@@ -121,8 +144,12 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
         *,
         now: Callable[[], float] = time.time,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        synchronous: Synchronous = "NORMAL",
     ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
         self.path = Path(path)
+        self._synchronous = synchronous
         self._now = now
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
@@ -160,7 +187,7 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
                 conn.execute("PRAGMA foreign_keys = ON")
                 _migrate(conn, self.path)
             except BaseException:
@@ -323,6 +350,29 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
                 (symbol, limit),
             )
         return [Decision.model_validate_json(body) for (body,) in rows]
+
+    # -- HistoryStore: episodes --------------------------------------------------------------------
+
+    def record_episode(self, episode: Mapping[str, Any]) -> None:
+        episode_id, symbol, exit_ts = episode_keys(episode)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO episodes (episode_id, symbol, exit_ts, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (episode_id) DO NOTHING",
+                (episode_id, symbol, exit_ts, json.dumps(dict(episode))),
+            )
+
+    def episodes(
+        self, *, symbol: str | None = None, since_ts: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = "exit_ts >= ?", list[Any]([since_ts])
+        if symbol is not None:
+            where, params = where + " AND symbol = ?", [*params, symbol]
+        sql = f"SELECT body FROM episodes WHERE {where} ORDER BY exit_ts DESC, episode_id DESC"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        rows = self._query(sql, params)
+        return [json.loads(r[0]) for r in reversed(rows)]
 
     def record_rejection(self, rejection: RiskRejection) -> None:
         with self._transaction() as conn:

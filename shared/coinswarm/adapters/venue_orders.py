@@ -2,8 +2,8 @@
 client, with each venue's quirks kept as data (`VenueQuirks`), not as if-chains in the broker.
 
 The venue clients (`coinswarm.venues.coinbase`, `coinswarm.venues.binance`) speak each venue's API;
-these adapters give both the same six verbs: place, find by client order id, order status, fills,
-preview (where the venue has one) and the key's permissions, plus candles and the book top.
+these adapters give both the same seven verbs: place, cancel, find by client order id, order status,
+fills, preview (where the venue has one) and the key's permissions, plus candles and the book top.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from coinswarm.domain.models import Candle
 from coinswarm.venues.breaker import CircuitBreaker
+from coinswarm.venues.errors import InvalidOrder, NotFound
 from coinswarm.venues.models import BookTop, KeyPermissions, OrderPreview, OrderRequest, VenueFill, VenueOrder
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ class VenueOrders(ABC):
         """Place once (the client resolves an unknown outcome by client order id before sending again)."""
 
     @abstractmethod
+    def cancel(self, venue_symbol: str, order_id: str) -> bool:
+        """Cancel a resting order: True when the venue cancelled it, False when it had none to cancel (filled
+        or cancelled already: ask `order` which). Raises VenueError when the venue cannot say."""
+
+    @abstractmethod
     def find(self, venue_symbol: str, client_order_id: str, *, since_ts: int) -> VenueOrder | None:
         """The order placed under `client_order_id`, or None when the venue has none."""
 
@@ -103,6 +109,10 @@ class CoinbaseOrders(VenueOrders):
     def place(self, req: OrderRequest) -> VenueOrder:
         return self.client.create_order(req)
 
+    def cancel(self, venue_symbol: str, order_id: str) -> bool:
+        results = self.client.cancel([order_id])
+        return any(r.ok for r in results if r.order_id == order_id)
+
     def find(self, venue_symbol: str, client_order_id: str, *, since_ts: int) -> VenueOrder | None:
         return self.client.find_order(venue_symbol, client_order_id, since_ts=since_ts)
 
@@ -143,6 +153,13 @@ class BinanceOrders(VenueOrders):
 
     def place(self, req: OrderRequest) -> VenueOrder:
         return self.client.create_order(req)
+
+    def cancel(self, venue_symbol: str, order_id: str) -> bool:
+        try:
+            self.client.cancel_order(venue_symbol, order_id=order_id)
+        except (NotFound, InvalidOrder):  # -2011 "Unknown order sent.": filled or cancelled already
+            return False
+        return True
 
     def find(self, venue_symbol: str, client_order_id: str, *, since_ts: int) -> VenueOrder | None:
         return self.client.find_order(venue_symbol, client_order_id)

@@ -11,8 +11,10 @@ A live cycle brings one new candle per symbol. Per symbol and cycle (the worst c
 * agent_scoring: the agents' memory read and written back (one document); one ScoresReady sent.
 * committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
 * order_placement: the paper book read for pending orders and for settlement (once more while no order
-  was ever placed and there is no book yet: three reads, the figure taken) and, when the symbol is
-  held, written back re-priced (the worst case: every symbol held); one PlacementDone every time, an
+  was ever placed and there is no book yet: three reads, the figure taken), and the position's exit state
+  (`stages.exit_watch`, one read while an exit rule is configured, as by default) and, when the symbol is
+  held, both written back (the book re-priced, the exit state with the candle checked: the worst case,
+  every symbol held); one PlacementDone every time, an
   order or not, kept with the message's claim (the outbox), but handed on by the AWS functions only when
   it carries a fill (`stages.messages.worth_logging`: nothing else reaches the ledger); Cloud
   Functions hand every one on. On AWS powertools' idempotency record is put and then completed (two
@@ -33,8 +35,8 @@ from __future__ import annotations
 from typing import Final
 
 # -- state store operations per symbol and cycle (reads, writes), by function ---------------------------
-STATE_READS: Final[dict[str, int]] = {"tick_ingest": 2, "agent_scoring": 1, "order_placement": 3}
-STATE_WRITES: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 1}
+STATE_READS: Final[dict[str, int]] = {"tick_ingest": 2, "agent_scoring": 1, "order_placement": 4}
+STATE_WRITES: Final[dict[str, int]] = {"tick_ingest": 1, "agent_scoring": 1, "order_placement": 2}
 HISTORY_WRITES: Final[dict[str, int]] = {"committee_vote": 1}
 
 # -- coordination store operations per symbol and cycle, mesh wiring: the outboxes' claim and completion --
@@ -47,13 +49,13 @@ OUTBOX_WRITES: Final[dict[str, int]] = {
 OUTBOX_BYTES: Final[dict[str, int]] = {  # a completed claim: the outputs' JSON, the key, status and expiry
     "tick_ingest": 550,  # the first cycle of a symbol hands on its warm-up: about 200 B more per candle, once
     "agent_scoring": 1_100,
-    "committee_vote": 1_250,
+    "committee_vote": 1_400,
     "order_placement": 400,
 }
 OUTBOX_KEY_BYTES: Final = 150  # of which the key (stage, cycle, symbol, digest), status, owner and expiry
 
 # -- per order, on top ------------------------------------------------------------------------------------
-ORDER_STATE_READS: Final = 6  # claim, order lookup, account (book), kill switch, risk day, book before submit
+ORDER_STATE_READS: Final = 7  # claim, order lookup, account (book), kill switch, pause, risk day, book before submit
 ORDER_STATE_WRITES: Final = 4  # claim begin, risk day, book with the order, claim complete
 FILL_HISTORY_QUERIES: Final = 3  # last sequence, events after the projection, event id unique across streams
 FILL_HISTORY_POINT_READS: Final = 1  # the projection
@@ -69,7 +71,7 @@ LEDGER_EVENT_BYTES: Final = 500
 MESSAGE_BYTES: Final[dict[str, int]] = {  # a message's JSON on the bus, a live cycle
     "candles": 400,
     "scores": 900,
-    "decisions": 1_000,
+    "decisions": 1_150,  # with the candle decided on, which the exit rules read
     "placements": 450,
     "logged": 100,
 }

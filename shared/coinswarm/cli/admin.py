@@ -53,7 +53,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     kill = sub.add_parser(
         "kill-switch",
         help="stop (or allow again) every order at once",
-        description="One stored flag that stops every order at once, whatever the committee decides.",
+        description="One stored flag that stops every order the bot would send, exits included, whatever the "
+        "committee or the exit rules decide. Stops already resting at the venue stay there and still protect "
+        "the positions. Only the owner's `coinswarm flatten` still goes out. `coinswarm pause` is the milder "
+        "control: no new entries, exits go on.",
     )
     kill.add_argument("action", choices=["on", "off", "status"])
     kill.add_argument("--reason", default="", help="why (kept with the flag, shown by status)")
@@ -175,9 +178,16 @@ def kill_main(args: argparse.Namespace) -> int:
         path = state_to_write(args, settings)
         state, where = open_sqlite(path), f"state {path}"
     if args.action == "status":
-        print(f"kill switch is {'ON' if kill_switch_on(state) else 'off'} ({where})")
+        on = kill_switch_on(state)
+        print(f"kill switch is {'ON' if on else 'off'} ({where}){'; ' + KILL_SWITCH_LEAVES if on else ''}")
         return 0
     on = args.action == "on"
     set_kill_switch(state, on, reason=args.reason, ts=int(time.time()))
-    print(f"kill switch {'ON: every order is stopped' if on else 'off: orders may flow again'} ({where})")
+    if on:
+        print(f"kill switch ON: the bot sends no order at all ({where}); {KILL_SWITCH_LEAVES}")
+    else:
+        print(f"kill switch off: orders may flow again ({where})")
     return 0
+
+
+KILL_SWITCH_LEAVES = "stops resting at the venue stay and still protect the positions; `coinswarm flatten` still exits"

@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from pydantic import ValidationError
 
@@ -145,12 +145,13 @@ def no_state_file(args: argparse.Namespace, settings: Settings, path: Path) -> s
     return f"{looked}{there}: run `coinswarm run` first, or name the file with --state PATH"
 
 
-def open_sqlite(path: str | Path) -> Any:
+def open_sqlite(path: str | Path, synchronous: Literal["NORMAL", "FULL"] | None = None) -> Any:
+    """The state file, or a clean failure naming it. `synchronous`: SQLite's setting (FULL for live)."""
     from coinswarm.adapters.sqlite_store import SqliteStore
     from coinswarm.ports.errors import StoreError
 
     try:
-        return SqliteStore(path)
+        return SqliteStore(path) if synchronous is None else SqliteStore(path, synchronous=synchronous)
     except StoreError as exc:
         fail(f"{path} cannot be opened as a state file ({exc}); name the state file of a run with --state PATH")
 

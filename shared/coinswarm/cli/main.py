@@ -7,7 +7,22 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, data, deploy, optimize, run, status
+from coinswarm.cli import (
+    admin,
+    agent,
+    backtest,
+    budget,
+    check_bias,
+    controls,
+    data,
+    deploy,
+    episodes,
+    live,
+    optimize,
+    run,
+    status,
+    train,
+)
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -28,10 +43,14 @@ def parser() -> argparse.ArgumentParser:
     optimize.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
+    controls.add_parsers(sub)
     budget.add_parser(sub)
     data.add_parser(sub)
     deploy.add_parser(sub)
     agent.add_parser(sub)
+    live.add_parser(sub)
+    train.add_parser(sub)
+    episodes.add_parser(sub)
     return p
 
 

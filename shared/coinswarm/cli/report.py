@@ -6,7 +6,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from coinswarm.domain.models import Action, Decision, iso
+from coinswarm.domain.exit_ids import exit_reason_of
+from coinswarm.domain.models import Action, Decision, ExitReason, Side, iso
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, Message, PlacementDone, ScoresReady
 
 SHORT = {"trend": "trend", "mean_reversion": "mrev", "arbitrage": "arb", "sma_cross": "sma"}
@@ -60,7 +61,8 @@ class CycleReporter:
         events = []
         for f in done.fills:
             self.fills += 1
-            events.append(f"filled {f.side.value} {f.quantity:.6g} @ {price(f.price)} fee {money(f.fee)}")
+            why = f" ({f.exit_reason.value})" if f.exit_reason is not None else ""
+            events.append(f"filled {f.side.value} {f.quantity:.6g} @ {price(f.price)} fee {money(f.fee)}{why}")
             if f.note:
                 events.append(f"({f.note})")
         for o in done.refused_by_venue:
@@ -69,7 +71,11 @@ class CycleReporter:
         for o in done.orders:
             self.orders += 1
             size = money(o.notional) if o.notional else f"{o.quantity:.6g}" if o.quantity else f"{o.fraction:.0%}"
-            events.append(f"order {o.side.value} {size} placed (fills at next open)")
+            reason = exit_reason_of(o.client_order_id) if o.side is Side.SELL else None
+            if reason is not None and reason is not ExitReason.SIGNAL:
+                events.append(f"exit {reason.value}: order {o.side.value} {size} placed")
+            else:
+                events.append(f"order {o.side.value} {size} placed (fills at next open)")
         for r in done.rejections:
             self.rejections += 1
             events.append(f"refused by risk: {r.reason}")

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from coinswarm.cli.common import add_config_arg, add_state_arg, open_configured, settings_from
+from coinswarm.cli.owner_status import controls_json, controls_lines, exit_state_lines, exit_states, kill_switch_text
 from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
@@ -41,6 +42,7 @@ def main(args: argparse.Namespace) -> int:
     book = state.get(f"{'live' if settings.mode == 'live' else 'paper'}:{settings.account}:book")
     pending = [book.value["orders"][cid] for cid in book.value["pending"]] if book else []
     breakers = [b.value for v in settings.venues if (b := state.get(f"venue:{v.name}:breaker")) is not None]
+    events = ledger.events()
     if args.json:
         print(
             json.dumps(
@@ -52,21 +54,30 @@ def main(args: argparse.Namespace) -> int:
                     **fig.to_json(),
                     "pending_orders": pending,
                     "circuit_breakers": breakers,
+                    **live_book_json(book.value if book else None),
                     "decisions": [d.model_dump(mode="json") for d in decisions],
                     "risk_rejections": [r.model_dump(mode="json") for r in rejections],
                     "ledger_seq": ledger.portfolio().seq,
+                    **controls_json(state, settings.account, events),
+                    "exit_state": exit_states(state, settings.account, sorted(fig.portfolio.holdings)),
                 },
                 indent=2,
             )
         )
         return 0
     print(f"Coinswarm status · {opened.where} · account {settings.account} · mode {settings.mode.upper()}")
-    print(f"kill switch  {'ON: ' + kill_doc.get('reason', '') if kill_doc.get('on') else 'off'}")
+    print(f"kill switch  {kill_switch_text(kill_doc)}")
+    for line in controls_lines(state, settings.account, events):
+        print(line)
     for b in breakers:
         print(f"breaker      {b['describe']} (as of {iso(b['ts'])})")
+    for line in live_book_lines(book.value if book else None):
+        print(line)
     print(f"account      {account_line(fig)}")
     print("positions")
     for line in position_lines(fig):
+        print(line)
+    for line in exit_state_lines(state, settings.account, sorted(fig.portfolio.holdings)):
         print(line)
     print(f"pending      {len(pending)} order(s)" + "".join(f"\n  {o['client_order_id']} {o['side']}" for o in pending))
     print("last decisions")
@@ -81,3 +92,30 @@ def main(args: argparse.Namespace) -> int:
     again = f"--state {opened.path}" if opened.path else "with the same configuration"
     print(f"ledger       {fig.portfolio.seq} events · verify with: {command_name()} ledger verify {again}")
     return 0
+
+
+def live_book_json(book: dict[str, Any] | None) -> dict[str, Any]:
+    """The live book's halt and its flagged venue fills (not booked), for `status --json`."""
+    if book is None or "unlogged" not in book:
+        return {}
+    stops = [book["orders"][cid] for cid in book.get("stops", {}).values() if cid in book["orders"]]
+    return {"live_halt": book.get("halt"), "fill_anomalies": book.get("anomalies", []), "protective_stops": stops}
+
+
+def live_book_lines(book: dict[str, Any] | None) -> list[str]:
+    """The protective stops resting at the venue, why live trading is halted (new orders stop until
+    `coinswarm live ack`), and each venue fill that was flagged and not booked."""
+    if not book:
+        return []
+    lines = [
+        f"stop         {o['symbol']} {o['base_size']:.8g} at {o['stop_price']:,.8g} (limit {o['limit_price']:,.8g}) "
+        f"{'resting at ' + o['venue'] if o['stage'] == 'open' else o['stage']}: {o['client_order_id']}"
+        for cid in book.get("stops", {}).values()
+        if (o := book["orders"].get(cid)) is not None
+    ]
+    if book.get("halt"):
+        h = book["halt"]
+        lines.append(f"live         HALTED since {iso(int(h['ts']))}: new orders stop: {h['reason']}")
+        lines.append(f"             look, then: {command_name()} live ack")
+    lines += [f"  flagged    {iso(int(a['ts']))} {a['what']}" for a in book.get("anomalies", [])]
+    return lines

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FUNCTIONS: tuple[str, ...] = (
     "tick_ingest",
@@ -21,6 +21,8 @@ FUNCTIONS: tuple[str, ...] = (
     "trade_logging",
     "manual_trade",
 )
+# The stages of a cycle (manual_trade starts one by hand): what a workflow calls.
+CYCLE_FUNCTIONS: tuple[str, ...] = FUNCTIONS[:5]
 # Deployed beside the six when deploy.placement splits the stages across clouds: the end of the signed push.
 PUSH_RECEIVER = "push_receiver"
 # What `make package` builds a zip of: the six functions and the push receiver.
@@ -140,6 +142,20 @@ class DeployConfig(BaseModel):
             return v
         _known_functions(v)
         return {**_all_on("aws"), **v}
+
+    @model_validator(mode="after")
+    def _a_workflow_runs_the_whole_cycle_on_one_cloud(self) -> DeployConfig:
+        """Under chain = "workflow" one execution calls the five cycle stages: they share a cloud
+        (manual_trade may sit on the other one). Terraform refuses the split too."""
+        if self.chain == "workflow":
+            clouds = {self.placement.get(f, "aws") for f in CYCLE_FUNCTIONS}
+            if len(clouds) > 1:
+                placed = ", ".join(f"{f} = {self.placement.get(f, 'aws')}" for f in CYCLE_FUNCTIONS)
+                raise ValueError(
+                    f'chain = "workflow" runs the whole cycle in one execution on one cloud, but placement has '
+                    f'{placed}: place those five on one cloud, or use chain = "invoke" or "queues" to split the stages'
+                )
+        return self
 
     def on(self, cloud: Cloud) -> list[str]:
         """The functions placed on `cloud`, in cycle order."""

@@ -218,6 +218,46 @@ class OptimizeConfig(Section):
     seed: int | None = None
 
 
+class CooldownConfig(Section):
+    """No new entry on a symbol for a while after a stop-loss exit on it (freqtrade's CooldownPeriod)."""
+
+    candles: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=0, description="candles without a new entry on a symbol after its stop-loss exit; 0: off"
+    )
+
+
+class StopLossGuardConfig(Section):
+    """Too many stop-losses in a row pause entries (freqtrade's StoplossGuard): a stop-loss exit, or a
+    trailing stop that exited at a loss, counts."""
+
+    trades: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=0, description="this many stop-losses within lookback_minutes pause entries; 0: off"
+    )
+    lookback_minutes: Annotated[int, Field(ge=1)] = 1440
+    pause_minutes: Annotated[int, Field(ge=1)] = Field(default=60, description="from the last of those exits")
+    per_symbol: bool = Field(default=True, description="pause the symbol that hit them (true) or every symbol")
+
+
+class MaxDrawdownConfig(Section):
+    """A drawdown of the account beyond a limit pauses every entry (freqtrade's MaxDrawdown). The equity
+    is the starting cash plus the profit of the exits (closed trades), as freqtrade measures it."""
+
+    max_drawdown_pct: Annotated[float, Field(gt=0.0, le=100.0)] | None = Field(
+        default=None, description="the drawdown within lookback_minutes that pauses entries; unset: off"
+    )
+    lookback_minutes: Annotated[int, Field(ge=1)] = 1440
+    pause_minutes: Annotated[int, Field(ge=1)] = Field(default=60, description="from the exit that reached it")
+
+
+class ProtectionsConfig(Section):
+    """Pauses of new entries after losses, evaluated on the ledger (so they survive restarts and hold
+    across functions). Exits are never paused. All off by default, as in freqtrade."""
+
+    cooldown: CooldownConfig = Field(default_factory=CooldownConfig)
+    stop_loss_guard: StopLossGuardConfig = Field(default_factory=StopLossGuardConfig)
+    max_drawdown: MaxDrawdownConfig = Field(default_factory=MaxDrawdownConfig)
+
+
 class PatternCacheConfig(Section):
     enabled: bool = True
     max_entries: Annotated[int, Field(ge=1)] = 4096
@@ -350,7 +390,11 @@ class LiveConfig(Section):
     withdraw or transfer funds is refused. `venue_url` points the venue client (and `market.source =
     "venue"`) elsewhere: the local fake exchange (`coinswarm.venues.fake`) to rehearse."""
 
-    confirm: bool = False
+    confirm: bool = Field(
+        default=False,
+        strict=True,  # only a real boolean true: "yes", "true" or 1 in a TOML file is no confirmation
+        description="true, a boolean (not a string or a number), to trade real money",
+    )
     max_order_notional: PositiveMoney = Field(
         default=100.0, description="the most one order may be worth, in the quote currency; a larger one is refused"
     )
@@ -366,6 +410,13 @@ class LiveConfig(Section):
     )
     breaker_cooldown_s: Annotated[float, Field(gt=0.0, le=3600.0)] = Field(
         default=60.0, description="how long the open breaker refuses new orders before one probe"
+    )
+    protective_stops: bool = Field(
+        default=True,
+        description="after each entry, rest a stop-limit sell at the venue exits.stop_loss_pct below the entry price",
+    )
+    stop_limit_offset_pct: Annotated[float, Field(gt=0.0, lt=50.0)] = Field(
+        default=1.0, description="how far below the protective stop's trigger its limit price lies"
     )
 
     @field_validator("venue_url")
@@ -399,6 +450,7 @@ class Settings(BaseModel):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     sizing: SizingConfig = Field(default_factory=SizingConfig)
     exits: ExitConfig = Field(default_factory=ExitConfig)
+    protections: ProtectionsConfig = Field(default_factory=ProtectionsConfig)
     paper: PaperConfig = Field(default_factory=PaperConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)

@@ -1,8 +1,13 @@
 """Cash, positions and P&L derived by folding ledger events (average-cost accounting).
 
-Realized P&L is net of fees: a buy's fee is realized at once, a sell realizes
-quantity * (price - average cost) - fee. So equity = cash + sum(quantity * mark)
+Realized P&L belongs to closed quantities and is net of their fees: a sell realizes
+quantity * (price - average cost) - its fee - the entry fees of the quantity it closes (the open
+position's entry fees, `open_fees`, in proportion). An open position's entry fees are part of its
+unrealized P&L: quantity * (mark - average cost) - open_fees. So equity = cash + sum(quantity * mark)
 = starting cash + realized + unrealized, always.
+
+`FORMAT` versions the stored projection: one written before entry fees moved out of realized P&L
+(format 1, no `format` key) is folded again from the events rather than read.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEvent, Position, Side
 
 DUST = 1e-12
+FORMAT = 2
 
 
 @dataclass(slots=True)
@@ -22,6 +28,7 @@ class Holding:
     avg_cost: float = 0.0
     realized_pnl: float = 0.0
     fees: float = 0.0
+    open_fees: float = 0.0  # the entry fees of the quantity still held: unrealized until it is sold
 
 
 @dataclass(slots=True)
@@ -54,15 +61,20 @@ class Portfolio:
             h.avg_cost = (h.quantity * h.avg_cost + cost) / total
             h.quantity = total
             self.cash -= cost + fill.fee
-            h.realized_pnl -= fill.fee
+            h.open_fees += fill.fee
         else:
             if fill.quantity > h.quantity * (1 + 1e-9) + DUST:
                 raise ValueError(f"sell of {fill.quantity} {fill.symbol} exceeds the {h.quantity} held")
-            h.realized_pnl += fill.quantity * (fill.price - h.avg_cost) - fill.fee
+            closed_share = min(1.0, fill.quantity / h.quantity) if h.quantity > 0 else 1.0
+            entry_fees = h.open_fees * closed_share
+            h.realized_pnl += fill.quantity * (fill.price - h.avg_cost) - fill.fee - entry_fees
+            h.open_fees -= entry_fees
             h.quantity = max(0.0, h.quantity - fill.quantity)
             if h.quantity <= DUST:
+                h.realized_pnl -= h.open_fees  # a dust remainder's fee share closes with it
                 h.quantity = 0.0
                 h.avg_cost = 0.0
+                h.open_fees = 0.0
             self.cash += fill.quantity * fill.price - fill.fee
         h.fees += fill.fee
         self.fees += fill.fee
@@ -76,7 +88,8 @@ class Portfolio:
         return sum(h.realized_pnl for h in self.holdings.values())
 
     def unrealized_pnl(self, marks: Mapping[str, float]) -> float:
-        return sum(h.quantity * (marks.get(s, h.avg_cost) - h.avg_cost) for s, h in self.holdings.items())
+        """The open positions' P&L at `marks`, net of their entry fees."""
+        return sum(h.quantity * (marks.get(s, h.avg_cost) - h.avg_cost) - h.open_fees for s, h in self.holdings.items())
 
     def equity(self, marks: Mapping[str, float]) -> float:
         return self.cash + sum(h.quantity * marks.get(s, h.avg_cost) for s, h in self.holdings.items())
@@ -89,6 +102,7 @@ class Portfolio:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "format": FORMAT,
             "seq": self.seq,
             "cash": self.cash,
             "deposited": self.deposited,
@@ -100,10 +114,16 @@ class Portfolio:
                     "avg_cost": h.avg_cost,
                     "realized_pnl": h.realized_pnl,
                     "fees": h.fees,
+                    "open_fees": h.open_fees,
                 }
                 for s, h in sorted(self.holdings.items())
             },
         }
+
+    @staticmethod
+    def current(data: Mapping[str, Any]) -> bool:
+        """Whether a stored projection is in this code's format (else it is folded again from the events)."""
+        return data.get("format") == FORMAT
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Portfolio:

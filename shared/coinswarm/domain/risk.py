@@ -1,6 +1,16 @@
 """Risk limits, checked before every order: a pure function of the intent, the account as the broker
-reports it, today's counters and the kill switch. Buys that would break a size limit are reduced to
-fit when what is left is still a valid order; everything else that breaks a limit is refused."""
+reports it, today's counters, the kill switch and why new entries are paused. Buys that would break a
+size limit are reduced to fit when what is left is still a valid order; everything else that breaks a
+limit is refused.
+
+Risk never traps an exit. An order that only reduces a position (a sell of what is held: this bot is
+long only) passes every halt: the daily-loss halt, the orders-per-day limit, the exposure limits, the
+owner's pause and the protections. It still takes its slot in the day's count, and a daily loss it
+meets still halts the day for entries. Only the kill switch stops it (it stops every order), and not
+even that stops the owner's `flatten`, the explicit order to exit now.
+
+A committee decision the position makes moot is a hold, not a refusal (`moot_decision`): a SELL with
+nothing held, a BUY with the symbol's position already at its limit."""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from coinswarm.domain.models import OrderIntent, Side
+from coinswarm.domain.models import ExitReason, OrderIntent, Side
 
 DAY_S = 86_400
 
@@ -81,25 +91,61 @@ class RiskVerdict:
 
 
 def check_order(
-    intent: OrderIntent, account: AccountView, day: RiskDay, limits: RiskLimits, *, kill_switch: bool
+    intent: OrderIntent,
+    account: AccountView,
+    day: RiskDay,
+    limits: RiskLimits,
+    *,
+    kill_switch: bool,
+    entries_paused: str = "",
 ) -> RiskVerdict:
-    """Approve (maybe reduced), or refuse with the reason. The returned `day` has today's halt recorded."""
-    if kill_switch:
-        return RiskVerdict(False, "kill switch is on: every order is stopped")
-    if day.halted:
-        return RiskVerdict(False, f"trading stopped for the rest of the day: {day.halted}")
-    loss = day.start_equity - account.equity
-    if loss >= limits.max_daily_loss:
-        why = f"daily loss {loss:,.2f} reached the limit {limits.max_daily_loss:,.2f}"
-        return RiskVerdict(False, f"trading stopped for the rest of the day: {why}", day=replace(day, halted=why))
-    if day.orders >= limits.max_orders_per_day:
-        return RiskVerdict(False, f"{day.orders} orders today: the limit is {limits.max_orders_per_day}")
+    """Approve (maybe reduced), or refuse with the reason. The returned `day` has today's halt recorded.
+    `entries_paused`: why new entries may not be made now (the owner's pause, a protection); "" if they may."""
+    if kill_switch and intent.exit_reason is not ExitReason.FLATTEN:
+        return RiskVerdict(False, "kill switch is on: every order is stopped (only the owner's flatten exits)")
     price = account.prices.get(intent.symbol, intent.reference_price)
     held = account.positions.get(intent.symbol, 0.0)
     notional = intent.estimated_notional(account.cash, held)
-    if intent.side is Side.SELL:
-        return _check_sell(intent, held, price, notional, limits)
+    if intent.side is Side.SELL:  # an exit: no halt stops it, though a loss it meets still halts entries
+        return replace(_check_sell(intent, held, price, notional, limits), day=_halt_on_loss(day, account, limits))
+    if entries_paused:
+        return RiskVerdict(False, f"new entries are paused: {entries_paused}")
+    if day.halted:
+        return RiskVerdict(False, f"trading stopped for the rest of the day: {day.halted}")
+    halted = _halt_on_loss(day, account, limits)
+    if halted is not None:
+        return RiskVerdict(False, f"trading stopped for the rest of the day: {halted.halted}", day=halted)
+    if day.orders >= limits.max_orders_per_day:
+        return RiskVerdict(False, f"{day.orders} orders today: the limit is {limits.max_orders_per_day}")
     return _check_buy(intent, account, notional, limits)
+
+
+def _halt_on_loss(day: RiskDay, account: AccountView, limits: RiskLimits) -> RiskDay | None:
+    """Today's counters with the halt recorded, when the daily loss reached its limit just now; else None."""
+    if day.halted:
+        return None
+    loss = day.start_equity - account.equity
+    if loss < limits.max_daily_loss:
+        return None
+    return replace(day, halted=f"daily loss {loss:,.2f} reached the limit {limits.max_daily_loss:,.2f}")
+
+
+def moot_decision(intent: OrderIntent, account: AccountView, limits: RiskLimits) -> str:
+    """Why a committee intent is simply a hold for a long-only bot, or "" when it is an order: a SELL with
+    nothing held, or a BUY while the symbol's position is already at its limit (no valid buy fits)."""
+    if intent.source != "committee" or intent.exit_reason not in (None, ExitReason.SIGNAL):
+        return ""
+    if intent.side is Side.SELL:
+        if account.positions.get(intent.symbol, 0.0) <= 0.0:
+            return f"nothing held: the SELL on {intent.symbol} is a hold"
+        return ""
+    room = limits.max_position_notional - account.exposure(intent.symbol)
+    if room <= 0.0 or room < limits.min_order_notional:
+        return (
+            f"{intent.symbol} position at its limit ({account.exposure(intent.symbol):,.2f} of "
+            f"max_position_notional {limits.max_position_notional:,.2f}): the BUY is a hold"
+        )
+    return ""
 
 
 def _check_sell(intent: OrderIntent, held: float, price: float, notional: float, limits: RiskLimits) -> RiskVerdict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coinswarm.domain.models import Action, Decision, OrderIntent, Side
+from coinswarm.domain.models import Action, Decision, ExitReason, OrderIntent, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,7 @@ def intent_for(decision: Decision, *, price: float, rule: SizingRule) -> OrderIn
         size = {"notional": rule.buy_notional} if rule.buy_notional else {"fraction": rule.buy_fraction}
     else:
         size = {"fraction": rule.sell_fraction}
+    reason = ExitReason.SIGNAL if side is Side.SELL else None
     return OrderIntent(
         intent_id=client_order_id(decision.symbol, decision.ts, side),
         symbol=decision.symbol,
@@ -38,5 +39,6 @@ def intent_for(decision: Decision, *, price: float, rule: SizingRule) -> OrderIn
         ts=decision.ts,
         source="committee",
         decision_id=decision.decision_id,
+        exit_reason=reason,
         **size,
     )

@@ -5,6 +5,8 @@ A POST with a JSON body asks for one of two things:
     {"action": "trade", "symbol": "BTC-USD", "side": "buy", "notional": 100.0, "client_id": "my-order-1"}
     {"action": "run_cycle"}
 
+and the owner's controls, `pause`, `resume`, `kill_switch` and `flatten` (coinswarm.http.owner_actions).
+
 A trade gives exactly one of `notional` (quote currency) or `quantity` (base units). It becomes an
 OrderIntent (source "manual") priced at the symbol's latest stored close, goes through risk and is placed
 at most once per intent id: the id comes from `client_id` when given, so a retry of the same trade is
@@ -38,6 +40,16 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from coinswarm.config.settings import SYMBOL_RE
 from coinswarm.domain.models import Order, OrderIntent, RiskRejection, Side
 from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
+from coinswarm.http.owner_actions import (
+    OWNER_ACTION_DONE,
+    OWNER_ACTIONS,
+    FlattenRequest,
+    KillSwitchRequest,
+    OwnerControls,
+    OwnerRequest,
+    PauseRequest,
+    ResumeRequest,
+)
 from coinswarm.http.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -135,16 +147,20 @@ class RunCycleRequest(BaseModel):
     action: Literal["run_cycle"]
 
 
-ManualRequest = Annotated[TradeRequest | RunCycleRequest, Field(discriminator="action")]
+ManualRequest = Annotated[
+    TradeRequest | RunCycleRequest | PauseRequest | ResumeRequest | KillSwitchRequest | FlattenRequest,
+    Field(discriminator="action"),
+]
 
 
 @functools.cache
-def _request() -> TypeAdapter[TradeRequest | RunCycleRequest]:
+def _request() -> TypeAdapter[TradeRequest | RunCycleRequest | OwnerRequest]:
     """The body's validator, built on first use (the first request), not at import."""
     return TypeAdapter(ManualRequest)
 
 
-_ACTIONS = ("trade", "run_cycle")
+_ACTIONS = ("trade", "run_cycle", *OWNER_ACTIONS)
+_ACTION_LIST = ", ".join(f"'{a}'" for a in _ACTIONS)
 
 
 class BadJson(ValueError):
@@ -189,10 +205,10 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
             loc = loc[1:]
         kind = err["type"]
         if kind == "union_tag_invalid":
-            msg = "action must be 'trade' or 'run_cycle'"
+            msg = f"action must be one of {_ACTION_LIST}"
             loc = ["action"]
         elif kind == "union_tag_not_found":
-            msg = "give an action: 'trade' or 'run_cycle'"
+            msg = f"give an action: one of {_ACTION_LIST}"
             loc = ["action"]
         elif kind == "model_attributes_type":
             msg = "the body must be a JSON object"
@@ -251,6 +267,7 @@ class ManualTradeHandler:
         *,
         price_of: PriceOf,
         max_body_bytes: int = MAX_BODY_BYTES,
+        controls: OwnerControls | None = None,
     ) -> None:
         if max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
@@ -260,6 +277,7 @@ class ManualTradeHandler:
         self.auth = auth
         self.price_of = price_of
         self.max_body_bytes = max_body_bytes
+        self.controls = controls
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -335,6 +353,10 @@ class ManualTradeHandler:
                 "has the schema) and send again",
                 extra={"fields": fields},
             )
+        if not isinstance(command, TradeRequest | RunCycleRequest):
+            if self.controls is None:
+                return error(501, "not_available", f"{command.action}: this endpoint has no owner controls wired")
+            return self.controls.handle(command)
         if isinstance(command, RunCycleRequest):
             result = self.run_cycle()
             logger.info("manual trade: ran a cycle on request")
@@ -464,6 +486,7 @@ def openapi() -> dict[str, Any]:
             "note": {"type": "string"},
         },
     }
+    schemas["OwnerActionDone"] = OWNER_ACTION_DONE
     schemas["CycleRun"] = {
         "type": "object",
         "required": ["action", "result"],
@@ -545,7 +568,20 @@ def openapi() -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "200": ok("a repeat of a trade placed earlier with this client_id: the same order", "Placed"),
+                        "200": {
+                            "description": "a repeat of a trade placed earlier with this client_id (the same "
+                            "order), or what an owner's action (pause, resume, kill_switch, flatten) did",
+                            "content": {
+                                JSON_TYPE: {
+                                    "schema": {
+                                        "oneOf": [
+                                            {"$ref": "#/components/schemas/Placed"},
+                                            {"$ref": "#/components/schemas/OwnerActionDone"},
+                                        ]
+                                    }
+                                }
+                            },
+                        },
                         "202": {
                             "description": "the order is placed (it fills at the next price seen), or the cycle ran",
                             "content": {
@@ -569,6 +605,7 @@ def openapi() -> dict[str, Any]:
                         "415": error("unsupported_media_type: send Content-Type: application/json"),
                         "422": error("invalid_request, unknown_symbol, too_large or refused_by_risk"),
                         "500": error("internal_error: nothing wrong with the request that we know of"),
+                        "501": error("not_available: this deployment wires no owner controls"),
                         "503": error(
                             "busy: the store is contended; retry with the same client_id. market_data_unavailable: "
                             "run_cycle could not read the market data (the detail says why); retry later"

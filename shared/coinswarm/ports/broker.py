@@ -20,6 +20,9 @@ class Settlement:
 
 class Broker(ABC):
     name: str = ""
+    applies_exit_rules: bool = False
+    """True for a broker that applies the [exits] rules itself (the backtest's, backtest.exits): order
+    placement then leaves them to it rather than checking every candle a second time."""
 
     @abstractmethod
     def submit(self, order: Order) -> Order:

@@ -3,7 +3,8 @@ cash, P&L folded from the events) up to date, and verifies the two agree.
 
 Appends are idempotent on `event_id` (a fill's id): a fill delivered twice is recorded once. A crash
 between an append and the projection update is harmless: the projection records the last sequence it
-folded and catches up on the next call.
+folded and catches up on the next call. A projection stored in an older format (see
+`domain.portfolio.FORMAT`) is folded again from the first event and rewritten by the next `project`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEve
 from coinswarm.domain.portfolio import Portfolio, differences, fold
 from coinswarm.ports.errors import ConflictError, SequenceConflict
 from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.state import Versioned
 
 RETRIES = 50
 
@@ -66,9 +68,9 @@ class Ledger:
         """Bring the stored projection up to the newest event and return it."""
         for _ in range(RETRIES):
             stored = self.history.get_projection(self.stream)
-            portfolio = Portfolio.from_dict(stored.value) if stored else Portfolio()
+            portfolio = _start(stored)
             events = self.history.read(self.stream, after_seq=portfolio.seq)
-            if not events:
+            if not events and (stored is None or Portfolio.current(stored.value)):
                 return portfolio
             fold(events, portfolio)
             try:
@@ -82,8 +84,7 @@ class Ledger:
 
     def portfolio(self) -> Portfolio:
         """The projection as stored, caught up with any events it has not folded yet (read only)."""
-        stored = self.history.get_projection(self.stream)
-        portfolio = Portfolio.from_dict(stored.value) if stored else Portfolio()
+        portfolio = _start(self.history.get_projection(self.stream))
         return fold(self.history.read(self.stream, after_seq=portfolio.seq), portfolio)
 
     def events(self) -> list[LedgerEvent]:
@@ -105,6 +106,17 @@ class Ledger:
         if stored is None:
             if events:
                 problems.append("there are events but no stored projection")
+        elif not Portfolio.current(stored.value):
+            problems.append(
+                "the stored projection is in an older format (entry fees of open positions counted as realized "
+                "P&L); the next cycle rewrites it from the events, then verify again"
+            )
         else:
             problems.extend(differences(rebuilt.to_dict(), stored.value))
         return VerifyReport(self.stream, len(events), tuple(problems))
+
+
+def _start(stored: Versioned | None) -> Portfolio:
+    """Where folding resumes: the stored projection, or the beginning when there is none or it is in an
+    older format."""
+    return Portfolio.from_dict(stored.value) if stored and Portfolio.current(stored.value) else Portfolio()

@@ -89,7 +89,8 @@ class DecidedStep:
     """One decision point: the verdict, the intent when it acts, where earlier orders settle.
 
     `decision` is the full audit record (every vote and reason). A long replay may leave it None on a
-    hold that the history store would not keep anyway (see HistoryStore.decision_retention)."""
+    hold that the history store would not keep anyway (see HistoryStore.decision_retention).
+    `candle`: the candle decided on, whose high and low the exit rules check an open position against."""
 
     ts: int
     action: Action
@@ -99,6 +100,7 @@ class DecidedStep:
     mark_price: float
     decision: Decision | None = None
     intent: OrderIntent | None = None
+    candle: Candle | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,33 @@
 """order_placement: settle earlier orders at the price observed now, then put the new intent through
 risk and place it exactly once (an idempotency record per intent id; the id is also the venue's
-client order id)."""
+client order id).
+
+Before risk, a committee decision the position makes moot is a hold (a SELL with nothing held, a BUY
+at the position's limit, a SELL while exits.exit_on_signal is off): no order, no refusal, a note. A new
+entry also meets the owner's pause and the protections (stages.controls, stages.protection_watch);
+an exit meets neither (see domain.risk)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection
-from coinswarm.domain.risk import RiskDay, RiskLimits, RiskVerdict, check_order, roll_day
+from coinswarm.domain.exit_ids import with_exit_reason
+from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
+from coinswarm.domain.protections import ProtectionRules
+from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
 from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
+from coinswarm.stages.controls import paused_reason
+from coinswarm.stages.exit_watch import ExitSession, ExitWatch
 from coinswarm.stages.messages import PLACEMENTS, DecisionReady, Message, PlacementDone
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S as IN_PROGRESS_TTL_S  # re-exported: main's live tests
 from coinswarm.stages.outbox import Outbox
+from coinswarm.stages.protection_watch import ProtectionWatch
 
 KILL_SWITCH_KEY = "flags:kill_switch"
 DONE_TTL_S = 7 * 86_400
@@ -47,9 +57,15 @@ class PlacementStage:
         account: str,
         trade_lease_s: int = 30,
         outbox: Outbox | None = None,
+        protections: ProtectionRules | None = None,
+        exit_on_signal: bool = True,
+        exits: ExitWatch | None = None,
     ) -> None:
         """`outbox`: where the PlacementDone of each message is kept (by default with a claim in
-        `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest)."""
+        `coordination`); `NO_OUTBOX` for wiring that delivers each message once (fused, a backtest).
+        `protections`: the pauses of new entries after losses (none by default); `exit_on_signal`:
+        whether a committee SELL exits (exits.exit_on_signal); `exits`: the exit rules checked on every
+        candle of an open position (none by default)."""
         self.broker = broker
         self.state = state
         self.history = history
@@ -59,6 +75,11 @@ class PlacementStage:
         self.day_key = f"risk:{account}:day"
         self.trade_lease_s = trade_lease_s
         self.outbox = outbox if outbox is not None else Outbox(coordination, clock)
+        self.exit_on_signal = exit_on_signal
+        self.exits = exits
+        self.protections = ProtectionWatch(
+            protections or ProtectionRules(), history, state, stream=f"account:{account}", account=account
+        )
 
     def handle(self, msg: DecisionReady) -> list[tuple[str, Message]]:
         """Place once per message, and hand on the same PlacementDone however often it is delivered.
@@ -72,7 +93,8 @@ class PlacementStage:
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
-        """For each decision point in order: settle what is pending at the price observed, then place.
+        """For each decision point in order: settle what is pending at the price observed, check the exit
+        rules against the point's candle (stages.exit_watch), then place the committee's intent.
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
@@ -84,32 +106,66 @@ class PlacementStage:
         notes: list[str] = []
         pending = broker.has_pending(symbol)
         unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+        exits = self._exit_session(msg)
 
         def settle(price: float, ts: int) -> bool:
             settlement = broker.settle(symbol, price, ts)
             if settlement.fills or settlement.refused:
-                fills.extend(settlement.fills)
+                settled = [with_exit_reason(f) for f in settlement.fills]
+                fills.extend(settled)
                 refused.extend(settlement.refused)
+                self.protections.take_in(settled)
+                if exits is not None:
+                    exits.take(settled)
             return settlement.pending
 
-        for step in msg.steps:
-            if pending:
-                pending, unseen = settle(step.settle_price, step.settle_ts), None
-            else:
-                unseen = (step.settle_price, step.settle_ts)
-            if step.intent is not None:
-                if unseen is not None:
-                    pending, unseen = settle(*unseen), None
-                placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
-                pending = pending or (placed.order is not None and not placed.duplicate)
-                if placed.order is not None and not placed.duplicate:
-                    orders.append(placed.order)
-                if placed.rejection is not None:
-                    rejections.append(placed.rejection)
-                if placed.note:
-                    notes.append(placed.note)
-        if unseen is not None:
-            settle(*unseen)
+        def note(placed: Placed) -> None:
+            if placed.order is not None and not placed.duplicate:
+                orders.append(placed.order)
+            if placed.rejection is not None:
+                rejections.append(placed.rejection)
+            if placed.note:
+                notes.append(placed.note)
+
+        try:
+            for step in msg.steps:
+                if pending:
+                    pending, unseen = settle(step.settle_price, step.settle_ts), None
+                else:
+                    unseen = (step.settle_price, step.settle_ts)
+                if exits is not None and exits.open and step.candle is not None:
+                    due = exits.due(step.candle)
+                    if due is not None:
+                        bar, signal = due
+                        if not exits.exit_in_flight(broker) and exits.still_held(broker):
+                            if unseen is not None:
+                                pending, unseen = settle(*unseen), None
+                            decision_id = step.decision.decision_id if step.decision is not None else None
+                            intent = exits.exit_intent(bar, signal, decision_id=decision_id)
+                            placed = self.place(intent, now=step.ts, cycle_id=msg.cycle_id)
+                            note(placed)
+                            if placed.order is not None and not placed.duplicate:
+                                exits.sent(placed.order.client_order_id)
+                                # paper: at the rule's price, as the stop resting at a venue would have filled;
+                                # live: the venue reports the market order's fill
+                                pending = settle(signal.price, step.ts)
+                        exits.tried(bar)  # not reached if this failed: a retry checks the candle again
+                if step.intent is not None:
+                    if unseen is not None:
+                        pending, unseen = settle(*unseen), None
+                    if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(broker):
+                        notes.append(f"an exit of {symbol} is on its way at the venue: the SELL is a hold")
+                        continue
+                    placed = self.place(step.intent, now=step.ts, cycle_id=msg.cycle_id)
+                    pending = pending or (placed.order is not None and not placed.duplicate)
+                    note(placed)
+            if unseen is not None:
+                settle(*unseen)
+        finally:  # what the fills so far taught the exit state is kept, even if this call fails
+            if exits is not None:
+                exits.finish()
+        if any(f.side is Side.SELL for f in fills) and msg.steps:
+            self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
         return [
             (
                 PLACEMENTS,
@@ -125,6 +181,15 @@ class PlacementStage:
                 ),
             )
         ]
+
+    def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
+        """The symbol's exit state for this message (None when no exit rule is configured)."""
+        if self.exits is None or not self.exits.active or not msg.steps:
+            return None
+        first, symbol = msg.steps[0], msg.symbol
+        return self.exits.begin(
+            symbol, lambda: self.broker.account().positions.get(symbol, 0.0), first.candle, first.mark_price
+        )
 
     def place(self, intent: OrderIntent, *, now: int, cycle_id: str | None = None) -> Placed:
         """Risk, then the broker; at most once per intent id, however often this is called.
@@ -189,7 +254,11 @@ class PlacementStage:
         return rejection
 
     def _risk_then_submit(self, intent: OrderIntent, now: int) -> tuple[Order | None, RiskRejection | None, str]:
-        verdict = self._check_and_count(intent, now)
+        account = self.broker.account()
+        hold = self._moot(intent, account)
+        if hold:
+            return None, None, hold
+        verdict = self._check_and_count(intent, now, account)
         if not verdict.approved or verdict.intent is None:
             return None, self._refuse(intent, now, verdict.reason), verdict.reason
         sized = verdict.intent
@@ -206,16 +275,32 @@ class PlacementStage:
         )
         return order, None, "" if verdict.reason == "approved" else verdict.reason
 
-    def _check_and_count(self, intent: OrderIntent, now: int) -> RiskVerdict:
+    def _moot(self, intent: OrderIntent, account: AccountView) -> str:
+        """Why this committee intent is a hold rather than an order ("" when it is an order)."""
+        if intent.source == "committee" and intent.side is Side.SELL and not self.exit_on_signal:
+            return f"exits.exit_on_signal is off: the committee's SELL on {intent.symbol} is a hold"
+        return moot_decision(intent, account, self.limits)
+
+    def _entries_paused(self, intent: OrderIntent, now: int) -> str:
+        """Why a new entry may not be made now: the owner's pause, or a protection; "" when it may."""
+        if intent.side is not Side.BUY:
+            return ""
+        owner = paused_reason(self.state)
+        if owner:
+            return owner
+        pause = self.protections.pause_for(intent.symbol, now)
+        return pause.describe() if pause is not None else ""
+
+    def _check_and_count(self, intent: OrderIntent, now: int, account: AccountView) -> RiskVerdict:
         """Risk against today's counters; an approval takes its slot in the day's order count (and a
         breach of the daily loss halts the day) in one conditional write, before anything is sent."""
-        account = self.broker.account()
         kill_on = kill_switch_on(self.state)
+        paused = self._entries_paused(intent, now)
         for _ in range(RETRIES):
             found = self.state.get(self.day_key)
             current = RiskDay.from_dict(found.value) if found else None
             day = roll_day(current, now, account.equity)
-            verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on)
+            verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on, entries_paused=paused)
             new = verdict.day or day
             if verdict.approved:
                 new = RiskDay(new.day, new.start_equity, new.orders + 1, new.halted)

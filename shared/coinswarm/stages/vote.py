@@ -63,6 +63,7 @@ class VoteStage:
                     candle.close,
                     decision,
                     intent,
+                    candle,
                 )
             )
         return [(DECISIONS, DecisionReady(cycle_id=msg.cycle_id, symbol=symbol, steps=tuple(steps)))]

@@ -48,7 +48,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, field, number, optional_number
+from coinswarm.venues.parsing import MalformedAnswer, field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import BINANCE_ORDERS, BINANCE_WEIGHT, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -263,8 +263,9 @@ class BinanceClient:
 
     @staticmethod
     def order_params(req: OrderRequest) -> list[tuple[str, str]]:
-        params = [("symbol", req.symbol), ("side", req.side.value.upper()), ("type", req.kind.upper())]
-        if req.kind == "limit":
+        kind = "STOP_LOSS_LIMIT" if req.kind == "stop_limit" else req.kind.upper()
+        params = [("symbol", req.symbol), ("side", req.side.value.upper()), ("type", kind)]
+        if req.kind in ("limit", "stop_limit"):
             params.append(("timeInForce", "GTC"))
         if req.base_size is not None:
             params.append(("quantity", decimal_text(req.base_size, "quantity")))
@@ -272,6 +273,8 @@ class BinanceClient:
             params.append(("quoteOrderQty", decimal_text(req.quote_size or 0, "quoteOrderQty")))
         if req.limit_price is not None:
             params.append(("price", decimal_text(req.limit_price, "price")))
+        if req.stop_price is not None:
+            params.append(("stopPrice", decimal_text(req.stop_price, "stopPrice")))
         params += [("newClientOrderId", req.client_order_id), ("newOrderRespType", "FULL")]
         return params
 
@@ -365,6 +368,7 @@ def parse_order(o: Any) -> VenueOrder:
     fills = o.get("fills") if isinstance(o, dict) else None
     raw_status = str(field(o, "status", VENUE, where))
     kind = str(o.get("type", "")).lower()
+    kind = "stop_limit" if kind == "stop_loss_limit" else kind
     price = optional_number(o.get("price"))
     orig_quote = optional_number(o.get("origQuoteOrderQty"))
     orig_qty = optional_number(o.get("origQty"))
@@ -378,7 +382,7 @@ def parse_order(o: Any) -> VenueOrder:
         status=_STATUS.get(raw_status, VenueOrderStatus.UNKNOWN),
         base_size=orig_qty or None,
         quote_size=orig_quote or None,
-        limit_price=price if kind == "limit" and price else None,
+        limit_price=price if kind in ("limit", "stop_limit") and price else None,
         filled_size=executed,
         average_price=(quote_done / executed) if executed > 0 and quote_done else None,
         fees=sum(optional_number(f.get("commission")) or 0.0 for f in fills) if isinstance(fills, list) else 0.0,
@@ -397,7 +401,7 @@ def parse_trade(t: Any) -> VenueFill:
         side=Side.BUY if _truthy(t.get("isBuyer")) else Side.SELL,
         price=number(field(t, "price", VENUE, where), VENUE, "a trade price", positive=True),
         size=number(field(t, "qty", VENUE, where), VENUE, "a trade quantity", positive=True),
-        fee=number(t.get("commission", 0), VENUE, "a commission"),
+        fee=signed_fee(t.get("commission", 0), VENUE),
         fee_asset=str(t.get("commissionAsset", "")),
         ts=int(number(t.get("time", 0), VENUE, "a trade time")) // 1000,
         maker=_truthy(t.get("isMaker")),

@@ -59,7 +59,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, epoch_s, field, number, optional_number
+from coinswarm.venues.parsing import MalformedAnswer, epoch_s, field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import COINBASE_PRIVATE, COINBASE_PUBLIC, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -267,6 +267,15 @@ class CoinbaseClient:
                 else {"quote_size": decimal_text(req.quote_size or 0, "quote_size")}
             )
             config: dict[str, Any] = {"market_market_ioc": size}
+        elif req.kind == "stop_limit":  # a sell stop: triggers when the last trade falls to stop_price
+            config = {
+                "stop_limit_stop_limit_gtc": {
+                    "base_size": decimal_text(req.base_size or 0, "base_size"),
+                    "limit_price": decimal_text(req.limit_price or 0, "limit_price"),
+                    "stop_price": decimal_text(req.stop_price or 0, "stop_price"),
+                    "stop_direction": "STOP_DIRECTION_STOP_DOWN" if req.side is Side.SELL else "STOP_DIRECTION_STOP_UP",
+                }
+            }
         else:
             config = {
                 "limit_limit_gtc": {
@@ -446,7 +455,13 @@ def parse_order(o: Any) -> VenueOrder:
         client_order_id=str(o.get("client_order_id", "")),
         symbol=str(o.get("product_id", "")),
         side=_side(o.get("side")),
-        kind="market" if kind.startswith("market") else "limit" if "limit" in kind else kind,
+        kind="market"
+        if kind.startswith("market")
+        else "stop_limit"
+        if kind.startswith("stop_limit")
+        else "limit"
+        if "limit" in kind
+        else kind,
         status=_STATUS.get(raw_status, VenueOrderStatus.UNKNOWN),
         base_size=optional_number(spec.get("base_size")) if isinstance(spec, dict) else None,
         quote_size=optional_number(spec.get("quote_size")) if isinstance(spec, dict) else None,
@@ -470,7 +485,7 @@ def parse_fill(f: Any) -> VenueFill:
         side=_side(f.get("side")),
         price=number(field(f, "price", VENUE, "fill"), VENUE, "a fill price", positive=True),
         size=number(field(f, "size", VENUE, "fill"), VENUE, "a fill size", positive=True),
-        fee=number(f.get("commission", 0) or 0, VENUE, "a commission"),
+        fee=signed_fee(f.get("commission", 0) or 0, VENUE),
         fee_asset=symbol.partition("-")[2],
         ts=epoch_s(f.get("trade_time")) or 0,
         maker=str(f.get("liquidity_indicator", "")).upper() == "MAKER",

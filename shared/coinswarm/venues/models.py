@@ -31,7 +31,7 @@ class VenueOrderStatus(StrEnum):
 _FINAL = frozenset(
     {VenueOrderStatus.FILLED, VenueOrderStatus.CANCELLED, VenueOrderStatus.EXPIRED, VenueOrderStatus.REJECTED}
 )
-OrderKind = Literal["market", "limit"]
+OrderKind = Literal["market", "limit", "stop_limit"]
 
 
 def decimal_text(value: float | Decimal | str, what: str = "value") -> str:
@@ -51,7 +51,9 @@ class OrderRequest:
     """One order to place. `client_order_id` is the idempotency key (the intent id).
 
     A market order is sized by `base_size` or (buys on Coinbase, and Binance's `quoteOrderQty`) by
-    `quote_size`; a limit order by `base_size` at `limit_price`.
+    `quote_size`; a limit order by `base_size` at `limit_price`; a stop-limit order (a protective sell
+    resting at the venue, good until cancelled) by `base_size`: when the price falls to `stop_price` it
+    becomes a limit order at `limit_price`.
     """
 
     client_order_id: str
@@ -62,17 +64,25 @@ class OrderRequest:
     quote_size: float | Decimal | str | None = None
     limit_price: float | Decimal | str | None = None
     post_only: bool = False
+    stop_price: float | Decimal | str | None = None
 
     def __post_init__(self) -> None:
         if not self.client_order_id or len(self.client_order_id) > 64:
             raise ValueError("client_order_id must be 1 to 64 characters")
         if (self.base_size is None) == (self.quote_size is None):
             raise ValueError("give exactly one of base_size or quote_size")
+        if self.kind == "stop_limit":
+            if self.limit_price is None or self.base_size is None or self.stop_price is None:
+                raise ValueError("a stop-limit order needs base_size, limit_price and stop_price")
+            decimal_text(self.limit_price, "limit_price")
+            decimal_text(self.stop_price, "stop_price")
+        elif self.stop_price is not None:
+            raise ValueError("only a stop-limit order takes a stop_price")
         if self.kind == "limit":
             if self.limit_price is None or self.base_size is None:
                 raise ValueError("a limit order needs base_size and limit_price")
             decimal_text(self.limit_price, "limit_price")
-        elif self.limit_price is not None:
+        elif self.kind == "market" and self.limit_price is not None:
             raise ValueError("a market order takes no limit_price")
         decimal_text(self.base_size if self.base_size is not None else self.quote_size or 0, "size")
 

@@ -51,3 +51,12 @@ def epoch_s(value: Any) -> int | None:
     except ValueError:
         return None
     return int(moment.timestamp()) if moment.tzinfo is not None else None
+
+
+def signed_fee(value: Any, venue: str) -> float:
+    """A fill's fee as the venue sent it, negative included: the live broker judges a negative fee (flags it,
+    does not book it); only a value that is not a finite number is malformed."""
+    x = optional_number(value)
+    if x is None:
+        raise MalformedAnswer(venue, f"sent a commission {str(value)[:40]!r}, which is not a finite number")
+    return x

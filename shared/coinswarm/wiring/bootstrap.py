@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from coinswarm.ports.market import MarketData
     from coinswarm.ports.state import StateStore
     from coinswarm.stages.agent_memory import AgentMemory, AgentMemoryStore
+    from coinswarm.stages.exit_watch import ExitWatch
     from coinswarm.stages.ingest import IngestStage
     from coinswarm.stages.ledger import Ledger
     from coinswarm.stages.outbox import Outbox
@@ -184,9 +185,9 @@ def open_store(settings: Settings) -> Any:
         from coinswarm.adapters.memory_store import MemoryStore
 
         return MemoryStore()
-    from coinswarm.adapters.sqlite_store import SqliteStore
+    from coinswarm.adapters.sqlite_store import SqliteStore, synchronous_for
 
-    return SqliteStore(settings.store.path)
+    return SqliteStore(settings.store.path, synchronous=synchronous_for(settings.mode))
 
 
 @dataclass
@@ -243,7 +244,7 @@ def _cloud_adapter(kind: str, settings: Settings) -> Any:
     raise ValueError(f"no store adapter called {kind!r}")
 
 
-def build_broker(settings: Settings, state: StateStore) -> Broker:
+def build_broker(settings: Settings, state: StateStore, history: Callable[[], HistoryStore] | None = None) -> Broker:
     if settings.mode == "live":
         try:
             from coinswarm.wiring.live import build_live_broker
@@ -252,7 +253,8 @@ def build_broker(settings: Settings, state: StateStore) -> Broker:
                 f"mode 'live' is configured, but the live pieces cannot load ({exc}); install the live extra "
                 "(pip install 'coinswarm[live]'), or set mode = 'paper' (the default) to trade on paper"
             ) from None
-        return build_live_broker(settings, state)  # refuses a key that can withdraw, a size over the cap
+        # refuses a key that can withdraw, a size over the cap; compares its book with the ledger in `history`
+        return build_live_broker(settings, state, history=history)
     from coinswarm.adapters.paper_broker import PaperBroker
 
     return PaperBroker(
@@ -263,6 +265,10 @@ def build_broker(settings: Settings, state: StateStore) -> Broker:
         slippage_bps=settings.paper.slippage_bps,
         min_order_notional=settings.risk.min_order_notional,
     )
+
+
+def _broker(settings: Settings, app: App) -> Broker:
+    return build_broker(settings, app.state, lambda: app.history)
 
 
 def memory_factory(settings: Settings) -> Callable[[], AgentMemory]:
@@ -323,7 +329,7 @@ def build_app(
         "history": port("history"),
         "coordination": port("coordination"),
         "market": (lambda app: market) if market is not None else (lambda app: cast(Any, market_from)(settings)),
-        "broker": (lambda app: broker) if broker is not None else (lambda app: build_broker(settings, app.state)),
+        "broker": (lambda app: broker) if broker is not None else (lambda app: _broker(settings, app)),
         "cache": _cache,
         "outbox": lambda app: _outbox(app, keep, timeout_s),
         "ledger": _ledger,
@@ -389,10 +395,12 @@ def _ingest(app: App) -> IngestStage:
 
 
 def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
+    from coinswarm.learning.loading import use_state_store
     from coinswarm.stages.agent_memory import StoredAgentMemory
     from coinswarm.stages.scoring import ScoringStage
 
     settings = app.settings
+    use_state_store(app.state)  # where a learned agent's `model = "state:KEY"` is read from
     return ScoringStage(
         agent_memory or StoredAgentMemory(app.state),
         memory_factory(settings),
@@ -427,6 +435,7 @@ def _vote(app: App) -> VoteStage:
 
 
 def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
+    from coinswarm.domain.protections import rules_from
     from coinswarm.domain.risk import limits_from
     from coinswarm.stages.placement import PlacementStage
 
@@ -441,10 +450,33 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
         account=settings.account,
         trade_lease_s=max(1, settings.timeframe_s // 2),
         outbox=app.part("outbox"),
+        protections=rules_from(settings.protections, settings.timeframe_s),
+        exit_on_signal=settings.exits.exit_on_signal,
+        exits=_exit_watch(app),
+    )
+
+
+def _exit_watch(app: App) -> ExitWatch | None:
+    """The exit rules of [exits], checked on every candle of an open position (stages.exit_watch), unless the
+    broker applies them itself (a backtest's)."""
+    from coinswarm.stages.exit_watch import ExitWatch, ledger_average_cost
+
+    if app.broker.applies_exit_rules:
+        return None
+    settings = app.settings
+    fee_bps = settings.paper.fee_bps if settings.mode == "paper" else settings.primary_venue.fee_bps
+    return ExitWatch(
+        settings.exits.rules(),
+        app.state,
+        account=settings.account,
+        timeframe_s=settings.timeframe_s,
+        fee_rate=fee_bps / 1e4,
+        entry_price_of=ledger_average_cost(app.history, settings.ledger_stream),
     )
 
 
 def _logging(app: App) -> TradeLoggingStage:
+    from coinswarm.learning.live_episodes import EpisodeKeeper
     from coinswarm.stages.trade_logging import TradeLoggingStage
 
-    return TradeLoggingStage(app.ledger)
+    return TradeLoggingStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from coinswarm.config.settings import Settings
+from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.wiring.bootstrap import LiveTradingUnavailable
 
@@ -169,9 +170,20 @@ def build_live_broker(
     *,
     venue: VenueOrders | None = None,
     clock: Callable[[], float] = time.time,
+    history: Callable[[], HistoryStore] | None = None,
 ) -> LiveBroker:
-    """The live broker, after the gate: the sizing fits the cap and the key may trade but not withdraw."""
+    """The live broker, after the gate: the sizing fits the cap and the key may trade but not withdraw.
+    `history`: where the account's ledger is (opened on first use), which the broker's book must agree with."""
     from coinswarm.adapters.live_broker import LiveBroker
+    from coinswarm.stages.ledger import Ledger
+
+    exits = settings.exits
+    ledgers: list[Ledger] = []
+
+    def ledger() -> Ledger:
+        if not ledgers and history is not None:
+            ledgers.append(Ledger(history(), settings.ledger_stream))
+        return ledgers[0]
 
     check_sizing(settings)
     venue = venue or shared_venue(settings)
@@ -188,6 +200,10 @@ def build_live_broker(
         max_price_gap=settings.live.max_price_gap_pct / 100,
         timeframe_s=settings.timeframe_s,
         clock=clock,
+        ledger=ledger if history is not None else None,
+        stop_loss_pct=settings.exits.stop_loss_pct if settings.live.protective_stops else None,
+        stop_limit_offset_pct=settings.live.stop_limit_offset_pct,
+        trailing=(exits.trailing_stop_pct, exits.trailing_offset_pct, exits.trailing_only_offset_reached),
     )
 
 

@@ -16,8 +16,8 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_115:Reserved concurrency is taken from an account's 10-execution minimum on new accounts and fails there; the queues' batch size and the schedule bound the load.
-  #checkov:skip=CKV_AWS_116:Under chain invoke each asynchronously invoked function has an on-failure destination (its dead-letter queue, aws_lambda_function_event_invoke_config); under queues the queues dead-letter; the schedule retries tick_ingest.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is taken from an account's 10-execution minimum on new accounts and fails there; one cycle per closed candle bounds the load (and under queues the batch size).
+  #checkov:skip=CKV_AWS_116:No function needs a dead_letter_config: under invoke each asynchronously invoked one has an on-failure destination (its dead-letter queue); under queues the queues dead-letter; under workflow the state machine catches and dead-letters; the schedule retries tick_ingest; the HTTP ones are called synchronously.
   #checkov:skip=CKV_AWS_117:A VPC would need a NAT gateway to reach the exchanges and Cosmos DB, which is billed by the hour.
   #checkov:skip=CKV_AWS_173:Environment variables are encrypted at rest with the AWS managed key and hold no secret (secrets are SSM SecureString parameters read at run time); a customer managed key costs 1 USD a month.
   #checkov:skip=CKV_AWS_50:X-Ray's free tier is 100,000 traces a month; a 1-minute cycle over 3 symbols makes over 500,000 invocations.
@@ -95,7 +95,7 @@ resource "aws_scheduler_schedule" "tick" {
   }
 
   target {
-    arn      = var.chain == "workflow" ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
+    arn      = local.workflow ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
     role_arn = aws_iam_role.scheduler[0].arn
     retry_policy {
       maximum_event_age_in_seconds = 60 * var.cycle_minutes # past the next cycle, a retry is redundant

@@ -125,8 +125,8 @@ resource "aws_iam_role_policy" "scheduler" {
     Version = "2012-10-17"
     Statement = [{
       Effect   = "Allow"
-      Action   = var.chain == "workflow" ? "states:StartExecution" : "lambda:InvokeFunction"
-      Resource = var.chain == "workflow" ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
+      Action   = local.workflow ? "states:StartExecution" : "lambda:InvokeFunction"
+      Resource = local.workflow ? aws_sfn_state_machine.cycle[0].arn : aws_lambda_function.this["tick_ingest"].arn
     }]
   })
 }

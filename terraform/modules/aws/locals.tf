@@ -42,9 +42,12 @@ locals {
     max_receive_count    = 5
     dlq_retention_s      = 1209600 # 14 days
   }
-  queues          = var.chain == "queues" ? { for topic in local.internal : topic => merge(local.queue_spec, { consumer = local.consumers[topic] }) } : {}
-  invoked         = var.chain == "invoke" ? { for topic in local.internal : topic => local.consumers[topic] } : {}
-  dead_letters    = var.chain == "workflow" ? toset(["cycle"]) : toset(local.internal)
+  queues  = var.chain == "queues" ? { for topic in local.internal : topic => merge(local.queue_spec, { consumer = local.consumers[topic] }) } : {}
+  invoked = var.chain == "invoke" ? { for topic in local.internal : topic => local.consumers[topic] } : {}
+  # Under chain "workflow" the cycle's state machine is built where the cycle runs: a cloud that holds none
+  # of the five stages (manual_trade alone) has none.
+  workflow        = var.chain == "workflow" && length(setintersection(local.cycle_functions, keys(local.functions))) > 0
+  dead_letters    = var.chain == "workflow" ? toset(local.workflow ? ["cycle"] : []) : toset(local.internal)
   invoke_retries  = 2 # Lambda's asynchronous retries (0 to 2) before the on-failure destination
   cycle_functions = ["tick_ingest", "agent_scoring", "committee_vote", "order_placement", "trade_logging"]
 

@@ -5,8 +5,8 @@
 
 resource "aws_sfn_state_machine" "cycle" {
   #checkov:skip=CKV_AWS_284:X-Ray's free tier is 100,000 traces a month; each stage's own log lines carry the cycle id.
-  #checkov:skip=CKV_AWS_285:Execution history is kept by Step Functions for 90 days at no cost; CloudWatch logging of every transition would be billed log volume.
-  count = var.chain == "workflow" ? 1 : 0
+  #checkov:skip=CKV_AWS_285:Step Functions keeps each execution's history (every state's input, output and error) 90 days at no cost, and a failed cycle is dead-lettered with its error; logging to CloudWatch needs log-delivery grants on every resource (logs:CreateLogDelivery and friends allow no narrower one).
+  count = local.workflow ? 1 : 0
 
   name     = "${var.name_prefix}-cycle"
   type     = "STANDARD"
@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "workflow_assume" {
 }
 
 resource "aws_iam_role" "workflow" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   name               = "${var.name_prefix}-cycle-workflow"
   assume_role_policy = data.aws_iam_policy_document.workflow_assume.json
@@ -51,7 +51,7 @@ resource "aws_iam_role" "workflow" {
 
 # The state machine may invoke the five stage functions and send to its dead-letter queue, nothing else.
 resource "aws_iam_role_policy" "workflow" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   name = "${var.name_prefix}-cycle-workflow"
   role = aws_iam_role.workflow[0].id

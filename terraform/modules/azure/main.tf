@@ -11,7 +11,13 @@ terraform {
   }
 }
 
+data "azurerm_client_config" "current" {}
+
 locals {
+  # Cosmos DB account names are unique across all of Azure (coinswarm-history is likely someone's):
+  # six hex characters derived from the subscription make it this subscription's, the same on every apply.
+  account_name = coalesce(var.account_name, "${var.name_prefix}-history-${substr(sha1(data.azurerm_client_config.current.subscription_id), 0, 6)}")
+
   audit_ttl_s = 90 * 86400 # decisions and rejections expire 90 days after they were written (AUDIT_TTL_S)
 
   # name => partition key, default TTL (null: TTL off, events never expire), indexed paths, newest-first index.
@@ -20,6 +26,7 @@ locals {
     projections = { partition_key = "/stream", ttl = null, indexed = [], newest_first = false, unique = [] }
     decisions   = { partition_key = "/symbol", ttl = local.audit_ttl_s, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
     rejections  = { partition_key = "/symbol", ttl = local.audit_ttl_s, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
+    episodes    = { partition_key = "/symbol", ttl = null, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
   }
 }
 
@@ -34,7 +41,7 @@ resource "azurerm_cosmosdb_account" "this" {
   #checkov:skip=CKV_AZURE_100:A customer managed key needs Key Vault, which bills per operation; data is encrypted at rest with a Microsoft managed key.
   #checkov:skip=CKV_AZURE_140:The functions authenticate with the account key (the code's azure.cosmos_key); Entra ID auth would need identities federated from AWS and GCP.
   #checkov:skip=CKV_AZURE_101:Public network access is needed for the same reason as CKV_AZURE_99.
-  name                = "${var.name_prefix}-history"
+  name                = local.account_name
   resource_group_name = azurerm_resource_group.this.name
   location            = azurerm_resource_group.this.location
   offer_type          = "Standard"

@@ -1,9 +1,19 @@
 variable "name_prefix" {
   type        = string
-  description = "Prefix of the resource group and the Cosmos DB account (the account name must be globally unique: 3 to 44 lower-case letters, digits and '-')."
+  description = "Prefix of the resource group and the Cosmos DB account (<name_prefix>-history-<6 hex>: an account name is 3 to 44 lower-case letters, digits and '-')."
   validation {
-    condition     = can(regex("^[a-z0-9-]{3,36}$", var.name_prefix))
-    error_message = "name_prefix: 3 to 36 lower-case letters, digits or '-' (Cosmos DB account names allow nothing else)."
+    condition     = can(regex("^[a-z0-9-]{3,29}$", var.name_prefix))
+    error_message = "name_prefix: 3 to 29 lower-case letters, digits or '-' (Cosmos DB account names allow nothing else, and at most 44 characters)."
+  }
+}
+
+variable "account_name" {
+  type        = string
+  default     = null
+  description = "The Cosmos DB account's name, unique across all of Azure (3 to 44 lower-case letters, digits and '-'); null: <name_prefix>-history-<6 hex characters derived from the subscription>."
+  validation {
+    condition     = var.account_name == null || can(regex("^[a-z0-9][a-z0-9-]{1,42}[a-z0-9]$", var.account_name))
+    error_message = "account_name: 3 to 44 lower-case letters, digits or '-', not starting or ending with '-'."
   }
 }
 

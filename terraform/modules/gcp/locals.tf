@@ -30,6 +30,9 @@ locals {
   internal = [for topic, consumer in local.consumers : topic if local.on_gcp[consumer] && anytrue([for name, f in local.functions : contains(f.publishes, topic)])]
   topics   = toset(concat(flatten([for f in local.functions : f.publishes]), local.internal))
   pushes   = var.chain == "workflow" ? {} : { for topic in local.internal : topic => local.consumers[topic] }
+  # Under chain "workflow" the cycle's workflow is built where the cycle runs: a cloud that holds none of
+  # the five stages (manual_trade alone) has none.
+  workflow = var.chain == "workflow" && length(setintersection(local.cycle_functions, keys(local.functions))) > 0
 
   max_delivery_attempts = 5  # then the message waits in the dead-letter subscription (MAX_DELIVERY_ATTEMPTS)
   ack_deadline_s        = 60 # the functions' timeout (ACK_DEADLINE_S)
@@ -68,6 +71,18 @@ locals {
   # The push receiver's address, known before it exists (Cloud Run's deterministic URL): the AWS functions
   # that push here are configured with it while this side is being created.
   push_receiver_url = "https://${var.function_names["push_receiver"]}-${data.google_project.this.number}.${var.region}.run.app"
+
+  # Google Cloud label keys and values take lower-case letters, digits, '_' and '-' only (at most 63):
+  # the tags are written that way (Project = "Coin Swarm" becomes project = "coin_swarm").
+  labels = { for k, v in var.labels : substr(lower(replace(k, "/[^A-Za-z0-9_-]/", "_")), 0, 63) => substr(lower(replace(v, "/[^A-Za-z0-9_-]/", "_")), 0, 63) }
+
+  # The APIs this module calls, enabled by Terraform on a new project (and left enabled on destroy: other
+  # things in the project may use them). Service Usage and Cloud Resource Manager must be on beforehand.
+  services = concat(
+    ["cloudfunctions", "run", "cloudbuild", "artifactregistry", "storage", "iam", "pubsub", "firestore", "secretmanager"],
+    contains(keys(local.functions), "tick_ingest") ? ["cloudscheduler"] : [],
+    local.workflow ? ["workflows", "workflowexecutions"] : [],
+  )
 
   base_environment = merge(var.environment, {
     COINSWARM_STORE__STATE           = "firestore"

@@ -6,6 +6,16 @@ data "google_project" "this" {
   project_id = var.project
 }
 
+# -- the APIs, enabled on a new project --------------------------------------------------------------------
+
+resource "google_project_service" "this" {
+  for_each = toset(local.services)
+
+  project            = var.project
+  service            = "${each.key}.googleapis.com"
+  disable_on_destroy = false # other things in the project may use them
+}
+
 # -- sources --------------------------------------------------------------------------------------------
 
 resource "google_storage_bucket" "sources" {
@@ -17,7 +27,9 @@ resource "google_storage_bucket" "sources" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
   force_destroy               = true
-  labels                      = var.labels
+  labels                      = local.labels
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_storage_bucket_object" "source" {
@@ -36,6 +48,28 @@ resource "google_service_account" "function" {
   project      = var.project
   account_id   = var.function_names[each.key] # the function's own name: at most 30 characters
   display_name = "Coinswarm ${each.key}"
+
+  depends_on = [google_project_service.this]
+}
+
+# Cloud Build builds each function with this account: a new project's default build account may lack the
+# permissions (Cloud Build's change of July 2024), or be the Compute Engine default account with far more.
+# It has the roles Google documents for a build account: write the build's logs and the image, and read the
+# sources (Cloud Functions stages them in a bucket of its own, hence a project-wide storage role).
+resource "google_service_account" "build" {
+  project      = var.project
+  account_id   = "${var.name_prefix}-build"
+  display_name = "Coinswarm: builds the functions"
+
+  depends_on = [google_project_service.this]
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin"])
+
+  project = var.project
+  role    = each.key
+  member  = "serviceAccount:${google_service_account.build.email}"
 }
 
 resource "google_cloudfunctions2_function" "this" {
@@ -48,8 +82,9 @@ resource "google_cloudfunctions2_function" "this" {
   description = "Coinswarm ${each.key} (${each.value.trigger} trigger)"
 
   build_config {
-    runtime     = "python312"
-    entry_point = each.key # the @functions_framework function in functions/<name>/gcp.py
+    runtime         = "python312"
+    entry_point     = each.key # the @functions_framework function in functions/<name>/gcp.py
+    service_account = google_service_account.build.id
     source {
       storage_source {
         bucket = google_storage_bucket.sources.name
@@ -61,7 +96,7 @@ resource "google_cloudfunctions2_function" "this" {
   service_config {
     min_instance_count             = 0 # never always-warm: an idle instance is billed for its idle time
     max_instance_count             = var.max_instances
-    available_memory               = "${var.memory_mb}M"
+    available_memory               = "${var.memory_mb}Mi" # deploy.memory_mb is MiB, as Lambda's MB are ("M" would be 10^6 bytes)
     timeout_seconds                = local.ack_deadline_s
     service_account_email          = google_service_account.function[each.key].email
     all_traffic_on_latest_revision = true
@@ -80,7 +115,10 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 
-  labels = var.labels
+  labels = local.labels
+
+  # The build's grants come first: a build without them fails.
+  depends_on = [google_project_iam_member.build]
 }
 
 # -- who may invoke what --------------------------------------------------------------------------------
@@ -91,6 +129,8 @@ resource "google_service_account" "invoker" {
   project      = var.project
   account_id   = "${var.name_prefix}-invoker"
   display_name = "Coinswarm: Pub/Sub pushes and the schedule"
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_cloud_run_service_iam_member" "invoker" {
@@ -132,6 +172,8 @@ resource "google_project_iam_member" "firestore" {
 resource "google_cloud_scheduler_job" "tick" {
   count = contains(keys(local.functions), "tick_ingest") ? 1 : 0 # one job: 3 are free per billing account
 
+  depends_on = [google_project_service.this]
+
   project          = var.project
   region           = var.region
   name             = "${var.name_prefix}-tick"
@@ -148,17 +190,17 @@ resource "google_cloud_scheduler_job" "tick" {
 
   http_target {
     http_method = "POST" # tick_ingest refuses anything else
-    uri         = var.chain == "workflow" ? "https://workflowexecutions.googleapis.com/v1/${google_workflows_workflow.cycle[0].id}/executions" : google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
-    body        = var.chain == "workflow" ? base64encode(jsonencode({ argument = jsonencode({ scheduled = true }) })) : null
+    uri         = local.workflow ? "https://workflowexecutions.googleapis.com/v1/${google_workflows_workflow.cycle[0].id}/executions" : google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
+    body        = local.workflow ? base64encode(jsonencode({ argument = jsonencode({ scheduled = true }) })) : null
     dynamic "oidc_token" { # a function checks an identity token
-      for_each = var.chain == "workflow" ? [] : [1]
+      for_each = local.workflow ? [] : [1]
       content {
         service_account_email = google_service_account.invoker.email
         audience              = google_cloudfunctions2_function.this["tick_ingest"].service_config[0].uri
       }
     }
     dynamic "oauth_token" { # a Google API takes an access token
-      for_each = var.chain == "workflow" ? [1] : []
+      for_each = local.workflow ? [1] : []
       content {
         service_account_email = google_service_account.invoker.email
         scope                 = "https://www.googleapis.com/auth/cloud-platform"
@@ -169,13 +211,19 @@ resource "google_cloud_scheduler_job" "tick" {
 
 # -- Firestore and Secret Manager ----------------------------------------------------------------------
 
+# A project has at most one (default) database: where it exists already (Firestore or Datastore used
+# before), set create_firestore_database = false and the functions use it as it is.
 resource "google_firestore_database" "default" {
+  count = var.create_firestore_database ? 1 : 0
+
   project                 = var.project
   name                    = "(default)" # only the (default) database has the free daily quota
   location_id             = var.firestore_location
   type                    = "FIRESTORE_NATIVE"
   delete_protection_state = "DELETE_PROTECTION_DISABLED" # `terraform destroy` tears everything down
   deletion_policy         = "DELETE"
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_secret_manager_secret" "this" {
@@ -183,10 +231,12 @@ resource "google_secret_manager_secret" "this" {
 
   project   = var.project
   secret_id = each.value.secret_id # manual-trade-secret and push-secret: what the code reads by name
-  labels    = var.labels
+  labels    = local.labels
   replication {
     auto {}
   }
+
+  depends_on = [google_project_service.this]
 }
 
 # One version each (its value from a sensitive variable; Terraform keeps it in its state, so keep the

@@ -8,7 +8,9 @@ resource "google_pubsub_topic" "hop" {
 
   project = var.project
   name    = "${var.topic_prefix}-${each.key}"
-  labels  = var.labels
+  labels  = local.labels
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_pubsub_topic" "dead_letter" {
@@ -17,7 +19,9 @@ resource "google_pubsub_topic" "dead_letter" {
 
   project = var.project
   name    = "${var.topic_prefix}-${each.key}-dead-letters"
-  labels  = var.labels
+  labels  = local.labels
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_pubsub_subscription" "dead_letter" {
@@ -30,7 +34,7 @@ resource "google_pubsub_subscription" "dead_letter" {
   expiration_policy {
     ttl = "" # never expires
   }
-  labels = var.labels
+  labels = local.labels
 }
 
 resource "google_pubsub_subscription" "push" {
@@ -61,7 +65,7 @@ resource "google_pubsub_subscription" "push" {
   expiration_policy {
     ttl = "" # never expires, however long the bot is paused
   }
-  labels = var.labels
+  labels = local.labels
 }
 
 # Each function may publish on the topics it hands on to, and on no other.

@@ -15,6 +15,12 @@ variable "firestore_location" {
   description = "The Firestore database's location. Only the (default) database gets the free quota (1 GiB, 50,000 reads, 20,000 writes a day)."
 }
 
+variable "create_firestore_database" {
+  type        = bool
+  default     = true
+  description = "Whether to create the project's (default) Firestore database; false where the project has one already (a project has at most one, and only it gets the free quota): the functions use it as it is."
+}
+
 variable "topic_prefix" {
   type        = string
   description = "Prefix of the Pub/Sub topics and Firestore collections: the configuration's gcp.collection_prefix."
@@ -117,5 +123,9 @@ variable "cosmos_key_given" {
 variable "labels" {
   type        = map(string)
   default     = {}
-  description = "Labels added to every resource that takes them."
+  description = "Labels added to every resource that takes them, written as Google Cloud takes them: lower case, anything but letters, digits, '_' and '-' as '_', at most 63 characters."
+  validation {
+    condition     = alltrue([for k in keys(var.labels) : can(regex("^[A-Za-z]", k))])
+    error_message = "labels: every key must start with a letter (Google Cloud label keys do)."
+  }
 }

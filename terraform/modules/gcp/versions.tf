@@ -3,7 +3,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 5.0, < 7.0"
+      version = ">= 6.11, < 7.0" # 6.11: google_workflows_workflow.deletion_protection
     }
   }
 }

@@ -3,15 +3,17 @@
 # 20: for low-frequency or manual cycles, not every minute.
 
 resource "google_service_account" "workflow" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project      = var.project
   account_id   = "${var.name_prefix}-cycle-workflow"
   display_name = "Coinswarm: the cycle's workflow"
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_workflows_workflow" "cycle" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project         = var.project
   region          = var.region
@@ -22,7 +24,9 @@ resource "google_workflows_workflow" "cycle" {
     { for f in local.cycle_functions : "${f}_url" => try(google_cloudfunctions2_function.this[f].service_config[0].uri, "not-on-gcp") }, # the precondition refuses that
     { dead_letter_topic = google_pubsub_topic.workflow_dead_letter[0].id },
   ))
-  labels = var.labels
+  labels = local.labels
+  # `terraform destroy` (or a change of deploy.chain) removes it; since google 6.11 it defaults to true.
+  deletion_protection = false
 
   lifecycle {
     precondition {
@@ -34,15 +38,17 @@ resource "google_workflows_workflow" "cycle" {
 
 resource "google_pubsub_topic" "workflow_dead_letter" {
   #checkov:skip=CKV_GCP_83:A customer managed key needs Cloud KMS, billed per key version; messages are encrypted at rest by Google.
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project = var.project
   name    = "${var.topic_prefix}-cycle-dead-letters"
-  labels  = var.labels
+  labels  = local.labels
+
+  depends_on = [google_project_service.this]
 }
 
 resource "google_pubsub_subscription" "workflow_dead_letter" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project                    = var.project
   name                       = "${var.topic_prefix}-cycle-dead-letters"
@@ -51,12 +57,12 @@ resource "google_pubsub_subscription" "workflow_dead_letter" {
   expiration_policy {
     ttl = ""
   }
-  labels = var.labels
+  labels = local.labels
 }
 
 # The workflow may call the five stages and publish to its dead-letter topic, nothing else.
 resource "google_cloud_run_service_iam_member" "workflow" {
-  for_each = var.chain == "workflow" ? toset([for f in local.cycle_functions : f if contains(keys(local.functions), f)]) : toset([])
+  for_each = local.workflow ? toset([for f in local.cycle_functions : f if contains(keys(local.functions), f)]) : toset([])
 
   project  = var.project
   location = var.region
@@ -66,7 +72,7 @@ resource "google_cloud_run_service_iam_member" "workflow" {
 }
 
 resource "google_pubsub_topic_iam_member" "workflow_dead_letter" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project = var.project
   topic   = google_pubsub_topic.workflow_dead_letter[0].name
@@ -76,7 +82,7 @@ resource "google_pubsub_topic_iam_member" "workflow_dead_letter" {
 
 # The schedule's account may start executions (Workflows has no per-workflow IAM binding).
 resource "google_project_iam_member" "start_workflow" {
-  count = var.chain == "workflow" ? 1 : 0
+  count = local.workflow ? 1 : 0
 
   project = var.project
   role    = "roles/workflows.invoker"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
     from coinswarm.venues.fake.server import FakeExchange, Reply
@@ -188,17 +189,25 @@ class BinanceApi:
     def new_order(self, params: dict[str, str]) -> Reply:
         engine = self.fake.engine
         cid = params.get("newClientOrderId", "")
-        kind = params.get("type", "").lower()
-        if kind not in ("market", "limit") or params.get("side") not in ("BUY", "SELL"):
+        kinds = {"market": "market", "limit": "limit", "stop_loss_limit": "stop_limit"}
+        kind = kinds.get(params.get("type", "").lower())
+        if kind is None or params.get("side") not in ("BUY", "SELL"):
             return self.error(400, -1116, "Invalid orderType.")
         try:
             qty = float(params["quantity"]) if "quantity" in params else None
             quote = float(params["quoteOrderQty"]) if "quoteOrderQty" in params else None
             price = float(params["price"]) if "price" in params else None
+            stop = float(params["stopPrice"]) if "stopPrice" in params else None
         except ValueError:
             return self.error(400, -1100, "Illegal characters found in a parameter.")
-        if (qty is None) == (quote is None) or (kind == "limit" and (price is None or qty is None)):
+        if (qty is None) == (quote is None) or (kind != "market" and (price is None or qty is None)):
             return self.error(400, -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed.")
+        if kind == "stop_limit" and (stop is None or params.get("timeInForce") != "GTC"):
+            return self.error(400, -1102, "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.")
+        if kind == "stop_limit" and stop is not None:
+            bid, ask = engine.top(params["symbol"])
+            if (stop >= bid) if params["side"] == "SELL" else (stop <= ask):
+                return self.error(400, -2010, "Stop price would trigger immediately.")
         with engine.lock:
             for known in engine.placed:  # newClientOrderId is unique among OPEN orders only
                 if known.venue == "binance" and known.client_order_id == cid and known.status == "OPEN":
@@ -208,6 +217,7 @@ class BinanceApi:
                 "binance", engine.next_id("binance"), cid or f"web_{engine.next_id('coinbase')[:8]}",
                 params["symbol"], params["side"], kind, qty, quote, price, self.fake.clock(),
             )  # fmt: skip
+            order.stop_price = stop
             try:
                 engine.place(order, partial.fraction if partial else 1.0)
             except Refused as exc:
@@ -243,9 +253,9 @@ class BinanceApi:
             "cummulativeQuoteQty": f"{o.filled_value:.8f}",
             "status": self._status(o),
             "timeInForce": "GTC",
-            "type": o.kind.upper(),
+            "type": "STOP_LOSS_LIMIT" if o.kind == "stop_limit" else o.kind.upper(),
             "side": o.side,
-            "stopPrice": "0.00000000",
+            "stopPrice": f"{o.stop_price or 0:.8f}",
             "icebergQty": "0.00000000",
             "time": int(o.created * 1000),
             "updateTime": int(o.created * 1000),
@@ -267,4 +277,6 @@ class BinanceApi:
                      "commission": f"{f.fee:.8f}", "commissionAsset": "USDT", "time": int(f.ts * 1000),
                      "isBuyer": o.side == "BUY", "isMaker": f.maker, "isBestMatch": True}
                 )  # fmt: skip
+        keys = {"size": "qty", "fee": "commission", "price": "price"}
+        tamper_fills(self.fake.faults, "GET", "/api/v3/myTrades", rows, keys)
         return self.reply(200, rows)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
     from coinswarm.venues.fake.server import FakeExchange, Reply
@@ -138,7 +139,7 @@ class CoinbaseApi:
         if method == "POST" and p == "/orders/preview":
             return self.preview(json.loads(body or b"{}"))
         if method == "GET" and p == "/orders/historical/fills":
-            return self.fills(q)
+            return self.fills(q, method, path)
         if method == "GET" and p == "/orders/historical/batch":
             return self.list_orders(q)
         if method == "GET" and len(parts) == 3 and parts[:2] == ["orders", "historical"]:
@@ -225,6 +226,15 @@ class CoinbaseApi:
                 return "limit", float(spec["base_size"]), None, float(spec["limit_price"])
             except (KeyError, TypeError, ValueError):
                 return "INVALID_LIMIT_PRICE"
+        if "stop_limit_stop_limit_gtc" in config:
+            spec = config["stop_limit_stop_limit_gtc"]
+            try:
+                float(spec["stop_price"])
+                if spec.get("stop_direction") not in ("STOP_DIRECTION_STOP_DOWN", "STOP_DIRECTION_STOP_UP"):
+                    return "INVALID_STOP_DIRECTION"
+                return "stop_limit", float(spec["base_size"]), None, float(spec["limit_price"])
+            except (KeyError, TypeError, ValueError):
+                return "INVALID_STOP_PRICE"
         return "UNSUPPORTED_ORDER_CONFIGURATION"
 
     def create(self, body: dict[str, Any]) -> Reply:
@@ -252,6 +262,8 @@ class CoinbaseApi:
                 limit,
                 self.fake.clock(),
             )
+            if kind == "stop_limit":
+                order.stop_price = float(body["order_configuration"]["stop_limit_stop_limit_gtc"]["stop_price"])
             try:
                 engine.place(order, partial.fraction if partial else 1.0)
             except Refused as exc:
@@ -323,6 +335,15 @@ class CoinbaseApi:
         if o.kind == "market":
             spec = {"base_size": str(o.base_size)} if o.base_size is not None else {"quote_size": str(o.quote_size)}
             config: dict[str, Any] = {"market_market_ioc": spec}
+        elif o.kind == "stop_limit":
+            config = {
+                "stop_limit_stop_limit_gtc": {
+                    "base_size": str(o.base_size),
+                    "limit_price": str(o.limit_price),
+                    "stop_price": str(o.stop_price),
+                    "stop_direction": "STOP_DIRECTION_STOP_DOWN" if o.side == "SELL" else "STOP_DIRECTION_STOP_UP",
+                }
+            }
         else:
             config = {
                 "limit_limit_gtc": {
@@ -350,7 +371,7 @@ class CoinbaseApi:
             "pending_cancel": False,
             "size_in_quote": o.quote_size is not None,
             "total_fees": str(o.fees),
-            "order_type": o.kind.upper(),
+            "order_type": "STOP_LIMIT" if o.kind == "stop_limit" else o.kind.upper(),
             "reject_reason": "REJECT_REASON_UNSPECIFIED",
             "settled": o.status != "OPEN",
             "product_type": "SPOT",
@@ -382,7 +403,9 @@ class CoinbaseApi:
             },
         )
 
-    def fills(self, q: dict[str, list[str]]) -> Reply:
+    def fills(
+        self, q: dict[str, list[str]], method: str = "GET", path: str = API + "/orders/historical/fills"
+    ) -> Reply:
         wanted = set(q.get("order_ids", []))
         rows = []
         for o in self.fake.engine.placed:
@@ -407,6 +430,7 @@ class CoinbaseApi:
                         "side": o.side,
                     }
                 )
+        tamper_fills(self.fake.faults, method, path, rows, {"size": "size", "fee": "commission", "price": "price"})
         return self.reply(200, {"fills": rows, "cursor": ""})
 
     def cancel(self, body: dict[str, Any]) -> Reply:

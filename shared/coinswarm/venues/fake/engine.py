@@ -3,8 +3,11 @@
 One engine serves both venues' APIs. Symbols are kept without separators (`BTC-USD` and `BTCUSD` are
 one market); the base and quote assets come from a list of known quotes. Market orders fill at once
 at the ask (buy) or bid (sell); a limit order that crosses fills at once, otherwise rests until
-`set_price` crosses it. A `partial` fault fills only part: a market order's rest is cancelled (IOC),
-a limit order's rest keeps working.
+`set_price` crosses it. A stop-limit order rests untriggered until the market reaches its stop (a sell
+stop: the bid at or below `stop_price`; checked whenever the price is set and, through `poll`, before
+every request the fake answers, so a trend triggers it too); it then works as a limit order at
+`limit_price`. A `partial` fault fills only part: a market order's rest is cancelled (IOC), a limit
+order's rest keeps working.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class FakeOrder:
     client_order_id: str
     symbol: str  # as the client sent it
     side: str  # "BUY" | "SELL"
-    kind: str  # "market" | "limit"
+    kind: str  # "market" | "limit" | "stop_limit"
     base_size: float | None
     quote_size: float | None
     limit_price: float | None
@@ -61,6 +64,8 @@ class FakeOrder:
     status: str = "OPEN"  # OPEN, FILLED, CANCELLED (Coinbase words; each API maps them)
     partial_fraction: float = 1.0
     fills: list[Fill] = field(default_factory=list)
+    stop_price: float | None = None
+    triggered: bool = False
 
     @property
     def filled(self) -> float:
@@ -116,9 +121,18 @@ class Engine:
         base, quote = split_symbol(symbol)
         with self.lock:
             self.prices[base + quote] = price
-            for order in self.placed:
-                if order.status == "OPEN" and order.kind == "limit" and split_symbol(order.symbol) == (base, quote):
-                    self._match(order, resting=True)
+            self._poll(base, quote)
+
+    def poll(self) -> None:
+        """Trigger and match the resting orders the market now reaches (the price moves with its trend)."""
+        with self.lock:
+            for market in {split_symbol(o.symbol) for o in self.placed if o.status == "OPEN"}:
+                self._poll(*market)
+
+    def _poll(self, base: str, quote: str) -> None:
+        for order in self.placed:
+            if order.status == "OPEN" and order.kind != "market" and split_symbol(order.symbol) == (base, quote):
+                self._match(order, resting=True)
 
     def top(self, symbol: str) -> tuple[float, float]:
         p = self.price(symbol)
@@ -172,17 +186,24 @@ class Engine:
         base, quote = split_symbol(order.symbol)
         bid, ask = self.top(order.symbol)
         price = ask if order.side == "BUY" else bid
-        if order.kind == "limit":
+        if order.kind == "stop_limit" and not order.triggered:
+            assert order.stop_price is not None
+            order.triggered = bid <= order.stop_price if order.side == "SELL" else ask >= order.stop_price
+            if not order.triggered:
+                return
+        if order.kind in ("limit", "stop_limit"):
             assert order.limit_price is not None
             crosses = order.limit_price >= ask if order.side == "BUY" else order.limit_price <= bid
             if not crosses:
                 return
-            price = order.limit_price if resting else price
+            # a resting limit fills at its price (a maker); a triggered stop is a new taker order: at the book
+            price = order.limit_price if resting and order.kind == "limit" else price
         total = order.base_size if order.base_size is not None else (order.quote_size or 0.0) / price
         size = (total - order.filled) * order.partial_fraction
         if size > 0:
             fee = size * price * self.fee_rate
-            order.fills.append(Fill(f"t{next(self._ids)}", price, size, fee, self.clock(), maker=resting))
+            maker = resting and order.kind == "limit"
+            order.fills.append(Fill(f"t{next(self._ids)}", price, size, fee, self.clock(), maker=maker))
             if order.side == "BUY":
                 self.balances[quote] = self.balances.get(quote, 0.0) - size * price - fee
                 self.balances[base] = self.balances.get(base, 0.0) + size

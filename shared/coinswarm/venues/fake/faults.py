@@ -9,16 +9,20 @@ kinds:
   client times out on an order the venue accepted);
 - `drop`: carried out, then the connection is closed without an answer;
 - `partial`: the next matching order fills only `fraction` of its size;
-- `stale`: market data answers `stale_s` seconds old, with the price of then.
+- `stale`: market data answers `stale_s` seconds old, with the price of then;
+- `duplicate`: a fill listing (Coinbase `/orders/historical/fills`, Binance `/api/v3/myTrades`) lists its
+  first fill twice, same trade id;
+- `misreport`: a fill listing misreports its first fill: `what` = "size" (times `factor`: more than was
+  ordered), "fee" (negative) or "price" (times `factor`: far from the market).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-FaultKind = Literal["rate_limit", "ban", "server_error", "delay", "drop", "partial", "stale"]
+FaultKind = Literal["rate_limit", "ban", "server_error", "delay", "drop", "partial", "stale", "duplicate", "misreport"]
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Fault:
     delay_s: float = 1.0
     fraction: float = 0.5
     stale_s: float = 600.0
+    what: Literal["size", "fee", "price"] = "size"
+    factor: float = 2.0
 
     def matches(self, method: str, path: str) -> bool:
         """`path` is a substring of the request's path; ending in `$`, its end (`/orders$`: not `/orders/preview`)."""
@@ -68,3 +74,21 @@ class Faults:
     def peek(self, method: str, path: str, kind: str) -> Fault | None:
         with self._lock:
             return next((f for f in self._items if f.kind == kind and f.matches(method, path)), None)
+
+
+def tamper_fills(faults: Faults, method: str, path: str, rows: list[dict[str, Any]], keys: dict[str, str]) -> None:
+    """Apply a `duplicate` or `misreport` fault to a fill listing's `rows` (in place). `keys` names the
+    listing's size, fee and price fields (they differ between venues); values are decimal strings."""
+    if not rows:
+        return
+    fault = faults.take(method, path, ("duplicate", "misreport"))
+    if fault is None:
+        return
+    if fault.kind == "duplicate":
+        rows.append(dict(rows[0]))
+        return
+    first = dict(rows[0])
+    field = keys[fault.what]
+    value = float(str(first[field]))
+    first[field] = f"{-abs(value) or -0.01:.8f}" if fault.what == "fee" else f"{value * fault.factor:.8f}"
+    rows[0] = first

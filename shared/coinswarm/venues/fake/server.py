@@ -125,6 +125,7 @@ class FakeExchange:
         method = h.command
         api = self.coinbase if path.startswith("/api/v3/brokerage") else self.binance
         now = self.clock()
+        self.engine.poll()  # resting stops the market reached since the last request trigger now
 
         refusal = self.faults.take(method, path, ("rate_limit", "ban", "server_error"))
         if refusal is not None and not (refusal.kind == "server_error" and refusal.process):
