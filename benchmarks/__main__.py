@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "learned")
+NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "learned", "search")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -31,6 +31,10 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
   cold-gcp    the same for each Google Cloud Functions entry point, beside google.cloud.pubsub,
               functions_framework and pydantic
               target: entry point / SDKs <= 1.25
+  search      `coinswarm optimize`'s walk-forward search of the committee: 3 symbols x --search-bars bars
+              (default 100,000), 5 folds, --search-trials trials in all (default 200), one process per core;
+              --profile also profiles one trial
+              target: at most 10 minutes and 1.5 GB
   learned     the learned agent's observe (features + pure-Python forest) per candle on a real file,
               with a default-size model; the model's size and load time; the agent module's import
               target: p99 <= 1 ms per candle
@@ -42,7 +46,8 @@ No benchmark uses the network. The full run takes a few minutes."""
 EXAMPLES = """examples:
   python -m benchmarks
   python -m benchmarks --only cycle --cycles 5000
-  python -m benchmarks --only throughput --only peer --bars 100000"""
+  python -m benchmarks --only throughput --only peer --bars 100000
+  python -m benchmarks --only search --profile"""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -62,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bars", type=int, default=500_000, help="bars for the backtest benchmarks (default 500,000)")
     p.add_argument("--cycles", type=int, default=2_000, help="timed cycles per wiring (default 2,000)")
     p.add_argument("--warmup", type=int, default=200, help="untimed warm-up cycles per wiring (default 200)")
+    p.add_argument("--search-bars", type=int, default=100_000, help="search: bars per symbol (default 100,000)")
+    p.add_argument("--search-trials", type=int, default=200, help="search: trials over all folds (default 200)")
+    p.add_argument("--profile", action="store_true", help="search: also profile one trial")
     p.add_argument("--no-csv", action="store_true", help="skip timing the CSV load of the whole series")
     return p
 
@@ -102,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         outcomes["cold-gcp"] = cold_start_gcp.report(cold_start_gcp.measure())
+    if "search" in chosen:
+        from . import optimize_timing
+
+        print()
+        if args.profile:
+            print(optimize_timing.profile(args.search_bars))
+        outcomes["search"] = optimize_timing.report(optimize_timing.measure(args.search_bars, args.search_trials))
     if "learned" in chosen:
         from . import learned_inference
 

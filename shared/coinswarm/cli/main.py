@@ -19,6 +19,7 @@ from coinswarm.cli import (
     episodes,
     fake_exchange,
     live,
+    optimize,
     remote,
     run,
     serve,
@@ -42,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_parser(sub)
     backtest.add_parser(sub)
     check_bias.add_parser(sub)
+    optimize.add_parser(sub)
     status.add_parser(sub)
     admin.add_parsers(sub)
     controls.add_parsers(sub)

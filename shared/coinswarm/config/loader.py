@@ -5,6 +5,9 @@ Environment: `COINSWARM_<FIELD>` or `COINSWARM_<SECTION>__<FIELD>` (double under
 e.g. `COINSWARM_RISK__MAX_DAILY_LOSS=250`, `COINSWARM_SYMBOLS=BTC-USD,ETH-USD`. A value is read as JSON
 when it parses as JSON, as a comma-separated list for list fields, and as a string otherwise.
 `COINSWARM_CONFIG` names the file; otherwise `./coinswarm.toml` is used when present.
+A file's top-level `include = ["tuned.toml"]` lays each named file (relative to the including one) over
+it, in order: an included file's settings win over the including file's, and the environment wins
+over both (`coinswarm optimize --apply` writes such an overlay).
 A value that starts like a JSON array or object but does not parse is refused with the place of the
 mistake, not read as a string (a PEM key pasted with real line breaks is the usual cause).
 
@@ -33,6 +36,7 @@ ENV_FILE = "COINSWARM_CONFIG"
 # Variables for a deployment's plumbing, not settings: read where they are used, never as settings.
 NOT_SETTINGS = ("COINSWARM_CONFIG", "COINSWARM_MANUAL_TRADE_SECRET", "COINSWARM_PUSH_SECRET", "COINSWARM_QUEUE_URL_")
 DEFAULT_FILE = "coinswarm.toml"
+INCLUDE_KEY = "include"  # a file's top-level list of overlays (coinswarm optimize --apply writes one)
 LIST_FIELDS = {"symbols"}
 SECRET_WORDS = ("key", "secret", "token", "password")
 JSON_STARTS = ("[", "{")
@@ -50,8 +54,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     origin: dict[tuple[str, ...], str] = {}
     file = _config_file(path, env)
     if file is not None:
-        data = _read_toml(file)
-        _note_origins(data, (), f"file {file}", origin)
+        data = _read_with_includes(file, origin, ())
     secrets: set[str] = set()
     for key, raw in sorted(env.items()):
         if not key.startswith(ENV_PREFIX) or key.startswith(NOT_SETTINGS):
@@ -107,6 +110,35 @@ def _read_toml(file: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"configuration file {file} is not valid TOML: {exc}") from None
+
+
+def _read_with_includes(file: Path, origin: dict[tuple[str, ...], str], seen: tuple[Path, ...]) -> dict[str, Any]:
+    data = _read_toml(file)
+    _note_origins(data, (), f"file {file}", origin)
+    includes = data.pop(INCLUDE_KEY, [])
+    origin.pop((INCLUDE_KEY,), None)
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(x, str) for x in includes):
+        raise ConfigError(f'configuration file {file}: include: give a list of file names, e.g. ["tuned.toml"]')
+    for name in includes:
+        other = Path(name).expanduser()
+        other = other if other.is_absolute() else file.parent / other
+        if not other.is_file():
+            raise ConfigError(f"configuration file {file}: include {name!r}: no such file ({other})")
+        if other.resolve() in {*seen, file.resolve()}:
+            raise ConfigError(f"configuration file {file}: include {name!r} includes itself in a circle")
+        _merge(data, _read_with_includes(other, origin, (*seen, file.resolve())))
+    return data
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> None:
+    """`over` laid over `base`: tables merge key by key, any other value replaces."""
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
 
 
 def _note_origins(node: Any, prefix: tuple[str, ...], where: str, origin: dict[tuple[str, ...], str]) -> None:

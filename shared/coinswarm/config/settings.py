@@ -154,6 +154,71 @@ class ExitConfig(Section):
         )
 
 
+class SearchRange(Section):
+    """One dimension of `coinswarm optimize`'s search: `low`..`high` (integers when both are, with
+    `step` if given, on a log scale with `log`), or one of `choices`."""
+
+    low: int | float | None = None
+    high: int | float | None = None
+    step: Annotated[int | float, Field(gt=0)] | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range_or_choices(self) -> SearchRange:
+        if self.choices is not None:
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("give either choices (a non-empty list) or low and high, not both")
+            return self
+        if self.low is None or self.high is None or not self.low <= self.high:
+            raise ValueError("give low <= high (or choices)")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low above 0")
+        return self
+
+    @property
+    def integer(self) -> bool:
+        """Both bounds (and the step, if any) written as integers: the dimension takes whole numbers."""
+        return (
+            self.choices is None
+            and all(isinstance(v, int) for v in (self.low, self.high))
+            and (self.step is None or isinstance(self.step, int))
+        )
+
+
+Objective = Literal["sharpe", "sortino", "calmar", "return_dd", "profit"]
+
+
+class OptimizeConfig(Section):
+    """`coinswarm optimize` (docs/optimize.md): what to search, what to maximise, and the walk-forward
+    folds it is judged on. `space` maps a setting's dotted path (`agents.trend.fast`,
+    `committee.weights.trend`, `committee.threshold`, `exits.stop_loss_pct`, `sizing.buy_fraction`) to its
+    range; empty: the default ranges of the built-in agents with a weight, the committee and the sizing."""
+
+    space: dict[str, SearchRange] = Field(default_factory=dict)
+    objectives: list[Objective] = Field(default_factory=lambda: list[Objective](["sharpe"]), min_length=1)
+    min_trades: Annotated[int, Field(ge=0)] = Field(
+        default=10, description="a trial with fewer round trips in its window scores as the worst"
+    )
+    trials: Annotated[int, Field(ge=1)] = Field(default=100, description="trials per fold")
+    folds: Annotated[int, Field(ge=1)] = 5
+    train_bars: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="a rolling training window of this many bars; unset: anchored at the first bar"
+    )
+    test_bars: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="bars per test window; unset: the bars split into folds + 1 equal parts"
+    )
+    purge_bars: Annotated[int, Field(ge=0)] = 0
+    embargo_bars: Annotated[int, Field(ge=0)] = 0
+    storage: str = Field(
+        default="sqlite:///.coinswarm/optimize.db",
+        description="the optuna storage URL: SQLite by default; a PostgreSQL or MySQL URL to share across machines",
+    )
+    study: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "coinswarm"
+    workers: Annotated[int, Field(ge=0)] = Field(default=0, description="trial processes; 0: one per core")
+    seed: int | None = None
+
+
 class CooldownConfig(Section):
     """No new entry on a symbol for a while after a stop-loss exit on it (freqtrade's CooldownPeriod)."""
 
@@ -398,6 +463,7 @@ class Settings(BaseModel):
     push: PushConfig = Field(default_factory=PushConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
 
     @field_validator("symbols")
     @classmethod
