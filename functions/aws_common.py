@@ -31,7 +31,7 @@
 
 A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
 idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
-One that arrives while another invocation holds the message's claim (`ClaimInProgress`, see
+One that arrives while another invocation holds the message's claim (`ClaimInProgressError`, see
 `coinswarm.stages.outbox`) is refused so that it comes back later, logged as a warning without a traceback:
 raised from an asynchronous invocation (Lambda retries it), listed in an SQS batch's `batchItemFailures`.
 A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
@@ -50,13 +50,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from coinswarm.adapters.lambda_invoke_bus import BadInvokeEvent, LambdaInvokeBus, read_event
+from coinswarm.adapters.lambda_invoke_bus import BadInvokeEventError, LambdaInvokeBus, read_event
 from coinswarm.adapters.sqs_bus import SqsBus
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.http.push_wire import KINDS, PUSH_SECRET_ENV
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
 from coinswarm.ports.bus import Bus
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import (
     PLACEMENTS,
     CandlesReady,
@@ -72,7 +72,7 @@ from coinswarm.stages.messages import (
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
 from functions import cold_start
-from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages
+from functions.workflow_step import BadWorkflowPayloadError, is_workflow, read_messages
 from functions.workflow_step import answer as workflow_answer
 
 if TYPE_CHECKING:
@@ -218,8 +218,8 @@ class AwsFunction:
     def workflow(self, read: Callable[[App], Sequence[Any]], kind: type[Any], stage: Stage) -> dict[str, Any]:
         """A workflow's step (`functions.workflow_step`): the messages `read` from its payload run through
         the stage, and its outputs answered, published nowhere (the state machine hands them on).
-        Raises `BadWorkflowPayload` for a payload no retry can fix (the state machine's catch sends the
-        cycle to its dead letter), `ClaimInProgress` as itself (the state machine retries it by name)."""
+        Raises `BadWorkflowPayloadError` for a payload no retry can fix (the state machine's catch sends the
+        cycle to its dead letter), `ClaimInProgressError` as itself (the state machine retries it by name)."""
         app = self.app()
         try:
             messages = read(app)
@@ -232,10 +232,10 @@ class AwsFunction:
                 extra={"answered": [topic for topic, _ in outputs]},
             )
             return workflow_answer(outputs, kind, app.settings.committee.threshold)
-        except BadWorkflowPayload as exc:
+        except BadWorkflowPayloadError as exc:
             self.logger.error(f"{self.name}: refused the workflow's payload: {exc}")
             raise
-        except ClaimInProgress as exc:
+        except ClaimInProgressError as exc:
             self.logger.warning(f"{self.name}: {exc}; the workflow retries the step")
             raise
         except Exception:
@@ -253,18 +253,18 @@ class AwsFunction:
             self.logger.set_correlation_id(envelope.cycle_id)
             expected = TOPIC_OF_KIND[kind]
             if envelope.topic != expected:
-                raise BadInvokeEvent(
+                raise BadInvokeEventError(
                     f"this function consumes {expected!r}, not {envelope.topic[:40]!r}: the invocation reached the "
                     "wrong function"
                 )
             try:
                 message = decode(kind, envelope.body)
             except ValidationError as exc:
-                raise BadInvokeEvent(
+                raise BadInvokeEventError(
                     f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems(exc)}"
                 ) from exc
             return {"cycle_id": message.cycle_id, "published": self.run(message, stage)}
-        except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
+        except ClaimInProgressError as exc:  # a duplicate while another holds the claim: not an error, a "later"
             self.logger.warning(f"{self.name}: {exc}; Lambda retries the invocation")
             raise
         except Exception:
@@ -284,7 +284,7 @@ class AwsFunction:
             self.logger.set_correlation_id(attributes["cycle_id"].string_value if "cycle_id" in attributes else None)
             try:
                 self.run(decode(kind, record.body), stage)
-            except ClaimInProgress as exc:
+            except ClaimInProgressError as exc:
                 self.logger.warning(f"{self.name}: {exc}; SQS redelivers the record after its visibility timeout")
                 raise
 
@@ -367,13 +367,13 @@ def cycle_tick(app: App, when: int) -> CycleTick:
 
 class _BatchLog:
     """The Logger as powertools' batch processor's logger, which logs each failed record with its
-    traceback: a record refused as a duplicate in progress (ClaimInProgress) is not logged again."""
+    traceback: a record refused as a duplicate in progress (ClaimInProgressError) is not logged again."""
 
     def __init__(self, logger: Logger) -> None:
         self._logger = logger
 
     def warning(self, msg: str, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
-        if isinstance(exc_info, tuple) and isinstance(exc_info[1], ClaimInProgress):
+        if isinstance(exc_info, tuple) and isinstance(exc_info[1], ClaimInProgressError):
             return
         self._logger.warning(msg, *args, exc_info=exc_info, **kwargs)
 

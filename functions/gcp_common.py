@@ -14,7 +14,7 @@
   functions-framework reads a CloudEvent, then `consume`) or a step of the cycle's workflow
   (`deploy.chain = "workflow"`, `functions.workflow_step`): `workflow(...)` runs the stage and answers
   its outputs as JSON, published nowhere; 400 for a payload that is not the contract (the workflow
-  dead-letters the cycle), 503 for `ClaimInProgress` and 500 for any other failure (the workflow
+  dead-letters the cycle), 503 for `ClaimInProgressError` and 500 for any other failure (the workflow
   retries both).
 * `manual_trade_handler()`: the manual trade endpoint, its secret from Secret Manager.
 
@@ -28,7 +28,7 @@ Acknowledging a push (answering 2xx) or not is how a function tells Pub/Sub what
   that cannot be loaded, a bug) raises: the function answers 500, Pub/Sub redelivers with backoff,
   and after MAX_DELIVERY_ATTEMPTS the message waits in the dead-letter subscription, to be replayed
   once the cause is fixed. The stages are idempotent, so a redelivery never trades twice. A duplicate
-  that arrives while another delivery holds the message's claim (`ClaimInProgress`) is answered 503,
+  that arrives while another delivery holds the message's claim (`ClaimInProgressError`) is answered 503,
   logged as a warning: its redelivery gets the holder's result, or takes a dead holder's claim over.
 """
 
@@ -49,16 +49,16 @@ from pydantic import ValidationError
 
 from coinswarm.adapters.pubsub_bus import CYCLE_ID_ATTRIBUTE, TOPIC_ATTRIBUTE, PubSubBus, route_for
 from coinswarm.config import Settings, load_settings
+from coinswarm.errors import ClaimInProgressError, CoinswarmError
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import configure_json_logging, cycle_context, secret_values
 from coinswarm.ports.bus import Bus
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CycleTick, M, Message, decode
 from coinswarm.stages.outbox import GCP_FUNCTION_TIMEOUT_S
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app, reset_container_app
 from functions import cold_start
-from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages, read_time
+from functions.workflow_step import BadWorkflowPayloadError, is_workflow, read_messages, read_time
 from functions.workflow_step import answer as workflow_answer
 
 log = logging.getLogger("coinswarm.gcp")
@@ -214,7 +214,7 @@ def container_settings(env: Mapping[str, str] | None = None) -> Settings:
 # -- Pub/Sub pushes -----------------------------------------------------------------------------------
 
 
-class Unprocessable(ValueError):
+class UnprocessableError(CoinswarmError, ValueError):
     """A push that no redelivery can make succeed."""
 
 
@@ -232,18 +232,18 @@ def read_push(event: Any) -> Push:
         try:
             data = json.loads(data)
         except ValueError:
-            raise Unprocessable("the event's data is not JSON") from None
+            raise UnprocessableError("the event's data is not JSON") from None
     message = data.get("message") if isinstance(data, dict) else None
     if not isinstance(message, dict):
-        raise Unprocessable("the event carries no Pub/Sub message")
+        raise UnprocessableError("the event carries no Pub/Sub message")
     attributes = message.get("attributes") or {}
     if not isinstance(attributes, dict):
-        raise Unprocessable("the message's attributes are not a map")
+        raise UnprocessableError("the message's attributes are not a map")
     message_id = str(message.get("messageId") or message.get("message_id") or event.get("id") or "")
     try:
         body = base64.b64decode(message.get("data") or "", validate=True)
     except (binascii.Error, TypeError, ValueError):
-        raise Unprocessable(f"message {message_id}: its data is not base64") from None
+        raise UnprocessableError(f"message {message_id}: its data is not base64") from None
     return Push(message_id, {str(k): str(v) for k, v in attributes.items()}, body)
 
 
@@ -254,7 +254,7 @@ def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outp
     route = route_for(kind)
     try:
         push = read_push(event)
-    except Unprocessable as exc:
+    except UnprocessableError as exc:
         log.error("%s: acknowledged and dropped a push that can never succeed: %s", route.consumer, exc)
         return
     with cycle_context(push.attributes.get(CYCLE_ID_ATTRIBUTE, "")):
@@ -265,7 +265,7 @@ def consume(event: Any, kind: type[M], stage: Callable[[App], Callable[[M], Outp
         try:
             outputs = stage(rt.app)(message)
             sent = rt.publish(outputs)
-        except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
+        except ClaimInProgressError as exc:  # a duplicate while another holds the claim: not an error, a "later"
             log.warning("%s: message %s: %s; Pub/Sub redelivers it", route.consumer, push.message_id, exc)
             from werkzeug.exceptions import ServiceUnavailable  # a 503 Flask answers without logging a traceback
 
@@ -355,7 +355,7 @@ def workflow(read: Callable[[Runtime], Sequence[Any]], kind: type[Any], stage: C
     consumer = route_for(kind).consumer if kind is not CycleTick else "tick_ingest"
     try:
         messages = read(rt)
-    except BadWorkflowPayload as exc:
+    except BadWorkflowPayloadError as exc:
         log.error("%s: refused the workflow's payload: %s", consumer, exc)
         return {"error": "bad_request", "detail": str(exc)}, 400
     outputs: list[tuple[str, Message]] = []
@@ -363,7 +363,7 @@ def workflow(read: Callable[[Runtime], Sequence[Any]], kind: type[Any], stage: C
         with cycle_context(message.cycle_id):
             try:
                 outputs += stage(rt.app)(message)
-            except ClaimInProgress as exc:
+            except ClaimInProgressError as exc:
                 log.warning("%s: %s; the workflow retries the step", consumer, exc)
                 raise ServiceUnavailable(str(exc), retry_after=exc.retry_after_s) from exc
             except Exception as exc:
@@ -429,7 +429,7 @@ def run_tick(at: int | None = None) -> dict[str, Any]:
 # -- the manual trade endpoint -----------------------------------------------------------------------
 
 
-class SecretUnavailable(RuntimeError):
+class SecretUnavailableError(CoinswarmError, RuntimeError):
     pass
 
 
@@ -463,11 +463,11 @@ def access_secret(name: str, *, session: Any = None) -> str:
         session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
     response = session.get(f"{SECRET_MANAGER_URL}/{name}:access", timeout=10)
     if response.status_code != 200:
-        raise SecretUnavailable(f"Secret Manager answered {response.status_code} for {name}")
+        raise SecretUnavailableError(f"Secret Manager answered {response.status_code} for {name}")
     try:
         return base64.b64decode(response.json()["payload"]["data"]).decode()
     except (KeyError, TypeError, ValueError):
-        raise SecretUnavailable(f"Secret Manager's answer for {name} carries no payload") from None
+        raise SecretUnavailableError(f"Secret Manager's answer for {name} carries no payload") from None
 
 
 _manual: Any = None

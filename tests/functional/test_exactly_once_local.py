@@ -10,7 +10,7 @@ import pytest
 from functional_builders import closes, series, settings
 
 from coinswarm.domain.models import Action, FillRecorded
-from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecidedStep, DecisionReady, decode, encode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.stages.placement import set_kill_switch
@@ -127,7 +127,7 @@ def test_a_claim_left_by_a_killed_run_refuses_the_redelivery_until_it_expires_th
     killed_at = clock.now()
     for after in (1, IN_PROGRESS_TTL_S - 1):  # run again too soon: refused, with the time to wait
         clock.set(killed_at + after)
-        with pytest.raises(ClaimInProgress, match=f"up to {IN_PROGRESS_TTL_S - after} s more"):
+        with pytest.raises(ClaimInProgressError, match=f"up to {IN_PROGRESS_TTL_S - after} s more"):
             handlers[DECISIONS](encode(msg))
     clock.set(killed_at + IN_PROGRESS_TTL_S)
     [(topic, done)] = handlers[DECISIONS](encode(msg))  # the claim expired: taken over, reconciled

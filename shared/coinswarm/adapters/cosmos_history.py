@@ -31,19 +31,19 @@ DB's limit). What holds on Cosmos DB:
 * Per stream, exactly one writer gets each sequence number and an event id is stored at most once: both
   are checked by the server in the write itself (item id, unique key), so no race gets past them.
 * A batch is written whole or not at all (transactional batch). A 409 on the write is reported as
-  `ConflictError` when one of the batch's event ids is in the ledger, else as `SequenceConflict`.
+  `ConflictError` when one of the batch's event ids is in the ledger, else as `SequenceConflictError`.
 * Event ids are unique across streams too, as the port demands, but that is checked by a cross-partition
   query before the write (Cosmos DB has no unique key across partitions): two streams appending the
   same new event id at the same instant could both succeed. Event ids are fill ids, and a fill belongs
   to one account's stream, so this does not arise in the product.
 * Under Session consistency (the account default) a read may miss another client's newest write for a
-  moment. A stale `last_seq` only makes the write collide (`SequenceConflict`, which the ledger service
+  moment. A stale `last_seq` only makes the write collide (`SequenceConflictError`, which the ledger service
   retries); it never lets a wrong write through.
 
 Errors: 429 is retried with `with_backoff` (jittered, bounded; `sleep` is injectable) and surfaces as
 `TransientStoreError` when the attempts run out; `from_settings` turns the SDK's own throttling retries
 off so that this is the only retry layer and its time budget is known. 409 and 412 become
-`ConflictError` (or `SequenceConflict`, above); 408/449/503 and lost connections `TransientStoreError`;
+`ConflictError` (or `SequenceConflictError`, above); 408/449/503 and lost connections `TransientStoreError`;
 anything else `StoreError`. The account key is only ever handed to the SDK: no message or repr here
 contains it.
 """
@@ -73,7 +73,7 @@ from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_sequence, check_version
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Decision, LedgerEvent, RiskRejection
-from coinswarm.ports.errors import ConflictError, SequenceConflict, StoreError, TransientStoreError
+from coinswarm.errors import ConflictError, SequenceConflictError, StoreError, TransientStoreError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import JSON, Versioned
 
@@ -325,7 +325,7 @@ class CosmosHistoryStore(HistoryStore):
             return ConflictError(
                 f"ledger stream {stream!r}: event id {event_id!r} already exists (in stream {where!r})"
             )
-        return SequenceConflict(stream, self.last_seq(stream) + 1, events[0].seq)
+        return SequenceConflictError(stream, self.last_seq(stream) + 1, events[0].seq)
 
     def read(self, stream: str, after_seq: int = 0) -> list[LedgerEvent]:
         bodies = self._query(

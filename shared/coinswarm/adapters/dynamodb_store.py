@@ -81,8 +81,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_version, expired
 from coinswarm.domain.models import Candle
+from coinswarm.errors import CoinswarmError, ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ def client_config() -> Config:
     )
 
 
-class _ConditionFailed(Exception):
+class _ConditionFailedError(CoinswarmError):
     """A conditional write lost; `item` is the stored item it was checked against, if any."""
 
     def __init__(self, item: dict[str, Any] | None) -> None:
@@ -286,7 +286,7 @@ class DynamoStore(StateStore, CoordinationStore):
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except _ConditionFailed as lost:
+        except _ConditionFailedError as lost:
             check_version(what, expected_version, _live_version(lost.item, now))
             raise ConflictError(f"{what} changed while it was being written; read it again") from None
         return expected_version + 1
@@ -315,7 +315,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ReturnValues="UPDATED_NEW",
                 )
                 return int(done["Attributes"][VERSION]["N"])
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 pass  # an expired document is in the way: replace it, starting again at version 1
             try:
                 self._call(
@@ -327,7 +327,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ExpressionAttributeValues={":now": _n(now)},
                 )
                 return 1
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 continue  # someone wrote a live document meanwhile: raise its version instead
         raise TransientStoreError(f"document {key!r} kept changing under {_PUT_ATTEMPTS} attempts to write it")
 
@@ -361,7 +361,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ExpressionAttributeValues={":now": _n(now)},
                 )
                 added += 1
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 pass  # stored already: keep it
         return added
 
@@ -434,7 +434,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 return None
-            except _ConditionFailed as lost:
+            except _ConditionFailedError as lost:
                 item = lost.item
             if item is None:  # a store that does not return the item it checked: read it
                 item = self._call("get_item", TableName=self.table, Key=_key(_idem(key)), ConsistentRead=True).get(
@@ -468,11 +468,11 @@ class DynamoStore(StateStore, CoordinationStore):
                     ":owner": {"S": owner},
                 },
             )
-        except _ConditionFailed:
+        except _ConditionFailedError:
             raise ConflictError(f"idempotency key {key!r} is not claimed by {owner!r}") from None
 
     def abandon(self, key: str, *, owner: str) -> None:
-        with suppress(_ConditionFailed):  # not (or no longer) this owner's claim: leave it
+        with suppress(_ConditionFailedError):  # not (or no longer) this owner's claim: leave it
             self._call(
                 "delete_item",
                 TableName=self.table,
@@ -498,11 +498,11 @@ class DynamoStore(StateStore, CoordinationStore):
                 ExpressionAttributeValues={":owner": {"S": owner}, ":now": _n(now)},
             )
             return True
-        except _ConditionFailed:
+        except _ConditionFailedError:
             return False
 
     def release_lease(self, name: str, owner: str) -> None:
-        with suppress(_ConditionFailed):  # someone else's (or nobody's) lease: leave it
+        with suppress(_ConditionFailedError):  # someone else's (or nobody's) lease: leave it
             self._call(
                 "delete_item",
                 TableName=self.table,
@@ -533,7 +533,7 @@ class DynamoStore(StateStore, CoordinationStore):
             return self._request(operation, **request)
         except ClientError as e:
             if _code(e) == _CONDITION_FAILED:
-                raise _ConditionFailed(e.response.get("Item")) from None
+                raise _ConditionFailedError(e.response.get("Item")) from None
             raise _translate(e, f"DynamoDB {operation} on {request.get('TableName', '?')}") from e
         except BotoCoreError as e:
             raise _translate(e, f"DynamoDB {operation} on {request.get('TableName', '?')}") from e

@@ -65,8 +65,8 @@ from google.rpc import code_pb2
 from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_version, expired
 from coinswarm.domain.models import Candle
+from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 if TYPE_CHECKING:

@@ -53,10 +53,16 @@ from coinswarm.adapters.live_stops import ProtectiveStops
 from coinswarm.adapters.venue_orders import VenueOrders
 from coinswarm.domain.models import ExitReason, Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
+from coinswarm.errors import (
+    CircuitOpenError,
+    ConflictError,
+    InvalidOrderError,
+    RateLimitedError,
+    TemporaryVenueError,
+    VenueError,
+)
 from coinswarm.ports.broker import Broker, Settlement
-from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore, read_document, update_document
-from coinswarm.venues.errors import CircuitOpen, InvalidOrder, RateLimited, Temporary, VenueError
 from coinswarm.venues.models import OrderRequest, VenueFill, VenueOrder, VenueOrderStatus
 
 if TYPE_CHECKING:
@@ -346,13 +352,13 @@ class LiveBroker(Broker):
         venue = self.venue.name
         try:
             placed = self.venue.place(req)
-        except CircuitOpen as exc:
+        except CircuitOpenError as exc:
             return REFUSED, None, f"not placed: {exc.reason}"
-        except RateLimited as exc:
+        except RateLimitedError as exc:
             return REFUSED, None, f"not placed: {venue} {exc.reason}"
-        except InvalidOrder as exc:
+        except InvalidOrderError as exc:
             return REFUSED, None, f"refused by {venue}: {exc.reason}"
-        except Temporary as exc:
+        except TemporaryVenueError as exc:
             if not exc.maybe_executed:
                 return REFUSED, None, f"not placed: {venue} unavailable ({exc.reason})"
             log.warning(

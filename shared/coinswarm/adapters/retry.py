@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from coinswarm.ports.errors import TransientStoreError
+from coinswarm.errors import TransientStoreError
 
 T = TypeVar("T")
 

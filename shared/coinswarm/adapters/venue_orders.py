@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coinswarm.domain.models import Candle
+from coinswarm.errors import InvalidOrderError, OrderNotFoundError
 from coinswarm.venues.breaker import CircuitBreaker
-from coinswarm.venues.errors import InvalidOrder, NotFound
 from coinswarm.venues.models import BookTop, KeyPermissions, OrderPreview, OrderRequest, VenueFill, VenueOrder
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class BinanceOrders(VenueOrders):
     def cancel(self, venue_symbol: str, order_id: str) -> bool:
         try:
             self.client.cancel_order(venue_symbol, order_id=order_id)
-        except (NotFound, InvalidOrder):  # -2011 "Unknown order sent.": filled or cancelled already
+        except (OrderNotFoundError, InvalidOrderError):  # -2011 "Unknown order sent.": filled or cancelled already
             return False
         return True
 

@@ -57,7 +57,7 @@ def parse_when(text: str, what: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from coinswarm.backtest.progress import Progress
-    from coinswarm.venues.errors import VenueError
+    from coinswarm.errors import VenueError
 
     tf = venue_timeframe(args.venue, args.timeframe)
     since = parse_when(args.since, "--since")

@@ -39,6 +39,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from coinswarm.config.settings import SYMBOL_RE
 from coinswarm.domain.models import Order, OrderIntent, RiskRejection, Side
+from coinswarm.errors import (
+    ClaimInProgressError,
+    CoinswarmError,
+    ConflictError,
+    MarketDataUnavailableError,
+    TransientStoreError,
+)
 from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
 from coinswarm.http.owner_actions import (
     OWNER_ACTION_DONE,
@@ -57,9 +64,7 @@ from coinswarm.http.signing import (
     Authenticator,
     AuthError,
 )
-from coinswarm.marketdata.errors import MarketDataUnavailable
 from coinswarm.ports.clock import Clock
-from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
 from coinswarm.ports.state import StateStore
 
 logger = logging.getLogger(__name__)
@@ -163,37 +168,38 @@ _ACTIONS = ("trade", "run_cycle", *OWNER_ACTIONS)
 _ACTION_LIST = ", ".join(f"'{a}'" for a in _ACTIONS)
 
 
-class BadJson(ValueError):
+class BadJsonError(CoinswarmError, ValueError):
+    http_status = 400
     pass
 
 
 def _refuse_constant(name: str) -> Any:
-    raise BadJson(f"{name} is not a number JSON allows")
+    raise BadJsonError(f"{name} is not a number JSON allows")
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise BadJson("a key appears twice in one object")
+        raise BadJsonError("a key appears twice in one object")
     return obj
 
 
 def _parse_json(body: bytes) -> Any:
-    """The body as JSON; BadJson with a short, input-free reason when it is not."""
+    """The body as JSON; BadJsonError with a short, input-free reason when it is not."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadJson("the body is not UTF-8 text") from None
+        raise BadJsonError("the body is not UTF-8 text") from None
     try:
         return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
-    except BadJson:
+    except BadJsonError:
         raise
     except json.JSONDecodeError as exc:
-        raise BadJson(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise BadJsonError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
-        raise BadJson("the JSON is nested too deeply") from None
+        raise BadJsonError("the JSON is nested too deeply") from None
     except ValueError:  # e.g. an integer longer than Python will convert
-        raise BadJson("a value in the JSON cannot be read") from None
+        raise BadJsonError("a value in the JSON cannot be read") from None
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -286,7 +292,7 @@ class ManualTradeHandler:
             logger.warning("manual trade: the store is busy (%s); asked the client to retry", type(exc).__name__)
             doing = (
                 "this client_id is still being placed by another request"
-                if isinstance(exc, ClaimInProgress)
+                if isinstance(exc, ClaimInProgressError)
                 else "the store is busy"
             )
             return error(
@@ -295,7 +301,7 @@ class ManualTradeHandler:
                 f"{doing}; retry in a moment (with the same client_id a trade is still placed once)",
                 headers={"Retry-After": "1"},
             )
-        except MarketDataUnavailable as exc:
+        except MarketDataUnavailableError as exc:
             logger.warning("manual trade: the market data is unavailable (%s)", exc.reason)
             return error(
                 503,
@@ -339,7 +345,7 @@ class ManualTradeHandler:
             return error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
         try:
             data = _parse_json(body)
-        except BadJson as exc:
+        except BadJsonError as exc:
             return error(400, "invalid_json", f"the body is not valid JSON: {exc}")
         try:
             command = _request().validate_python(data)

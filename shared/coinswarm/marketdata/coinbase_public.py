@@ -9,7 +9,7 @@ Endpoints (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-a
   `{"trades": [{"price", "size", "time", ...}], "best_bid", "best_ask"}`.
 
 Every failure (unreachable, timed out, refused, HTTP error, not JSON, an unexpected shape) surfaces as
-`MarketDataUnavailable` saying what happened, with the status code and the URL path (no query, nothing
+`MarketDataUnavailableError` saying what happened, with the status code and the URL path (no query, nothing
 secret: these endpoints take none).
 """
 
@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from coinswarm import __version__
 from coinswarm.domain.models import Candle, Quote
-from coinswarm.marketdata.errors import MarketDataUnavailable
+from coinswarm.errors import MarketDataUnavailableError
 from coinswarm.ports.market import MarketData
 
 #: Candle sizes the public candles endpoint serves, by `timeframe_s`.
@@ -125,7 +125,7 @@ class CoinbasePublicMarketData(MarketData):
     # ------------------------------------------------------------------------------------------- probe
 
     def probe(self, symbol: str) -> None:
-        """Raise MarketDataUnavailable within about the connect timeout when the venue cannot be used.
+        """Raise MarketDataUnavailableError within about the connect timeout when the venue cannot be used.
 
         One small ticker request with a short read timeout; a host name is resolved first under the
         same deadline, because a resolver that cannot be reached can otherwise block for many seconds.
@@ -138,7 +138,7 @@ class CoinbasePublicMarketData(MarketData):
         path = f"{_API}/{quote(symbol, safe='')}/ticker"
         body = self._get_json(path, {"limit": "1"}, timeout=timeout)
         if not isinstance(body, dict):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with JSON that is not an object")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with JSON that is not an object")
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
@@ -160,30 +160,30 @@ class CoinbasePublicMarketData(MarketData):
         try:
             response = self._client.get(self.base_url + path, params=params, timeout=timeout)
         except httpx.ConnectTimeout:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: connecting to {self.base_url} took longer than {timeout.connect} s ({where})"
             ) from None
         except httpx.TimeoutException as exc:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: no answer within {timeout.read} s ({where}; {type(exc).__name__})"
             ) from None
         except httpx.ConnectError as exc:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: cannot connect to {self.base_url} ({exc or 'connection failed'}; {where})"
             ) from None
         except httpx.HTTPError as exc:
-            raise MarketDataUnavailable(f"coinbase: {where} failed: {type(exc).__name__}: {exc}") from None
+            raise MarketDataUnavailableError(f"coinbase: {where} failed: {type(exc).__name__}: {exc}") from None
         if not response.is_success:
             hint = " (rate limited: slow down)" if response.status_code == 429 else ""
             detail = _error_detail(response)
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase answered HTTP {response.status_code}{hint} to {where}" + (f": {detail}" if detail else "")
             )
         try:
             return response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type")
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase answered {where} with something that is not JSON ({len(response.content)} bytes, {kind})"
             ) from None
 
@@ -193,7 +193,7 @@ class CoinbasePublicMarketData(MarketData):
     def _parse_candles(body: Any, symbol: str, timeframe_s: int, path: str) -> list[Candle]:
         rows = body.get("candles") if isinstance(body, dict) else None
         if not isinstance(rows, list):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} without a list of candles")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} without a list of candles")
         out = []
         for row in rows:
             try:
@@ -211,7 +211,7 @@ class CoinbasePublicMarketData(MarketData):
                 )
             except (KeyError, TypeError, ValueError, ValidationError) as exc:
                 reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-                raise MarketDataUnavailable(
+                raise MarketDataUnavailableError(
                     f"coinbase sent a malformed candle for {symbol} (GET {path}): {str(row)[:200]} ({reason})"
                 ) from None
         return out
@@ -219,7 +219,7 @@ class CoinbasePublicMarketData(MarketData):
     @staticmethod
     def _parse_quote(body: Any, symbol: str, now: int, path: str) -> Quote:
         if not isinstance(body, dict):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with JSON that is not an object")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with JSON that is not an object")
         trades = body.get("trades")
         price: float | None = None
         ts = now
@@ -233,7 +233,7 @@ class CoinbasePublicMarketData(MarketData):
             if bid is not None and ask is not None:
                 price = (bid + ask) / 2
         if price is None:
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with no price for {symbol}")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with no price for {symbol}")
         return Quote(venue="coinbase", symbol=symbol, price=price, ts=ts)
 
 
@@ -283,7 +283,7 @@ def _is_ip(host: str) -> bool:
 
 
 def _resolve_within(host: str, port: int, timeout_s: float) -> None:
-    """Resolve `host` or raise MarketDataUnavailable, giving up after `timeout_s` (the lookup itself may
+    """Resolve `host` or raise MarketDataUnavailableError, giving up after `timeout_s` (the lookup itself may
     go on in a daemon thread; the system resolver has no deadline of its own)."""
     outcome: list[BaseException | None] = []
 
@@ -298,7 +298,7 @@ def _resolve_within(host: str, port: int, timeout_s: float) -> None:
     worker.start()
     worker.join(timeout_s)
     if not outcome:
-        raise MarketDataUnavailable(f"coinbase: the name {host} did not resolve within {timeout_s} s (offline?)")
+        raise MarketDataUnavailableError(f"coinbase: the name {host} did not resolve within {timeout_s} s (offline?)")
     error = outcome[0]
     if error is not None:
-        raise MarketDataUnavailable(f"coinbase: the name {host} does not resolve ({error}; offline?)")
+        raise MarketDataUnavailableError(f"coinbase: the name {host} does not resolve ({error}; offline?)")

@@ -9,7 +9,7 @@ symbol and a digest of the message's body) and completes the claim with its outp
 
 * a redelivery after the claim completed hands on the kept outputs: the same bodies, hence the same ids,
   and the next stage's own outbox sees a repeat and hands on its kept outputs in turn;
-* a duplicate that arrives while the claim is in progress raises `ClaimInProgress` (a
+* a duplicate that arrives while the claim is in progress raises `ClaimInProgressError` (a
   `TransientStoreError`: retry later). Acknowledging it would lose the message whenever the holder is
   a worker that was killed mid-run: its claim stays in progress, and the bus's redeliveries would each
   be acknowledged with nothing handed on. Refused instead, the duplicate comes back: after the holder
@@ -17,7 +17,7 @@ symbol and a digest of the message's body) and completes the claim with its outp
   over and runs the work (placement then finds an order the dead worker sent by its client order id);
 * a failure during the work drops the claim, so the retry runs the work again.
 
-Every trigger turns `ClaimInProgress` into "deliver it again later", logged as a warning: an SQS batch
+Every trigger turns `ClaimInProgressError` into "deliver it again later", logged as a warning: an SQS batch
 item failure, a raised asynchronous Lambda invocation (Lambda retries it), a non-2xx answer to a Pub/Sub
 push, a 503 with Retry-After to a signed HTTP push (`coinswarm.http.push_receiver`; when the sender's
 own retries, seconds apart, run out, its function fails and its trigger redelivers the message it was
@@ -64,9 +64,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.ports.state import JSON
 from coinswarm.stages.messages import (
     CANDLES,
@@ -146,7 +146,7 @@ class Outbox:
 
     def once(self, stage: str, message: Received, symbol: str, work: Callable[[], Outputs]) -> Outputs:
         """`work()`'s outputs for this message and symbol, run by one delivery; kept for the repeats.
-        Raises `ClaimInProgress` while another delivery holds the claim: deliver it again later.
+        Raises `ClaimInProgressError` while another delivery holds the claim: deliver it again later.
 
         `stage` names the claim ("ingested", "scored", ...); a message that fans out per symbol (a tick)
         takes one claim per symbol, so a failure on one symbol does not lose what the others did."""
@@ -156,7 +156,7 @@ class Outbox:
         earlier = coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=self.in_progress_ttl_s)
         if earlier is not None:
             if earlier.status == IdempotencyStatus.IN_PROGRESS or earlier.result is None:
-                raise ClaimInProgress(key, earlier.expires_ts - self.clock.now())
+                raise ClaimInProgressError(key, earlier.expires_ts - self.clock.now())
             return unpack(earlier.result)
         try:
             outputs = work()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from coinswarm.errors import CoinswarmError
 from coinswarm.ports.clock import Clock, SystemClock
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK, Message
 
@@ -175,7 +176,7 @@ class Stages:
         return route
 
 
-class LiveTradingUnavailable(RuntimeError):
+class LiveTradingUnavailableError(CoinswarmError, RuntimeError):
     pass
 
 
@@ -249,7 +250,7 @@ def build_broker(settings: Settings, state: StateStore, history: Callable[[], Hi
         try:
             from coinswarm.wiring.live import build_live_broker
         except ImportError as exc:
-            raise LiveTradingUnavailable(
+            raise LiveTradingUnavailableError(
                 f"mode 'live' is configured, but the live pieces cannot load ({exc}); install the live extra "
                 "(pip install 'coinswarm[live]'), or set mode = 'paper' (the default) to trade on paper"
             ) from None
