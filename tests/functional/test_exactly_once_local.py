@@ -88,7 +88,7 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
     app, _ = make_app(settings(), data)
     ts = closes(data)[60]
     placed = app.stages.placement.handle(_a_buy_decision(app, ts))  # hand-on delivered: the order is pending
-    app.stages.logging.handle(placed[0][1])
+    app.stages.ledger.handle(placed[0][1])
     settle = DecisionReady(
         cycle_id=f"cycle-{ts + 60}",
         symbol="BTC-USD",
@@ -98,9 +98,9 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
     assert len(first[0][1].fills) == 1
     again = app.stages.placement.handle(decode(DecisionReady, encode(settle)))  # the redelivery
     assert again[0][1].fills == first[0][1].fills
-    (_, logged), *_ = app.stages.logging.handle(again[0][1])
+    (_, logged), *_ = app.stages.ledger.handle(again[0][1])
     assert logged.appended == 1
-    (_, twice), *_ = app.stages.logging.handle(first[0][1])  # and a late copy of the first is a duplicate
+    (_, twice), *_ = app.stages.ledger.handle(first[0][1])  # and a late copy of the first is a duplicate
     assert twice.appended == 0 and twice.duplicates == 1
     assert app.ledger.verify().ok
 

@@ -5,7 +5,7 @@ the five stages) are each built by a builder below, the first time something use
 A local run, a backtest or a test asks for the whole App (the default: every part built at once, in
 order, and a bad configuration refused at once); a cloud function asks for a lazy App (`lazy=True`),
 so the function that runs one stage builds, and imports, that stage and what it needs and nothing else:
-tick_ingest never loads the agents, the committee or the risk rules, and trade logging never opens the
+tick_ingest never loads the agents, the committee or the risk rules, and the ledger stage never opens the
 hot-state store. Built once per process (per warm container in the cloud) and reused. Nothing here
 runs at import, and the stages and domain are imported only by the builders that need them.
 """
@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from coinswarm.stages.exit_watch import ExitWatch
     from coinswarm.stages.ingest import IngestStage
     from coinswarm.stages.ledger import Ledger
+    from coinswarm.stages.ledger_stage import LedgerStage
     from coinswarm.stages.outbox import Outbox
     from coinswarm.stages.placement import PlacementStage
     from coinswarm.stages.scoring import ScoringStage
-    from coinswarm.stages.trade_logging import TradeLoggingStage
     from coinswarm.stages.vote import VoteStage
 
 Route = Callable[[Any], list[tuple[str, Message]]]
@@ -48,7 +48,7 @@ STAGE_OF_TOPIC: Mapping[str, str] = {
     CANDLES: "scoring",
     SCORES: "vote",
     DECISIONS: "placement",
-    PLACEMENTS: "logging",
+    PLACEMENTS: "ledger",
 }
 """Which stage consumes which topic."""
 
@@ -64,8 +64,8 @@ EVERY_PART = (
     "scoring",
     "vote",
     "placement",
+    "ledger_service",
     "ledger",
-    "logging",
 )
 """The order in which a whole App is built (each part also builds the parts it uses)."""
 
@@ -127,7 +127,7 @@ class App:
 
     @property
     def ledger(self) -> Ledger:
-        return cast("Ledger", self.part("ledger"))
+        return cast("Ledger", self.part("ledger_service"))
 
     @property
     def cache(self) -> PatternCache | None:
@@ -157,8 +157,8 @@ class Stages:
         return cast("PlacementStage", self._app.part("placement"))
 
     @property
-    def logging(self) -> TradeLoggingStage:
-        return cast("TradeLoggingStage", self._app.part("logging"))
+    def ledger(self) -> LedgerStage:
+        return cast("LedgerStage", self._app.part("ledger"))
 
     def routes(self) -> dict[str, Route]:
         """Which stage consumes which topic: the stage's `handle`, or, for a stage not built yet, a route
@@ -333,12 +333,12 @@ def build_app(
         "broker": (lambda app: broker) if broker is not None else (lambda app: _broker(settings, app)),
         "cache": _cache,
         "outbox": lambda app: _outbox(app, keep, timeout_s),
-        "ledger": _ledger,
+        "ledger_service": _ledger,
         "ingest": _ingest,
         "scoring": lambda app: _scoring(app, agent_memory),
         "vote": _vote,
         "placement": lambda app: _placement(app, limits),
-        "logging": _logging,
+        "ledger": _ledger_stage,
     }
     app = App(settings, clock or SystemClock(), builders)
     return app if lazy else app.build_all()
@@ -474,7 +474,7 @@ def _exit_watch(app: App) -> ExitWatch | None:
     )
 
 
-def _logging(app: App) -> TradeLoggingStage:
-    from coinswarm.stages.trade_logging import TradeLoggingStage
+def _ledger_stage(app: App) -> LedgerStage:
+    from coinswarm.stages.ledger_stage import LedgerStage
 
-    return TradeLoggingStage(app.ledger)
+    return LedgerStage(app.ledger)

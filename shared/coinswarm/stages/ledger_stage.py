@@ -1,4 +1,4 @@
-"""trade_logging: append fills to the ledger and bring the positions and P&L projection up to date."""
+"""The ledger stage: append fills to the ledger and bring the positions and P&L projection up to date."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.messages import LOGGED, Message, PlacementDone, TradesLogged, worth_logging
 
 
-class TradeLoggingStage:
+class LedgerStage:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
