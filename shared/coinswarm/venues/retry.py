@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from coinswarm.backoff import full_jitter
 from coinswarm.errors import RateLimitedError, TemporaryVenueError
 
 T = TypeVar("T")
@@ -31,8 +32,8 @@ class RetryPolicy:
     max_retry_after_s: float = 30.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
-        return float(rng() * min(self.cap_s, self.base_s * 2.0**attempt))
+        """Full jitter (`coinswarm.backoff.full_jitter`)."""
+        return full_jitter(attempt, self.base_s, self.cap_s, rng)
 
 
 DEFAULT_RETRY = RetryPolicy()
