@@ -48,6 +48,8 @@ class VenueQuirks:
 
 COINBASE = VenueQuirks("coinbase", _dashed, quote_decimals=2, base_decimals=8, has_preview=True)
 BINANCE = VenueQuirks("binance", _flat, quote_decimals=2, base_decimals=6, has_preview=False)
+QUIRKS: dict[str, VenueQuirks] = {q.name: q for q in (COINBASE, BINANCE)}
+"""Each live venue's quirks by its name (settings' `venue`, the CLI's --venue)."""
 
 
 class VenueOrders(ABC):
