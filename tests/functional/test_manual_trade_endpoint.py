@@ -23,14 +23,12 @@ from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent
 from coinswarm.errors import ClaimInProgressError, ConflictError
 from coinswarm.http.json_http import HttpRequest, HttpResponse
+from coinswarm.http.manual_openapi import OPENAPI
+from coinswarm.http.manual_request import MAX_NOTIONAL, MAX_QUANTITY, TradeRequest
 from coinswarm.http.manual_trade import (
     MAX_BODY_BYTES,
-    MAX_NOTIONAL,
-    MAX_QUANTITY,
-    OPENAPI,
     ManualTradeHandler,
     PlacementResult,
-    TradeRequest,
     stored_close,
 )
 from coinswarm.http.signing import (
