@@ -22,7 +22,8 @@ import pytest
 
 from coinswarm.errors import MarketDataUnavailableError
 from coinswarm.marketdata import coinbase_public
-from coinswarm.marketdata.coinbase_public import PAGE_BARS, CoinbasePublicMarketData
+from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
+from coinswarm.venues.coinbase_candles import PAGE_BARS
 
 EXCERPT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "exchange" / "coinbase_advanced_ccxt_static_excerpt.json"

@@ -12,8 +12,8 @@ from coinswarm.config.settings import TIMEFRAMES
 from coinswarm.domain.models import Candle
 from coinswarm.errors import TemporaryVenueError
 from coinswarm.marketdata.candle_files import load_candles, parse_timeframe
-from coinswarm.marketdata.coinbase_public import GRANULARITIES
 from coinswarm.venues.binance import INTERVALS
+from coinswarm.venues.coinbase_candles import GRANULARITIES
 from coinswarm.venues.download import HEADER, VENUE_TIMEFRAMES, download
 from coinswarm.venues.fake import FakeExchange
 from coinswarm.venues.fake.faults import Fault

@@ -31,23 +31,8 @@ from coinswarm import __version__
 from coinswarm.domain.models import Candle, Quote
 from coinswarm.errors import MarketDataUnavailableError
 from coinswarm.ports.market import MarketData
+from coinswarm.venues.coinbase_candles import granularity, pages, parse_candle
 
-#: Candle sizes the public candles endpoint serves, by `timeframe_s`.
-GRANULARITIES: dict[int, str] = {
-    60: "ONE_MINUTE",
-    300: "FIVE_MINUTE",
-    900: "FIFTEEN_MINUTE",
-    1800: "THIRTY_MINUTE",
-    3600: "ONE_HOUR",
-    7200: "TWO_HOUR",
-    21600: "SIX_HOUR",
-    86400: "ONE_DAY",
-}
-#: The documented maximum of candles per request.
-MAX_CANDLES_PER_REQUEST = 350
-#: Buckets asked for per request. Below the documented 350 on purpose: clients (ccxt among them) have
-#: found requests over 300 buckets refused, and `end` may be inclusive, which adds one bucket.
-PAGE_BARS = 300
 #: How many candles `fetch_candles(since_ts=None)` returns at most: the most recent ones.
 RECENT_LIMIT = 500
 #: The read timeout of `probe`: it must answer "unreachable" quickly, not wait out a slow venue.
@@ -91,29 +76,17 @@ class CoinbasePublicMarketData(MarketData):
 
     def fetch_candles(self, symbol: str, timeframe_s: int, *, since_ts: int | None, until_ts: int) -> list[Candle]:
         """Closed candles, oldest first, fetched in pages of at most PAGE_BARS buckets."""
-        granularity = GRANULARITIES.get(timeframe_s)
-        if granularity is None:
-            sizes = ", ".join(f"{tf} s" for tf in GRANULARITIES)
-            raise ValueError(f"Coinbase serves candles of {sizes}; not {timeframe_s} s")
+        granularity(timeframe_s)  # a size Coinbase does not serve is refused before any request
         tf = timeframe_s
         last_start = (until_ts - tf) // tf * tf  # the newest bucket closed by until_ts
         first_start = last_start - (self.recent_limit - 1) * tf if since_ts is None else -(-since_ts // tf) * tf
         path = f"{_API}/{quote(symbol, safe='')}/candles"
         found: dict[int, Candle] = {}
-        start = first_start
-        while start <= last_start:
-            count = min(PAGE_BARS, (last_start - start) // tf + 1)
-            params = {
-                "start": str(start),
-                "end": str(start + count * tf),
-                "granularity": granularity,
-                "limit": str(count + 1),
-            }
+        for start, _, params in pages(first_start, last_start, tf):
             body = self._get_json(path, params)
             for candle in self._parse_candles(body, symbol, tf, path):
                 if start <= candle.ts and candle.close_ts <= until_ts:
                     found[candle.ts] = candle
-            start += count * tf
         return [found[ts] for ts in sorted(found)]
 
     def quotes(self, symbol: str, now: int) -> list[Quote]:
@@ -197,18 +170,7 @@ class CoinbasePublicMarketData(MarketData):
         out = []
         for row in rows:
             try:
-                out.append(
-                    Candle(
-                        symbol=symbol,
-                        ts=int(row["start"]),
-                        open=float(row["open"]),
-                        high=float(row["high"]),
-                        low=float(row["low"]),
-                        close=float(row["close"]),
-                        volume=float(row["volume"]),
-                        timeframe_s=timeframe_s,
-                    )
-                )
+                out.append(parse_candle(row, symbol, timeframe_s))
             except (KeyError, TypeError, ValueError, ValidationError) as exc:
                 reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
                 raise MarketDataUnavailableError(

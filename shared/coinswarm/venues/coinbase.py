@@ -44,9 +44,9 @@ from coinswarm.errors import (
     VenueAuthError,
     VenueError,
 )
-from coinswarm.marketdata.coinbase_public import GRANULARITIES, PAGE_BARS
 from coinswarm.venues.auth import CoinbaseKey
 from coinswarm.venues.breaker import CircuitBreaker
+from coinswarm.venues.coinbase_candles import granularity, pages, parse_candle
 from coinswarm.venues.models import (
     BookTop,
     CancelResult,
@@ -168,28 +168,15 @@ class CoinbaseClient:
     ) -> Iterator[list[Candle]]:
         """Closed candles with `start_ts <= ts` and `ts + timeframe_s <= end_ts`, oldest first, one page
         (at most 300 buckets) at a time. Keyed requests use the private path, else the public one."""
-        granularity = GRANULARITIES.get(timeframe_s)
-        if granularity is None:
-            sizes = ", ".join(f"{tf} s" for tf in GRANULARITIES)
-            raise ValueError(f"Coinbase serves candles of {sizes}; not {timeframe_s} s")
+        granularity(timeframe_s)  # a size Coinbase does not serve is refused before any request
         tf = timeframe_s
         private = self.key is not None
         path = ("" if private else "/market") + f"/products/{quote(product_id, safe='')}/candles"
-        start = -(-start_ts // tf) * tf
-        last = (end_ts - tf) // tf * tf
-        while start <= last:
-            count = min(PAGE_BARS, (last - start) // tf + 1)
-            params = [
-                ("start", str(start)),
-                ("end", str(start + count * tf)),
-                ("granularity", granularity),
-                ("limit", str(count + 1)),
-            ]
-            body = self._call("GET", path, params, private=private)
+        for start, count, params in pages(-(-start_ts // tf) * tf, (end_ts - tf) // tf * tf, tf):
+            body = self._call("GET", path, list(params.items()), private=private)
             rows = field(body, "candles", VENUE, f"GET {API}{path}")
             page = {c.ts: c for c in (self._candle(r, symbol or product_id, tf) for r in _as_list(rows, "candles"))}
             yield [page[ts] for ts in sorted(page) if start <= ts and ts + tf <= end_ts and ts < start + count * tf]
-            start += count * tf
 
     def candles(self, product_id: str, timeframe_s: int, start_ts: int, end_ts: int) -> list[Candle]:
         return [c for page in self.candle_pages(product_id, timeframe_s, start_ts, end_ts) for c in page]
@@ -197,16 +184,7 @@ class CoinbaseClient:
     @staticmethod
     def _candle(row: Any, symbol: str, tf: int) -> Candle:
         try:
-            return Candle(
-                symbol=symbol,
-                ts=int(row["start"]),
-                open=float(row["open"]),
-                high=float(row["high"]),
-                low=float(row["low"]),
-                close=float(row["close"]),
-                volume=float(row["volume"]),
-                timeframe_s=tf,
-            )
+            return parse_candle(row, symbol, tf)
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedAnswerError(
                 VENUE, f"sent a malformed candle for {symbol}: {str(row)[:160]} ({exc})"
