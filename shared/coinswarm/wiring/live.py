@@ -1,15 +1,8 @@
-"""Live trading, built only when deliberately configured (mode "live", live.confirm, keys: the settings
-refuse the rest) and only after the gate below passes:
-
-- the configured buy size fits the per-order cap (`live.max_order_notional`);
-- the key's permissions, as the venue reports them (Coinbase `key_permissions`, Binance
-  `apiRestrictions`), allow viewing and trading and NOT withdrawing or transferring: such a key is
-  refused, with what to do instead;
-- Coinbase previews every order before it is placed (in the broker).
-
-The venue client (and with it its circuit breaker, token buckets and clock) is built once per process
-and venue and shared by the live broker and the venue market data, so every failure counts towards the
-one breaker. Imports of the venue modules (httpx, cryptography: the `live` extra) happen here only.
+"""Live trading, built only when deliberately configured (mode "live", live.confirm, keys) and only
+after the gate passes: the buy size fits `live.max_order_notional`, and the key may view and trade but
+not withdraw or transfer (else `LiveKeyRefusedError`, a `LiveTradingUnavailableError`). One venue client
+per process and venue, shared by the live broker and the venue market data. The venue modules (httpx,
+cryptography: the `live` extra) are imported here only. The gate in full: docs/going-live.md.
 """
 
 from __future__ import annotations
