@@ -1,42 +1,15 @@
 """What every AWS Lambda entry point shares: the one place with the per-container Logger and bus wiring.
 
-`AwsFunction(name, trigger)` is one deployed function's wiring, made at import of its `aws.py`:
+`AwsFunction(name, trigger)` is one deployed function's wiring, made at import of its `aws.py`: its
+powertools Logger (JSON lines, the cycle id as correlation id, every configured secret redacted), what
+its trigger needs (powertools' batch utility for a stage function only), and, on first use, the
+container's App and the bus of `deploy.chain`. Nothing is built at import.
 
-* its powertools `Logger(service="coinswarm-<name>")`: JSON lines on stdout, the cycle id as the
-  correlation id, and every configured secret (`secret_values(settings)`, plus any the function adds,
-  such as the manual trade secret) replaced by `***` by a `SecretRedactor` on the Logger's handler;
-* what its trigger needs, imported at init: powertools' batch utility for a stage function (trigger
-  "message": an SQS batch or an asynchronous invocation) only (a scheduled or HTTP function does not
-  pay for it);
-* on first use, the container's App (`container_app()`, built once from the configuration and reused
-  while warm), the bus of `deploy.chain` for what the stage hands on (`LambdaInvokeBus` for "invoke",
-  the default: the consumer invoked asynchronously, nothing polls; `SqsBus` for "queues" and
-  "workflow"), and whatever `built(...)` is asked for. Nothing is built at import.
-
-`consume` takes a stage function's event in either shape, so a deployment may chain by either:
-
-* an asynchronous invocation (chain "invoke"): the event is the envelope of
-  `coinswarm.adapters.lambda_invoke_bus` (topic, cycle id, message). The message is decoded as the
-  stage's kind, handed to the stage, each output published. Anything wrong (not an envelope, another
-  topic, a malformed message, a stage that fails) raises: Lambda retries the invocation twice and then
-  sends it to the topic's dead-letter queue (the on-failure destination). The error says what is wrong
-  without quoting the event; the log line (redacted) has the details.
-* an SQS batch (chain "queues"), run through powertools' `BatchProcessor(EventType.SQS)`: each record's
-  body decoded and run as above. A record that fails, a malformed body included, is listed in
-  `batchItemFailures`, so SQS redelivers that record alone and moves it to the dead-letter queue after
-  five receives; the rest of the batch succeeds. (The event source mapping must enable
-  `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
-* a workflow's step (chain "workflow", `{"workflow": true, "messages": [...]}`, see
-  `functions.workflow_step`): each message run as above, the outputs answered, not published.
-
-A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
-idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
-One that arrives while another invocation holds the message's claim (`ClaimInProgressError`, see
-`coinswarm.stages.outbox`) is refused so that it comes back later, logged as a warning without a traceback:
-raised from an asynchronous invocation (Lambda retries it), listed in an SQS batch's `batchItemFailures`.
-A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
-(`coinswarm.stages.messages.worth_logging`), and skipping it saves an invocation per symbol and
-cycle. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
+`consume` takes a stage function's event as an asynchronous invocation (chain "invoke"), an SQS batch
+(chain "queues") or a workflow's step (chain "workflow"): it raises for what Lambda should retry and
+dead-letter, lists an SQS record that failed in `batchItemFailures`, and refuses a
+`ClaimInProgressError` so the event comes back later. What happens to a failed message, chain by chain:
+docs/deploying.md. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
 """
 
 from __future__ import annotations
