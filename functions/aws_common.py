@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
 from coinswarm.adapters.lambda_invoke_bus import BadInvokeEventError, LambdaInvokeBus, read_event
 from coinswarm.adapters.sqs_bus import SqsBus
-from coinswarm.errors import ClaimInProgressError
+from coinswarm.errors import ClaimInProgressError, CoinswarmError
 from coinswarm.http.push_wire import KINDS, PUSH_SECRET_ENV
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
@@ -340,13 +340,14 @@ def cycle_tick(app: App, when: int) -> CycleTick:
 
 class _BatchLog:
     """The Logger as powertools' batch processor's logger, which logs each failed record with its
-    traceback: a record refused as a duplicate in progress (ClaimInProgressError) is not logged again."""
+    traceback: a record refused as "not now" (an error whose class says `dead_letter = False`: a duplicate
+    in progress, ClaimInProgressError) is not logged again."""
 
     def __init__(self, logger: Logger) -> None:
         self._logger = logger
 
     def warning(self, msg: str, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
-        if isinstance(exc_info, tuple) and isinstance(exc_info[1], ClaimInProgressError):
+        if isinstance(exc_info, tuple) and isinstance(exc_info[1], CoinswarmError) and not exc_info[1].dead_letter:
             return
         self._logger.warning(msg, *args, exc_info=exc_info, **kwargs)
 
