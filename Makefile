@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help run test servers lint typecheck unit bench budget package clean
+.PHONY: help run test servers lint typecheck unit bench budget package clean judge-learned
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ typecheck: $(STAMP) ## mypy, strict on the domain
 
 bench: $(STAMP) ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks
+
+judge-learned: $(STAMP) ## the committee with vs without the learned agent vs buy-and-hold, out of sample (walk-forward)
+	$(BIN)/python -m benchmarks.judge_learned
 
 budget: $(STAMP) ## a month of cloud usage from the configuration, against the free tiers (exit 1 over 50 %)
 	$(BIN)/coinswarm budget

@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp")
+NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "learned")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -31,6 +31,9 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
   cold-gcp    the same for each Google Cloud Functions entry point, beside google.cloud.pubsub,
               functions_framework and pydantic
               target: entry point / SDKs <= 1.25
+  learned     the learned agent's observe (features + pure-Python forest) per candle on a real file,
+              with a default-size model; the model's size and load time; the agent module's import
+              target: p99 <= 1 ms per candle
 
 The backtest data are the real files ../shared/data/ohlcv/*_BTC-5m.csv.gz next to this checkout,
 stitched end to end and repeated; without that folder, a synthetic series (the output says so).
@@ -99,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         outcomes["cold-gcp"] = cold_start_gcp.report(cold_start_gcp.measure())
+    if "learned" in chosen:
+        from . import learned_inference
+
+        print()
+        outcomes["learned"] = learned_inference.report(learned_inference.measure())
     print()
     summary = ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in outcomes.items())
     print(f"== summary: {summary} (in {time.perf_counter() - started:.0f} s)")

@@ -257,6 +257,6 @@ def test_a_file_from_schema_version_1_is_migrated_and_keeps_its_data(tmp_path) -
         assert store.begin("new", owner="w1", now=NOW, in_progress_ttl_s=60) is None
         store.complete("new", {"b": 2}, owner="w1", now=NOW, ttl_s=60)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert "owner" in {row[1] for row in conn.execute("PRAGMA table_info(idempotency)")}
     conn.close()

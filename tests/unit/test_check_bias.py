@@ -15,7 +15,7 @@ from coinswarm.research.bias import check_bias, sample_points
 from peeking_agent import PeekingAgent
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
-BUILTIN = ["trend", "mean_reversion", "arbitrage", "sma_cross"]
+BUILTIN = ["trend", "mean_reversion", "arbitrage", "sma_cross", "learned", "llm"]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -39,7 +39,7 @@ from coinswarm.adapters.store_rules import check_sequence, check_version
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Decision, LedgerEvent, RiskRejection
 from coinswarm.errors import ConflictError, SequenceConflictError, StoreError, TransientStoreError
-from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, Versioned
 
 T = TypeVar("T")
@@ -48,6 +48,7 @@ LEDGER = "ledger"
 PROJECTIONS = "projections"
 DECISIONS = "decisions"
 REJECTIONS = "rejections"
+EPISODES = "episodes"
 
 AUDIT_TTL_S = 90 * 86_400
 """Decisions and rejections expire this long after they were written (the containers' default TTL)."""
@@ -118,6 +119,13 @@ CONTAINERS: tuple[ContainerSpec, ...] = (
         default_ttl=AUDIT_TTL_S,
         indexing_policy=_indexed("/symbol", "/ts", "/recorded", newest_first=True),
         queries=("newest first: cross-partition",),
+    ),
+    ContainerSpec(
+        name=EPISODES,
+        partition_key="/symbol",
+        default_ttl=None,  # the market memory: one small item per closed trade, kept for good
+        indexing_policy=_indexed("/symbol", "/ts", "/recorded", newest_first=True),
+        queries=("since an exit time, newest first: one symbol, or cross-partition for all",),
     ),
 )
 
@@ -368,6 +376,34 @@ class CosmosHistoryStore(HistoryStore):
         if limit <= 0:
             return []
         return [RiskRejection.model_validate(body) for body in self._newest(REJECTIONS, limit)]
+
+    # -- HistoryStore: episodes (`ts` is the exit time) --------------------------------------------
+
+    def record_episode(self, episode: Mapping[str, Any]) -> None:
+        episode_id, symbol, exit_ts = episode_keys(episode)
+        item = {"id": _item_id(episode_id), "symbol": symbol, "ts": exit_ts, "recorded": self._recorded()}
+        item["body"] = dict(episode)
+        container = self._containers[EPISODES]
+        with contextlib.suppress(CosmosResourceExistsError):  # recorded already: the first stays
+            self._call(
+                f"record episode {episode_id!r}",
+                lambda: container.create_item(item),
+                expect=(CosmosResourceExistsError,),
+            )
+
+    def episodes(
+        self, *, symbol: str | None = None, since_ts: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        top = "" if limit is None else "TOP @limit "
+        where = "c.ts >= @since" + ("" if symbol is None else " AND c.symbol = @symbol")
+        sql = f"SELECT {top}VALUE c.body FROM c WHERE {where} ORDER BY c.ts DESC, c.recorded DESC"
+        params: dict[str, Any] = {"@since": since_ts}
+        if symbol is not None:
+            params["@symbol"] = symbol
+        if limit is not None:
+            params["@limit"] = limit
+        found = self._query(EPISODES, "episodes", sql, params, partition=symbol)
+        return [dict(b) for b in reversed(found)]
 
     def _record(self, name: str, key: str, symbol: str, ts: int, body: JSON) -> None:
         item: dict[str, Any] = {

@@ -18,18 +18,19 @@ it millions of times.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
 from coinswarm.errors import ConflictError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 T = TypeVar("T")
@@ -51,6 +52,7 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         self._projections: dict[str, tuple[JSON, int]] = {}
         self._decisions: _Timeline[Decision] = _Timeline(max_decisions)
         self._rejections: _Timeline[RiskRejection] = _Timeline(None)
+        self._episodes: dict[str, dict[str, Any]] = {}
         self._idempotency: dict[str, IdempotencyRecord] = {}
         self._claims: dict[str, str] = {}  # key -> owner of its IN_PROGRESS claim
         self._leases: dict[str, tuple[str, int]] = {}  # owner, expires_ts
@@ -178,6 +180,25 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def recent_rejections(self, limit: int) -> list[RiskRejection]:
         with self._lock:
             return self._rejections.newest(limit)
+
+    # -- HistoryStore: episodes --------------------------------------------------------------------
+
+    def record_episode(self, episode: Mapping[str, Any]) -> None:
+        episode_id, _, _ = episode_keys(episode)
+        with self._lock:
+            self._episodes.setdefault(episode_id, copy.deepcopy(dict(episode)))
+
+    def episodes(
+        self, *, symbol: str | None = None, since_ts: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            found = [
+                copy.deepcopy(e)
+                for e in self._episodes.values()
+                if e["exit_ts"] >= since_ts and (symbol is None or e["symbol"] == symbol)
+            ]
+        found.sort(key=lambda e: (e["exit_ts"], e["episode_id"]))
+        return found if limit is None else found[max(0, len(found) - limit) :]
 
     # -- CoordinationStore: idempotency ----------------------------------------------------------
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -26,7 +26,7 @@ from coinswarm.adapters.store_rules import check_sequence, check_version, expire
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
 from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.history import HistoryStore
+from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 # Each migration is a list of statements; migration i takes the file from user_version i to i+1.
@@ -91,6 +91,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: an idempotency claim records its owner, so only that worker may complete or abandon it.
     ("ALTER TABLE idempotency ADD COLUMN owner TEXT",),
+    # 3: episodes, one per closed trade (the market memory), read by symbol and exit time.
+    (
+        """CREATE TABLE episodes (
+            episode_id TEXT PRIMARY KEY,
+            symbol TEXT NOT NULL,
+            exit_ts INTEGER NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX episodes_symbol_exit ON episodes (symbol, exit_ts)",
+        "CREATE INDEX episodes_exit ON episodes (exit_ts)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -325,6 +336,29 @@ class SqliteStore(StateStore, HistoryStore, CoordinationStore):
                 (symbol, limit),
             )
         return [Decision.model_validate_json(body) for (body,) in rows]
+
+    # -- HistoryStore: episodes --------------------------------------------------------------------
+
+    def record_episode(self, episode: Mapping[str, Any]) -> None:
+        episode_id, symbol, exit_ts = episode_keys(episode)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO episodes (episode_id, symbol, exit_ts, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (episode_id) DO NOTHING",
+                (episode_id, symbol, exit_ts, json.dumps(dict(episode))),
+            )
+
+    def episodes(
+        self, *, symbol: str | None = None, since_ts: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        where, params = "exit_ts >= ?", list[Any]([since_ts])
+        if symbol is not None:
+            where, params = where + " AND symbol = ?", [*params, symbol]
+        sql = f"SELECT body FROM episodes WHERE {where} ORDER BY exit_ts DESC, episode_id DESC"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        rows = self._query(sql, params)
+        return [json.loads(r[0]) for r in reversed(rows)]
 
     def record_rejection(self, rejection: RiskRejection) -> None:
         with self._transaction() as conn:

@@ -1,14 +1,20 @@
 """The backtest engine: the fused stages over a replayed history, on a simulated clock, with the
 in-memory store and the paper broker. Nothing here decides or fills differently from a live cycle:
 the engine only advances the clock, applies the exit rules bar by bar (backtest.exits), values the
-account at each close, and closes what is still open at the end (at the last close, with the fee)."""
+account at each close, and closes what is still open at the end (at the last close, with the fee).
+
+One symbol or several into one account (a portfolio): the symbols share the cash and the risk limits,
+and at every bar time each symbol's decision is placed in the configured order, as a live cycle places
+them. Scoring and voting run a window of bars per symbol at once (they read nothing placement writes);
+with several symbols their decisions are then placed bar by bar across the symbols, in time order."""
 
 from __future__ import annotations
 
+import heapq
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,9 +29,18 @@ from coinswarm.gc_pause import collector_paused
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.agent_memory import InProcessAgentMemory
-from coinswarm.stages.messages import SCORES, CycleTick, PlacementDone
-from coinswarm.wiring.bootstrap import build_app
-from coinswarm.wiring.fused import run_fused
+from coinswarm.stages.messages import (
+    DECISIONS,
+    SCORES,
+    CycleTick,
+    DecidedStep,
+    DecisionReady,
+    Message,
+    PlacementDone,
+)
+from coinswarm.stages.outbox import NO_OUTBOX
+from coinswarm.wiring.bootstrap import Route, build_app
+from coinswarm.wiring.fused import Tap, dispatch, run_fused
 
 Strategy = Literal["committee", "sma-cross"]
 WINDOW = 16_384  # candles per tick: each stage loops over them instead of passing messages bar by bar
@@ -48,7 +63,7 @@ class BacktestOptions:
 
 @dataclass
 class BacktestResult:
-    symbol: str
+    symbol: str  # the symbols, comma-separated, for a portfolio
     strategy: Strategy
     timeframe_s: int
     metrics: Metrics
@@ -63,6 +78,8 @@ class BacktestResult:
     cache_misses: int = 0
     exits: dict[str, Any] = field(default_factory=dict)  # the exit settings the run used
     extra: dict[str, Any] = field(default_factory=dict)
+    symbols: tuple[str, ...] = ()  # in the configured order
+    closes: dict[str, list[float]] = field(default_factory=dict)  # each symbol's close at every bar of `ts`
 
     @property
     def exit_reasons(self) -> dict[str, int]:
@@ -74,6 +91,7 @@ class BacktestResult:
         m = self.metrics
         return {
             "symbol": self.symbol,
+            "symbols": list(self.symbols or (self.symbol,)),
             "strategy": self.strategy,
             "bars": m.bars,
             "trades": m.trades,
@@ -95,12 +113,13 @@ class BacktestResult:
         }
 
 
-def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str, timeframe_s: int) -> Settings:
+def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str | Sequence[str], timeframe_s: int) -> Settings:
     label = next((k for k, v in TIMEFRAMES.items() if v == timeframe_s), None)
     if label is None:
         raise ValueError(f"candles {timeframe_s} s apart: Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
     data = base.model_dump()
-    data.update(symbols=[symbol], timeframe=label, wiring="fused")
+    symbols = [symbol] if isinstance(symbol, str) else list(symbol)
+    data.update(symbols=symbols, timeframe=label, wiring="fused")
     data["store"] = {"backend": "memory", "path": ":memory:"}
     data["paper"].update(
         {
@@ -133,22 +152,42 @@ def backtest_settings(base: Settings, opts: BacktestOptions, symbol: str, timefr
     return Settings.model_validate(data)
 
 
+Series = Sequence[Candle] | Mapping[str, Sequence[Candle]]
+
+
+def as_series(candles: Series) -> dict[str, Sequence[Candle]]:
+    """symbol -> candles, from one symbol's candles or a mapping; each series non-empty, one timeframe."""
+    series = dict(candles) if isinstance(candles, Mapping) else {candles[0].symbol: candles} if candles else {}
+    if not series or not all(series.values()):
+        raise ValueError("no candles to replay")
+    frames = {c[0].timeframe_s for c in series.values()}
+    if len(frames) != 1:
+        listed = ", ".join(f"{sym} {c[0].timeframe_s} s" for sym, c in series.items())
+        raise ValueError(f"a portfolio backtest replays one timeframe; these files mix {listed}")
+    return series
+
+
 def run_backtest(
-    candles: list[Candle],
+    candles: Series,
     base: Settings,
     opts: BacktestOptions,
     *,
     label: str = "backtest",
     on_bar: Callable[[int], None] | None = None,
+    store: MemoryStore | None = None,
 ) -> BacktestResult:
-    if not candles:
-        raise ValueError("no candles to replay")
-    symbol, timeframe_s = candles[0].symbol, candles[0].timeframe_s
-    settings = backtest_settings(base, opts, symbol, timeframe_s)
+    """Replay one symbol's candles, or several symbols' (symbol -> candles) into one account.
+    `on_bar(n)`: n bar times of the run's time grid are done."""
+    series = as_series(candles)
+    symbols = tuple(series)
+    first = next(iter(series.values()))
+    timeframe_s = first[0].timeframe_s
+    settings = backtest_settings(base, opts, symbols, timeframe_s)
     reference = opts.strategy == "sma-cross"
     limits = RiskLimits() if reference else limits_from(settings.risk)
-    store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
-    clock = SimulatedClock(candles[0].ts)
+    if store is None:
+        store = MemoryStore(max_decisions=100)  # the newest decisions, for a look at how the run ended
+    clock = SimulatedClock(min(c[0].ts for c in series.values()))
     paper = PaperBroker(
         store,
         account=settings.account,
@@ -161,18 +200,20 @@ def run_backtest(
         min_order_notional=REFERENCE_MIN_ORDER if reference else settings.risk.min_order_notional,
     )
     exits = settings.exits
-    broker = ExitingBroker(paper, candles, exits.rules(), exit_on_signal=exits.exit_on_signal)
+    broker = ExitingBroker(paper, series, exits.rules(), exit_on_signal=exits.exit_on_signal)
     app = build_app(
         settings,
-        market=ReplayMarketData({symbol: candles}, label=label),
+        market=ReplayMarketData(series, label=label),
         store=store,
         clock=clock,
         broker=broker,
         agent_memory=InProcessAgentMemory(),
         limits=limits,
     )
+    # A backtest hands each message on once, in this process: nothing to keep for a redelivery (a
+    # portfolio places one message per symbol and bar, where a claim on each would double the cost).
+    app.stages.placement.outbox = NO_OUTBOX
     routes = app.stages.routes()
-    symbols = (symbol,)
     seen_gaps: list[str] = []
 
     def tap(topic: str, message: Any) -> None:
@@ -180,42 +221,181 @@ def run_backtest(
             seen_gaps.extend(message.gaps)
 
     started = time.perf_counter()
+    with collector_paused():
+        if len(series) == 1:
+            _replay_one(routes, first, symbols, clock, tap, on_bar)
+        else:
+            _replay_portfolio(routes, series, _time_grid(series), timeframe_s, symbols, clock, broker, tap, on_bar)
+        for symbol in sorted(symbols, key=lambda sym: (series[sym][-1].close_ts, symbols.index(sym))):
+            _close_at_end(app, broker, series[symbol][-1])
+        fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
+        start_cash = settings.paper.starting_cash
+        if len(series) == 1:
+            equity, exposed = equity_curve(list(first), fills, start_cash)
+            bar_ts = [c.ts + timeframe_s for c in first]
+            closes = {symbols[0]: [c.close for c in first]}
+        else:
+            bar_ts, closes = _aligned_closes(series, timeframe_s)
+            equity, exposed = portfolio_equity(bar_ts, closes, fills, start_cash, timeframe_s)
+        metrics = compute(equity, fills, exposed_bars=exposed, timeframe_s=timeframe_s, start_equity=start_cash)
+    elapsed = time.perf_counter() - started
+    cache = app.cache
+    return BacktestResult(
+        symbol=",".join(symbols),
+        strategy=opts.strategy,
+        timeframe_s=timeframe_s,
+        metrics=metrics,
+        ts=bar_ts,
+        equity=equity,
+        fills=fills,
+        gaps=seen_gaps,
+        elapsed_s=elapsed,
+        decisions=sum(len(c) for c in series.values()),
+        rejections=len(store.recent_rejections(10**9)),
+        cache_hits=cache.hits if cache else 0,
+        cache_misses=cache.misses if cache else 0,
+        exits=exits.model_dump(mode="json"),
+        symbols=symbols,
+        closes=closes,
+    )
+
+
+def _replay_one(
+    routes: Mapping[str, Route],
+    candles: Sequence[Candle],
+    symbols: tuple[str, ...],
+    clock: SimulatedClock,
+    tap: Tap,
+    on_bar: Callable[[int], None] | None,
+) -> None:
     # The first tick takes the first candle alone (a fresh store has no history to fetch since);
     # then each tick asks for the next window of candles and decides at every close in it.
     bounds = [1, *range(1 + WINDOW, len(candles), WINDOW), len(candles)] if len(candles) > 1 else [1]
     # With half a million candles alive, the cyclic collector's passes took about a quarter of the run;
     # the replay's garbage has no cycles, so reference counting frees it while the collector rests.
-    with collector_paused():
-        for end in bounds:
-            ts = candles[end - 1].close_ts
-            clock.set(ts)
-            run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
-            if on_bar is not None:
-                on_bar(end)
-        _close_at_end(app, broker, candles[-1])
-        fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
-        equity, exposed = equity_curve(candles, fills, settings.paper.starting_cash)
-        metrics = compute(
-            equity, fills, exposed_bars=exposed, timeframe_s=timeframe_s, start_equity=settings.paper.starting_cash
-        )
-    elapsed = time.perf_counter() - started
-    cache = app.cache
-    return BacktestResult(
-        symbol=symbol,
-        strategy=opts.strategy,
-        timeframe_s=timeframe_s,
-        metrics=metrics,
-        ts=[c.ts + timeframe_s for c in candles],
-        equity=equity,
-        fills=fills,
-        gaps=seen_gaps,
-        elapsed_s=elapsed,
-        decisions=len(candles),
-        rejections=len(store.recent_rejections(10**9)),
-        cache_hits=cache.hits if cache else 0,
-        cache_misses=cache.misses if cache else 0,
-        exits=exits.model_dump(mode="json"),
-    )
+    for end in bounds:
+        ts = candles[end - 1].close_ts
+        clock.set(ts)
+        run_fused(routes, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
+        if on_bar is not None:
+            on_bar(end)
+
+
+def _time_grid(series: Mapping[str, Sequence[Candle]]) -> list[int]:
+    """Every bar open time of any symbol, in order."""
+    return sorted({c.ts for candles in series.values() for c in candles})
+
+
+def _replay_portfolio(
+    routes: Mapping[str, Route],
+    series: Mapping[str, Sequence[Candle]],
+    grid: list[int],
+    timeframe_s: int,
+    symbols: tuple[str, ...],
+    clock: SimulatedClock,
+    broker: ExitingBroker,
+    tap: Tap,
+    on_bar: Callable[[int], None] | None,
+) -> None:
+    """Like `_replay_one`, over the symbols' common time grid; each window's decisions are held back
+    from placement and placed in time order, each bar's symbols in the configured order."""
+    held: list[DecisionReady] = []
+
+    def hold(message: Message) -> list[tuple[str, Message]]:
+        assert isinstance(message, DecisionReady)
+        held.append(message)
+        return []
+
+    deciding = {**routes, DECISIONS: hold}
+    # A symbol's first candle comes alone, in a tick that ends at its close (a fresh store has no history
+    # of it to fetch since, and a later tick would fetch only its most recent candles).
+    position = {t: i for i, t in enumerate(grid)}
+    starts = {position[candles[0].ts] + 1 for candles in series.values()}
+    bounds = sorted({*starts, *range(1 + WINDOW, len(grid), WINDOW), len(grid)})
+    for end in bounds:
+        ts = grid[end - 1] + timeframe_s
+        clock.set(ts)
+        run_fused(deciding, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
+        _place_in_time_order(routes, held, symbols, broker, tap)
+        held.clear()
+        if on_bar is not None:
+            on_bar(end)
+
+
+def _place_in_time_order(
+    routes: Mapping[str, Route],
+    decided: list[DecisionReady],
+    symbols: tuple[str, ...],
+    broker: ExitingBroker,
+    tap: Tap,
+) -> None:
+    """Place each decision point at its time, the symbols of one time in the configured order, as a
+    live cycle would. A symbol that holds nothing, has nothing pending and only holds its decisions
+    touches nothing another symbol reads (no fill, no order, no value in the account), so such a run of
+    its points goes to placement in one message: the same ledger, a fraction of the messages."""
+    queues: dict[str, deque[DecidedStep]] = {}
+    cycle_of: dict[str, str] = {}
+    for d in decided:
+        queues.setdefault(d.symbol, deque()).extend(d.steps)
+        cycle_of[d.symbol] = d.cycle_id
+    rank = {symbol: i for i, symbol in enumerate(symbols)}
+    heads = [(q[0].ts, rank[sym], sym) for sym, q in queues.items() if q]
+    heapq.heapify(heads)
+    while heads:
+        _, r, symbol = heapq.heappop(heads)
+        q = queues[symbol]
+        batch = [q.popleft()]
+        if batch[0].intent is None and broker.flat(symbol):
+            while q and q[0].intent is None:
+                batch.append(q.popleft())
+        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(batch))
+        dispatch(routes, DECISIONS, message, tap)
+        if q:
+            heapq.heappush(heads, (q[0].ts, r, symbol))
+
+
+def _aligned_closes(
+    series: Mapping[str, Sequence[Candle]], timeframe_s: int
+) -> tuple[list[int], dict[str, list[float]]]:
+    """The close time of every bar of the grid, and each symbol's close there (its last close before
+    carried over its gaps; its first close before it starts)."""
+    grid = _time_grid(series)
+    closes: dict[str, list[float]] = {}
+    for symbol, candles in series.items():
+        out: list[float] = []
+        i, n, last = 0, len(candles), candles[0].close
+        for t in grid:
+            while i < n and candles[i].ts <= t:
+                last = candles[i].close
+                i += 1
+            out.append(last)
+        closes[symbol] = out
+    return [t + timeframe_s for t in grid], closes
+
+
+def portfolio_equity(
+    bar_ts: list[int], closes: Mapping[str, list[float]], fills: list[Fill], cash: float, timeframe_s: int
+) -> tuple[list[float], int]:
+    """The account's value at every close of the grid, and how many bars held any position. A fill
+    counts from the bar it happened in (bars open at `close - timeframe_s`); the last bar counts all."""
+    equity: list[float] = []
+    held: dict[str, float] = dict.fromkeys(closes, 0.0)
+    i, n, exposed = 0, len(fills), 0
+    last = len(bar_ts) - 1
+    for k, close_ts in enumerate(bar_ts):
+        limit = close_ts - timeframe_s
+        while i < n and (fills[i].ts <= limit or k == last):
+            f = fills[i]
+            if f.side is Side.BUY:
+                cash -= f.quantity * f.price + f.fee
+                held[f.symbol] += f.quantity
+            else:
+                cash += f.quantity * f.price - f.fee
+                held[f.symbol] = max(0.0, held[f.symbol] - f.quantity)
+            i += 1
+        exposed += any(q > 1e-12 for q in held.values())
+        equity.append(cash + sum(q * closes[sym][k] for sym, q in held.items() if q))
+    return equity, exposed
 
 
 def equity_curve(candles: list[Candle], fills: list[Fill], cash: float) -> tuple[list[float], int]:

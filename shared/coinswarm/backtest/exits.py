@@ -16,7 +16,8 @@ read (a risk check) or an order settles, so the book's price is the one it would
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.exits import ExitRules, ExitTracker
@@ -33,62 +34,93 @@ def is_signal(client_order_id: str) -> bool:
     return client_order_id.endswith(SIGNAL_SUFFIX)
 
 
+@dataclass
+class _Position:
+    """One symbol's side of the broker: its bars, its holding and its exit tracker."""
+
+    candles: Sequence[Candle]
+    tracker: ExitTracker | None = None
+    held: float = 0.0
+    cursor: int = 0
+    checked_ts: int = -1  # the newest bar the rules read: each bar once, however often it is settled
+    due: bool = False  # the paper broker holds this symbol's orders not yet filled
+    unshown: tuple[float, int] | None = None  # a price not yet shown to the paper broker
+
+    def candle_at(self, ts: int) -> Candle | None:
+        """The bar that opened at `ts` (bars are asked for in order, so a cursor finds it)."""
+        candles, i = self.candles, self.cursor
+        while i < len(candles) and candles[i].ts < ts:
+            i += 1
+        self.cursor = i
+        return candles[i] if i < len(candles) and candles[i].ts == ts else None
+
+
 class ExitingBroker(Broker):
-    """The paper broker of a one-symbol backtest, with `rules` applied to each bar of `candles` held."""
+    """The paper broker of a backtest, with `rules` applied to each bar held of each symbol's `series`
+    (one symbol: a sequence of its candles; several: symbol -> candles)."""
 
     name = "paper"
     applies_exit_rules = True  # order placement leaves the rules to this broker (stages.exit_watch)
 
     def __init__(
-        self, inner: PaperBroker, candles: Sequence[Candle], rules: ExitRules, *, exit_on_signal: bool = True
+        self,
+        inner: PaperBroker,
+        series: Sequence[Candle] | Mapping[str, Sequence[Candle]],
+        rules: ExitRules,
+        *,
+        exit_on_signal: bool = True,
     ) -> None:
         self.inner = inner
-        self.candles = candles
+        if not isinstance(series, Mapping):
+            series = {series[0].symbol: series} if len(series) else {}
+        self.positions = {symbol: _Position(candles) for symbol, candles in series.items()}
         self.rules = rules
         self.exit_on_signal = exit_on_signal
-        self.tracker: ExitTracker | None = None
-        self._held = 0.0
-        self._cursor = 0
-        self._checked_ts = -1  # the newest bar the rules read: each bar once, however often it is settled
-        self._due = False  # the paper broker holds orders not yet filled
-        self._unshown: tuple[str, float, int] | None = None  # a price not yet shown to the paper broker
+
+    def _at(self, symbol: str) -> _Position:
+        p = self.positions.get(symbol)
+        if p is None:
+            raise KeyError(f"the backtest broker has no candles of {symbol}")
+        return p
 
     # -- port --------------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
         if order.side is Side.SELL and not self.exit_on_signal and is_signal(order.client_order_id):
             note = "not sent: exits.exit_on_signal is off, so a SELL vote does not exit"
             return order.model_copy(update={"status": OrderStatus.CANCELLED, "note": note})
-        self._show()
+        self._show_all()
         placed = self.inner.submit(order)
-        self._due = self._due or placed.status is OrderStatus.PENDING
+        p = self._at(order.symbol)
+        p.due = p.due or placed.status is OrderStatus.PENDING
         return placed
 
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
+        p = self._at(symbol)
         fills: list[Fill] = []
         refused: list[Order] = []
-        if self._due or self.tracker is None:
-            self._unshown = None
+        if p.due or p.tracker is None:
+            p.unshown = None
             done = self.inner.settle(symbol, observed_price, ts)
-            self._due = done.pending
-            fills.extend(self._noted(done.fills, ExitReason.SIGNAL))
+            p.due = done.pending
+            fills.extend(self._noted(p, done.fills, ExitReason.SIGNAL))
             refused.extend(done.refused)
         else:
-            self._unshown = (symbol, observed_price, ts)
-        tracker = self.tracker
-        if tracker is not None and ts > self._checked_ts:
-            self._checked_ts = ts
-            candle = self._candle_at(ts)
+            p.unshown = (observed_price, ts)
+        tracker = p.tracker
+        if tracker is not None and ts > p.checked_ts:
+            p.checked_ts = ts
+            candle = p.candle_at(ts)
             if candle is not None:
                 signal = tracker.check(candle)
                 if signal is not None:
                     fills.extend(self.exit_now(symbol, signal.price, ts, signal.reason))
-        return Settlement(fills, refused, pending=self._due or self.tracker is not None)
+        return Settlement(fills, refused, pending=p.due or p.tracker is not None)
 
     def has_pending(self, symbol: str) -> bool:
-        return self.tracker is not None or self.inner.has_pending(symbol)
+        return self._at(symbol).tracker is not None or self.inner.has_pending(symbol)
 
     def account(self) -> AccountView:
-        self._show()
+        self._show_all()
         return self.inner.account()
 
     def get_order(self, client_order_id: str) -> Order | None:
@@ -101,40 +133,48 @@ class ExitingBroker(Broker):
     def cancel(self, client_order_id: str) -> bool:
         return self.inner.cancel(client_order_id)
 
-    def held(self) -> float:
-        return self._held
+    def flat(self, symbol: str) -> bool:
+        """Nothing held and nothing pending: the symbol's next bars can fill nothing."""
+        p = self._at(symbol)
+        return p.held <= 0.0 and not p.due and not self.inner.has_pending(symbol)
+
+    def held(self, symbol: str | None = None) -> float:
+        if symbol is None:
+            (symbol,) = self.positions
+        return self._at(symbol).held
 
     def exit_now(self, symbol: str, price: float, ts: int, reason: ExitReason) -> list[Fill]:
         """Sell the whole position at `price` (before slippage and fee), for `reason`; its fill (none when
         nothing is held)."""
-        if self._held <= 0.0:
+        p = self._at(symbol)
+        if p.held <= 0.0:
             return []
-        self._show()
+        self._show_all()
         suffix = "end" if reason is ExitReason.END_OF_BACKTEST else "x"
         cid = f"cs-{symbol}-{ts}-{suffix}"
         self.inner.submit(Order(client_order_id=cid, symbol=symbol, side=Side.SELL, fraction=1.0, placed_ts=ts))
         done = self.inner.settle(symbol, price, ts)
-        self._due = done.pending
-        return self._noted(done.fills, reason)
+        p.due = done.pending
+        return self._noted(p, done.fills, reason)
 
     # -- inside --------------------------------------------------------------------------------------
-    def _noted(self, fills: list[Fill], sell_reason: ExitReason) -> list[Fill]:
+    def _noted(self, p: _Position, fills: list[Fill], sell_reason: ExitReason) -> list[Fill]:
         """Follow the position through `fills`, starting, averaging or ending its exit tracker; the sells
         come back with `sell_reason` (a SIGNAL only for a sell decision's order: see is_signal)."""
         out: list[Fill] = []
         for fill in fills:
             if fill.side is Side.BUY:
-                if self._held <= 0.0:
+                if p.held <= 0.0:
                     active = self.rules.active
-                    self.tracker = self.rules.open(fill.price, fill.ts, self.inner.fee_rate) if active else None
-                elif self.tracker is not None:
-                    self.tracker.add_entry(fill.price, self._held, fill.quantity)
-                self._held += fill.quantity
+                    p.tracker = self.rules.open(fill.price, fill.ts, self.inner.fee_rate) if active else None
+                elif p.tracker is not None:
+                    p.tracker.add_entry(fill.price, p.held, fill.quantity)
+                p.held += fill.quantity
                 out.append(fill)
                 continue
-            self._held -= fill.quantity
-            if self._held <= DUST:
-                self._held, self.tracker = 0.0, None
+            p.held -= fill.quantity
+            if p.held <= DUST:
+                p.held, p.tracker = 0.0, None
             if fill.exit_reason is not None or (
                 sell_reason is ExitReason.SIGNAL and not is_signal(fill.client_order_id)
             ):
@@ -143,16 +183,11 @@ class ExitingBroker(Broker):
             out.append(fill.model_copy(update={"exit_reason": sell_reason}))
         return out
 
-    def _candle_at(self, ts: int) -> Candle | None:
-        """The bar that opened at `ts` (bars are asked for in order, so a cursor finds it)."""
-        candles, i = self.candles, self._cursor
-        while i < len(candles) and candles[i].ts < ts:
-            i += 1
-        self._cursor = i
-        return candles[i] if i < len(candles) and candles[i].ts == ts else None
-
-    def _show(self) -> None:
-        if self._unshown is not None:
-            symbol, price, ts = self._unshown
-            self._unshown = None
-            self.inner.settle(symbol, price, ts)
+    def _show_all(self) -> None:
+        """Show the paper broker every price it has not seen yet, so the book values each holding as it
+        would have been (an account read, an order, another symbol's settle)."""
+        for symbol, p in self.positions.items():
+            if p.unshown is not None:
+                price, ts = p.unshown
+                p.unshown = None
+                self.inner.settle(symbol, price, ts)

@@ -9,6 +9,7 @@ from coinswarm.budget import Budget, Line, project
 from coinswarm.budget.model import cadence_text
 from coinswarm.budget.usage import STORAGE_HORIZON_DAYS
 from coinswarm.cli.common import add_config_arg, fail, settings_from
+from coinswarm.cli.llm_budget import print_llm
 from coinswarm.config.settings import Settings
 
 HELP = f"""Project a month (30 days) of cloud usage from the configuration, the one the functions and the
@@ -76,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps([line.to_json() for line in budget.lines], indent=2))
     else:
         print_table(settings, budget, everything=args.all)
+        print_llm(settings)
     return 0 if budget.ok else 1
 
 

@@ -7,7 +7,21 @@ import sys
 from collections.abc import Sequence
 
 from coinswarm import __version__
-from coinswarm.cli import admin, agent, backtest, budget, check_bias, controls, data, deploy, live, run, status
+from coinswarm.cli import (
+    admin,
+    agent,
+    backtest,
+    budget,
+    check_bias,
+    controls,
+    data,
+    deploy,
+    episodes,
+    live,
+    run,
+    status,
+    train,
+)
 from coinswarm.cli.common import CliError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
@@ -33,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_parser(sub)
     agent.add_parser(sub)
     live.add_parser(sub)
+    train.add_parser(sub)
+    episodes.add_parser(sub)
     return p
 
 

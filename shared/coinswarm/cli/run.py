@@ -24,7 +24,8 @@ first venue) only when the configuration says mode = "live", live.confirm = true
 
 Market data: live public candles from Coinbase Advanced Trade when reachable (a short connect
 timeout, so an offline machine falls back at once to a seeded synthetic series, clearly labelled);
---replay FILE replays a candle CSV as if it arrived live; --synthetic asks for the synthetic series;
+--replay FILE [FILE ...] replays candle files (one symbol each) as if they arrived live, the symbols
+trading from one account as a live run's do; --synthetic asks for the synthetic series;
 market.source = "venue" reads candles and book tops from the first venue's own client.
 
 In live mode the data is always the venue's own, with no fallback: --replay, --synthetic and
@@ -67,7 +68,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add_config_arg(p)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--replay", metavar="FILE", help="replay this candle CSV (optionally .gz) as if live")
+    src.add_argument(
+        "--replay",
+        metavar="FILE",
+        nargs="+",
+        help="replay these candle files (CSV, optionally .gz, or Parquet; one symbol each) as if live",
+    )
     src.add_argument("--synthetic", action="store_true", help="use the seeded synthetic series")
     p.add_argument(
         "--cycles",
@@ -92,7 +98,8 @@ def state_path(args: argparse.Namespace, source: Source) -> tuple[Path, bool]:
         return Path(args.state), False
     if source.kind == "live":
         return Path(source.settings.store.path), False
-    name = "synthetic" if source.kind == "synthetic" else f"replay-{Path(args.replay).name.split('.')[0]}"
+    replayed = "+".join(Path(f).name.split(".")[0] for f in args.replay or ())
+    name = "synthetic" if source.kind == "synthetic" else f"replay-{replayed}"
     return Path(source.settings.store.path).parent / f"{name}.db", not args.keep_state
 
 

@@ -1,6 +1,7 @@
 """Where `coinswarm run` gets its candles, and at which times its cycles run.
 
-- `--replay FILE`: the file's candles, as if they arrived live, one cycle per candle (simulated clock);
+- `--replay FILE [FILE ...]`: the files' candles (one symbol each, one timeframe), as if they arrived
+  live, one cycle per candle close of any of them (simulated clock);
 - `--synthetic`: a seeded synthetic series per symbol, clearly labelled (simulated clock);
 - `market.source = "venue"`: candles and book tops from the first venue's own client (no fallback);
 - otherwise live public candles from Coinbase Advanced Trade, when reachable within a short connect
@@ -14,7 +15,7 @@ anyway, so they are refused here, at once, saying what to do instead.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,25 +113,39 @@ def with_market(settings: Settings, symbols: list[str], timeframe: str) -> Setti
     return Settings.model_validate(data)
 
 
-def replay_source(settings: Settings, file: str) -> Source:
-    try:
-        cf = load_candles(file)
-    except FileNotFoundError:
-        fail(f"no candle file at {file}")
-    except (CandleFileError, OSError) as exc:
-        fail(str(exc))
-    problem = symbol_problem(cf)
-    if problem is not None:
-        fail(problem)
-    label = next((k for k, v in TIMEFRAMES.items() if v == cf.timeframe_s), None)
+def replay_source(settings: Settings, files: str | Sequence[str]) -> Source:
+    paths = [files] if isinstance(files, str) else list(files)
+    series: dict[str, list[Candle]] = {}
+    gaps = 0
+    timeframes: dict[int, str] = {}
+    for file in paths:
+        try:
+            cf = load_candles(file)
+        except FileNotFoundError:
+            fail(f"no candle file at {file}")
+        except (CandleFileError, OSError) as exc:
+            fail(str(exc))
+        problem = symbol_problem(cf)
+        if problem is not None:
+            fail(problem)
+        if cf.symbol in series:
+            fail(f"{file}: a second file of {cf.symbol}; replay one file per symbol")
+        series[cf.symbol] = list(cf.candles)
+        timeframes.setdefault(cf.timeframe_s, file)
+        gaps += len(cf.gaps)
+    if len(timeframes) > 1:
+        listed = ", ".join(f"{Path(f).name} ({tf} s)" for tf, f in timeframes.items())
+        fail(f"the files to replay must share one timeframe: {listed}")
+    timeframe_s = next(iter(timeframes))
+    label = next((k for k, v in TIMEFRAMES.items() if v == timeframe_s), None)
     if label is None:
-        fail(f"{file}: candles {cf.timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
-    settings = with_market(settings, [cf.symbol], label)
-    note = f"{len(cf.gaps)} gaps in the file" if cf.gaps else ""
-    market = ReplayMarketData(
-        {cf.symbol: cf.candles}, label=f"replay of {Path(file).name}", recent_limit=settings.market.warmup_candles
-    )
-    return Source(market, SimulatedClock(cf.candles[0].ts), settings, "replay", note, {cf.symbol: cf.candles})
+        fail(f"{paths[0]}: candles {timeframe_s} s apart; Coinswarm trades on {', '.join(TIMEFRAMES)} candles")
+    settings = with_market(settings, list(series), label)
+    note = f"{gaps} gaps in the file{'s' if len(paths) > 1 else ''}" if gaps else ""
+    names = ", ".join(Path(f).name for f in paths)
+    market = ReplayMarketData(series, label=f"replay of {names}", recent_limit=settings.market.warmup_candles)
+    start = min(c[0].ts for c in series.values())
+    return Source(market, SimulatedClock(start), settings, "replay", note, series)
 
 
 def synthetic_source(settings: Settings, cycles: int, seed: int, note: str = "") -> Source:
@@ -187,7 +202,7 @@ def venue_source(settings: Settings) -> Source:
     return Source(market, SystemClock(), settings, "live")
 
 
-def refuse_in_live_mode(settings: Settings, *, replay: str | None, synthetic: bool) -> None:
+def refuse_in_live_mode(settings: Settings, *, replay: Sequence[str] | None, synthetic: bool) -> None:
     """Live orders go out only on the venue's current prices: say so before anything starts."""
     venue = settings.primary_venue.name
     rehearse = (
@@ -212,7 +227,9 @@ def refuse_in_live_mode(settings: Settings, *, replay: str | None, synthetic: bo
         )
 
 
-def resolve(settings: Settings, *, replay: str | None, synthetic: bool, cycles: int, seed: int | None) -> Source:
+def resolve(
+    settings: Settings, *, replay: Sequence[str] | None, synthetic: bool, cycles: int, seed: int | None
+) -> Source:
     seed = settings.market.synthetic_seed if seed is None else seed
     if settings.mode == "live":
         refuse_in_live_mode(settings, replay=replay, synthetic=synthetic)

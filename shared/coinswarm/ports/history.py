@@ -1,9 +1,10 @@
-"""History: the ledger (append-only, sequenced), its projections, decisions and risk rejections."""
+"""History: the ledger (append-only, sequenced), its projections, decisions, risk rejections and episodes."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from coinswarm.domain.models import Decision, LedgerEvent, RiskRejection
 from coinswarm.ports.state import JSON, Versioned
@@ -54,3 +55,29 @@ class HistoryStore(ABC):
     @abstractmethod
     def recent_rejections(self, limit: int) -> list[RiskRejection]:
         """The newest risk rejections, newest first."""
+
+    # -- episodes (the market memory: one per closed trade; coinswarm.learning.episodes) ----------
+
+    def record_episode(self, episode: Mapping[str, Any]) -> None:
+        """Keep an episode (`Episode.to_json()`: `episode_id`, `symbol`, `exit_ts`, ...); the same
+        `episode_id` twice keeps the first. A store without episodes says so (NotImplementedError)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no episodes: use the SQLite or Cosmos DB store")
+
+    def episodes(
+        self, *, symbol: str | None = None, since_ts: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Episodes whose trade closed at or after `since_ts`, oldest exit first (the newest `limit`
+        of them when `limit` is given), of one symbol or all."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no episodes: use the SQLite or Cosmos DB store")
+
+
+def episode_keys(episode: Mapping[str, Any]) -> tuple[str, str, int]:
+    """An episode's id, symbol and exit time, or a ValueError naming the field that is missing or wrong."""
+    episode_id, symbol, exit_ts = episode.get("episode_id"), episode.get("symbol"), episode.get("exit_ts")
+    if not isinstance(episode_id, str) or not episode_id:
+        raise ValueError(f"an episode needs an episode_id (a non-empty string), got {episode_id!r}")
+    if not isinstance(symbol, str) or not symbol:
+        raise ValueError(f"episode {episode_id}: needs a symbol, got {symbol!r}")
+    if isinstance(exit_ts, bool) or not isinstance(exit_ts, int):
+        raise ValueError(f"episode {episode_id}: exit_ts must be epoch seconds (an int), got {exit_ts!r}")
+    return episode_id, symbol, exit_ts

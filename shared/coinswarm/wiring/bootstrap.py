@@ -383,10 +383,12 @@ def _ingest(app: App) -> IngestStage:
 
 
 def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
+    from coinswarm.learning.loading import use_state_store
     from coinswarm.stages.agent_memory import StoredAgentMemory
     from coinswarm.stages.scoring import ScoringStage
 
     settings = app.settings
+    use_state_store(app.state)  # where a learned agent's `model = "state:KEY"` is read from
     return ScoringStage(
         agent_memory or StoredAgentMemory(app.state),
         memory_factory(settings),
@@ -462,6 +464,7 @@ def _exit_watch(app: App) -> ExitWatch | None:
 
 
 def _ledger_stage(app: App) -> LedgerStage:
+    from coinswarm.learning.live_episodes import EpisodeKeeper
     from coinswarm.stages.ledger_stage import LedgerStage
 
-    return LedgerStage(app.ledger)
+    return LedgerStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))

@@ -15,14 +15,15 @@ def run_fused(routes: Mapping[str, Route], tick: CycleTick, tap: Tap | None = No
     """Run the cycle for each symbol in turn, every stage of one symbol before the next symbol."""
     for symbol in tick.symbols:
         one = tick if len(tick.symbols) == 1 else replace(tick, symbols=(symbol,))
-        _dispatch(routes, TICK, one, tap)
+        dispatch(routes, TICK, one, tap)
 
 
-def _dispatch(routes: Mapping[str, Route], topic: str, message: Message, tap: Tap | None) -> None:
+def dispatch(routes: Mapping[str, Route], topic: str, message: Message, tap: Tap | None) -> None:
+    """Hand `message` to its stage, and what that stage hands on to theirs, depth first."""
     if tap is not None:
         tap(topic, message)
     route = routes.get(topic)
     if route is None:
         return
     for next_topic, next_message in route(message):
-        _dispatch(routes, next_topic, next_message, tap)
+        dispatch(routes, next_topic, next_message, tap)

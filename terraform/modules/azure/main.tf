@@ -26,6 +26,7 @@ locals {
     projections = { partition_key = "/stream", ttl = null, indexed = [], newest_first = false, unique = [] }
     decisions   = { partition_key = "/symbol", ttl = local.audit_ttl_s, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
     rejections  = { partition_key = "/symbol", ttl = local.audit_ttl_s, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
+    episodes    = { partition_key = "/symbol", ttl = null, indexed = ["/symbol", "/ts", "/recorded"], newest_first = true, unique = [] }
   }
 }
 
