@@ -35,7 +35,7 @@ KIND = {
     "agent_scoring": ("CandlesReady", "scoring"),
     "committee_vote": ("ScoresReady", "vote"),
     "order_placement": ("DecisionReady", "placement"),
-    "trade_logging": ("PlacementDone", "logging"),
+    "trade_logging": ("PlacementDone", "ledger"),
 }
 TRADE = {"action": "trade", "symbol": "BTC-USD", "side": "buy", "notional": 100.0, "client_id": "bench-1"}
 

@@ -1,42 +1,15 @@
 """What every AWS Lambda entry point shares: the one place with the per-container Logger and bus wiring.
 
-`AwsFunction(name, trigger)` is one deployed function's wiring, made at import of its `aws.py`:
+`AwsFunction(name, trigger)` is one deployed function's wiring, made at import of its `aws.py`: its
+powertools Logger (JSON lines, the cycle id as correlation id, every configured secret redacted), what
+its trigger needs (powertools' batch utility for a stage function only), and, on first use, the
+container's App and the bus of `deploy.chain`. Nothing is built at import.
 
-* its powertools `Logger(service="coinswarm-<name>")`: JSON lines on stdout, the cycle id as the
-  correlation id, and every configured secret (`secret_values(settings)`, plus any the function adds,
-  such as the manual trade secret) replaced by `***` by a `SecretRedactor` on the Logger's handler;
-* what its trigger needs, imported at init: powertools' batch utility for a stage function (trigger
-  "message": an SQS batch or an asynchronous invocation) only (a scheduled or HTTP function does not
-  pay for it);
-* on first use, the container's App (`container_app()`, built once from the configuration and reused
-  while warm), the bus of `deploy.chain` for what the stage hands on (`LambdaInvokeBus` for "invoke",
-  the default: the consumer invoked asynchronously, nothing polls; `SqsBus` for "queues" and
-  "workflow"), and whatever `built(...)` is asked for. Nothing is built at import.
-
-`consume` takes a stage function's event in either shape, so a deployment may chain by either:
-
-* an asynchronous invocation (chain "invoke"): the event is the envelope of
-  `coinswarm.adapters.lambda_invoke_bus` (topic, cycle id, message). The message is decoded as the
-  stage's kind, handed to the stage, each output published. Anything wrong (not an envelope, another
-  topic, a malformed message, a stage that fails) raises: Lambda retries the invocation twice and then
-  sends it to the topic's dead-letter queue (the on-failure destination). The error says what is wrong
-  without quoting the event; the log line (redacted) has the details.
-* an SQS batch (chain "queues"), run through powertools' `BatchProcessor(EventType.SQS)`: each record's
-  body decoded and run as above. A record that fails, a malformed body included, is listed in
-  `batchItemFailures`, so SQS redelivers that record alone and moves it to the dead-letter queue after
-  five receives; the rest of the batch succeeds. (The event source mapping must enable
-  `ReportBatchItemFailures`, see `coinswarm.adapters.sqs_bus`.)
-* a workflow's step (chain "workflow", `{"workflow": true, "messages": [...]}`, see
-  `functions.workflow_step`): each message run as above, the outputs answered, not published.
-
-A repeated event (a retry, Lambda's at-least-once queue, an SQS redelivery) is harmless: the stages are
-idempotent, and order placement adds powertools' idempotency on top (see `functions/order_placement`).
-One that arrives while another invocation holds the message's claim (`ClaimInProgress`, see
-`coinswarm.stages.outbox`) is refused so that it comes back later, logged as a warning without a traceback:
-raised from an asynchronous invocation (Lambda retries it), listed in an SQS batch's `batchItemFailures`.
-A PlacementDone without a fill is not handed on: trade_logging would do nothing with it
-(`coinswarm.stages.messages.worth_logging`), and skipping it saves an invocation per symbol and
-cycle. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
+`consume` takes a stage function's event as an asynchronous invocation (chain "invoke"), an SQS batch
+(chain "queues") or a workflow's step (chain "workflow"): it raises for what Lambda should retry and
+dead-letter, lists an SQS record that failed in `batchItemFailures`, and refuses a
+`ClaimInProgressError` so the event comes back later. What happens to a failed message, chain by chain:
+docs/deploying.md. `scheduled_tick` turns the schedule's event into the cycle's `CycleTick`.
 """
 
 from __future__ import annotations
@@ -50,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from aws_lambda_powertools import Logger
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 
-from coinswarm.adapters.lambda_invoke_bus import BadInvokeEvent, LambdaInvokeBus, read_event
+from coinswarm.adapters.lambda_invoke_bus import BadInvokeEventError, LambdaInvokeBus, read_event
 from coinswarm.adapters.sqs_bus import SqsBus
+from coinswarm.errors import ClaimInProgressError, CoinswarmError
 from coinswarm.http.push_wire import KINDS, PUSH_SECRET_ENV
 from coinswarm.http.signing import rotation
 from coinswarm.observability.logs import SecretRedactor, secret_values
 from coinswarm.ports.bus import Bus
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import (
     PLACEMENTS,
     CandlesReady,
@@ -72,7 +45,7 @@ from coinswarm.stages.messages import (
 from coinswarm.wiring.bootstrap import App
 from coinswarm.wiring.cloud import container_app
 from functions import cold_start
-from functions.workflow_step import BadWorkflowPayload, is_workflow, read_messages
+from functions.workflow_step import BadWorkflowPayloadError, is_workflow, read_messages
 from functions.workflow_step import answer as workflow_answer
 
 if TYPE_CHECKING:
@@ -218,8 +191,8 @@ class AwsFunction:
     def workflow(self, read: Callable[[App], Sequence[Any]], kind: type[Any], stage: Stage) -> dict[str, Any]:
         """A workflow's step (`functions.workflow_step`): the messages `read` from its payload run through
         the stage, and its outputs answered, published nowhere (the state machine hands them on).
-        Raises `BadWorkflowPayload` for a payload no retry can fix (the state machine's catch sends the
-        cycle to its dead letter), `ClaimInProgress` as itself (the state machine retries it by name)."""
+        Raises `BadWorkflowPayloadError` for a payload no retry can fix (the state machine's catch sends the
+        cycle to its dead letter), `ClaimInProgressError` as itself (the state machine retries it by name)."""
         app = self.app()
         try:
             messages = read(app)
@@ -232,10 +205,10 @@ class AwsFunction:
                 extra={"answered": [topic for topic, _ in outputs]},
             )
             return workflow_answer(outputs, kind, app.settings.committee.threshold)
-        except BadWorkflowPayload as exc:
+        except BadWorkflowPayloadError as exc:
             self.logger.error(f"{self.name}: refused the workflow's payload: {exc}")
             raise
-        except ClaimInProgress as exc:
+        except ClaimInProgressError as exc:
             self.logger.warning(f"{self.name}: {exc}; the workflow retries the step")
             raise
         except Exception:
@@ -253,18 +226,18 @@ class AwsFunction:
             self.logger.set_correlation_id(envelope.cycle_id)
             expected = TOPIC_OF_KIND[kind]
             if envelope.topic != expected:
-                raise BadInvokeEvent(
+                raise BadInvokeEventError(
                     f"this function consumes {expected!r}, not {envelope.topic[:40]!r}: the invocation reached the "
                     "wrong function"
                 )
             try:
                 message = decode(kind, envelope.body)
             except ValidationError as exc:
-                raise BadInvokeEvent(
+                raise BadInvokeEventError(
                     f"the {kind.__name__} in the event is malformed ({exc.error_count()} error(s)): {problems(exc)}"
                 ) from exc
             return {"cycle_id": message.cycle_id, "published": self.run(message, stage)}
-        except ClaimInProgress as exc:  # a duplicate while another holds the claim: not an error, a "later"
+        except ClaimInProgressError as exc:  # a duplicate while another holds the claim: not an error, a "later"
             self.logger.warning(f"{self.name}: {exc}; Lambda retries the invocation")
             raise
         except Exception:
@@ -284,7 +257,7 @@ class AwsFunction:
             self.logger.set_correlation_id(attributes["cycle_id"].string_value if "cycle_id" in attributes else None)
             try:
                 self.run(decode(kind, record.body), stage)
-            except ClaimInProgress as exc:
+            except ClaimInProgressError as exc:
                 self.logger.warning(f"{self.name}: {exc}; SQS redelivers the record after its visibility timeout")
                 raise
 
@@ -367,13 +340,14 @@ def cycle_tick(app: App, when: int) -> CycleTick:
 
 class _BatchLog:
     """The Logger as powertools' batch processor's logger, which logs each failed record with its
-    traceback: a record refused as a duplicate in progress (ClaimInProgress) is not logged again."""
+    traceback: a record refused as "not now" (an error whose class says `dead_letter = False`: a duplicate
+    in progress, ClaimInProgressError) is not logged again."""
 
     def __init__(self, logger: Logger) -> None:
         self._logger = logger
 
     def warning(self, msg: str, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
-        if isinstance(exc_info, tuple) and isinstance(exc_info[1], ClaimInProgress):
+        if isinstance(exc_info, tuple) and isinstance(exc_info[1], CoinswarmError) and not exc_info[1].dead_letter:
             return
         self._logger.warning(msg, *args, exc_info=exc_info, **kwargs)
 

@@ -24,6 +24,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from coinswarm.errors import CoinswarmError
+
 SECRET_SETTINGS_ENV = "SECRET_SETTINGS"
 ENV_PREFIX = "COINSWARM_"
 VENUES_ENV = "COINSWARM_VENUES"
@@ -31,7 +33,7 @@ VENUES_ENV = "COINSWARM_VENUES"
 Fetch = Callable[[str], str]
 
 
-class SecretSettingsError(RuntimeError):
+class SecretSettingsError(CoinswarmError, RuntimeError):
     """SECRET_SETTINGS cannot be honoured; the message names the setting and where, never a value."""
 
 

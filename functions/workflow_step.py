@@ -11,7 +11,7 @@ in workflows/README.md). Cloud-agnostic: `functions/aws_common.py` and `function
   the configured `committee.threshold`, which the workflow's choice compares: the threshold has one
   source, the configuration.
 
-A payload that is not this raises `BadWorkflowPayload` (a ValueError) saying what is wrong without
+A payload that is not this raises `BadWorkflowPayloadError` (a ValueError) saying what is wrong without
 quoting the payload: no retry can fix it, and the workflow sends the cycle to its dead letter.
 """
 
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from coinswarm.domain.models import Action
+from coinswarm.errors import CoinswarmError
 from coinswarm.stages.messages import DecisionReady, Message, ScoresReady, decode, encode, problems
 
 WORKFLOW_FIELD = "workflow"
@@ -34,7 +35,7 @@ TICK_FIELDS = frozenset({WORKFLOW_FIELD, "time"})
 K = TypeVar("K")
 
 
-class BadWorkflowPayload(ValueError):
+class BadWorkflowPayloadError(CoinswarmError, ValueError):
     """The workflow's payload is not the contract's; the text says what is wrong (never the payload)."""
 
 
@@ -45,13 +46,13 @@ def is_workflow(event: object) -> bool:
 
 def _checked(event: object, fields: frozenset[str]) -> dict[str, Any]:
     if not isinstance(event, dict):
-        raise BadWorkflowPayload(f"the workflow's payload must be a JSON object, not {type(event).__name__}")
+        raise BadWorkflowPayloadError(f"the workflow's payload must be a JSON object, not {type(event).__name__}")
     if event.get(WORKFLOW_FIELD) is not True:
-        raise BadWorkflowPayload('the workflow\'s payload must carry "workflow": true')
+        raise BadWorkflowPayloadError('the workflow\'s payload must carry "workflow": true')
     missing = sorted(fields - set(event))
     extra = sorted(str(k)[:32] for k in set(event) - fields)
     if missing or extra:
-        raise BadWorkflowPayload(
+        raise BadWorkflowPayloadError(
             f"the workflow's payload has the fields {', '.join(sorted(fields))}"
             + (f"; missing: {', '.join(missing)}" if missing else "")
             + (f"; unknown: {', '.join(extra[:5])}" if extra else "")
@@ -64,19 +65,21 @@ def read_messages(event: object, kind: type[K]) -> list[K]:
     """The messages of `{"workflow": true, "messages": [...]}`, each decoded as `kind`."""
     messages = _checked(event, MESSAGE_FIELDS)["messages"]
     if not isinstance(messages, list):
-        raise BadWorkflowPayload(f"messages must be a list of {kind.__name__} objects")
+        raise BadWorkflowPayloadError(f"messages must be a list of {kind.__name__} objects")
     decoded: list[K] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise BadWorkflowPayload(f"messages[{i}] must be a {kind.__name__} as a JSON object")
+            raise BadWorkflowPayloadError(f"messages[{i}] must be a {kind.__name__} as a JSON object")
         try:
             body = json.dumps(message, allow_nan=False)
         except ValueError:
-            raise BadWorkflowPayload(f"messages[{i}] holds a number JSON does not allow (NaN or Infinity)") from None
+            raise BadWorkflowPayloadError(
+                f"messages[{i}] holds a number JSON does not allow (NaN or Infinity)"
+            ) from None
         try:
             decoded.append(decode(kind, body))  # type: ignore[type-var]
         except ValidationError as exc:
-            raise BadWorkflowPayload(
+            raise BadWorkflowPayloadError(
                 f"messages[{i}] is not a valid {kind.__name__} ({exc.error_count()} error(s)): {problems(exc)}"
             ) from None
     return decoded
@@ -86,13 +89,15 @@ def read_time(event: object) -> int:
     """The epoch second of `{"workflow": true, "time": "<RFC 3339 with an offset>"}`."""
     raw = _checked(event, TICK_FIELDS)["time"]
     if not isinstance(raw, str):
-        raise BadWorkflowPayload("time must be an RFC 3339 timestamp string, e.g. 2026-06-10T12:00:00Z")
+        raise BadWorkflowPayloadError("time must be an RFC 3339 timestamp string, e.g. 2026-06-10T12:00:00Z")
     try:
         when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise BadWorkflowPayload(f"time {raw[:40]!r} is not an RFC 3339 timestamp, e.g. 2026-06-10T12:00:00Z") from None
+        raise BadWorkflowPayloadError(
+            f"time {raw[:40]!r} is not an RFC 3339 timestamp, e.g. 2026-06-10T12:00:00Z"
+        ) from None
     if when.tzinfo is None:
-        raise BadWorkflowPayload(f"time {raw[:40]!r} has no offset: write it in UTC, ending in Z")
+        raise BadWorkflowPayloadError(f"time {raw[:40]!r} has no offset: write it in UTC, ending in Z")
     return int(when.timestamp())
 
 

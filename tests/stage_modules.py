@@ -9,7 +9,7 @@ STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "scoring": ("coinswarm.stages.scoring", "coinswarm.stages.agent_memory", "coinswarm.domain.market_state"),
     "vote": ("coinswarm.stages.vote", "coinswarm.domain.committee", "coinswarm.domain.sizing"),
     "placement": ("coinswarm.stages.placement", "coinswarm.domain.risk", "coinswarm.adapters.paper_broker"),
-    "logging": ("coinswarm.stages.trade_logging", "coinswarm.stages.ledger", "coinswarm.domain.portfolio"),
+    "ledger": ("coinswarm.stages.ledger_stage", "coinswarm.stages.ledger", "coinswarm.domain.portfolio"),
 }
 
 STAGE_OF_FUNCTION: dict[str, str | None] = {
@@ -17,7 +17,7 @@ STAGE_OF_FUNCTION: dict[str, str | None] = {
     "agent_scoring": "scoring",
     "committee_vote": "vote",
     "order_placement": "placement",
-    "trade_logging": "logging",
+    "trade_logging": "ledger",
     "manual_trade": "placement",  # a trade is placed through the placement stage
     "push_receiver": None,  # builds a stage only when a push for it arrives
     "telegram_webhook": None,  # reads the stores; builds a stage only for /cycle or /flatten

@@ -21,8 +21,8 @@ Exactly one order per intent, guarded twice on purpose:
 A repeat that arrives while another invocation runs is refused so that it comes back, by either guard:
 powertools' record is in progress until the holder's invocation would time out (the remaining time of
 its context, at most `deploy.timeout_s`), and `IdempotencyAlreadyInProgressError` becomes the stages'
-`ClaimInProgress`; the message's claim in the coordination store (`stages.outbox`) is in progress 10 s
-longer, and a repeat in between raises `ClaimInProgress` itself (powertools then drops its own record).
+`ClaimInProgressError`; the message's claim in the coordination store (`stages.outbox`) is in progress 10 s
+longer, and a repeat in between raises `ClaimInProgressError` itself (powertools then drops its own record).
 Either way the invocation fails, logged as a warning, and Lambda (or SQS) delivers it again later: after
 the holder completed, the repeat gets its result; after a killed holder's claims expired (Lambda's first
 retry comes a minute after the failure), the repeat takes them over and reconciles by client order id.
@@ -41,7 +41,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 
 from coinswarm.adapters.dynamodb_store import TableSpec
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC
-from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone, decode, encode
 from coinswarm.wiring.bootstrap import App
 from functions.aws_common import AwsFunction, Outputs
@@ -92,7 +92,7 @@ class OncePerIntent:
         try:
             placed = self._place(key=key(message), message=message)
         except IdempotencyAlreadyInProgressError:  # expires with the holder's invocation: at most its timeout
-            raise ClaimInProgress(f"order_placement:{key(message)}", self.timeout_s) from None
+            raise ClaimInProgressError(f"order_placement:{key(message)}", self.timeout_s) from None
         return [(PLACEMENTS, decode(PlacementDone, body)) for body in placed]
 
 

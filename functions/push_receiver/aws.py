@@ -59,11 +59,11 @@ def push_receiver(app: App) -> PushReceiver:
     )  # (as every AWS function's outbound(), with the secrets read once for both directions)
     seen = StoredSeenSignatures(app.coordination, app.clock)
     auth = HmacAuthenticator(secrets, app.clock, seen=seen, window_s=settings.push.window_s)
-    routes = {topic: handing_on_what_is_worth_sending(route) for topic, route in app.stages.routes().items()}
+    routes = {topic: sending_only_worthwhile(route) for topic, route in app.stages.routes().items()}
     return PushReceiver(auth, routes, consumed_on(placement, CLOUD), bus)
 
 
-def handing_on_what_is_worth_sending(route: Route) -> Route:
+def sending_only_worthwhile(route: Route) -> Route:
     """The stage, its outputs filtered as every AWS function filters them (`worth_sending`: no PlacementDone
     without a fill), so that what the receiver reports as published is what was sent."""
 

@@ -15,4 +15,4 @@ function = AwsFunction("trade_logging", "message")
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return function.consume(event, context, PlacementDone, lambda app: app.stages.logging.handle)
+    return function.consume(event, context, PlacementDone, lambda app: app.stages.ledger.handle)

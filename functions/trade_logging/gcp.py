@@ -17,4 +17,4 @@ from functions.gcp_common import serve
 
 @functions_framework.http
 def trade_logging(request: Request) -> tuple[Any, int]:
-    return serve(request, PlacementDone, lambda app: app.stages.logging.handle)
+    return serve(request, PlacementDone, lambda app: app.stages.ledger.handle)

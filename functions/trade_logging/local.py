@@ -11,4 +11,4 @@ CONSUMES = PLACEMENTS
 
 
 def handle(app: App, body: str) -> Sequence[tuple[str, Message]]:
-    return app.stages.logging.handle(decode(PlacementDone, body))
+    return app.stages.ledger.handle(decode(PlacementDone, body))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coinswarm.domain.agents.base import Agent
+from coinswarm.errors import CoinswarmError
 
 BUILTIN_PACKAGE = "coinswarm.domain.agents"
 NOT_AGENTS = ("base",)
@@ -32,7 +33,7 @@ PATH_KEY = "path"  # in [agents.NAME]: where the agent's file is; never a parame
 _FILE_MODULES = "coinswarm_agent_file_"
 
 
-class UnknownAgentError(ValueError):
+class UnknownAgentError(CoinswarmError, ValueError):
     """An agent that cannot be found or built. `loc` is the configuration setting at fault:
     ("committee", "weights", NAME) or ("agents", NAME[, PARAM])."""
 

@@ -23,8 +23,8 @@ from coinswarm.domain.models import (
     Side,
     Vote,
 )
+from coinswarm.errors import ConflictError, SequenceConflictError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, SequenceConflict
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 
@@ -303,7 +303,7 @@ def test_read_after_seq(store: HistoryStore) -> None:
 
 
 def test_the_first_event_must_be_seq_1(store: HistoryStore) -> None:
-    with pytest.raises(SequenceConflict) as caught:
+    with pytest.raises(SequenceConflictError) as caught:
         store.append("paper", [event(2)])
     assert (caught.value.stream, caught.value.expected, caught.value.got) == ("paper", 1, 2)
     assert store.last_seq("paper") == 0
@@ -311,7 +311,7 @@ def test_the_first_event_must_be_seq_1(store: HistoryStore) -> None:
 
 def test_a_skipped_seq_is_refused_and_nothing_is_written(store: HistoryStore) -> None:
     store.append("paper", [event(1)])
-    with pytest.raises(SequenceConflict) as caught:
+    with pytest.raises(SequenceConflictError) as caught:
         store.append("paper", [event(2), event(3), event(5)])
     assert (caught.value.expected, caught.value.got) == (4, 5)
     assert store.last_seq("paper") == 1
@@ -320,16 +320,16 @@ def test_a_skipped_seq_is_refused_and_nothing_is_written(store: HistoryStore) ->
 
 def test_a_repeated_seq_is_refused_and_nothing_is_written(store: HistoryStore) -> None:
     store.append("paper", [event(1), event(2)])
-    with pytest.raises(SequenceConflict) as caught:
+    with pytest.raises(SequenceConflictError) as caught:
         store.append("paper", [event(2, event_id="retry"), event(3)])
     assert (caught.value.expected, caught.value.got) == (3, 2)
-    with pytest.raises(SequenceConflict):
+    with pytest.raises(SequenceConflictError):
         store.append("paper", [event(3), event(3, event_id="again")])
     assert store.last_seq("paper") == 2
 
 
 def test_an_event_of_another_stream_is_refused(store: HistoryStore) -> None:
-    with pytest.raises(SequenceConflict) as caught:
+    with pytest.raises(SequenceConflictError) as caught:
         store.append("paper", [event(1), event(2, stream="live")])
     assert caught.value.stream == "paper"
     assert store.read("paper") == []

@@ -225,9 +225,9 @@ def test_an_exit_that_failed_to_go_out_is_found_again_by_the_next_cycle() -> Non
     from coinswarm.adapters.memory_store import MemoryStore
     from coinswarm.adapters.paper_broker import PaperBroker
     from coinswarm.domain.models import Order
+    from coinswarm.errors import TransientStoreError
     from coinswarm.marketdata.replay import ReplayMarketData
     from coinswarm.ports.clock import SimulatedClock
-    from coinswarm.ports.errors import TransientStoreError
 
     class FailsOnce(PaperBroker):
         failed = False

@@ -10,7 +10,7 @@ import pytest
 from functional_builders import closes, series, settings
 
 from coinswarm.domain.models import Action, FillRecorded
-from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecidedStep, DecisionReady, decode, encode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.stages.placement import set_kill_switch
@@ -88,7 +88,7 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
     app, _ = make_app(settings(), data)
     ts = closes(data)[60]
     placed = app.stages.placement.handle(_a_buy_decision(app, ts))  # hand-on delivered: the order is pending
-    app.stages.logging.handle(placed[0][1])
+    app.stages.ledger.handle(placed[0][1])
     settle = DecisionReady(
         cycle_id=f"cycle-{ts + 60}",
         symbol="BTC-USD",
@@ -98,9 +98,9 @@ def test_a_hand_on_lost_after_settling_is_handed_on_again_by_the_redelivery(make
     assert len(first[0][1].fills) == 1
     again = app.stages.placement.handle(decode(DecisionReady, encode(settle)))  # the redelivery
     assert again[0][1].fills == first[0][1].fills
-    (_, logged), *_ = app.stages.logging.handle(again[0][1])
+    (_, logged), *_ = app.stages.ledger.handle(again[0][1])
     assert logged.appended == 1
-    (_, twice), *_ = app.stages.logging.handle(first[0][1])  # and a late copy of the first is a duplicate
+    (_, twice), *_ = app.stages.ledger.handle(first[0][1])  # and a late copy of the first is a duplicate
     assert twice.appended == 0 and twice.duplicates == 1
     assert app.ledger.verify().ok
 
@@ -127,7 +127,7 @@ def test_a_claim_left_by_a_killed_run_refuses_the_redelivery_until_it_expires_th
     killed_at = clock.now()
     for after in (1, IN_PROGRESS_TTL_S - 1):  # run again too soon: refused, with the time to wait
         clock.set(killed_at + after)
-        with pytest.raises(ClaimInProgress, match=f"up to {IN_PROGRESS_TTL_S - after} s more"):
+        with pytest.raises(ClaimInProgressError, match=f"up to {IN_PROGRESS_TTL_S - after} s more"):
             handlers[DECISIONS](encode(msg))
     clock.set(killed_at + IN_PROGRESS_TTL_S)
     [(topic, done)] = handlers[DECISIONS](encode(msg))  # the claim expired: taken over, reconciled

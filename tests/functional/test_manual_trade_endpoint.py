@@ -21,15 +21,14 @@ from hypothesis import strategies as st
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent
+from coinswarm.errors import ClaimInProgressError, ConflictError
 from coinswarm.http.json_http import HttpRequest, HttpResponse
+from coinswarm.http.manual_openapi import OPENAPI
+from coinswarm.http.manual_request import MAX_NOTIONAL, MAX_QUANTITY, TradeRequest
 from coinswarm.http.manual_trade import (
     MAX_BODY_BYTES,
-    MAX_NOTIONAL,
-    MAX_QUANTITY,
-    OPENAPI,
     ManualTradeHandler,
     PlacementResult,
-    TradeRequest,
     stored_close,
 )
 from coinswarm.http.signing import (
@@ -42,7 +41,6 @@ from coinswarm.http.signing import (
 )
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.bootstrap import App, build_app
 from coinswarm.wiring.runner import CycleRunner
@@ -365,7 +363,7 @@ def test_a_busy_store_is_a_503_to_retry() -> None:
 
 def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> None:
     def held(intent: OrderIntent) -> PlacementResult:
-        raise ClaimInProgress(f"order:{intent.intent_id}", 12)
+        raise ClaimInProgressError(f"order:{intent.intent_id}", 12)
 
     env = make_env(place=held)
     response = send(env, signed(env, BUY))

@@ -57,7 +57,7 @@ def placed(app, msg: DecisionReady) -> PlacementDone:
     app.clock.set(msg.steps[-1].ts)  # a cycle at its own time (cycles a minute apart never share a trade lease)
     ((_, done),) = app.stages.placement.handle(msg)
     if done.fills:
-        app.stages.logging.handle(done)
+        app.stages.ledger.handle(done)
     return done
 
 

@@ -24,7 +24,7 @@ from coinswarm.http.push_wire import received_on
 from coinswarm.packaging import archive
 from coinswarm.packaging.__main__ import main
 from coinswarm.packaging.archive import Limits
-from coinswarm.packaging.build import TooLarge, build
+from coinswarm.packaging.build import PackageTooLargeError, build
 from coinswarm.packaging.deps import FromEnvironment, PipPlatform
 from coinswarm.packaging.plan import PackagingError, requirement_names
 
@@ -247,7 +247,7 @@ def test_the_aws_build_is_byte_identical_too(built: Path, tmp_path: Path) -> Non
 
 def test_a_zip_over_its_limit_is_named_and_fails_the_build(tmp_path: Path) -> None:
     tiny = {"aws": Limits(10**9, 10**9, "roomy"), "gcp": Limits(50_000, 10**9, "a fake 50 kB limit")}
-    with pytest.raises(TooLarge) as caught:
+    with pytest.raises(PackageTooLargeError) as caught:
         build(Settings(), tmp_path, root=ROOT, installers={}, clouds=["gcp"], functions=["tick_ingest"], limits=tiny)
     message = str(caught.value)
     assert str(tmp_path / "gcp" / "tick_ingest.zip") in message and "a fake 50 kB limit" in message

@@ -17,10 +17,11 @@ from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config import load_settings
 from coinswarm.config.loader import ConfigError
 from coinswarm.domain.models import Action
-from coinswarm.http.push_wire import BadEnvelope, consumed_on, envelope, pushed_from, read_envelope
+from coinswarm.errors import PermanentBusError
+from coinswarm.http.push_wire import BadEnvelopeError, consumed_on, envelope, pushed_from, read_envelope
 from coinswarm.http.replay_cache import StoredSeenSignatures
 from coinswarm.http.signing import sign
-from coinswarm.ports.bus import Bus, Handler, PermanentBusError
+from coinswarm.ports.bus import Bus, Handler
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.messages import DECISIONS, LOGGED, PLACEMENTS, DecidedStep, DecisionReady, Message
 from coinswarm.wiring.bootstrap import App
@@ -118,7 +119,7 @@ def test_the_envelope_carries_topic_cycle_and_a_fresh_push_id_around_the_encoded
     ],
 )
 def test_a_body_that_is_not_an_envelope_is_refused_saying_why(body: bytes, says: str) -> None:
-    with pytest.raises(BadEnvelope, match=says):
+    with pytest.raises(BadEnvelopeError, match=says):
         read_envelope(body)
 
 

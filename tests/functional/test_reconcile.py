@@ -9,8 +9,8 @@ from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent, Side
 from coinswarm.domain.risk import RiskLimits
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.stages.placement import PlacementStage
 
@@ -38,7 +38,7 @@ def test_the_retry_after_a_crash_reconciles_instead_of_placing_again() -> None:
     broker.submit(Order(client_order_id=intent.intent_id, symbol="BTC-USD", side=Side.BUY, notional=500, placed_ts=T0))
     # a redelivery while the dead worker's claim is fresh is refused, to be retried (not answered "done")
     clock.set(T0 + 5)
-    with pytest.raises(ClaimInProgress) as refused:
+    with pytest.raises(ClaimInProgressError) as refused:
         stage.place(intent, now=T0)
     assert refused.value.retry_after_s == IN_PROGRESS_TTL_S - 5
     assert [o.client_order_id for o in broker.pending()] == [intent.intent_id]  # nothing sent again

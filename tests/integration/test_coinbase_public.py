@@ -20,9 +20,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from coinswarm.errors import MarketDataUnavailableError
 from coinswarm.marketdata import coinbase_public
-from coinswarm.marketdata.coinbase_public import PAGE_BARS, CoinbasePublicMarketData
-from coinswarm.marketdata.errors import MarketDataUnavailable
+from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
+from coinswarm.venues.coinbase_candles import PAGE_BARS
 
 EXCERPT = (
     Path(__file__).resolve().parents[3] / "shared" / "data" / "exchange" / "coinbase_advanced_ccxt_static_excerpt.json"
@@ -229,7 +230,7 @@ def test_http_errors_surface_with_status_and_path(
     server: Server, client: CoinbasePublicMarketData, status: int
 ) -> None:
     server.venue.status = status
-    with pytest.raises(MarketDataUnavailable) as info:
+    with pytest.raises(MarketDataUnavailableError) as info:
         client.fetch_candles("BTC-USD", 60, since_ts=T0, until_ts=T0 + 600)
     message = str(info.value)
     assert f"HTTP {status}" in message and CANDLES_PATH in message, message
@@ -240,21 +241,21 @@ def test_http_errors_surface_with_status_and_path(
 
 
 def test_an_unknown_path_is_a_404(server: Server, client: CoinbasePublicMarketData) -> None:
-    with pytest.raises(MarketDataUnavailable, match="HTTP 404"):
+    with pytest.raises(MarketDataUnavailableError, match="HTTP 404"):
         client.fetch_candles("BTC/USD", 60, since_ts=T0, until_ts=T0 + 600)
 
 
 def test_malformed_json_surfaces(server: Server, client: CoinbasePublicMarketData) -> None:
     server.venue.body = b"<html>maintenance</html>"
-    with pytest.raises(MarketDataUnavailable, match=f"not JSON.*{CANDLES_PATH}|{CANDLES_PATH}.*not JSON"):
+    with pytest.raises(MarketDataUnavailableError, match=f"not JSON.*{CANDLES_PATH}|{CANDLES_PATH}.*not JSON"):
         client.fetch_candles("BTC-USD", 60, since_ts=T0, until_ts=T0 + 600)
-    with pytest.raises(MarketDataUnavailable, match="not JSON"):
+    with pytest.raises(MarketDataUnavailableError, match="not JSON"):
         client.quotes("BTC-USD", TRADE_TS)
 
 
 def test_json_of_the_wrong_shape_surfaces(server: Server, client: CoinbasePublicMarketData) -> None:
     server.venue.body = b'{"products": []}'
-    with pytest.raises(MarketDataUnavailable, match="without a list of candles"):
+    with pytest.raises(MarketDataUnavailableError, match="without a list of candles"):
         client.fetch_candles("BTC-USD", 60, since_ts=T0, until_ts=T0 + 600)
 
 
@@ -266,7 +267,7 @@ def test_a_malformed_candle_surfaces(
     server: Server, client: CoinbasePublicMarketData, patch: dict[str, Any], reason: str
 ) -> None:
     server.venue.candle_patch = patch
-    with pytest.raises(MarketDataUnavailable, match=f"malformed candle for BTC-USD.*{reason}"):
+    with pytest.raises(MarketDataUnavailableError, match=f"malformed candle for BTC-USD.*{reason}"):
         client.fetch_candles("BTC-USD", 60, since_ts=T0, until_ts=T0 + 600)
 
 
@@ -275,7 +276,7 @@ def test_a_slow_answer_times_out(server: Server) -> None:
     server.venue.delay_s = 1.0
     with CoinbasePublicMarketData(f"http://{host!s}:{port}", read_timeout_s=0.2) as slow:
         started = time.perf_counter()
-        with pytest.raises(MarketDataUnavailable, match=r"no answer within 0\.2 s"):
+        with pytest.raises(MarketDataUnavailableError, match=r"no answer within 0\.2 s"):
             slow.fetch_candles("BTC-USD", 60, since_ts=T0, until_ts=T0 + 600)
         assert time.perf_counter() - started < 1.0
 
@@ -296,7 +297,7 @@ def test_quotes_fall_back_to_the_middle_of_the_book(server: Server, client: Coin
     (quote,) = client.quotes("BTC-USD", 1000)
     assert (quote.price, quote.ts) == (100.0, 1000)
     server.venue.body = json.dumps({"trades": [], "best_bid": "", "best_ask": ""}).encode()
-    with pytest.raises(MarketDataUnavailable, match="no price for BTC-USD"):
+    with pytest.raises(MarketDataUnavailableError, match="no price for BTC-USD"):
         client.quotes("BTC-USD", 1000)
 
 
@@ -319,7 +320,7 @@ def test_probe_fails_on_errors_and_nonsense(
     server: Server, client: CoinbasePublicMarketData, status: int | None, body: bytes | None
 ) -> None:
     server.venue.status, server.venue.body = status, body
-    with pytest.raises(MarketDataUnavailable):
+    with pytest.raises(MarketDataUnavailableError):
         client.probe("BTC-USD")
 
 
@@ -333,7 +334,7 @@ def closed_port() -> int:
 def test_probe_against_a_closed_port_fails_fast() -> None:
     with CoinbasePublicMarketData(f"http://127.0.0.1:{closed_port()}") as offline:
         started = time.perf_counter()
-        with pytest.raises(MarketDataUnavailable, match="cannot connect") as info:
+        with pytest.raises(MarketDataUnavailableError, match="cannot connect") as info:
             offline.probe("BTC-USD")
         elapsed = time.perf_counter() - started
     assert elapsed < 2.0, f"probe took {elapsed:.2f} s"
@@ -351,7 +352,7 @@ def test_probe_gives_up_on_a_resolver_that_does_not_answer(monkeypatch: pytest.M
     try:
         with CoinbasePublicMarketData("https://api.example.invalid", connect_timeout_s=0.3) as offline:
             started = time.perf_counter()
-            with pytest.raises(MarketDataUnavailable, match=r"did not resolve within 0\.3 s"):
+            with pytest.raises(MarketDataUnavailableError, match=r"did not resolve within 0\.3 s"):
                 offline.probe("BTC-USD")
             assert time.perf_counter() - started < 2.0
     finally:
@@ -365,6 +366,6 @@ def test_probe_reports_a_name_that_does_not_resolve(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(coinbase_public.socket, "getaddrinfo", failing)
     with (
         CoinbasePublicMarketData("https://api.example.invalid") as offline,
-        pytest.raises(MarketDataUnavailable, match=r"api\.example\.invalid does not resolve"),
+        pytest.raises(MarketDataUnavailableError, match=r"api\.example\.invalid does not resolve"),
     ):
         offline.probe("BTC-USD")

@@ -26,7 +26,7 @@ from coinswarm.adapters.cosmos_history import AUDIT_TTL_S, CONTAINERS, MAX_APPEN
 from coinswarm.adapters.retry import Backoff
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import AccountOpened, Action, Decision, LedgerEvent, RiskRejection, Side, Vote
-from coinswarm.ports.errors import ConflictError, SequenceConflict, StoreError, TransientStoreError
+from coinswarm.errors import ConflictError, SequenceConflictError, StoreError, TransientStoreError
 from servers.cosmos import EMULATOR_KEY, CosmosServer, history_store
 
 NOW = 1_700_000_000
@@ -184,7 +184,7 @@ def test_eight_writers_racing_for_the_next_seq_leave_one_winner_per_round(
             try:
                 stores[i].append(STREAM, [event(seq, f"r{seq}-w{i}")])
                 outcomes.append("won")
-            except SequenceConflict:
+            except SequenceConflictError:
                 outcomes.append("lost")
             except Exception:
                 outcomes.append(traceback.format_exc())
@@ -249,7 +249,7 @@ def test_a_rival_appending_the_same_event_id_first_is_reported_as_a_duplicate(
     store.append(STREAM, [event(1)])
     with pytest.raises(ConflictError) as caught:  # seq 2 is taken and "fill-7" is in: reported as a duplicate
         racing.append(STREAM, [event(2, "fill-7")])
-    assert not isinstance(caught.value, SequenceConflict)
+    assert not isinstance(caught.value, SequenceConflictError)
     assert [e.event_id for e in store.read(STREAM)] == ["e1", "fill-7"]
 
 

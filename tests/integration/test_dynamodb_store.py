@@ -24,8 +24,8 @@ from coinswarm.adapters.dynamodb_store import FREE_TIER_RCU, FREE_TIER_WCU, TABL
 from coinswarm.adapters.retry import Backoff
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle
+from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from servers.moto import DUMMY_CREDENTIALS, aws_client, drop_dynamo_tables, new_dynamo_store
 
 NOW = 1_700_000_000

@@ -30,8 +30,8 @@ from coinswarm.adapters.firestore_store import INDEXES, FirestoreStore, collecti
 from coinswarm.adapters.retry import Backoff
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle
+from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.wiring.bootstrap import open_stores
 from servers.gcloud import PROJECT, firestore_client, pubsub_clients
 

@@ -40,11 +40,11 @@ from coinswarm.adapters.retry import Backoff
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import FillRecorded
+from coinswarm.errors import PermanentBusError, TransientBusError
 from coinswarm.http.push_wire import PUSH_SECRET_ENV, envelope
 from coinswarm.http.signing import sign
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
-from coinswarm.ports.bus import PermanentBusError, TransientBusError
 from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, DecisionReady, PlacementDone
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, digest

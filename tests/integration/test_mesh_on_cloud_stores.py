@@ -8,7 +8,7 @@ Each test then reads what it left behind through the CLI, `coinswarm status --js
 the environment), and the exactly-once scenarios each end with `ledger verify` passing on those stores:
 
 * the same decision delivered 50 times at once, from 50 threads: one delivery runs, the 49 others are
-  refused to be retried (ClaimInProgress), and their retries hand on the same PlacementDone: one order,
+  refused to be retried (ClaimInProgressError), and their retries hand on the same PlacementDone: one order,
   one fill;
 * a crash after the broker accepted an order, before the claim was completed: the redeliveries that
   come while the dead worker's claim holds are refused to be retried, the one after it expired (Lambda's
@@ -38,10 +38,10 @@ from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.cli.main import main as coinswarm
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import FillRecorded
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import DECISIONS, DecisionReady, encode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from coinswarm.wiring.bootstrap import App, Stores, build_app
@@ -248,7 +248,7 @@ def test_one_decision_delivered_50_times_at_once_gives_one_order_and_one_fill(
     body = encode(msg)
     barrier = threading.Barrier(50)
     errors: list[BaseException] = []
-    refused: list[ClaimInProgress] = []
+    refused: list[ClaimInProgressError] = []
     all_refused = threading.Event()
     handed_on: list[tuple[str, Any]] = []
     broker = c.app.broker
@@ -262,7 +262,7 @@ def test_one_decision_delivered_50_times_at_once_gives_one_order_and_one_fill(
         try:
             barrier.wait()
             handed_on.extend(c.handlers[DECISIONS](body))  # fifty function instances at once
-        except ClaimInProgress as e:  # refused: the bus delivers it again later
+        except ClaimInProgressError as e:  # refused: the bus delivers it again later
             refused.append(e)
             if len(refused) == 49:
                 all_refused.set()
@@ -325,7 +325,7 @@ def test_a_crash_after_the_broker_accepted_is_reconciled_not_placed_again(
     # refused to be retried, none acknowledged as done, nothing handed on or placed
     for after in (1, 5, IN_PROGRESS_TTL_S - 1):
         c.clock.set(killed_at + after)
-        with pytest.raises(ClaimInProgress, match="again later"):
+        with pytest.raises(ClaimInProgressError, match="again later"):
             c.deliver(DECISIONS, encode(msg))
     assert submitted == ["cs-crash-1"]
     # Lambda's first retry of the killed invocation, a minute later: the claim expired, the retry takes it

@@ -28,10 +28,10 @@ from coinswarm.adapters.firestore_store import FirestoreStore
 from coinswarm.adapters.sqlite_store import SqliteStore
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import FillRecorded
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, SCORES, TICK, CycleTick, Message, encode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S, NO_OUTBOX
 from coinswarm.wiring.bootstrap import App, Stores, build_app
@@ -222,7 +222,7 @@ def test_a_vote_killed_mid_run_is_refused_to_be_retried_until_its_claim_expires_
     del history.record_decision, coordination.abandon
     for after in (1, 10, IN_PROGRESS_TTL_S - 1):
         mesh.clock.set(ts + after)
-        with pytest.raises(ClaimInProgress) as refused:
+        with pytest.raises(ClaimInProgressError) as refused:
             mesh.deliver(SCORES, scores)
         assert refused.value.retry_after_s == IN_PROGRESS_TTL_S - after
     assert [d for d in history.recent_decisions(100) if d.ts == ts] == []

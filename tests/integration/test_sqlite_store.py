@@ -19,7 +19,7 @@ import pytest
 
 from coinswarm.adapters.sqlite_store import SCHEMA_VERSION, SqliteStore
 from coinswarm.domain.models import AccountOpened, Candle, LedgerEvent, RiskRejection, Side
-from coinswarm.ports.errors import ConflictError, SequenceConflict, StoreError, TransientStoreError
+from coinswarm.errors import ConflictError, SequenceConflictError, StoreError, TransientStoreError
 
 NOW = 1_700_000_000
 STREAM = "race"
@@ -136,7 +136,7 @@ def _race(store: SqliteStore, racer: int, round_: int) -> tuple[bool, bool, bool
     try:
         store.append(STREAM, [_event(round_ + 1, f"r{round_}-racer{racer}")])
         appended = True
-    except SequenceConflict:
+    except SequenceConflictError:
         appended = False
     record = store.begin(f"job-{round_}", owner=f"racer{racer}", now=NOW, in_progress_ttl_s=60)
     leased = store.acquire_lease(f"lease-{round_}", f"racer{racer}", now=NOW, ttl_s=60)

@@ -17,15 +17,14 @@ from coinswarm.domain.agents.trend import TrendAgent
 from coinswarm.domain.indicators import ATR, EMA, MAX_INPUT, RSI, SMA, Bollinger, ZScore
 from coinswarm.domain.market_state import MarketStateTracker
 from coinswarm.domain.models import Candle, Quote
-from coinswarm.http.push_wire import BadEnvelope, read_envelope
+from coinswarm.errors import MalformedAnswerError, MarketDataUnavailableError
+from coinswarm.http.push_wire import BadEnvelopeError, read_envelope
 from coinswarm.marketdata.coinbase_public import CoinbasePublicMarketData
-from coinswarm.marketdata.errors import MarketDataUnavailable
 from coinswarm.marketdata.synthetic import synthetic_candles
 from coinswarm.stages.agent_memory import AgentMemory, StoredAgentMemory
 from coinswarm.stages.messages import CandlesReady, decode
 from coinswarm.venues.binance import BinanceClient
 from coinswarm.venues.coinbase import CoinbaseClient
-from coinswarm.venues.parsing import MalformedAnswer
 
 BAD = ["1e999", "inf", "-inf", "nan", "1e300", "0", "-1"]
 GOOD = {"symbol": "BTC-USD", "ts": 60, "open": 100.0, "high": 101.0, "low": 99.0, "close": 100.5, "volume": 3.0}
@@ -52,19 +51,19 @@ def test_a_pushed_envelope_with_a_number_that_is_not_finite_is_refused(number: s
     body = (
         '{"topic": "decisions", "cycle_id": "c", "push_id": "' + "a" * 32 + '", "message": {"price": ' + number + "}}"
     )
-    with pytest.raises(BadEnvelope, match=r"finite|not a number JSON allows"):
+    with pytest.raises(BadEnvelopeError, match=r"finite|not a number JSON allows"):
         read_envelope(body.encode())
 
 
 @pytest.mark.parametrize("bad", BAD)
 def test_a_venue_answer_with_a_bad_candle_price_is_a_malformed_answer(bad: str) -> None:
     coinbase = {"start": "60", "open": "100", "high": bad, "low": "99", "close": "100.5", "volume": "3"}
-    with pytest.raises(MalformedAnswer):
+    with pytest.raises(MalformedAnswerError):
         CoinbaseClient._candle(coinbase, "BTC-USD", 60)
     binance = [60_000, "100", bad, "99", "100.5", "3"]
-    with pytest.raises(MalformedAnswer):
+    with pytest.raises(MalformedAnswerError):
         BinanceClient._candle(binance, "BTC-USD", 60)
-    with pytest.raises(MarketDataUnavailable, match="malformed candle"):
+    with pytest.raises(MarketDataUnavailableError, match="malformed candle"):
         CoinbasePublicMarketData._parse_candles({"candles": [coinbase]}, "BTC-USD", 60, "/candles")
 
 

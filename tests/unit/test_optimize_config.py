@@ -12,7 +12,7 @@ from coinswarm.config.loader import ConfigError, load_settings
 from coinswarm.config.settings import Settings
 from coinswarm.research.objectives import WORST, score
 from coinswarm.research.overlay import overlay_params, read_overlay, to_toml, write_overlay
-from coinswarm.research.space import InvalidParams, default_space, split_path, suggest, with_params
+from coinswarm.research.space import InvalidParamsError, default_space, split_path, suggest, with_params
 
 FIGURES = {
     "return_pct": 12.0,
@@ -88,9 +88,9 @@ def test_a_bad_range_is_refused_by_name() -> None:
 
 
 def test_params_the_configuration_refuses_say_which_setting() -> None:
-    with pytest.raises(InvalidParams, match="quorum 7 exceeds"):
+    with pytest.raises(InvalidParamsError, match="quorum 7 exceeds"):
         with_params(Settings(), {"committee.quorum": 7})
-    with pytest.raises(InvalidParams, match="no parameter 'fats'"):
+    with pytest.raises(InvalidParamsError, match="no parameter 'fats'"):
         with_params(Settings(), {"agents.trend.fats": 7})
 
 

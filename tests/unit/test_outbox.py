@@ -13,8 +13,8 @@ from coinswarm.adapters.pubsub_bus import ACK_DEADLINE_S, MAX_DELIVERY_ATTEMPTS,
 from coinswarm.adapters.sqs_bus import QUEUES
 from coinswarm.config.deploy import DeployConfig
 from coinswarm.domain.models import Action
+from coinswarm.errors import ClaimInProgressError, TransientStoreError
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import ClaimInProgress, TransientStoreError
 from coinswarm.stages.messages import (
     DECISIONS,
     PLACEMENTS,
@@ -116,11 +116,11 @@ def test_a_failure_drops_the_claim_so_the_retry_runs_the_work(outbox: Outbox) ->
 def test_a_duplicate_during_the_work_is_refused_to_be_retried_and_its_retry_gets_the_outputs(
     outbox: Outbox, clock: SimulatedClock
 ) -> None:
-    refused: list[ClaimInProgress] = []
+    refused: list[ClaimInProgressError] = []
 
     def work() -> list[tuple[str, Message]]:
         clock.set(NOW + 3)
-        with pytest.raises(ClaimInProgress) as duplicate:  # arrives mid-run
+        with pytest.raises(ClaimInProgressError) as duplicate:  # arrives mid-run
             outbox.once("voted", scores(), "BTC-USD", Work(decided()))
         refused.append(duplicate.value)
         return decided()
@@ -149,7 +149,7 @@ def test_a_claim_left_by_a_killed_worker_is_refused_until_it_expires_then_taken_
     retry = Work(decided())
     for after in (1, 10, IN_PROGRESS_TTL_S - 1):  # a push's retries, a Pub/Sub backoff: the claim still holds
         clock.set(NOW + after)
-        with pytest.raises(ClaimInProgress) as refused:
+        with pytest.raises(ClaimInProgressError) as refused:
             outbox.once("voted", scores(), "BTC-USD", retry)
         assert refused.value.retry_after_s == IN_PROGRESS_TTL_S - after
     assert retry.runs == 0

@@ -3,7 +3,7 @@
 import pytest
 
 from coinswarm.adapters.retry import Backoff, with_backoff
-from coinswarm.ports.errors import TransientStoreError
+from coinswarm.errors import TransientStoreError
 
 
 class Throttled(Exception):

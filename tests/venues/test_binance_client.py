@@ -9,9 +9,9 @@ import pytest
 from venue_helpers import BN_SECRET, T0, FakeClock
 
 from coinswarm.domain.models import Side
+from coinswarm.errors import InsufficientFundsError, OrderNotFoundError, VenueAuthError
 from coinswarm.venues.auth import BinanceKey
 from coinswarm.venues.binance import BinanceClient
-from coinswarm.venues.errors import Authentication, InsufficientFunds, NotFound
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.models import OrderRequest, VenueOrderStatus
 from coinswarm.venues.ratelimit import Limit, TokenBucket
@@ -69,7 +69,7 @@ def test_limit_order_rests_and_cancels(fake: FakeExchange, make_binance: Make) -
     assert order.status is VenueOrderStatus.OPEN and order.limit_price == 50_000
     cancelled = client.cancel_order("BTCUSDT", client_order_id="lim-1")
     assert cancelled.status is VenueOrderStatus.CANCELLED
-    with pytest.raises(NotFound):
+    with pytest.raises(OrderNotFoundError):
         client.cancel_order("BTCUSDT", client_order_id="lim-1")
 
 
@@ -87,10 +87,10 @@ def test_an_open_order_s_client_id_is_refused_as_a_duplicate_and_resolves_to_tha
 def test_insufficient_balance_and_a_wrong_secret(
     fake: FakeExchange, make_binance: Make, binance_key: BinanceKey
 ) -> None:
-    with pytest.raises(InsufficientFunds, match="insufficient balance"):
+    with pytest.raises(InsufficientFundsError, match="insufficient balance"):
         make_binance().create_order(market_buy(qty=1_000))
     wrong = BinanceKey(binance_key.api_key, "fake-wrong-secret-0123456789")
-    with pytest.raises(Authentication, match="-1022") as caught:
+    with pytest.raises(VenueAuthError, match="-1022") as caught:
         make_binance(key=wrong).get_order("BTCUSDT", client_order_id="x")
     assert "fake-wrong-secret" not in str(caught.value) and BN_SECRET not in str(caught.value)
 

@@ -9,9 +9,9 @@ import pytest
 from venue_helpers import CB_KEY_NAME, T0, FakeClock
 
 from coinswarm.domain.models import Side
+from coinswarm.errors import CircuitOpenError, InsufficientFundsError, TemporaryVenueError, VenueAuthError
 from coinswarm.venues.auth import CoinbaseKey
 from coinswarm.venues.coinbase import CoinbaseClient
-from coinswarm.venues.errors import Authentication, CircuitOpen, InsufficientFunds, Temporary
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.models import OrderRequest, VenueOrderStatus
 
@@ -95,7 +95,7 @@ def test_the_same_client_order_id_returns_the_order_already_placed(fake: FakeExc
 
 
 def test_insufficient_funds_is_its_own_error(fake: FakeExchange, make_coinbase: Make) -> None:
-    with pytest.raises(InsufficientFunds, match="INSUFFICIENT_FUND"):
+    with pytest.raises(InsufficientFundsError, match="INSUFFICIENT_FUND"):
         make_coinbase().create_order(market_buy(quote=10_000_000))
     assert fake.engine.placed == []
 
@@ -122,7 +122,7 @@ def test_a_key_the_venue_does_not_know_is_an_authentication_error_without_secret
         .decode()
     )
     impostor = CoinbaseKey(CB_KEY_NAME, other_pem, clock=clock.time)  # right name, wrong private key
-    with pytest.raises(Authentication) as caught:
+    with pytest.raises(VenueAuthError) as caught:
         make_coinbase(key=impostor).get_order("x")
     text = str(caught.value)
     assert "HTTP 401" in text and "BEGIN" not in text and other_pem not in text and ec_private_pem not in text
@@ -174,10 +174,10 @@ def test_the_breaker_opens_after_repeated_failures_and_stops_new_orders(
     fake.faults.add(Fault("server_error", path="/best_bid_ask", times=100))
     client = make_coinbase()
     for _ in range(2):
-        with pytest.raises(Temporary):
+        with pytest.raises(TemporaryVenueError):
             client.best_bid_ask(["BTC-USD"])  # 4 attempts each: 8 failures in a row
     seen = len(fake.requests)
-    with pytest.raises(CircuitOpen, match="circuit open"):
+    with pytest.raises(CircuitOpenError, match="circuit open"):
         client.create_order(market_buy("blocked"))
     assert len(fake.requests) == seen and fake.engine.placed == []  # refused before any request
     fake.faults.clear()

@@ -10,11 +10,11 @@ import pytest
 from coinswarm.cli.main import main
 from coinswarm.config.settings import TIMEFRAMES
 from coinswarm.domain.models import Candle
+from coinswarm.errors import TemporaryVenueError
 from coinswarm.marketdata.candle_files import load_candles, parse_timeframe
-from coinswarm.marketdata.coinbase_public import GRANULARITIES
 from coinswarm.venues.binance import INTERVALS
+from coinswarm.venues.coinbase_candles import GRANULARITIES
 from coinswarm.venues.download import HEADER, VENUE_TIMEFRAMES, download
-from coinswarm.venues.errors import Temporary
 from coinswarm.venues.fake import FakeExchange
 from coinswarm.venues.fake.faults import Fault
 
@@ -62,10 +62,10 @@ def test_an_unreachable_venue_leaves_no_file_and_a_later_one_keeps_the_first_pag
     out = tmp_path / "X_Y-1m.csv"
 
     def unreachable(start: int, end: int):  # type: ignore[no-untyped-def]
-        raise Temporary("binance", "cannot connect to 127.0.0.1:9")
+        raise TemporaryVenueError("binance", "cannot connect to 127.0.0.1:9")
         yield []
 
-    with pytest.raises(Temporary):
+    with pytest.raises(TemporaryVenueError):
         download(unreachable, out, timeframe_s=60, since_ts=6000, until_ts=60_000)
     assert list(tmp_path.iterdir()) == []
 
@@ -74,9 +74,9 @@ def test_an_unreachable_venue_leaves_no_file_and_a_later_one_keeps_the_first_pag
             Candle(symbol="X-Y", ts=t, open=1, high=2, low=0.5, close=1.5, volume=3)
             for t in range(start, start + 300, 60)
         ]
-        raise Temporary("binance", "connection reset")
+        raise TemporaryVenueError("binance", "connection reset")
 
-    with pytest.raises(Temporary):
+    with pytest.raises(TemporaryVenueError):
         download(one_page_then_unreachable, out, timeframe_s=60, since_ts=6000, until_ts=60_000)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["X_Y-1m.csv"], "no .part left behind"
     assert len(load_candles(out).candles) == 5

@@ -7,13 +7,13 @@ from collections import Counter
 import pytest
 from venue_helpers import FakeClock
 
-from coinswarm.venues.breaker import BreakerMode, CircuitBreaker
-from coinswarm.venues.errors import (
-    CircuitOpen,
-    InvalidOrder,
-    RateLimited,
-    Temporary,
+from coinswarm.errors import (
+    CircuitOpenError,
+    InvalidOrderError,
+    RateLimitedError,
+    TemporaryVenueError,
 )
+from coinswarm.venues.breaker import BreakerMode, CircuitBreaker
 from coinswarm.venues.ratelimit import BINANCE_WEIGHT, COINBASE_PRIVATE, Limit, TokenBucket
 from coinswarm.venues.retry import RetryPolicy, with_retry
 
@@ -71,7 +71,7 @@ def test_retry_after_holds_every_caller_then_refills_from_empty(clock: FakeClock
 def test_a_wait_longer_than_allowed_is_an_error_not_a_long_sleep(clock: FakeClock) -> None:
     b = bucket(clock, max_wait=5.0)
     b.hold(120.0)  # a 418 ban
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(RateLimitedError) as caught:
         b.acquire()
     assert caught.value.retry_after == pytest.approx(120.0 + 0.5)
     assert clock.sleeps == []
@@ -91,7 +91,7 @@ def test_only_temporary_errors_are_retried_with_jittered_backoff(clock: FakeCloc
     def flaky() -> str:
         calls.append(1)
         if len(calls) < 3:
-            raise Temporary("x", "timed out")
+            raise TemporaryVenueError("x", "timed out")
         return "ok"
 
     policy = RetryPolicy(attempts=4, base_s=1.0, cap_s=3.0)
@@ -101,16 +101,16 @@ def test_only_temporary_errors_are_retried_with_jittered_backoff(clock: FakeCloc
 
     def refused() -> str:
         calls.append(1)
-        raise InvalidOrder("x", "bad size")
+        raise InvalidOrderError("x", "bad size")
 
     calls.clear()
-    with pytest.raises(InvalidOrder):
+    with pytest.raises(InvalidOrderError):
         with_retry(refused, what="t", policy=policy, sleep=clock.sleep)
     assert len(calls) == 1
 
 
 def test_a_rate_limit_waits_at_least_retry_after_and_a_long_one_goes_to_the_caller(clock: FakeClock) -> None:
-    answers = [RateLimited("x", "429", retry_after=4.0), "ok"]
+    answers = [RateLimitedError("x", "429", retry_after=4.0), "ok"]
 
     def call() -> str:
         a = answers.pop(0)
@@ -120,9 +120,9 @@ def test_a_rate_limit_waits_at_least_retry_after_and_a_long_one_goes_to_the_call
 
     assert with_retry(call, what="t", sleep=clock.sleep, rng=lambda: 0.0) == "ok"
     assert clock.sleeps == [4.0]
-    with pytest.raises(RateLimited):
+    with pytest.raises(RateLimitedError):
         with_retry(
-            lambda: (_ for _ in ()).throw(RateLimited("x", "418", retry_after=600.0)), what="t", sleep=clock.sleep
+            lambda: (_ for _ in ()).throw(RateLimitedError("x", "418", retry_after=600.0)), what="t", sleep=clock.sleep
         )
 
 
@@ -133,18 +133,18 @@ def test_the_breaker_opens_refuses_probes_once_and_closes(clock: FakeClock) -> N
     br.allow_order()  # two failures: still closed
     br.record_failure("HTTP 503")
     assert br.state().mode is BreakerMode.OPEN
-    with pytest.raises(CircuitOpen) as caught:
+    with pytest.raises(CircuitOpenError) as caught:
         br.allow_order()
     assert caught.value.retry_after == pytest.approx(60)
     assert "OPEN after 3 failures" in br.state().describe()
     br.record_success()  # a read answered meanwhile: the cooldown still runs its course
     assert br.state().mode is BreakerMode.OPEN
-    with pytest.raises(CircuitOpen):
+    with pytest.raises(CircuitOpenError):
         br.allow_order()
     clock.now += 61
     br.allow_order()  # the probe
     assert br.state().mode is BreakerMode.HALF_OPEN
-    with pytest.raises(CircuitOpen):
+    with pytest.raises(CircuitOpenError):
         br.allow_order()  # one probe at a time
     br.record_failure("HTTP 503 again")
     assert br.state().mode is BreakerMode.OPEN  # the probe failed: open for another cooldown

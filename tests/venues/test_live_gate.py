@@ -30,9 +30,9 @@ from coinswarm.stages.placement import IN_PROGRESS_TTL_S, PlacementStage
 from coinswarm.venues.fake import FakeExchange, Fault
 from coinswarm.venues.fake.engine import FakeOrder
 from coinswarm.venues.models import OrderRequest
-from coinswarm.wiring.bootstrap import LiveTradingUnavailable, build_broker
+from coinswarm.wiring.bootstrap import LiveTradingUnavailableError, build_broker
 from coinswarm.wiring.cloud import cloud_market
-from coinswarm.wiring.live import LiveKeyRefused, build_live_broker
+from coinswarm.wiring.live import LiveKeyRefusedError, build_live_broker
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_a_key_that_can_withdraw_or_transfer_is_refused_at_start_up(
     fake.add_coinbase_key(CB_KEY_NAME, public, can_transfer=True)  # type: ignore[arg-type]
     fake.add_binance_key(BN_API_KEY, BN_SECRET, **{power: True} if venue == "binance" else {})
     settings = load_settings(write_config(tmp_path, venue, fake.url, pem), env={})
-    with pytest.raises(LiveKeyRefused) as caught:
+    with pytest.raises(LiveKeyRefusedError) as caught:
         build_broker(settings, MemoryStore())
     text = str(caught.value)
     assert "can withdraw or transfer funds: refused" in text and "only" in text
@@ -89,19 +89,23 @@ def test_a_key_the_venue_rejects_stops_live_mode_with_what_to_do(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     ).decode()
     settings = load_settings(write_config(tmp_path, "coinbase", fake.url, wrong), env={})
-    with pytest.raises(LiveTradingUnavailable, match=r"cannot check the coinbase key's permissions.*mode = 'paper'"):
+    with pytest.raises(
+        LiveTradingUnavailableError, match=r"cannot check the coinbase key's permissions.*mode = 'paper'"
+    ):
         build_broker(settings, MemoryStore())
 
 
 def test_a_secret_that_is_no_key_is_refused_with_the_fix(tmp_path: Path) -> None:
     settings = load_settings(write_config(tmp_path, "coinbase", "http://127.0.0.1:9", "not a pem"), env={})
-    with pytest.raises(LiveTradingUnavailable, match="not a PEM private key"):
+    with pytest.raises(LiveTradingUnavailableError, match="not a PEM private key"):
         build_broker(settings, MemoryStore())
 
 
 def test_a_buy_size_over_the_cap_is_refused_at_start_up(tmp_path: Path) -> None:
     path = write_config(tmp_path, "binance", "http://127.0.0.1:9", "", max_order_notional=500.0)
-    with pytest.raises(LiveTradingUnavailable, match=r"sizing.buy_notional 1,000.00 is over live.max_order_notional"):
+    with pytest.raises(
+        LiveTradingUnavailableError, match=r"sizing.buy_notional 1,000.00 is over live.max_order_notional"
+    ):
         build_broker(load_settings(path, env={}), MemoryStore())
 
 

@@ -11,10 +11,10 @@ import pytest
 from venue_helpers import T0
 
 from coinswarm.cli.main import main
+from coinswarm.errors import InsufficientFundsError, OrderNotFoundError
 from coinswarm.marketdata.candle_files import load_candles
 from coinswarm.venues import binance, coinbase
 from coinswarm.venues.download import download, last_bar
-from coinswarm.venues.errors import InsufficientFunds, NotFound
 from coinswarm.venues.fake import FakeExchange
 from coinswarm.venues.models import VenueOrderStatus
 
@@ -151,10 +151,10 @@ def test_recorded_binance_order_trade_and_kline_parse_as_ccxt_parsed_them() -> N
             "binance",
             400,
             {"code": -2010, "msg": "Account has insufficient balance for requested action."},
-            InsufficientFunds,
+            InsufficientFundsError,
         ),
-        ("binance", 400, {"code": -2013, "msg": "Order does not exist."}, NotFound),
-        ("coinbase", 404, {"error": "NOT_FOUND", "message": "order not found"}, NotFound),
+        ("binance", 400, {"code": -2013, "msg": "Order does not exist."}, OrderNotFoundError),
+        ("coinbase", 404, {"error": "NOT_FOUND", "message": "order not found"}, OrderNotFoundError),
     ],
 )
 def test_venue_error_bodies_map_onto_the_error_tree(venue: str, status: int, body: Any, error: type) -> None:

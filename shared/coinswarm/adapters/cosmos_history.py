@@ -4,52 +4,13 @@ Imported only when `store.history = "cosmos"` is configured (the SDK is the `azu
 on DynamoDB or Firestore never loads it. Every item's model is stored under `body` as
 `model_dump(mode="json")` (JSON numbers are IEEE doubles on both sides, so floats come back exact) and read
 back with `model_validate`; the few fields that queries filter or sort on are copied beside it.
-
-Containers (`CONTAINERS`, which the Terraform of the Azure deployment mirrors):
-
-* `ledger`, partition key `/stream`: one item per event, `id` = the sequence number as 12 digits, so two
-  writers of the same number collide on the item id (409) and exactly one wins. A unique key on
-  `/event_id` refuses a second event with the same id in the stream, in the same write. Every query
-  (last_seq, read) stays in one stream's partition. TTL off: events never expire.
-* `projections`, partition key `/stream`: one item per stream (`id` "projection"), read and written by
-  point operations only, so nothing is indexed. `put_projection` checks the port's integer `version` and
-  replaces the item only if its `_etag` is still the one it read (`MatchConditions.IfNotModified`): the
-  version check and the write are one atomic step. TTL off.
-* `decisions` and `rejections`, partition key `/symbol`: `id` = the decision / intent id, so recording
-  one twice is a create conflict that keeps the first. Newest first is `ORDER BY c.ts DESC, c.recorded
-  DESC` (`recorded`: the writer's clock in microseconds, for records with the same `ts`), served by a
-  composite index; one symbol is a single-partition query, all symbols a cross-partition one (a handful
-  of partitions). They expire `AUDIT_TTL_S` (90 days) after they were written, the containers' default
-  TTL; `audit_ttl_s=` sets a per-item TTL instead (`-1` keeps them for good), honoured because the
-  containers have TTL on.
-* `episodes`, partition key `/symbol`: `id` = the episode id, `ts` = the trade's exit time. They are read
-  by symbol (one partition) or all together for an export (cross-partition over a handful), since an exit
-  time, through the same newest-first index. TTL off: the market memory is kept (one small item per
-  closed trade, a few MB a year).
-
-Append: the batch is checked first (it must continue the stream: `check_sequence` against `last_seq`; no
-event id may repeat inside it or exist in any stream), then written in one request: one event with
-`create_item`, several as one transactional batch (all or nothing, at most `MAX_APPEND` events: Cosmos
-DB's limit). What holds on Cosmos DB:
-
-* Per stream, exactly one writer gets each sequence number and an event id is stored at most once: both
-  are checked by the server in the write itself (item id, unique key), so no race gets past them.
-* A batch is written whole or not at all (transactional batch). A 409 on the write is reported as
-  `ConflictError` when one of the batch's event ids is in the ledger, else as `SequenceConflict`.
-* Event ids are unique across streams too, as the port demands, but that is checked by a cross-partition
-  query before the write (Cosmos DB has no unique key across partitions): two streams appending the
-  same new event id at the same instant could both succeed. Event ids are fill ids, and a fill belongs
-  to one account's stream, so this does not arise in the product.
-* Under Session consistency (the account default) a read may miss another client's newest write for a
-  moment. A stale `last_seq` only makes the write collide (`SequenceConflict`, which the ledger service
-  retries); it never lets a wrong write through.
+Its containers (`CONTAINERS`, which the Terraform mirrors) and what holds on them: docs/stores.md.
 
 Errors: 429 is retried with `with_backoff` (jittered, bounded; `sleep` is injectable) and surfaces as
-`TransientStoreError` when the attempts run out; `from_settings` turns the SDK's own throttling retries
-off so that this is the only retry layer and its time budget is known. 409 and 412 become
-`ConflictError` (or `SequenceConflict`, above); 408/449/503 and lost connections `TransientStoreError`;
-anything else `StoreError`. The account key is only ever handed to the SDK: no message or repr here
-contains it.
+`TransientStoreError` when the attempts run out; 409 and 412 become `ConflictError` (a 409 on an append
+whose event ids are all new: `SequenceConflictError`); 408/449/503 and lost connections
+`TransientStoreError`; anything else `StoreError`. The account key is only ever handed to the SDK: no
+message or repr here contains it.
 """
 
 from __future__ import annotations
@@ -77,7 +38,7 @@ from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_sequence, check_version
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Decision, LedgerEvent, RiskRejection
-from coinswarm.ports.errors import ConflictError, SequenceConflict, StoreError, TransientStoreError
+from coinswarm.errors import ConflictError, SequenceConflictError, StoreError, TransientStoreError
 from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, Versioned
 
@@ -337,7 +298,7 @@ class CosmosHistoryStore(HistoryStore):
             return ConflictError(
                 f"ledger stream {stream!r}: event id {event_id!r} already exists (in stream {where!r})"
             )
-        return SequenceConflict(stream, self.last_seq(stream) + 1, events[0].seq)
+        return SequenceConflictError(stream, self.last_seq(stream) + 1, events[0].seq)
 
     def read(self, stream: str, after_seq: int = 0) -> list[LedgerEvent]:
         bodies = self._query(

@@ -1,64 +1,12 @@
 """DynamoDB adapter for hot state and coordination (`StateStore`, `CoordinationStore`), over boto3.
 
 Imported only when the configuration selects DynamoDB (see `wiring.bootstrap`), so boto3 is loaded
-here and nowhere else.
+here and nowhere else. One table (`TABLES`, which the Terraform mirrors); its design: docs/stores.md.
 
-Table design: ONE table, `{prefix}-state` (see `TABLES`, which the Terraform mirrors)
-
-    pk (S, partition)        sk (N, sort)   attributes
-    doc#<key>                0              body (S: JSON), version (N), [expires_ts (N), expires_at (N)]
-    candle#<SYMBOL>#<tf_s>   <ts>           ohlcv (S: JSON [open, high, low, close, volume]), expires_at (N)
-    idem#<key>               0              status (S), owner (S, while in progress), result (S: JSON), expires_at (N)
-    lease#<name>             0              owner (S), expires_at (N)
-
-* One table, not one per kind: provisioned capacity is bought per table, so splitting would strand
-  unused capacity in one table while another throttles; a single table pools the whole budget (and
-  its burst credit). No GSIs: every access is by key or by one candle series, so none is needed.
-* Provisioned, 10 RCU / 10 WCU. The free tier is 25 RCU / 25 WCU per ACCOUNT (all regions), provisioned
-  mode only; this leaves 15 / 15 for a DynamoDB history table (`store.history = "dynamodb"`) and anything
-  else in the account. A 1-minute cycle over 3 symbols needs well under 1 unit per second on average;
-  the per-minute bursts (a 300-candle window is ~7 RCU) are absorbed by DynamoDB's burst credit, and
-  throttling that still happens is retried with backoff (`adapters.retry`). No auto scaling: its
-  CloudWatch alarms are not free.
-* Candles: the sort key is the open time, so "newest N up to T" is one Query (`sk <= T`, descending,
-  Limit N). The OHLCV values are one compact JSON string rather than five Number attributes: Python
-  floats survive `json.dumps`/`json.loads` exactly (shortest repr), there is no Decimal conversion,
-  and one attribute name instead of five keeps an item near 100 bytes: one WCU to write, ~40 per RCU
-  to read. Nothing filters or sums candle values server-side, so nothing is lost.
-* Documents: the JSON text as a string attribute (exact floats, any nesting, no Decimal), plus the
-  version that conditional writes compare. An item is at most 400 KB; a write costs 1 WCU per KB.
-* TTL: enabled on `expires_at` (integer epoch seconds). Items that carry it: documents written with
-  `ttl_s`, candles (`candle_ttl_bars` bars after they were written: 2000 by default, enough for any
-  warm-up window; a series that stops being fed ages out whole), idempotency records and leases.
-  DynamoDB deletes expired items lazily (typically within 48 hours), so every read and every
-  condition also treats an expired item as absent, using the injected `now` (documents, candles) or
-  the `now` the caller passes (idempotency, leases), exactly as the other adapters do. A document's
-  exact expiry (`now() + ttl_s`, fractional) is kept in `expires_ts` for those checks; `expires_at` is
-  its ceiling, because DynamoDB's TTL wants whole seconds (so it never deletes before the expiry).
-  Callers' `now` must be real epoch time for the two to agree (a backtest's simulated clock does not
-  run on DynamoDB).
-
-Writes and their conditions (a lost condition is `ConflictError`, or the result the port specifies):
-
-* `put`: `expected_version=0` is a PutItem guarded by "absent or expired"; `n` is a PutItem guarded
-  by "version = n and unexpired"; `None` is an UpdateItem raising the version atomically
-  (`if_not_exists(version, 0) + 1`), guarded by "absent or unexpired", falling back to a fresh put of
-  version 1 over an expired item. The loser of a race learns the current version from the failed
-  write itself (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), with no extra read.
-* `put_candles`: one conditional PutItem per new candle ("absent or expired"), counting the winners.
-  BatchWriteItem cannot carry conditions, so it could not say which candles were new, nor keep an
-  existing one. The cost is 1 WCU per candle, duplicates included (a failed condition is charged).
-* `begin` / `complete` / `abandon` and the leases: one conditional write each, on the item's owner,
-  status and expiry, so exactly one of any number of racers wins.
-
-Reads are strongly consistent (a stage reads what the previous one just wrote), at twice the RCU
-of eventually consistent ones. Throttling (`ProvisionedThroughputExceededException`,
-`ThrottlingException`, `RequestLimitExceeded`) is retried with backoff and surfaces as
-`TransientStoreError` when the attempts run out; so do a 5xx and a lost connection (not retried
-here: a write may have landed). Everything else is a `StoreError`. The client `from_settings`
-builds has the SDK's own retries off, so throttling has one policy (with an injectable `sleep`) and
-no write is silently sent twice. The store holds no mutable state: one instance may be shared by
-threads (boto3 clients are thread-safe).
+Errors: a lost condition is `ConflictError` (or the result the port specifies). Throttling
+(`THROTTLING`) is retried with backoff and surfaces as `TransientStoreError` when the attempts run out;
+so do a 5xx and a lost connection (not retried here: a write may have landed). Everything else is a
+`StoreError`. One instance may be shared by threads.
 """
 
 from __future__ import annotations
@@ -81,8 +29,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_version, expired
 from coinswarm.domain.models import Candle
+from coinswarm.errors import CoinswarmError, ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 if TYPE_CHECKING:
@@ -154,7 +102,7 @@ def client_config() -> Config:
     )
 
 
-class _ConditionFailed(Exception):
+class _ConditionFailedError(CoinswarmError):
     """A conditional write lost; `item` is the stored item it was checked against, if any."""
 
     def __init__(self, item: dict[str, Any] | None) -> None:
@@ -286,7 +234,7 @@ class DynamoStore(StateStore, CoordinationStore):
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except _ConditionFailed as lost:
+        except _ConditionFailedError as lost:
             check_version(what, expected_version, _live_version(lost.item, now))
             raise ConflictError(f"{what} changed while it was being written; read it again") from None
         return expected_version + 1
@@ -315,7 +263,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ReturnValues="UPDATED_NEW",
                 )
                 return int(done["Attributes"][VERSION]["N"])
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 pass  # an expired document is in the way: replace it, starting again at version 1
             try:
                 self._call(
@@ -327,7 +275,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ExpressionAttributeValues={":now": _n(now)},
                 )
                 return 1
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 continue  # someone wrote a live document meanwhile: raise its version instead
         raise TransientStoreError(f"document {key!r} kept changing under {_PUT_ATTEMPTS} attempts to write it")
 
@@ -361,7 +309,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ExpressionAttributeValues={":now": _n(now)},
                 )
                 added += 1
-            except _ConditionFailed:
+            except _ConditionFailedError:
                 pass  # stored already: keep it
         return added
 
@@ -434,7 +382,7 @@ class DynamoStore(StateStore, CoordinationStore):
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 return None
-            except _ConditionFailed as lost:
+            except _ConditionFailedError as lost:
                 item = lost.item
             if item is None:  # a store that does not return the item it checked: read it
                 item = self._call("get_item", TableName=self.table, Key=_key(_idem(key)), ConsistentRead=True).get(
@@ -468,11 +416,11 @@ class DynamoStore(StateStore, CoordinationStore):
                     ":owner": {"S": owner},
                 },
             )
-        except _ConditionFailed:
+        except _ConditionFailedError:
             raise ConflictError(f"idempotency key {key!r} is not claimed by {owner!r}") from None
 
     def abandon(self, key: str, *, owner: str) -> None:
-        with suppress(_ConditionFailed):  # not (or no longer) this owner's claim: leave it
+        with suppress(_ConditionFailedError):  # not (or no longer) this owner's claim: leave it
             self._call(
                 "delete_item",
                 TableName=self.table,
@@ -498,11 +446,11 @@ class DynamoStore(StateStore, CoordinationStore):
                 ExpressionAttributeValues={":owner": {"S": owner}, ":now": _n(now)},
             )
             return True
-        except _ConditionFailed:
+        except _ConditionFailedError:
             return False
 
     def release_lease(self, name: str, owner: str) -> None:
-        with suppress(_ConditionFailed):  # someone else's (or nobody's) lease: leave it
+        with suppress(_ConditionFailedError):  # someone else's (or nobody's) lease: leave it
             self._call(
                 "delete_item",
                 TableName=self.table,
@@ -533,7 +481,7 @@ class DynamoStore(StateStore, CoordinationStore):
             return self._request(operation, **request)
         except ClientError as e:
             if _code(e) == _CONDITION_FAILED:
-                raise _ConditionFailed(e.response.get("Item")) from None
+                raise _ConditionFailedError(e.response.get("Item")) from None
             raise _translate(e, f"DynamoDB {operation} on {request.get('TableName', '?')}") from e
         except BotoCoreError as e:
             raise _translate(e, f"DynamoDB {operation} on {request.get('TableName', '?')}") from e

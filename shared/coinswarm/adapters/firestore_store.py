@@ -1,47 +1,14 @@
 """Firestore adapter for hot state and coordination: the choice for a deployment that lives on Google
 alone (`store.state = "firestore"`, `store.coordination = "firestore"`). It keeps the same contract as the
 SQLite and in-memory adapters (tests/contract runs it on the gcloud emulator).
+Its collections, and why its conditional writes are optimistic: docs/stores.md.
 
-Collections (`{prefix}` is `gcp.collection_prefix`; document ids are the keys, escaped by `_doc_id`):
-
-* `{prefix}_documents/{key}`: key, value (JSON text), version, expires_ts, expires_at
-* `{prefix}_candles/{SYMBOL#TF#TS}` (ts zero-padded to 12 digits): symbol, timeframe_s, ts, open, high,
-  low, close, volume. Read by symbol and timeframe, newest first: the composite index in `INDEXES`.
-* `{prefix}_idempotency/{key}`: key, status, owner, result (JSON text), expires_ts, expires_at
-* `{prefix}_leases/{name}`: name, owner, expires_ts, expires_at
-
-Design:
-
-* Conditional writes are optimistic, with preconditions: read the document, decide with the shared store
-  rules, then write only if the document is still the one that was read: `create()` when it was missing,
-  `update(..., option=write_option(last_update_time=...))` or `delete(option=...)` when it existed. A
-  lost precondition (AlreadyExists, FailedPrecondition) means someone wrote in between, so the adapter
-  reads again and decides again; every outcome is one the reference adapters could give (each document is
-  serialised), and a racer that lost learns it at once. Not `@firestore.transactional`: a server-side
-  transaction takes locks, and racers that all read a document and then all write it wait on each other
-  until a lock timeout aborts them (on the emulator, 8 racers on one key took 2-10 s, and 7 of them failed
-  all 5 attempts with "Transaction lock timeout"). Every operation of these ports touches one document, so
-  nothing needs a multi-document transaction.
-* Values are stored as JSON text (`json.dumps`, as the SQLite adapter does), not as native maps. Floats
-  survive either way (Firestore keeps float64), but native maps refuse arrays of arrays, int keys and
-  integers beyond int64, reserve field names like `__x__`, and do not keep key order; JSON text round-trips
-  whatever the other adapters round-trip. (The value cannot be queried in Firestore; nothing queries it.)
-* Expiry: `expires_ts` (epoch seconds, exact) decides whether a document, idempotency record or lease is
-  live; document reads use the injected `now`, idempotency and leases the `now` their callers pass.
-  `expires_at` (a Timestamp, `TTL_GRACE_S` later) is only for a Firestore TTL policy (`TTL_FIELDS`) to
-  delete expired records lazily; the grace keeps the sweeper from deleting a record the port could still
-  act on (the owner completing a claim that expired but was not taken over).
-* Errors: throttling (ResourceExhausted, ServiceUnavailable, DeadlineExceeded, Aborted) is retried with
-  backoff (`with_backoff`, injectable `sleep`), then surfaces as TransientStoreError, except contention
-  (Aborted) on a conditional write, which surfaces as ConflictError; AlreadyExists and FailedPrecondition
-  outside the race loop are ConflictError; any other Google API error is StoreError. The client library's
-  own retries are turned off on every call (`retry=None`, a bounded `timeout_s`), so one policy governs.
-  A write that failed ambiguously (DeadlineExceeded, ServiceUnavailable) and then loses its precondition is
-  checked against the stored document: if it holds exactly what was written, the write landed.
-* `put_candles` sends creates with `batch_write` (non-atomic, one status per write, up to 500 a request):
-  ALREADY_EXISTS means the candle was stored before, throttled writes are retried, the rest counted.
-  After a retried timeout a candle that landed on the first attempt counts as old: the count may be low,
-  never high, and nothing is lost.
+Errors: throttling (ResourceExhausted, ServiceUnavailable, DeadlineExceeded, Aborted) is retried with
+backoff (`with_backoff`, injectable `sleep`), then surfaces as TransientStoreError, except contention
+(Aborted) on a conditional write, which surfaces as ConflictError; AlreadyExists and FailedPrecondition
+outside the race loop are ConflictError; any other Google API error is StoreError.
+A write that failed ambiguously (DeadlineExceeded, ServiceUnavailable) and then loses its precondition is
+checked against the stored document: if it holds exactly what was written, the write landed.
 """
 
 from __future__ import annotations
@@ -65,8 +32,8 @@ from google.rpc import code_pb2
 from coinswarm.adapters.retry import Backoff, with_backoff
 from coinswarm.adapters.store_rules import check_version, expired
 from coinswarm.domain.models import Candle
+from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 if TYPE_CHECKING:

@@ -37,10 +37,11 @@ from typing import Any
 import httpx
 
 from coinswarm.adapters.retry import Backoff
+from coinswarm.errors import PermanentBusError, TransientBusError
 from coinswarm.http.json_http import JSON_TYPE
 from coinswarm.http.push_wire import MAX_BODY_BYTES, envelope
 from coinswarm.http.signing import sign
-from coinswarm.ports.bus import Bus, Handler, PermanentBusError, TransientBusError
+from coinswarm.ports.bus import Bus, Handler
 from coinswarm.ports.clock import Clock, SystemClock
 from coinswarm.stages.messages import Message
 

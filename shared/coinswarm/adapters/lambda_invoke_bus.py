@@ -50,7 +50,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, TERMINAL
 from coinswarm.config.deploy import deployed_name
-from coinswarm.ports.bus import Bus, Handler, PermanentBusError, TransientBusError
+from coinswarm.errors import CoinswarmError, PermanentBusError, TransientBusError
+from coinswarm.ports.bus import Bus, Handler
 from coinswarm.stages.messages import Message, encode
 
 MAX_PAYLOAD_BYTES = 262_144  # an asynchronous invocation's event, at most 256 KiB (as an SQS body)
@@ -87,7 +88,7 @@ ROUTES: tuple[InvokeRoute, ...] = tuple(InvokeRoute(q.topic, q.consumer) for q i
 ROUTE_OF_TOPIC: Mapping[str, InvokeRoute] = {r.topic: r for r in ROUTES}
 
 
-class BadInvokeEvent(ValueError):
+class BadInvokeEventError(CoinswarmError, ValueError):
     """The event is not an invocation envelope; the text says what is wrong (never the event itself)."""
 
 
@@ -106,24 +107,24 @@ def payload(topic: str, message: Message) -> bytes:
 
 def read_event(event: object) -> InvokeEnvelope:
     """The envelope of a direct invocation (Lambda hands the handler the payload parsed from JSON);
-    BadInvokeEvent when it is not one. The message itself is validated by `decode` afterwards."""
+    BadInvokeEventError when it is not one. The message itself is validated by `decode` afterwards."""
     if not isinstance(event, dict):
-        raise BadInvokeEvent(f"the event must be a JSON object, not {type(event).__name__}")
+        raise BadInvokeEventError(f"the event must be a JSON object, not {type(event).__name__}")
     missing = [k for k in ENVELOPE_FIELDS if k not in event]
     if missing:
-        raise BadInvokeEvent(f"the event lacks {', '.join(missing)} (fields: {', '.join(ENVELOPE_FIELDS)})")
+        raise BadInvokeEventError(f"the event lacks {', '.join(missing)} (fields: {', '.join(ENVELOPE_FIELDS)})")
     extra = sorted(str(k)[:32] for k in set(event) - set(ENVELOPE_FIELDS))
     if extra:
-        raise BadInvokeEvent(f"unknown field(s) in the event: {', '.join(extra[:5])}")
+        raise BadInvokeEventError(f"unknown field(s) in the event: {', '.join(extra[:5])}")
     topic, cycle_id, message = event["topic"], event["cycle_id"], event["message"]
     if not isinstance(topic, str) or not isinstance(cycle_id, str):
-        raise BadInvokeEvent("topic and cycle_id must be strings")
+        raise BadInvokeEventError("topic and cycle_id must be strings")
     if not isinstance(message, dict):
-        raise BadInvokeEvent("message must be a JSON object")
+        raise BadInvokeEventError("message must be a JSON object")
     try:
         body = json.dumps(message, allow_nan=False)
     except ValueError:
-        raise BadInvokeEvent("message holds a number JSON does not allow (NaN or Infinity)") from None
+        raise BadInvokeEventError("message holds a number JSON does not allow (NaN or Infinity)") from None
     return InvokeEnvelope(topic, cycle_id, body)
 
 

@@ -1,42 +1,13 @@
 """The live broker: the `Broker` port over a real venue (Coinbase Advanced Trade or Binance).
 
-Current prices only. An order decided more than `max_decision_age_s` ago is refused (a replay, a
-synthetic series or a late redelivery never trades live), and so is one whose decision saw a price more
-than `max_price_gap` away from the venue's book now (stale data, or another market's). The price the
-decision saw is the close of the candle it was made on (from the state store), else the last settle's.
-
-Exactly once. Before anything is sent, the order is written to the book in the state store under its
-client order id (the intent id), as `sending`; a repeat of `submit` returns what the book holds and
-sends nothing. Then, on Coinbase, the venue previews the order (errors refuse it); then it is placed.
-When the outcome is unknown (a timeout, a dropped connection or a 5xx after the venue may have
-accepted it), the client looks the order up by its client order id before anything else; if that
-cannot say either, the order stays `unknown` in the book and is never sent again: `settle` looks it up
-until the venue answers. A process that dies between the write and the answer leaves `sending`,
-which `settle` reconciles the same way (found: followed; not found: refused, nothing placed).
-
-Fills come from the venue's own fill records, fees included (converted to the quote currency when
-the venue charged them in the base asset), once each: the book keeps the trade ids it has booked, and
-a trade listed twice (in one answer or in two) is booked once. A fill that would take an order past
-what was ordered, carries a negative fee or is priced far from the order's reference is not booked but
-flagged (`live_book_check`). The book and the ledger are compared at every settle and before every
-order; a flagged fill or a disagreement halts new orders until the owner runs `coinswarm live ack`.
-The book also keeps the bot's own cash and holdings (starting from the ledger's opening cash), so risk
-sees the account the ledger sees: the bot never spends more than its budget, whatever else the venue
-account holds.
-
-Refusals (a buy over the per-order cap `max_order_notional`, an order below the minimum, a preview
-error, the venue refusing the order, the circuit breaker open, a rate limit, the venue unreachable
-before it could accept) send nothing; like the paper broker's, they are reported by the next `settle`.
-The cap applies to buys: a sell only gives back what the bot holds (bounded by risk's position limit),
-and an exit is never trapped by it.
-
-Protective stops (`live_stops`): right after an entry fills, a stop-limit sell for the position rests
-at the venue (exits.stop_loss_pct below the entry), so the position stays protected while no function
-runs; every settle follows it (a filled stop is booked with exit reason `stop_loss`), and an exit by any
-other way cancels it first.
-
-The circuit breaker's state is written to the state store (`venue:<name>:breaker`) whenever it
-changes, for `coinswarm status`; its transitions are logged by the breaker itself.
+It promises: an order decided too long ago (`max_decision_age_s`) or on a price too far from the
+venue's book (`max_price_gap`) is refused; each order is sent at most once (written to the book as
+`sending` under its client order id first; an unknown outcome is looked up, never re-sent); each fill
+is booked once, and one that is not believable is flagged instead (`live_book_check`); a book that
+disagrees with the ledger halts new orders until `coinswarm live ack`; a buy over
+`max_order_notional` is refused; after an entry fills, a protective stop rests at the venue
+(`live_stops`). Refusals send nothing and are reported by the next `settle`, as the paper broker's are.
+Why and how, step by step: docs/going-live.md.
 """
 
 from __future__ import annotations
@@ -53,10 +24,16 @@ from coinswarm.adapters.live_stops import ProtectiveStops
 from coinswarm.adapters.venue_orders import VenueOrders
 from coinswarm.domain.models import ExitReason, Fill, Order, OrderStatus, Side, iso
 from coinswarm.domain.risk import AccountView
+from coinswarm.errors import (
+    CircuitOpenError,
+    ConflictError,
+    InvalidOrderError,
+    RateLimitedError,
+    TemporaryVenueError,
+    VenueError,
+)
 from coinswarm.ports.broker import Broker, Settlement
-from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore, read_document, update_document
-from coinswarm.venues.errors import CircuitOpen, InvalidOrder, RateLimited, Temporary, VenueError
 from coinswarm.venues.models import OrderRequest, VenueFill, VenueOrder, VenueOrderStatus
 
 if TYPE_CHECKING:
@@ -346,13 +323,13 @@ class LiveBroker(Broker):
         venue = self.venue.name
         try:
             placed = self.venue.place(req)
-        except CircuitOpen as exc:
+        except CircuitOpenError as exc:
             return REFUSED, None, f"not placed: {exc.reason}"
-        except RateLimited as exc:
+        except RateLimitedError as exc:
             return REFUSED, None, f"not placed: {venue} {exc.reason}"
-        except InvalidOrder as exc:
+        except InvalidOrderError as exc:
             return REFUSED, None, f"refused by {venue}: {exc.reason}"
-        except Temporary as exc:
+        except TemporaryVenueError as exc:
             if not exc.maybe_executed:
                 return REFUSED, None, f"not placed: {venue} unavailable ({exc.reason})"
             log.warning(

@@ -36,8 +36,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from coinswarm.domain.models import Fill, OrderStatus, Side
+from coinswarm.errors import VenueError
 from coinswarm.stages.placement import kill_switch_on
-from coinswarm.venues.errors import VenueError
 from coinswarm.venues.models import OrderRequest
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ from typing import Any, Generic, TypeVar
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
+from coinswarm.errors import ConflictError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 

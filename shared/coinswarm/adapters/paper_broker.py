@@ -18,8 +18,8 @@ from typing import Any
 
 from coinswarm.domain.models import Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
+from coinswarm.errors import ConflictError
 from coinswarm.ports.broker import Broker, Settlement
-from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.state import StateStore, read_document, update_document
 
 KEEP_ORDERS = 200  # recent orders kept for get_order and idempotent submit (plus every pending one)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from coinswarm.ports.errors import TransientStoreError
+from coinswarm.backoff import full_jitter
+from coinswarm.errors import TransientStoreError
 
 T = TypeVar("T")
 
@@ -27,8 +28,8 @@ class Backoff:
     cap_s: float = 2.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
-        return float(rng() * min(self.cap_s, self.base_s * 2.0**attempt))
+        """Full jitter (`coinswarm.backoff.full_jitter`)."""
+        return full_jitter(attempt, self.base_s, self.cap_s, rng)
 
 
 def with_backoff(

@@ -5,23 +5,9 @@ records (`make run`, a Raspberry Pi, a laptop). It behaves like the cloud adapte
 writes are real, so several processes (or threads) sharing the file race exactly as they would on
 DynamoDB, with one winner and `ConflictError` for the rest.
 
-Design:
-
-* Connection: opened in the constructor (never at import), with WAL journalling so readers do
-  not block the writer, a busy timeout and foreign keys on. `synchronous=NORMAL` by default; FULL
-  for a live account's file (`synchronous_for("live")`): in WAL mode NORMAL may lose the last commits
-  to a power loss (an order's write-ahead record, a fill the venue made), which only a live account
-  cannot afford; FULL syncs the WAL at every commit (measured: 2-4x the fused cycle's latency on a
-  busy shared disk, see the issue 10 notes).
-* Threads: each instance owns ONE connection (`check_same_thread=False`) guarded by a lock, so
-  one instance may be shared by threads and its transactions never interleave. SQLite admits a
-  single writer at a time anyway; a thread that wants parallel reads opens its own instance.
-* Transactions: every write runs in `BEGIN IMMEDIATE`, which takes the file's write lock before
-  the first read, so a read-then-write (version checks, ledger sequence checks, idempotency
-  claims) cannot be interleaved with another connection's write. Waiting for the lock honours the
-  busy timeout; a lock still held after it raises `TransientStoreError`.
-* Schema: versioned with `PRAGMA user_version` and the ordered `MIGRATIONS`, applied in one
-  transaction at open. A file written by newer code is refused rather than misread.
+A write that cannot take the file's lock within the busy timeout raises `TransientStoreError`; a file
+written by newer code is refused. One instance may be shared by threads. Its connection, transactions
+and schema: docs/stores.md.
 """
 
 from __future__ import annotations
@@ -38,8 +24,8 @@ from typing import Any, Literal, Self
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
 from coinswarm.domain.models import Candle, Decision, LedgerEvent, RiskRejection
+from coinswarm.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyRecord, IdempotencyStatus
-from coinswarm.ports.errors import ConflictError, StoreError, TransientStoreError
 from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 

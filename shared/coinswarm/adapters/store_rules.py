@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from coinswarm.domain.models import LedgerEvent
-from coinswarm.ports.errors import ConflictError, SequenceConflict
+from coinswarm.errors import ConflictError, SequenceConflictError
 
 
 def expired(expires_ts: float | None, now: float) -> bool:
@@ -27,8 +27,8 @@ def check_sequence(stream: str, events: Sequence[LedgerEvent], last: int) -> Non
     for i, event in enumerate(events):
         expected = last + 1 + i
         if event.stream != stream:
-            err = SequenceConflict(stream, expected, event.seq)
+            err = SequenceConflictError(stream, expected, event.seq)
             err.add_note(f"event {event.event_id!r} belongs to stream {event.stream!r}, not {stream!r}")
             raise err
         if event.seq != expected:
-            raise SequenceConflict(stream, expected, event.seq)
+            raise SequenceConflictError(stream, expected, event.seq)

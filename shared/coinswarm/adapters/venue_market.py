@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 from coinswarm.adapters.venue_orders import VenueOrders
 from coinswarm.domain.models import Candle, Quote
-from coinswarm.marketdata.errors import MarketDataUnavailable
+from coinswarm.errors import MarketDataUnavailableError, VenueError
 from coinswarm.ports.market import MarketData
-from coinswarm.venues.errors import VenueError
 
 log = logging.getLogger("coinswarm.live")
 
@@ -47,14 +46,14 @@ class VenueMarketData(MarketData):
                 self.source.quirks.venue_symbol(symbol), timeframe_s, start, until_ts, label=symbol
             )
         except VenueError as exc:
-            raise MarketDataUnavailable(f"{exc}") from None
+            raise MarketDataUnavailableError(f"{exc}") from None
 
     def probe(self, symbol: str) -> None:
-        """Ask the venue for `symbol`'s book top once: MarketDataUnavailable when it cannot answer."""
+        """Ask the venue for `symbol`'s book top once: MarketDataUnavailableError when it cannot answer."""
         try:
             self.source.top(self.source.quirks.venue_symbol(symbol))
         except VenueError as exc:
-            raise MarketDataUnavailable(f"{exc}") from None
+            raise MarketDataUnavailableError(f"{exc}") from None
 
     def quotes(self, symbol: str, now: int) -> list[Quote]:
         try:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coinswarm.domain.models import Candle
+from coinswarm.errors import InvalidOrderError, OrderNotFoundError
 from coinswarm.venues.breaker import CircuitBreaker
-from coinswarm.venues.errors import InvalidOrder, NotFound
 from coinswarm.venues.models import BookTop, KeyPermissions, OrderPreview, OrderRequest, VenueFill, VenueOrder
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class VenueQuirks:
 
 COINBASE = VenueQuirks("coinbase", _dashed, quote_decimals=2, base_decimals=8, has_preview=True)
 BINANCE = VenueQuirks("binance", _flat, quote_decimals=2, base_decimals=6, has_preview=False)
+QUIRKS: dict[str, VenueQuirks] = {q.name: q for q in (COINBASE, BINANCE)}
+"""Each live venue's quirks by its name (settings' `venue`, the CLI's --venue)."""
 
 
 class VenueOrders(ABC):
@@ -157,7 +159,7 @@ class BinanceOrders(VenueOrders):
     def cancel(self, venue_symbol: str, order_id: str) -> bool:
         try:
             self.client.cancel_order(venue_symbol, order_id=order_id)
-        except (NotFound, InvalidOrder):  # -2011 "Unknown order sent.": filled or cancelled already
+        except (OrderNotFoundError, InvalidOrderError):  # -2011 "Unknown order sent.": filled or cancelled already
             return False
         return True
 

@@ -433,6 +433,6 @@ def _close_at_end(app: Any, broker: ExitingBroker, last: Candle) -> None:
         broker.cancel(order.client_order_id)
     fills = broker.exit_now(last.symbol, last.close, last.close_ts, ExitReason.END_OF_BACKTEST)
     if fills:
-        app.stages.logging.handle(
+        app.stages.ledger.handle(
             PlacementDone(cycle_id="bt-end", symbol=last.symbol, fills=tuple(fills), mark_price=last.close)
         )

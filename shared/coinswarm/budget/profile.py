@@ -1,33 +1,7 @@
 """What the code does per symbol and per cycle, counted from the stages and entry points: the store
-operations, the record and message sizes, the queues. The usage model multiplies these by the
-configuration; `tests/unit/test_budget_profile.py` runs the real stages with counting stores and checks
-these figures against what they do, so a change in the code that changes the bill fails a test.
-
-A live cycle brings one new candle per symbol. Per symbol and cycle (the worst case where it differs):
-
-* tick_ingest: the newest stored candle (one query) and the symbol's open holes (one document, absent
-  while no candle is missing; written only when a hole opens, fills or is given up), the new candle
-  written; one CandlesReady sent.
-* agent_scoring: the agents' memory read and written back (one document); one ScoresReady sent.
-* committee_vote: the decision recorded in the history (every decision, holds too); one DecisionReady.
-* order_placement: the paper book read for pending orders and for settlement (once more while no order
-  was ever placed and there is no book yet: three reads, the figure taken), and the position's exit state
-  (`stages.exit_watch`, one read while an exit rule is configured, as by default) and, when the symbol is
-  held, both written back (the book re-priced, the exit state with the candle checked: the worst case,
-  every symbol held); one PlacementDone every time, an
-  order or not, kept with the message's claim (the outbox), but handed on by the AWS functions only when
-  it carries a fill (`stages.messages.worth_logging`: nothing else reaches the ledger); Cloud
-  Functions hand every one on. On AWS powertools' idempotency record is put and then completed (two
-  writes).
-* trade_logging: invoked only for a fill (from AWS), with the ledger append and the projection update.
-
-In mesh wiring every stage but trade_logging also keeps what it handed on with the message's claim (its
-outbox, `stages.outbox`): two coordination writes per symbol and cycle each, the claim and its completion
-with the outputs. Fused wiring delivers each message once and keeps no outbox.
-
-An order (at most `risk.max_orders_per_day`, the worst case the model assumes) adds the claim
-(begin, complete), the kill switch, the risk day (read, write), the book (read, write) and the order
-lookup in placement, and the ledger work of its fill in trade_logging.
+operations, the record and message sizes, the queues, as constants the usage model multiplies by the
+configuration. `tests/unit/test_budget_profile.py` checks them against the real stages. What each
+figure counts, and why: docs/budget.md.
 """
 
 from __future__ import annotations

@@ -1,27 +1,8 @@
-"""A month (30 days) of usage of every metered service, from the configuration alone: no I/O.
+"""A month (`DAYS` days) of usage of every metered service, from the configuration alone: no I/O.
 
-The counting follows the code (see `coinswarm.budget.profile`): mesh wiring invokes tick_ingest once a
-cycle and agent_scoring, committee_vote and order_placement once per symbol (an SQS batch may carry
-several symbols, but nothing makes it: the worst case is counted), and trade_logging once per fill when
-order_placement runs on AWS (its functions hand on only a PlacementDone with a fill), else once per
-symbol; fused wiring runs every stage in tick_ingest's one invocation. A hop between two functions on
-the same cloud is, by `deploy.chain`:
-
-* "invoke": on AWS an asynchronous Lambda invocation of the consumer. It is the consumer's Lambda
-  request, counted with the invocations, and nothing else: no queue is polled (SQS only receives what
-  failed three times, in the dead-letter queues; failures are not projected). On GCP, Pub/Sub.
-* "queues": an SQS queue (send, receive, delete per message, and the event source mapping's pollers,
-  idle or not), or Pub/Sub on GCP.
-* "workflow": a call from the workflow (Step Functions, GCP Workflows).
-
-A hop between clouds is a signed HTTP push, which leaves the producer's cloud (egress) and invokes the
-consumer. Orders are taken at their worst case, `risk.max_orders_per_day`, each filled at a later cycle.
-
-Where the stores live in the cloud: hot state (and coordination) in `store.state` /
-`store.coordination` when named, else in the store of the cloud that runs tick_ingest (DynamoDB or
-Firestore); the history in Cosmos DB (the one cloud history adapter). Storage is projected at its
-steady state where the data expires (DynamoDB candles, decisions) and after `STORAGE_HORIZON_DAYS`
-where it does not (Firestore candles, the ledger).
+`project_usage(settings)` returns a `Usage`: each quota's projected use in a month (per day where the
+quota is daily), counted as the code does them (`coinswarm.budget.profile`), at the worst case
+where it varies (orders at `risk.max_orders_per_day`). How each hop and store is counted: docs/budget.md.
 """
 
 from __future__ import annotations

@@ -14,13 +14,16 @@ from pydantic import ValidationError
 
 from coinswarm.config import ConfigError, Settings, load_settings
 from coinswarm.config.loader import explain
+from coinswarm.errors import CoinswarmError
 
 META_KEY = "run:meta"
 LAST_RUN_FILE = "last-run.json"  # beside store.path: which state file the last `coinswarm run` there used
 
 
-class CliError(Exception):
+class CliError(CoinswarmError):
     """A failure the user can fix; printed without a traceback. `code` is the exit status."""
+
+    exit_code = 2
 
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
@@ -148,7 +151,7 @@ def no_state_file(args: argparse.Namespace, settings: Settings, path: Path) -> s
 def open_sqlite(path: str | Path, synchronous: Literal["NORMAL", "FULL"] | None = None) -> Any:
     """The state file, or a clean failure naming it. `synchronous`: SQLite's setting (FULL for live)."""
     from coinswarm.adapters.sqlite_store import SqliteStore
-    from coinswarm.ports.errors import StoreError
+    from coinswarm.errors import StoreError
 
     try:
         return SqliteStore(path) if synchronous is None else SqliteStore(path, synchronous=synchronous)
@@ -193,7 +196,7 @@ def open_configured(args: argparse.Namespace, settings: Settings) -> Opened:
         store = open_sqlite(path)
         settings = settings_for_state(settings, store)
         return Opened(f"state {path}", settings, store, store, store, path)
-    from coinswarm.ports.errors import StoreError
+    from coinswarm.errors import StoreError
     from coinswarm.wiring.bootstrap import open_stores
 
     chosen = settings.store

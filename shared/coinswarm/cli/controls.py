@@ -134,7 +134,7 @@ def _lines(done: list[Flattened], every: bool) -> list[str]:
 
 def _app_on(opened: Any) -> Any:
     """The App over the stores already opened: the broker the configuration names (paper, or live)."""
-    from coinswarm.wiring.bootstrap import LiveTradingUnavailable, Stores, build_app
+    from coinswarm.wiring.bootstrap import LiveTradingUnavailableError, Stores, build_app
 
     def no_market(_settings: Settings) -> Any:
         raise RuntimeError("flatten reads no market data: it exits at the newest stored price")
@@ -147,6 +147,6 @@ def _app_on(opened: Any) -> Any:
             lazy=True,
         )
         app.part("broker")
-    except LiveTradingUnavailable as exc:
+    except LiveTradingUnavailableError as exc:
         fail(str(exc))
     return app

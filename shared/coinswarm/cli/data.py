@@ -57,7 +57,7 @@ def parse_when(text: str, what: str) -> int:
 
 def main(args: argparse.Namespace) -> int:
     from coinswarm.backtest.progress import Progress
-    from coinswarm.venues.errors import VenueError
+    from coinswarm.errors import VenueError
 
     tf = venue_timeframe(args.venue, args.timeframe)
     since = parse_when(args.since, "--since")
@@ -68,7 +68,9 @@ def main(args: argparse.Namespace) -> int:
     if until - since < tf:
         fail(f"no whole {args.timeframe} candle closes between --since and --until: widen the range")
     flat = args.symbol.upper().replace("/", "-").replace("_", "-")
-    venue_symbol = flat.replace("-", "") if args.venue == "binance" else flat
+    from coinswarm.adapters.venue_orders import QUIRKS
+
+    venue_symbol = QUIRKS[args.venue].venue_symbol(flat)  # the venue's own spelling (Binance: BTCUSDT)
     out = Path(args.out or f"{flat.replace('-', '_')}-{args.timeframe}.csv")
     from coinswarm.venues.download import check_target, last_bar
 

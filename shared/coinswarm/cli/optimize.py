@@ -108,7 +108,7 @@ def main(args: argparse.Namespace) -> int:
             "run the same command again to resume",
             130,
         )
-    except ValueError as exc:  # SearchError, FoldError, MarketError, InvalidParams
+    except ValueError as exc:  # SearchError, FoldError, MarketError, InvalidParamsError
         bar.close()
         fail(str(exc))
     bar.close()

@@ -11,13 +11,13 @@ from pathlib import Path
 from coinswarm.cli.common import META_KEY, add_config_arg, err, fail, open_sqlite, remember_last_run, settings_from
 from coinswarm.cli.report import CycleReporter
 from coinswarm.cli.sources import DEFAULT_CYCLES, Source, resolve
-from coinswarm.cli.state_lock import StateFileBusy, StateFileLock
+from coinswarm.cli.state_lock import StateFileBusyError, StateFileLock
 from coinswarm.cli.stopping import EXIT_CODE as TERMINATED
 from coinswarm.cli.stopping import SigtermStop, Terminated
 from coinswarm.cli.summary import print_summary
 from coinswarm.config.settings import Settings
-from coinswarm.wiring.bootstrap import App, LiveTradingUnavailable, build_app
-from coinswarm.wiring.runner import RUNNER_LEASE_S, CycleRunner, StateInUse
+from coinswarm.wiring.bootstrap import App, LiveTradingUnavailableError, build_app
+from coinswarm.wiring.runner import RUNNER_LEASE_S, CycleRunner, StateInUseError
 
 HELP = """Run trading cycles on the embedded SQLite store: on paper by default, LIVE (real orders at the
 first venue) only when the configuration says mode = "live", live.confirm = true and gives keys.
@@ -114,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
     lock = StateFileLock(path)
     try:
         lock.acquire()  # before anything touches the file: a file another run holds is never reset
-    except StateFileBusy as exc:
+    except StateFileBusyError as exc:
         fail(str(exc), code=3)
     try:
         remember_last_run(settings, path)
@@ -149,7 +149,7 @@ def run_on(
             )
     try:
         app = build_app(settings, market=source.market, store=store, clock=source.clock)
-    except LiveTradingUnavailable as exc:
+    except LiveTradingUnavailableError as exc:
         fail(str(exc))
     if settings.mode == "live":
         refuse_a_paper_ledger(app, path)
@@ -230,7 +230,7 @@ def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Name
                     runner.run_cycle(ts)
                 if sigterm.requested:
                     raise Terminated
-    except StateInUse as exc:
+    except StateInUseError as exc:
         fail(str(exc), code=3)
     except KeyboardInterrupt:
         ended, code = "interrupted", 130

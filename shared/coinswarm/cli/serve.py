@@ -112,7 +112,7 @@ class Served:
 
 def main(args: argparse.Namespace) -> int:
     from coinswarm.adapters.sqlite_store import SqliteStore
-    from coinswarm.cli.state_lock import StateFileBusy, StateFileLock
+    from coinswarm.cli.state_lock import StateFileBusyError, StateFileLock
     from coinswarm.http.signing import rotation
     from coinswarm.http.status_server import LocalServer
     from coinswarm.wiring.bootstrap import build_app
@@ -124,7 +124,7 @@ def main(args: argparse.Namespace) -> int:
     lock = StateFileLock(path)
     try:
         lock.acquire()
-    except StateFileBusy as exc:
+    except StateFileBusyError as exc:
         fail(str(exc), code=3)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -178,19 +178,19 @@ def live_source(settings: Settings) -> Source:
 
 def venue_source(settings: Settings) -> Source:
     """The first venue's candles and book tops, through the client the live broker shares."""
-    from coinswarm.marketdata.errors import MarketDataUnavailable
-    from coinswarm.wiring.bootstrap import LiveTradingUnavailable
+    from coinswarm.errors import MarketDataUnavailableError
+    from coinswarm.wiring.bootstrap import LiveTradingUnavailableError
 
     venue = settings.primary_venue.name
     from coinswarm.wiring.live import DEFAULT_URLS, venue_market
 
     try:
         market = venue_market(settings)
-    except LiveTradingUnavailable as exc:
+    except LiveTradingUnavailableError as exc:
         fail(str(exc))
     try:
         market.probe(settings.symbols[0])
-    except MarketDataUnavailable as exc:  # the client is the process's shared one: left open
+    except MarketDataUnavailableError as exc:  # the client is the process's shared one: left open
         where = settings.live.venue_url or DEFAULT_URLS[venue]
         if settings.mode == "live":
             fail(
@@ -240,11 +240,11 @@ def resolve(
         return synthetic_source(settings, cycles, seed)
     if settings.market.source == "venue":
         return venue_source(settings)
-    from coinswarm.marketdata.errors import MarketDataUnavailable
+    from coinswarm.errors import MarketDataUnavailableError
 
     try:
         return live_source(settings)
-    except MarketDataUnavailable as exc:
+    except MarketDataUnavailableError as exc:
         if settings.market.source == "coinbase":
             fail(f"Coinbase market data is unavailable: {exc} (market.source = 'coinbase' allows no fallback)")
         return synthetic_source(settings, cycles, seed, note=f"Coinbase unreachable ({exc}); using synthetic data")

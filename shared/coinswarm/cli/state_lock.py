@@ -20,8 +20,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from coinswarm.errors import CoinswarmError
 
-class StateFileBusy(Exception):
+
+class StateFileBusyError(CoinswarmError):
     """Another live process holds the state file."""
 
     def __init__(self, state: Path, pid: int | None) -> None:
@@ -52,7 +54,7 @@ class StateFileLock:
         return self._fd is not None
 
     def acquire(self) -> Self:
-        """Take the lock now, or raise `StateFileBusy` naming the holder: never waits."""
+        """Take the lock now, or raise `StateFileBusyError` naming the holder: never waits."""
         if self._fd is not None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ class StateFileLock:
         except BlockingIOError:
             pid = _pid_in(fd)
             os.close(fd)
-            raise StateFileBusy(self.state, pid) from None
+            raise StateFileBusyError(self.state, pid) from None
         except BaseException:
             os.close(fd)
             raise

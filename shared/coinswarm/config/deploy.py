@@ -123,7 +123,7 @@ class DeployConfig(BaseModel):
 
     @field_validator("durations_ms", mode="before")
     @classmethod
-    def _unnamed_durations_keep_defaults(cls, v: object) -> object:
+    def _merge_default_durations(cls, v: object) -> object:
         if not isinstance(v, dict):
             return v
         _known_functions(v)
@@ -131,14 +131,14 @@ class DeployConfig(BaseModel):
 
     @field_validator("min_instances", mode="before")
     @classmethod
-    def _warm_instances_name_functions(cls, v: object) -> object:
+    def _check_min_instances(cls, v: object) -> object:
         if isinstance(v, dict):
             _known_functions(v)
         return v
 
     @field_validator("placement", mode="before")
     @classmethod
-    def _unnamed_functions_stay_on_aws(cls, v: object) -> object:
+    def _merge_default_placement(cls, v: object) -> object:
         """Name only the functions that move: the others stay on AWS."""
         if not isinstance(v, dict):
             return v
@@ -146,7 +146,7 @@ class DeployConfig(BaseModel):
         return {**_all_on("aws"), **v}
 
     @model_validator(mode="after")
-    def _a_workflow_runs_the_whole_cycle_on_one_cloud(self) -> DeployConfig:
+    def _check_workflow_on_one_cloud(self) -> DeployConfig:
         """Under chain = "workflow" one execution calls the five cycle stages: they share a cloud
         (manual_trade may sit on the other one). Terraform refuses the split too."""
         if self.chain == "workflow":

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from coinswarm.config.settings import Settings
+from coinswarm.errors import CoinswarmError
 
 ENV_PREFIX = "COINSWARM_"
 ENV_FILE = "COINSWARM_CONFIG"
@@ -44,8 +45,10 @@ MASK = "********"
 _MAX_SHOWN = 80  # a longer value is not quoted: a setting's plain value is short
 
 
-class ConfigError(ValueError):
+class ConfigError(CoinswarmError, ValueError):
     """A configuration that cannot be used; the message says which field, from where, and why."""
+
+    exit_code = 2
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:

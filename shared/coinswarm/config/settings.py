@@ -88,7 +88,7 @@ class SizingConfig(Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _a_given_size_replaces_the_default(cls, data: Any) -> Any:
+    def _clear_default_notional(cls, data: Any) -> Any:
         """buy_notional's default stands only while buy_fraction is not given: setting the fraction (in TOML,
         in the environment) replaces it, rather than meeting it as a second size."""
         if isinstance(data, dict) and data.get("buy_fraction") is not None and "buy_notional" not in data:
@@ -496,7 +496,7 @@ class Settings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _agent_files_from_the_config_dir(cls, data: Any, info: ValidationInfo) -> Any:
+    def _resolve_agent_paths(cls, data: Any, info: ValidationInfo) -> Any:
         """A relative `[agents.NAME] path` is relative to the configuration file (the loader passes its
         directory as `config_dir`); made absolute here, so the setting means the same file wherever it
         is validated again."""

@@ -31,12 +31,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from coinswarm.errors import (
+    ClaimInProgressError,
+    ConflictError,
+    PermanentBusError,
+    TransientBusError,
+    TransientStoreError,
+)
 from coinswarm.http.json_http import JSON_TYPE, HttpRequest, HttpResponse, error, respond, sent_as_json
-from coinswarm.http.push_wire import KINDS, MAX_BODY_BYTES, BadEnvelope, read_envelope
+from coinswarm.http.push_wire import KINDS, MAX_BODY_BYTES, BadEnvelopeError, read_envelope
 from coinswarm.http.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, Authenticator, AuthError
 from coinswarm.observability.logs import cycle_context
-from coinswarm.ports.bus import Bus, PermanentBusError, TransientBusError
-from coinswarm.ports.errors import ClaimInProgress, ConflictError, TransientStoreError
+from coinswarm.ports.bus import Bus
 from coinswarm.stages.messages import Message, decode
 
 logger = logging.getLogger(__name__)
@@ -114,7 +120,7 @@ class PushReceiver:
             return error(415, "unsupported_media_type", f"send the body as JSON with Content-Type: {JSON_TYPE}")
         try:
             pushed = read_envelope(body)
-        except BadEnvelope as exc:
+        except BadEnvelopeError as exc:
             return error(400, "invalid_envelope", f"{exc}; see coinswarm.http.push_wire for the body")
         with cycle_context(pushed.cycle_id[:128]):
             if pushed.topic not in self.consumed:
@@ -149,7 +155,7 @@ class PushReceiver:
             bus = self.bus()
             for out_topic, out in outputs:
                 bus.publish(out_topic, out)
-        except ClaimInProgress as exc:  # a duplicate while another delivery holds the message's claim
+        except ClaimInProgressError as exc:  # a duplicate while another delivery holds the message's claim
             logger.warning("push %s: %s; asked the sender to retry", push_id, exc)
             return error(
                 503,

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from coinswarm.errors import CoinswarmError
 from coinswarm.stages.messages import (
     CANDLES,
     DECISIONS,
@@ -68,8 +69,10 @@ MAX_BODY_BYTES = 262_144  # as SQS: a message that fits a queue fits a push
 PUSH_ID = re.compile(r"[0-9a-f]{32}")
 
 
-class BadEnvelope(ValueError):
+class BadEnvelopeError(CoinswarmError, ValueError):
     """The body is not a push envelope; the text says what is wrong (never the body itself)."""
+
+    http_status = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ def envelope(topic: str, message: Message, push_id: str | None = None) -> bytes:
 
 
 def read_envelope(body: bytes) -> Envelope:
-    """The envelope of a push; BadEnvelope when the body is not one."""
+    """The envelope of a push; BadEnvelopeError when the body is not one."""
     try:
         data = json.loads(
             body.decode("utf-8"),
@@ -97,35 +100,35 @@ def read_envelope(body: bytes) -> Envelope:
             parse_float=_finite,
         )
     except UnicodeDecodeError:
-        raise BadEnvelope("the body is not UTF-8 text") from None
-    except BadEnvelope:
+        raise BadEnvelopeError("the body is not UTF-8 text") from None
+    except BadEnvelopeError:
         raise
     except json.JSONDecodeError as exc:
-        raise BadEnvelope(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise BadEnvelopeError(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except (RecursionError, ValueError):
-        raise BadEnvelope("the body is not JSON that can be read") from None
+        raise BadEnvelopeError("the body is not JSON that can be read") from None
     if not isinstance(data, dict):
-        raise BadEnvelope("the body must be a JSON object")
+        raise BadEnvelopeError("the body must be a JSON object")
     missing = [k for k in ("topic", "cycle_id", "push_id", "message") if k not in data]
     if missing:
-        raise BadEnvelope(f"the body lacks {', '.join(missing)}")
+        raise BadEnvelopeError(f"the body lacks {', '.join(missing)}")
     extra = sorted(set(data) - {"topic", "cycle_id", "push_id", "message"})
     if extra:
-        raise BadEnvelope(f"unknown field(s) in the body: {', '.join(k[:32] for k in extra[:5])}")
+        raise BadEnvelopeError(f"unknown field(s) in the body: {', '.join(k[:32] for k in extra[:5])}")
     topic, cycle_id, push_id = data["topic"], data["cycle_id"], data["push_id"]
     if not isinstance(topic, str) or not isinstance(cycle_id, str) or not isinstance(push_id, str):
-        raise BadEnvelope("topic, cycle_id and push_id must be strings")
+        raise BadEnvelopeError("topic, cycle_id and push_id must be strings")
     if not PUSH_ID.fullmatch(push_id):
-        raise BadEnvelope("push_id must be 32 lower-case hex digits (uuid4().hex)")
+        raise BadEnvelopeError("push_id must be 32 lower-case hex digits (uuid4().hex)")
     if not isinstance(data["message"], dict):
-        raise BadEnvelope("message must be a JSON object")
+        raise BadEnvelopeError("message must be a JSON object")
     return Envelope(topic, cycle_id, push_id, data["message"])
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        raise BadEnvelope("a key appears twice in one object")
+        raise BadEnvelopeError("a key appears twice in one object")
     return obj
 
 
@@ -133,12 +136,12 @@ def _finite(text: str) -> float:
     """A JSON number as a float; one too large to be finite (`1e999`) is refused, not read as infinity."""
     x = float(text)
     if not math.isfinite(x):
-        raise BadEnvelope(f"the number {text[:24]} is too large to be finite; every number must be finite")
+        raise BadEnvelopeError(f"the number {text[:24]} is too large to be finite; every number must be finite")
     return x
 
 
 def _refuse_constant(name: str) -> Any:
-    raise BadEnvelope(f"{name} is not a number JSON allows")
+    raise BadEnvelopeError(f"{name} is not a number JSON allows")
 
 
 def consumed_on(placement: Mapping[str, str], cloud: str) -> frozenset[str]:

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from coinswarm.errors import CoinswarmError
 from coinswarm.ports.clock import Clock
 
 TIMESTAMP_HEADER = "X-Coinswarm-Timestamp"
@@ -55,8 +56,10 @@ _SIGNATURE = re.compile(r"v1=([0-9a-fA-F]{64})")
 Secret = str | bytes
 
 
-class AuthError(Exception):
+class AuthError(CoinswarmError):
     """The request is not authentic. `reason` is one of the short codes above."""
+
+    http_status = 401
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

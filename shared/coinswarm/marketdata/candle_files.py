@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, cast
 
 from coinswarm.domain.gaps import Gap
 from coinswarm.domain.models import MAX_MARKET_NUMBER, Candle, iso
+from coinswarm.errors import CoinswarmError
 from coinswarm.gc_pause import collector_paused
 
 __all__ = [
@@ -51,7 +52,7 @@ _INF = MAX_MARKET_NUMBER  # the fast path's bound: prices and volumes below it (
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class CandleFileError(ValueError):
+class CandleFileError(CoinswarmError, ValueError):
     """A candle file that cannot be used as it is. The message names the file, the line and the fix."""
 
     def __init__(self, path: str | os.PathLike[str], line: int, problem: str) -> None:

@@ -9,7 +9,7 @@ Endpoints (https://docs.cdp.coinbase.com/api-reference/advanced-trade-api/rest-a
   `{"trades": [{"price", "size", "time", ...}], "best_bid", "best_ask"}`.
 
 Every failure (unreachable, timed out, refused, HTTP error, not JSON, an unexpected shape) surfaces as
-`MarketDataUnavailable` saying what happened, with the status code and the URL path (no query, nothing
+`MarketDataUnavailableError` saying what happened, with the status code and the URL path (no query, nothing
 secret: these endpoints take none).
 """
 
@@ -29,25 +29,10 @@ from pydantic import ValidationError
 
 from coinswarm import __version__
 from coinswarm.domain.models import Candle, Quote
-from coinswarm.marketdata.errors import MarketDataUnavailable
+from coinswarm.errors import MarketDataUnavailableError
 from coinswarm.ports.market import MarketData
+from coinswarm.venues.coinbase_candles import granularity, pages, parse_candle
 
-#: Candle sizes the public candles endpoint serves, by `timeframe_s`.
-GRANULARITIES: dict[int, str] = {
-    60: "ONE_MINUTE",
-    300: "FIVE_MINUTE",
-    900: "FIFTEEN_MINUTE",
-    1800: "THIRTY_MINUTE",
-    3600: "ONE_HOUR",
-    7200: "TWO_HOUR",
-    21600: "SIX_HOUR",
-    86400: "ONE_DAY",
-}
-#: The documented maximum of candles per request.
-MAX_CANDLES_PER_REQUEST = 350
-#: Buckets asked for per request. Below the documented 350 on purpose: clients (ccxt among them) have
-#: found requests over 300 buckets refused, and `end` may be inclusive, which adds one bucket.
-PAGE_BARS = 300
 #: How many candles `fetch_candles(since_ts=None)` returns at most: the most recent ones.
 RECENT_LIMIT = 500
 #: The read timeout of `probe`: it must answer "unreachable" quickly, not wait out a slow venue.
@@ -91,29 +76,17 @@ class CoinbasePublicMarketData(MarketData):
 
     def fetch_candles(self, symbol: str, timeframe_s: int, *, since_ts: int | None, until_ts: int) -> list[Candle]:
         """Closed candles, oldest first, fetched in pages of at most PAGE_BARS buckets."""
-        granularity = GRANULARITIES.get(timeframe_s)
-        if granularity is None:
-            sizes = ", ".join(f"{tf} s" for tf in GRANULARITIES)
-            raise ValueError(f"Coinbase serves candles of {sizes}; not {timeframe_s} s")
+        granularity(timeframe_s)  # a size Coinbase does not serve is refused before any request
         tf = timeframe_s
         last_start = (until_ts - tf) // tf * tf  # the newest bucket closed by until_ts
         first_start = last_start - (self.recent_limit - 1) * tf if since_ts is None else -(-since_ts // tf) * tf
         path = f"{_API}/{quote(symbol, safe='')}/candles"
         found: dict[int, Candle] = {}
-        start = first_start
-        while start <= last_start:
-            count = min(PAGE_BARS, (last_start - start) // tf + 1)
-            params = {
-                "start": str(start),
-                "end": str(start + count * tf),
-                "granularity": granularity,
-                "limit": str(count + 1),
-            }
+        for start, _, params in pages(first_start, last_start, tf):
             body = self._get_json(path, params)
             for candle in self._parse_candles(body, symbol, tf, path):
                 if start <= candle.ts and candle.close_ts <= until_ts:
                     found[candle.ts] = candle
-            start += count * tf
         return [found[ts] for ts in sorted(found)]
 
     def quotes(self, symbol: str, now: int) -> list[Quote]:
@@ -125,7 +98,7 @@ class CoinbasePublicMarketData(MarketData):
     # ------------------------------------------------------------------------------------------- probe
 
     def probe(self, symbol: str) -> None:
-        """Raise MarketDataUnavailable within about the connect timeout when the venue cannot be used.
+        """Raise MarketDataUnavailableError within about the connect timeout when the venue cannot be used.
 
         One small ticker request with a short read timeout; a host name is resolved first under the
         same deadline, because a resolver that cannot be reached can otherwise block for many seconds.
@@ -138,7 +111,7 @@ class CoinbasePublicMarketData(MarketData):
         path = f"{_API}/{quote(symbol, safe='')}/ticker"
         body = self._get_json(path, {"limit": "1"}, timeout=timeout)
         if not isinstance(body, dict):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with JSON that is not an object")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with JSON that is not an object")
 
     # ------------------------------------------------------------------------------------------- lifecycle
 
@@ -160,30 +133,30 @@ class CoinbasePublicMarketData(MarketData):
         try:
             response = self._client.get(self.base_url + path, params=params, timeout=timeout)
         except httpx.ConnectTimeout:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: connecting to {self.base_url} took longer than {timeout.connect} s ({where})"
             ) from None
         except httpx.TimeoutException as exc:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: no answer within {timeout.read} s ({where}; {type(exc).__name__})"
             ) from None
         except httpx.ConnectError as exc:
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase: cannot connect to {self.base_url} ({exc or 'connection failed'}; {where})"
             ) from None
         except httpx.HTTPError as exc:
-            raise MarketDataUnavailable(f"coinbase: {where} failed: {type(exc).__name__}: {exc}") from None
+            raise MarketDataUnavailableError(f"coinbase: {where} failed: {type(exc).__name__}: {exc}") from None
         if not response.is_success:
             hint = " (rate limited: slow down)" if response.status_code == 429 else ""
             detail = _error_detail(response)
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase answered HTTP {response.status_code}{hint} to {where}" + (f": {detail}" if detail else "")
             )
         try:
             return response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type")
-            raise MarketDataUnavailable(
+            raise MarketDataUnavailableError(
                 f"coinbase answered {where} with something that is not JSON ({len(response.content)} bytes, {kind})"
             ) from None
 
@@ -193,25 +166,14 @@ class CoinbasePublicMarketData(MarketData):
     def _parse_candles(body: Any, symbol: str, timeframe_s: int, path: str) -> list[Candle]:
         rows = body.get("candles") if isinstance(body, dict) else None
         if not isinstance(rows, list):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} without a list of candles")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} without a list of candles")
         out = []
         for row in rows:
             try:
-                out.append(
-                    Candle(
-                        symbol=symbol,
-                        ts=int(row["start"]),
-                        open=float(row["open"]),
-                        high=float(row["high"]),
-                        low=float(row["low"]),
-                        close=float(row["close"]),
-                        volume=float(row["volume"]),
-                        timeframe_s=timeframe_s,
-                    )
-                )
+                out.append(parse_candle(row, symbol, timeframe_s))
             except (KeyError, TypeError, ValueError, ValidationError) as exc:
                 reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
-                raise MarketDataUnavailable(
+                raise MarketDataUnavailableError(
                     f"coinbase sent a malformed candle for {symbol} (GET {path}): {str(row)[:200]} ({reason})"
                 ) from None
         return out
@@ -219,7 +181,7 @@ class CoinbasePublicMarketData(MarketData):
     @staticmethod
     def _parse_quote(body: Any, symbol: str, now: int, path: str) -> Quote:
         if not isinstance(body, dict):
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with JSON that is not an object")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with JSON that is not an object")
         trades = body.get("trades")
         price: float | None = None
         ts = now
@@ -233,7 +195,7 @@ class CoinbasePublicMarketData(MarketData):
             if bid is not None and ask is not None:
                 price = (bid + ask) / 2
         if price is None:
-            raise MarketDataUnavailable(f"coinbase answered GET {path} with no price for {symbol}")
+            raise MarketDataUnavailableError(f"coinbase answered GET {path} with no price for {symbol}")
         return Quote(venue="coinbase", symbol=symbol, price=price, ts=ts)
 
 
@@ -283,7 +245,7 @@ def _is_ip(host: str) -> bool:
 
 
 def _resolve_within(host: str, port: int, timeout_s: float) -> None:
-    """Resolve `host` or raise MarketDataUnavailable, giving up after `timeout_s` (the lookup itself may
+    """Resolve `host` or raise MarketDataUnavailableError, giving up after `timeout_s` (the lookup itself may
     go on in a daemon thread; the system resolver has no deadline of its own)."""
     outcome: list[BaseException | None] = []
 
@@ -298,7 +260,7 @@ def _resolve_within(host: str, port: int, timeout_s: float) -> None:
     worker.start()
     worker.join(timeout_s)
     if not outcome:
-        raise MarketDataUnavailable(f"coinbase: the name {host} did not resolve within {timeout_s} s (offline?)")
+        raise MarketDataUnavailableError(f"coinbase: the name {host} did not resolve within {timeout_s} s (offline?)")
     error = outcome[0]
     if error is not None:
-        raise MarketDataUnavailable(f"coinbase: the name {host} does not resolve ({error}; offline?)")
+        raise MarketDataUnavailableError(f"coinbase: the name {host} does not resolve ({error}; offline?)")

@@ -35,7 +35,7 @@ class Package:
         return self.stats.over(LIMITS[self.cloud])
 
 
-class TooLarge(PackagingError):
+class PackageTooLargeError(PackagingError):
     def __init__(self, offenders: Sequence[tuple[Package, Limits, list[str]]]) -> None:
         lines = [f"{p.stats.path}: {'; '.join(why)} ({limits.what})" for p, limits, why in offenders]
         super().__init__("over the platform's limit:\n  " + "\n  ".join(lines))
@@ -56,7 +56,7 @@ def build(
     say: Callable[[str], None] = print,
 ) -> list[Package]:
     """Build `out/<cloud>/<function>.zip` for every function on every cloud asked for, write
-    `out/manifest.json`, and raise TooLarge (after building them all) naming any zip over its limit.
+    `out/manifest.json`, and raise PackageTooLargeError (after building them all) naming any zip over its limit.
     `placed_only`: a function only for the cloud `deploy.placement` puts it on."""
     library = library_sources(root)
     placement = settings.deploy.placement
@@ -91,7 +91,7 @@ def build(
     offenders = [(p, limits[p.cloud], p.stats.over(limits[p.cloud])) for p in packages]
     offenders = [o for o in offenders if o[2]]
     if offenders:
-        raise TooLarge(offenders)
+        raise PackageTooLargeError(offenders)
     return packages
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from coinswarm.config.deploy import Cloud
 from coinswarm.config.settings import Settings
+from coinswarm.errors import CoinswarmError
 
 CLOUDS: tuple[Cloud, ...] = ("aws", "gcp")
 CLOUD_REQUIREMENTS: dict[Cloud, tuple[str, ...]] = {
@@ -36,7 +37,7 @@ ADAPTER_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 LIBRARY_EXCLUDED = ("packaging", "venues/fake")
 
 
-class PackagingError(Exception):
+class PackagingError(CoinswarmError):
     """A package cannot be planned or built; the message says what is wrong and what to do."""
 
 

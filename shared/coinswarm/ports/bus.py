@@ -21,17 +21,3 @@ class Bus(ABC):
     @abstractmethod
     def publish(self, topic: str, message: Any) -> None:
         """Hand a message (a stage message, see coinswarm.stages.messages) on; delivery is at least once."""
-
-
-class BusError(Exception):
-    """A message could not be handed on."""
-
-
-class TransientBusError(BusError):
-    """The next hop was unreachable, too slow, overloaded or failing, through every retry: the message
-    may be sent again later (every consumer is idempotent), as a queue would redeliver it."""
-
-
-class PermanentBusError(BusError):
-    """The next hop refused the message for a reason that a retry would not change (bad credentials,
-    a malformed body, a topic it does not consume, a missing configuration): fix the cause first."""

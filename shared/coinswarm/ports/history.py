@@ -15,7 +15,7 @@ class HistoryStore(ABC):
     def append(self, stream: str, events: Sequence[LedgerEvent]) -> None:
         """Append events whose `seq` continue the stream exactly (last+1, last+2, ...).
 
-        All or nothing: a write that would skip or repeat a number raises `SequenceConflict`
+        All or nothing: a write that would skip or repeat a number raises `SequenceConflictError`
         and writes none of the events.
         """
 

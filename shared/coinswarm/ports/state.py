@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coinswarm.domain.models import Candle
-from coinswarm.ports.errors import ConflictError
+from coinswarm.errors import ConflictError
 
 JSON = dict[str, Any]
 

@@ -27,7 +27,7 @@ from typing import Any
 from coinswarm.config.settings import OptimizeConfig, Settings
 from coinswarm.research.folds import Fold, walk_forward
 from coinswarm.research.objectives import WORST, score
-from coinswarm.research.space import InvalidParams, Space, search_space, suggest, with_params
+from coinswarm.research.space import InvalidParamsError, Space, search_space, suggest, with_params
 from coinswarm.research.walkforward import Market, Stitched, WindowResult, evaluate, stitch
 
 HEARTBEAT_S = 30
@@ -267,7 +267,7 @@ def objective(plan: Plan, train: dict[str, Any]) -> Callable[[Any], float | Sequ
         params = suggest(trial, plan.space)
         try:
             settings = with_params(plan.settings, params)
-        except InvalidParams as exc:
+        except InvalidParamsError as exc:
             trial.set_user_attr("refused", str(exc)[:500])
             raise optuna.TrialPruned(str(exc)) from None
         figures = evaluate(settings, train, plan.cash).figures()

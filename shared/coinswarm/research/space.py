@@ -6,7 +6,7 @@ quorum, the exits and the buy size. A dimension is a dotted path into the config
 (`agents.trend.fast`, `committee.weights.trend`, `exits.stop_loss_pct`), so any agent parameter, a
 user's agent's included, can be searched. `suggest(trial, space)` draws one value per path;
 `with_params(settings, params)` is the configuration with them set, validated like a file's (a
-combination the configuration refuses raises `InvalidParams`, and the trial is pruned).
+combination the configuration refuses raises `InvalidParamsError`, and the trial is pruned).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ EXIT_RANGES: dict[str, SearchRange] = {
 }
 
 
-class InvalidParams(ValueError):
+class InvalidParamsError(ValueError):
     """Parameters the configuration refuses (the message says which setting and why)."""
 
 
@@ -107,7 +107,7 @@ def split_path(path: str) -> list[str]:
 
 
 def with_params(settings: Settings, params: Mapping[str, Any]) -> Settings:
-    """`settings` with each dotted path set to its value; `InvalidParams` naming the setting at fault."""
+    """`settings` with each dotted path set to its value; `InvalidParamsError` naming the setting at fault."""
     data = settings.model_dump()
     for path, value in params.items():
         parts = split_path(path)
@@ -115,7 +115,7 @@ def with_params(settings: Settings, params: Mapping[str, Any]) -> Settings:
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise InvalidParams(f"optimize.space: {path!r}: {part} is not a section of the configuration")
+                raise InvalidParamsError(f"optimize.space: {path!r}: {part} is not a section of the configuration")
             node = child
         node[parts[-1]] = value
         if parts == ["sizing", "buy_fraction"]:
@@ -125,7 +125,7 @@ def with_params(settings: Settings, params: Mapping[str, Any]) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise InvalidParams(explain(exc)) from None
+        raise InvalidParamsError(explain(exc)) from None
 
 
 def nested(params: Mapping[str, Any]) -> dict[str, Any]:

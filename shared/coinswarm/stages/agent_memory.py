@@ -11,7 +11,7 @@ from typing import Any
 
 from coinswarm.domain.agents.base import Agent
 from coinswarm.domain.market_state import MarketStateTracker
-from coinswarm.ports.errors import ConflictError
+from coinswarm.errors import ConflictError
 from coinswarm.ports.state import StateStore
 
 

@@ -27,8 +27,8 @@ from typing import Any
 from coinswarm.domain.exit_ids import exit_order_id
 from coinswarm.domain.exits import ExitRules, ExitSignal, ExitTracker
 from coinswarm.domain.models import Candle, Fill, OrderIntent, OrderStatus, Side
+from coinswarm.errors import ConflictError
 from coinswarm.ports.broker import Broker
-from coinswarm.ports.errors import ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 

@@ -24,7 +24,7 @@ from functools import partial
 
 from coinswarm.domain.gaps import Gap, Hole, fill_holes, find_gaps, gap_between, hole_of, since, within_horizon
 from coinswarm.domain.models import Candle, iso
-from coinswarm.ports.errors import ConflictError
+from coinswarm.errors import ConflictError
 from coinswarm.ports.market import MarketData
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.messages import CANDLES, CandlesReady, CycleTick, Message

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEvent
 from coinswarm.domain.portfolio import Portfolio, differences, fold
-from coinswarm.ports.errors import ConflictError, SequenceConflict
+from coinswarm.errors import ConflictError, SequenceConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import Versioned
 
@@ -58,7 +58,7 @@ class Ledger:
             try:
                 self.history.append(self.stream, [event])
                 return True
-            except SequenceConflict:
+            except SequenceConflictError:
                 continue  # someone appended first: take the next number
             except ConflictError:
                 return False  # this event id is in the ledger already

@@ -16,10 +16,10 @@ from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
 from coinswarm.domain.protections import ProtectionRules
 from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
+from coinswarm.errors import ClaimInProgressError, ConflictError
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
-from coinswarm.ports.errors import ClaimInProgress, ConflictError
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
 from coinswarm.stages.controls import paused_reason
@@ -88,7 +88,7 @@ class PlacementStage:
         the ledger. So a delivery whose hand-on was lost (the publish failed after this ran) must not run
         again (it would find nothing left to settle and report no fills) but hand on what the first run
         produced, kept with the message's claim (see stages.outbox). A duplicate that arrives while another
-        worker holds the message's claim raises ClaimInProgress, so that its bus delivers it again: by then
+        worker holds the message's claim raises ClaimInProgressError, so that its bus delivers it again: by then
         that worker completed, or died and its claim expired (and the retry reconciles what it sent)."""
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
@@ -128,14 +128,14 @@ class PlacementStage:
         stored. A manual trade (no cycle) needs no lease.
 
         The intent's claim lasts as long as the message's (the outbox's `in_progress_ttl_s`): while another
-        attempt holds it, ClaimInProgress (retry later). A claim left by a worker that died is taken over
+        attempt holds it, ClaimInProgressError (retry later). A claim left by a worker that died is taken over
         once expired; the venue is then asked for the client order id first, so nothing is sent twice."""
         key = f"order:{intent.intent_id}"
         owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
         ttl_s = self.outbox.in_progress_ttl_s
         earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=ttl_s)
         if earlier is not None and earlier.status == IdempotencyStatus.IN_PROGRESS:
-            raise ClaimInProgress(key, earlier.expires_ts - self.clock.now())
+            raise ClaimInProgressError(key, earlier.expires_ts - self.clock.now())
         if earlier is not None:
             note = f"intent {intent.intent_id} was handled already: skipped"
             return Placed(self.broker.get_order(intent.intent_id), None, note, duplicate=True)

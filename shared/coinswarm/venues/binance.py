@@ -27,18 +27,19 @@ from urllib.parse import urlencode
 import httpx
 
 from coinswarm.domain.models import Candle, Side
-from coinswarm.venues.auth import BinanceKey, TimeSync
-from coinswarm.venues.breaker import CircuitBreaker
-from coinswarm.venues.errors import (
-    Authentication,
-    CircuitOpen,
-    InsufficientFunds,
-    InvalidOrder,
-    NotFound,
-    RateLimited,
-    Temporary,
+from coinswarm.errors import (
+    CircuitOpenError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    MalformedAnswerError,
+    OrderNotFoundError,
+    RateLimitedError,
+    TemporaryVenueError,
+    VenueAuthError,
     VenueError,
 )
+from coinswarm.venues.auth import BinanceKey, TimeSync
+from coinswarm.venues.breaker import CircuitBreaker
 from coinswarm.venues.models import (
     BookTop,
     KeyPermissions,
@@ -48,7 +49,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, field, number, optional_number, signed_fee
+from coinswarm.venues.parsing import field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import BINANCE_ORDERS, BINANCE_WEIGHT, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -168,7 +169,7 @@ class BinanceClient:
     ) -> Any:
         key = self.key
         if key is None:
-            raise Authentication(VENUE, f"{method} {path} needs an API key: {NEEDS_KEY}")
+            raise VenueAuthError(VENUE, f"{method} {path} needs an API key: {NEEDS_KEY}")
         if not self.time.synced:
             self.sync_time()
 
@@ -181,7 +182,7 @@ class BinanceClient:
             try:
                 response = self.http.send(method, prepare, costs=costs, retry=retry, idempotent=idempotent)
                 return self.http.json(response, f"{method} {path}")
-            except Authentication as exc:
+            except VenueAuthError as exc:
                 if exc.code == -1021 and resync:  # our clock drifted from Binance's: measure again, once
                     log.warning("binance: timestamp outside recvWindow; syncing the clock with the server again")
                     self.sync_time()
@@ -219,7 +220,7 @@ class BinanceClient:
             ]
             rows = self._public("/api/v3/klines", params, 2)
             if not isinstance(rows, list):
-                raise MalformedAnswer(VENUE, "answered GET /api/v3/klines with something that is not a list")
+                raise MalformedAnswerError(VENUE, "answered GET /api/v3/klines with something that is not a list")
             page = [self._candle(r, label or symbol, tf) for r in rows]
             page = [c for c in page if start <= c.ts <= last]
             yield page
@@ -244,7 +245,9 @@ class BinanceClient:
                 timeframe_s=tf,
             )
         except (IndexError, TypeError, ValueError) as exc:
-            raise MalformedAnswer(VENUE, f"sent a malformed kline for {symbol}: {str(row)[:160]} ({exc})") from None
+            raise MalformedAnswerError(
+                VENUE, f"sent a malformed kline for {symbol}: {str(row)[:160]} ({exc})"
+            ) from None
 
     def book_ticker(self, symbol: str) -> BookTop:
         body = self._public("/api/v3/ticker/bookTicker", [("symbol", symbol)], 2)
@@ -287,16 +290,16 @@ class BinanceClient:
         for attempt in range(attempts):
             try:
                 return parse_order(self._signed("POST", "/api/v3/order", params, 1, order=True, retry=NO_RETRY))
-            except CircuitOpen:
+            except CircuitOpenError:
                 raise
-            except RateLimited as exc:
+            except RateLimitedError as exc:
                 if attempt == attempts - 1 or exc.retry_after > self.retry.max_retry_after_s:
                     raise
-            except InvalidOrder as exc:
+            except InvalidOrderError as exc:
                 if "duplicate" in exc.reason.lower():  # an open order holds this id: that is ours
                     return self.get_order(req.symbol, client_order_id=req.client_order_id)
                 raise
-            except Temporary as exc:
+            except TemporaryVenueError as exc:
                 if attempt == attempts - 1 and not exc.maybe_executed:
                     raise
                 if exc.maybe_executed:
@@ -322,13 +325,13 @@ class BinanceClient:
         """The order placed under `client_order_id`, or None when Binance has none."""
         try:
             return self.get_order(symbol, client_order_id=client_order_id)
-        except NotFound:
+        except OrderNotFoundError:
             return None
 
     def my_trades(self, symbol: str, order_id: str) -> list[VenueFill]:
         rows = self._signed("GET", "/api/v3/myTrades", [("symbol", symbol), ("orderId", order_id)], 5)
         if not isinstance(rows, list):
-            raise MalformedAnswer(VENUE, "answered GET /api/v3/myTrades with something that is not a list")
+            raise MalformedAnswerError(VENUE, "answered GET /api/v3/myTrades with something that is not a list")
         return [parse_trade(r) for r in rows]
 
     def cancel_order(
@@ -340,7 +343,7 @@ class BinanceClient:
     def api_restrictions(self) -> KeyPermissions:
         body = self._signed("GET", "/sapi/v1/account/apiRestrictions", [], 1)
         if not isinstance(body, dict):
-            raise MalformedAnswer(VENUE, "answered GET /sapi/v1/account/apiRestrictions with a non-object")
+            raise MalformedAnswerError(VENUE, "answered GET /sapi/v1/account/apiRestrictions with a non-object")
         return KeyPermissions(
             venue=VENUE,
             can_view=bool(body.get("enableReading")),
@@ -415,7 +418,7 @@ def _truthy(value: Any) -> bool:
 def _side(value: Any) -> Side:
     text = str(value).lower()
     if text not in ("buy", "sell"):
-        raise MalformedAnswer(VENUE, f"sent side {str(value)[:20]!r}, neither BUY nor SELL")
+        raise MalformedAnswerError(VENUE, f"sent side {str(value)[:20]!r}, neither BUY nor SELL")
     return Side(text)
 
 
@@ -434,15 +437,15 @@ def classify(response: httpx.Response, where: str) -> VenueError:
             -1021: " (the request's timestamp is outside recvWindow: the clock is off)",
             -1022: " (the signature does not match: check the API secret)",
         }.get(code or 0, " (check the API key, its permissions and IP restrictions)")
-        return Authentication(VENUE, text + hint, status=status, code=code)
+        return VenueAuthError(VENUE, text + hint, status=status, code=code)
     if status == 403:
-        return Temporary(VENUE, text + " (the web application firewall refused it)", status=status, code=code)
+        return TemporaryVenueError(VENUE, text + " (the web application firewall refused it)", status=status, code=code)
     if code == -2013 or (code == -2011 and "unknown order" in words.lower()):
-        return NotFound(VENUE, text, status=status, code=code)
+        return OrderNotFoundError(VENUE, text, status=status, code=code)
     if code == -2010 and "insufficient" in words.lower():
-        return InsufficientFunds(VENUE, text, status=status, code=code)
+        return InsufficientFundsError(VENUE, text, status=status, code=code)
     if code is not None and (code in (-2010, -2011, -1013) or -1199 <= code <= -1100):
-        return InvalidOrder(VENUE, text, status=status, code=code)
+        return InvalidOrderError(VENUE, text, status=status, code=code)
     if status == 400:
-        return InvalidOrder(VENUE, text, status=status, code=code)
+        return InvalidOrderError(VENUE, text, status=status, code=code)
     return VenueError(VENUE, text, status=status, code=code)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from coinswarm.venues.errors import CircuitOpen
+from coinswarm.errors import CircuitOpenError
 
 log = logging.getLogger("coinswarm.venues")
 
@@ -67,12 +67,12 @@ class CircuitBreaker:
         self._last_error = ""
 
     def allow_order(self) -> None:
-        """Raise CircuitOpen unless a new order may go out now (closed, or the one half-open probe)."""
+        """Raise CircuitOpenError unless a new order may go out now (closed, or the one half-open probe)."""
         with self._lock:
             if self._mode is BreakerMode.OPEN:
                 left = self._opened_at + self.cooldown_s - self._clock()
                 if left > 0:
-                    raise CircuitOpen(
+                    raise CircuitOpenError(
                         self.venue,
                         f"circuit open after {self._failures} failures in a row (last: {self._last_error}); "
                         f"no new order for {left:.0f} s",
@@ -81,7 +81,9 @@ class CircuitBreaker:
                 self._set(BreakerMode.HALF_OPEN)
             if self._mode is BreakerMode.HALF_OPEN:
                 if self._probing:
-                    raise CircuitOpen(self.venue, "circuit half-open: a probe order is already out", retry_after=1.0)
+                    raise CircuitOpenError(
+                        self.venue, "circuit half-open: a probe order is already out", retry_after=1.0
+                    )
                 self._probing = True
 
     def record_success(self) -> None:

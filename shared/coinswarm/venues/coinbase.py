@@ -33,19 +33,20 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from coinswarm.domain.models import Candle, Side
-from coinswarm.marketdata.coinbase_public import GRANULARITIES, PAGE_BARS
-from coinswarm.venues.auth import CoinbaseKey
-from coinswarm.venues.breaker import CircuitBreaker
-from coinswarm.venues.errors import (
-    Authentication,
-    CircuitOpen,
-    InsufficientFunds,
-    InvalidOrder,
-    NotFound,
-    RateLimited,
-    Temporary,
+from coinswarm.errors import (
+    CircuitOpenError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    MalformedAnswerError,
+    OrderNotFoundError,
+    RateLimitedError,
+    TemporaryVenueError,
+    VenueAuthError,
     VenueError,
 )
+from coinswarm.venues.auth import CoinbaseKey
+from coinswarm.venues.breaker import CircuitBreaker
+from coinswarm.venues.coinbase_candles import granularity, pages, parse_candle
 from coinswarm.venues.models import (
     BookTop,
     CancelResult,
@@ -59,7 +60,7 @@ from coinswarm.venues.models import (
     VenueOrderStatus,
     decimal_text,
 )
-from coinswarm.venues.parsing import MalformedAnswer, epoch_s, field, number, optional_number, signed_fee
+from coinswarm.venues.parsing import epoch_s, field, number, optional_number, signed_fee
 from coinswarm.venues.ratelimit import COINBASE_PRIVATE, COINBASE_PUBLIC, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
@@ -147,7 +148,7 @@ class CoinbaseClient:
         full = API + path
         query = urlencode(params or [])
         if private and self.key is None:
-            raise Authentication(VENUE, f"{method} {full} needs an API key: {NEEDS_KEY}")
+            raise VenueAuthError(VENUE, f"{method} {full} needs an API key: {NEEDS_KEY}")
         key = self.key if private else None
 
         def prepare() -> Prepared:
@@ -167,28 +168,15 @@ class CoinbaseClient:
     ) -> Iterator[list[Candle]]:
         """Closed candles with `start_ts <= ts` and `ts + timeframe_s <= end_ts`, oldest first, one page
         (at most 300 buckets) at a time. Keyed requests use the private path, else the public one."""
-        granularity = GRANULARITIES.get(timeframe_s)
-        if granularity is None:
-            sizes = ", ".join(f"{tf} s" for tf in GRANULARITIES)
-            raise ValueError(f"Coinbase serves candles of {sizes}; not {timeframe_s} s")
+        granularity(timeframe_s)  # a size Coinbase does not serve is refused before any request
         tf = timeframe_s
         private = self.key is not None
         path = ("" if private else "/market") + f"/products/{quote(product_id, safe='')}/candles"
-        start = -(-start_ts // tf) * tf
-        last = (end_ts - tf) // tf * tf
-        while start <= last:
-            count = min(PAGE_BARS, (last - start) // tf + 1)
-            params = [
-                ("start", str(start)),
-                ("end", str(start + count * tf)),
-                ("granularity", granularity),
-                ("limit", str(count + 1)),
-            ]
-            body = self._call("GET", path, params, private=private)
+        for start, count, params in pages(-(-start_ts // tf) * tf, (end_ts - tf) // tf * tf, tf):
+            body = self._call("GET", path, list(params.items()), private=private)
             rows = field(body, "candles", VENUE, f"GET {API}{path}")
             page = {c.ts: c for c in (self._candle(r, symbol or product_id, tf) for r in _as_list(rows, "candles"))}
             yield [page[ts] for ts in sorted(page) if start <= ts and ts + tf <= end_ts and ts < start + count * tf]
-            start += count * tf
 
     def candles(self, product_id: str, timeframe_s: int, start_ts: int, end_ts: int) -> list[Candle]:
         return [c for page in self.candle_pages(product_id, timeframe_s, start_ts, end_ts) for c in page]
@@ -196,18 +184,11 @@ class CoinbaseClient:
     @staticmethod
     def _candle(row: Any, symbol: str, tf: int) -> Candle:
         try:
-            return Candle(
-                symbol=symbol,
-                ts=int(row["start"]),
-                open=float(row["open"]),
-                high=float(row["high"]),
-                low=float(row["low"]),
-                close=float(row["close"]),
-                volume=float(row["volume"]),
-                timeframe_s=tf,
-            )
+            return parse_candle(row, symbol, tf)
         except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedAnswer(VENUE, f"sent a malformed candle for {symbol}: {str(row)[:160]} ({exc})") from None
+            raise MalformedAnswerError(
+                VENUE, f"sent a malformed candle for {symbol}: {str(row)[:160]} ({exc})"
+            ) from None
 
     def best_bid_ask(self, product_ids: list[str]) -> list[BookTop]:
         body = self._call("GET", "/best_bid_ask", [("product_ids", p) for p in product_ids])
@@ -217,7 +198,7 @@ class CoinbaseClient:
     def _top(self, book: Any) -> BookTop:
         bids, asks = _levels(field(book, "bids", VENUE, "pricebook")), _levels(field(book, "asks", VENUE, "pricebook"))
         if not bids or not asks:
-            raise MalformedAnswer(VENUE, f"sent an empty book side for {book.get('product_id')}")
+            raise MalformedAnswerError(VENUE, f"sent an empty book side for {book.get('product_id')}")
         return BookTop(
             venue=VENUE,
             symbol=str(book.get("product_id", "")),
@@ -245,7 +226,7 @@ class CoinbaseClient:
         body = self._call("GET", path, [("limit", "1")], private=private)
         trades = body.get("trades") if isinstance(body, dict) else None
         if not isinstance(trades, list) or not trades:
-            raise MalformedAnswer(VENUE, f"answered the ticker of {product_id} without a trade")
+            raise MalformedAnswerError(VENUE, f"answered the ticker of {product_id} without a trade")
         last = trades[0]
         return Ticker(
             venue=VENUE,
@@ -300,14 +281,14 @@ class CoinbaseClient:
             try:
                 answer = self._call("POST", "/orders", body=body, retry=NO_RETRY, idempotent=False)
                 return self._created(answer, req)
-            except CircuitOpen:
+            except CircuitOpenError:
                 raise
-            except RateLimited as exc:
+            except RateLimitedError as exc:
                 if attempt == attempts - 1 or exc.retry_after > self.retry.max_retry_after_s:
                     raise
                 # the bucket, held by the transport, makes the next attempt wait out Retry-After
                 self.sleep(self.retry.delay(attempt, self.rng))
-            except Temporary as exc:
+            except TemporaryVenueError as exc:
                 if exc.maybe_executed:
                     log.warning(
                         "coinbase: order %s: %s; looking it up by its client order id before anything else",
@@ -328,7 +309,7 @@ class CoinbaseClient:
         none (or cannot say right now: the next POST under the same id is then Coinbase's own dedup)."""
         try:
             return self.find_order(req.symbol, req.client_order_id, since_ts=int(self.clock()) - LOOKUP_WINDOW_S)
-        except Temporary:
+        except TemporaryVenueError:
             return None
 
     def find_order(self, product_id: str, client_order_id: str, *, since_ts: int) -> VenueOrder | None:
@@ -354,12 +335,12 @@ class CoinbaseClient:
 
     def _created(self, answer: Any, req: OrderRequest) -> VenueOrder:
         if not isinstance(answer, dict):
-            raise MalformedAnswer(VENUE, "answered POST /orders with JSON that is not an object")
+            raise MalformedAnswerError(VENUE, "answered POST /orders with JSON that is not an object")
         if answer.get("success") is True:
             ok = answer.get("success_response") or {}
             order_id = str(ok.get("order_id") or answer.get("order_id") or "")
             if not order_id:
-                raise MalformedAnswer(VENUE, "accepted an order without giving its order_id")
+                raise MalformedAnswerError(VENUE, "accepted an order without giving its order_id")
             return VenueOrder(
                 venue=VENUE,
                 order_id=order_id,
@@ -383,13 +364,13 @@ class CoinbaseClient:
         message = str(err.get("message") or err.get("error_details") or "")[:200]
         text = f"refused order {req.client_order_id}: {reason}" + (f" ({message})" if message else "")
         if "INSUFFICIENT_FUND" in reason:
-            raise InsufficientFunds(VENUE, text, code=reason)
-        raise InvalidOrder(VENUE, text, code=reason)
+            raise InsufficientFundsError(VENUE, text, code=reason)
+        raise InvalidOrderError(VENUE, text, code=reason)
 
     def preview_order(self, req: OrderRequest) -> OrderPreview:
         answer = self._call("POST", "/orders/preview", body=self.order_body(req, preview=True), idempotent=True)
         if not isinstance(answer, dict):
-            raise MalformedAnswer(VENUE, "answered POST /orders/preview with JSON that is not an object")
+            raise MalformedAnswerError(VENUE, "answered POST /orders/preview with JSON that is not an object")
         return OrderPreview(
             venue=VENUE,
             errors=tuple(str(e) for e in answer.get("errs") or ()),
@@ -432,7 +413,7 @@ class CoinbaseClient:
     def key_permissions(self) -> KeyPermissions:
         answer = self._call("GET", "/key_permissions")
         if not isinstance(answer, dict):
-            raise MalformedAnswer(VENUE, "answered GET /key_permissions with JSON that is not an object")
+            raise MalformedAnswerError(VENUE, "answered GET /key_permissions with JSON that is not an object")
         return KeyPermissions(
             venue=VENUE,
             can_view=bool(answer.get("can_view")),
@@ -495,13 +476,13 @@ def parse_fill(f: Any) -> VenueFill:
 def _side(value: Any) -> Side:
     text = str(value).lower()
     if text not in ("buy", "sell"):
-        raise MalformedAnswer(VENUE, f"sent side {str(value)[:20]!r}, neither BUY nor SELL")
+        raise MalformedAnswerError(VENUE, f"sent side {str(value)[:20]!r}, neither BUY nor SELL")
     return Side(text)
 
 
 def _as_list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
-        raise MalformedAnswer(VENUE, f"sent `{what}` that is not a list")
+        raise MalformedAnswerError(VENUE, f"sent `{what}` that is not a list")
     return value
 
 
@@ -524,11 +505,11 @@ def classify(response: httpx.Response, where: str) -> VenueError:
     text = f"answered HTTP {status} to {where}" + (f": {words}" if words else "")
     if status == 401 or code in ("UNAUTHENTICATED", "PERMISSION_DENIED") or status == 403:
         hint = " (check the key name, its private key, the machine's clock, and that the key may trade)"
-        return Authentication(VENUE, text + hint, status=status, code=code or None)
+        return VenueAuthError(VENUE, text + hint, status=status, code=code or None)
     if status == 404 or code == "NOT_FOUND":
-        return NotFound(VENUE, text, status=status, code=code or None)
+        return OrderNotFoundError(VENUE, text, status=status, code=code or None)
     if "INSUFFICIENT_FUND" in code or "insufficient" in words.lower():
-        return InsufficientFunds(VENUE, text, status=status, code=code or None)
+        return InsufficientFundsError(VENUE, text, status=status, code=code or None)
     if status in (400, 409, 422):
-        return InvalidOrder(VENUE, text, status=status, code=code or None)
+        return InvalidOrderError(VENUE, text, status=status, code=code or None)
     return VenueError(VENUE, text, status=status, code=code or None)

@@ -28,7 +28,7 @@ TAIL_BYTES = 4096
 #: 8h, 12h, 1d, 3d, 1w, 1M (1s is shorter than any cycle; 1M, a calendar month, has no fixed length).
 #: Coinbase Advanced Trade's public candles: ONE_MINUTE, FIVE_MINUTE, FIFTEEN_MINUTE, THIRTY_MINUTE,
 #: ONE_HOUR, TWO_HOUR, SIX_HOUR, ONE_DAY (FOUR_HOUR is documented for the keyed endpoint only). The
-#: clients' own tables (`binance.INTERVALS`, `coinbase_public.GRANULARITIES`) hold the same sizes; a
+#: clients' own tables (`binance.INTERVALS`, `coinbase_candles.GRANULARITIES`) hold the same sizes; a
 #: test keeps them equal.
 VENUE_TIMEFRAMES: dict[str, tuple[str, ...]] = {
     "coinbase": ("1m", "5m", "15m", "30m", "1h", "2h", "6h", "1d"),

@@ -6,16 +6,12 @@ import math
 from datetime import datetime
 from typing import Any
 
-from coinswarm.venues.errors import VenueError
-
-
-class MalformedAnswer(VenueError):
-    """The venue answered in a shape the client does not understand."""
+from coinswarm.errors import MalformedAnswerError
 
 
 def field(obj: Any, key: str, venue: str, where: str) -> Any:
     if not isinstance(obj, dict) or key not in obj:
-        raise MalformedAnswer(venue, f"answered {where} without `{key}`: {str(obj)[:160]}")
+        raise MalformedAnswerError(venue, f"answered {where} without `{key}`: {str(obj)[:160]}")
     return obj[key]
 
 
@@ -23,9 +19,9 @@ def number(value: Any, venue: str, what: str, *, positive: bool = False) -> floa
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise MalformedAnswer(venue, f"sent {what} {str(value)[:40]!r}, which is not a number") from None
+        raise MalformedAnswerError(venue, f"sent {what} {str(value)[:40]!r}, which is not a number") from None
     if not math.isfinite(x) or (positive and x <= 0) or x < 0:
-        raise MalformedAnswer(venue, f"sent {what} {x!r}, out of range")
+        raise MalformedAnswerError(venue, f"sent {what} {x!r}, out of range")
     return x
 
 
@@ -58,5 +54,5 @@ def signed_fee(value: Any, venue: str) -> float:
     does not book it); only a value that is not a finite number is malformed."""
     x = optional_number(value)
     if x is None:
-        raise MalformedAnswer(venue, f"sent a commission {str(value)[:40]!r}, which is not a finite number")
+        raise MalformedAnswerError(venue, f"sent a commission {str(value)[:40]!r}, which is not a finite number")
     return x

@@ -11,7 +11,7 @@ and makes every caller wait that long; `observe_usage` folds in the weight the v
 (Binance's `X-MBX-USED-WEIGHT-1M`), which counts other processes sharing the address.
 
 Waiting is a reservation: `acquire` books its tokens and sleeps outside the lock, so threads queue in
-order. A wait longer than `max_wait_s` raises `RateLimited` instead of blocking a short-lived function
+order. A wait longer than `max_wait_s` raises `RateLimitedError` instead of blocking a short-lived function
 for minutes. `clock` (monotonic seconds) and `sleep` are injectable: tests never wait.
 """
 
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from coinswarm.venues.errors import RateLimited
+from coinswarm.errors import RateLimitedError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -119,7 +119,7 @@ class TokenBucket:
             ready = start if level >= cost else start + (cost - level) / self.rate
             wait = ready - now
             if wait > self.max_wait_s:
-                raise RateLimited(
+                raise RateLimitedError(
                     self.venue,
                     f"{self.name}: the request budget frees up in {wait:.1f} s, longer than the "
                     f"{self.max_wait_s:.0f} s a caller may wait; try again later",

@@ -1,8 +1,8 @@
 """Retries with exponential backoff and full jitter, for temporary venue errors only.
 
-Only `Temporary` errors are retried (timeouts, 5xx, dropped connections, 429); an invalid order, a
-refused key or a missing order is final and propagates at once. A `RateLimited` error waits at least
-its `Retry-After`. A `CircuitOpen` error is not retried: the breaker said stop.
+Only `TemporaryVenueError` errors are retried (timeouts, 5xx, dropped connections, 429); an invalid order, a
+refused key or a missing order is final and propagates at once. A `RateLimitedError` error waits at least
+its `Retry-After`. A `CircuitOpenError` error is not retried: the breaker said stop.
 
 `sleep` and `rng` are injectable so tests never wait.
 """
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from coinswarm.venues.errors import CircuitOpen, RateLimited, Temporary
+from coinswarm.backoff import full_jitter
+from coinswarm.errors import RateLimitedError, TemporaryVenueError
 
 T = TypeVar("T")
 log = logging.getLogger("coinswarm.venues")
@@ -31,8 +32,8 @@ class RetryPolicy:
     max_retry_after_s: float = 30.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
-        return float(rng() * min(self.cap_s, self.base_s * 2.0**attempt))
+        """Full jitter (`coinswarm.backoff.full_jitter`)."""
+        return full_jitter(attempt, self.base_s, self.cap_s, rng)
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -46,23 +47,21 @@ def with_retry(
     policy: RetryPolicy = RetryPolicy(),
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
-    retryable: Callable[[Temporary], bool] = lambda exc: True,
+    retryable: Callable[[TemporaryVenueError], bool] = lambda exc: True,
     honour_retry_after: bool = True,
 ) -> T:
-    """`call()`, tried up to `policy.attempts` times while it raises a Temporary error that `retryable`
+    """`call()`, tried up to `policy.attempts` times while it raises a TemporaryVenueError that `retryable`
     accepts. The last error propagates unchanged. `honour_retry_after=False` when a token bucket the
     call draws from was already held for the Retry-After (the transport's case): no double wait."""
     for attempt in range(policy.attempts):
         try:
             return call()
-        except CircuitOpen:
-            raise
-        except Temporary as exc:
+        except TemporaryVenueError as exc:
             last = attempt == policy.attempts - 1
-            if last or not retryable(exc):
+            if last or not exc.retryable or not retryable(exc):  # CircuitOpenError is not: the breaker said stop
                 raise
             pause = policy.delay(attempt, rng)
-            if isinstance(exc, RateLimited):
+            if isinstance(exc, RateLimitedError):
                 if exc.retry_after > policy.max_retry_after_s:
                     raise
                 if honour_retry_after:

@@ -1,13 +1,13 @@
 """The HTTP exchange shared by both venue clients: budget, send, classify, retry, breaker.
 
 One call of `Transport.send`:
-1. takes its cost from each token bucket (waiting with the injected sleep, or RateLimited);
+1. takes its cost from each token bucket (waiting with the injected sleep, or RateLimitedError);
 2. builds the request afresh (a new signature and timestamp each attempt) and sends it;
-3. maps the outcome onto the error tree: connection and timeout failures and 5xx are Temporary
-   (`maybe_executed` when the request may have been carried out), 429/418 RateLimited after holding
+3. maps the outcome onto the error tree: connection and timeout failures and 5xx are TemporaryVenueError
+   (`maybe_executed` when the request may have been carried out), 429/418 RateLimitedError after holding
    the buckets for `Retry-After`, other 4xx whatever the venue's `classify` says;
 4. tells the breaker: temporary errors and refused credentials are failures, any answer is a success;
-5. retries Temporary errors with backoff, but a request that may have been carried out only when it
+5. retries TemporaryVenueError with backoff, but a request that may have been carried out only when it
    is idempotent: an order whose outcome is unknown goes back to the client, which looks it up.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from coinswarm import __version__
+from coinswarm.errors import RateLimitedError, TemporaryVenueError, VenueAuthError, VenueError, scrub
 from coinswarm.venues.breaker import CircuitBreaker
-from coinswarm.venues.errors import Authentication, RateLimited, Temporary, VenueError, scrub
 from coinswarm.venues.ratelimit import TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 
@@ -120,7 +120,7 @@ class Transport:
             return response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type")
-            raise Temporary(
+            raise TemporaryVenueError(
                 self.venue,
                 f"answered {where} with something that is not JSON ({len(response.content)} bytes, {kind})",
                 status=response.status_code,
@@ -140,13 +140,13 @@ class Transport:
         try:
             response = self._client.request(method, url, content=content, headers=headers, timeout=self.timeout)
         except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
-            failure: Temporary = Temporary(
+            failure: TemporaryVenueError = TemporaryVenueError(
                 self.venue, f"cannot connect to {self.host} ({type(exc).__name__}; {where})", maybe_executed=False
             )
             self.breaker.record_failure(failure.reason)
             raise failure from None
         except httpx.TimeoutException as exc:
-            failure = Temporary(
+            failure = TemporaryVenueError(
                 self.venue,
                 f"no answer within {self.timeout.read} s ({type(exc).__name__}; {where}); the outcome is unknown",
                 maybe_executed=True,
@@ -155,7 +155,7 @@ class Transport:
             raise failure from None
         except httpx.HTTPError as exc:
             detail = scrub(str(exc), self.secrets)[:120]
-            failure = Temporary(
+            failure = TemporaryVenueError(
                 self.venue,
                 f"the connection failed during {where} ({type(exc).__name__}: {detail}); the outcome is unknown",
                 maybe_executed=True,
@@ -182,7 +182,7 @@ class Transport:
                 retry_after,
                 extra={"venue": self.venue, "retry_after_s": retry_after},
             )
-            raise RateLimited(
+            raise RateLimitedError(
                 self.venue,
                 f"{what} at {where}; retry after {retry_after:g} s",
                 retry_after=retry_after,
@@ -191,7 +191,7 @@ class Transport:
             )
         if status >= 500:
             detail = scrub(_detail(response), self.secrets)
-            failure = Temporary(
+            failure = TemporaryVenueError(
                 self.venue,
                 f"answered HTTP {status} to {where} (the venue's fault; the outcome is unknown)"
                 + (f": {detail}" if detail else ""),
@@ -201,7 +201,7 @@ class Transport:
             self.breaker.record_failure(failure.reason)
             raise failure
         error = self.classify(response, where)
-        if isinstance(error, Authentication | Temporary):
+        if isinstance(error, VenueAuthError | TemporaryVenueError):
             self.breaker.record_failure(error.reason)
         else:
             self.breaker.record_success()

@@ -5,7 +5,7 @@ the five stages) are each built by a builder below, the first time something use
 A local run, a backtest or a test asks for the whole App (the default: every part built at once, in
 order, and a bad configuration refused at once); a cloud function asks for a lazy App (`lazy=True`),
 so the function that runs one stage builds, and imports, that stage and what it needs and nothing else:
-tick_ingest never loads the agents, the committee or the risk rules, and trade logging never opens the
+tick_ingest never loads the agents, the committee or the risk rules, and the ledger stage never opens the
 hot-state store. Built once per process (per warm container in the cloud) and reused. Nothing here
 runs at import, and the stages and domain are imported only by the builders that need them.
 """
@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
+from coinswarm.errors import CoinswarmError
 from coinswarm.ports.clock import Clock, SystemClock
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, TICK, Message
 
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
     from coinswarm.stages.exit_watch import ExitWatch
     from coinswarm.stages.ingest import IngestStage
     from coinswarm.stages.ledger import Ledger
+    from coinswarm.stages.ledger_stage import LedgerStage
     from coinswarm.stages.outbox import Outbox
     from coinswarm.stages.placement import PlacementStage
     from coinswarm.stages.scoring import ScoringStage
-    from coinswarm.stages.trade_logging import TradeLoggingStage
     from coinswarm.stages.vote import VoteStage
 
 Route = Callable[[Any], list[tuple[str, Message]]]
@@ -47,35 +48,61 @@ STAGE_OF_TOPIC: Mapping[str, str] = {
     CANDLES: "scoring",
     SCORES: "vote",
     DECISIONS: "placement",
-    PLACEMENTS: "logging",
+    PLACEMENTS: "ledger",
 }
 """Which stage consumes which topic."""
 
-EVERY_PART = (
-    "state",
-    "history",
-    "coordination",
-    "market",
-    "broker",
-    "cache",
-    "outbox",
-    "ingest",
-    "scoring",
-    "vote",
-    "placement",
-    "ledger",
-    "logging",
-)
-"""The order in which a whole App is built (each part also builds the parts it uses)."""
+T = TypeVar("T")
+
+
+class Part(Generic[T]):
+    """A part of an App, declared once with its type: read as an attribute, it is built by its builder
+    the first time and then kept. Its name is the attribute's, unless given (`key`)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key or ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = self.key or name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Part[T]: ...
+
+    @overload
+    def __get__(self, obj: App | Stages, owner: type) -> T: ...
+
+    def __get__(self, obj: App | Stages | None, owner: type) -> Part[T] | T:
+        if obj is None:
+            return self
+        return cast(T, obj.part(self.key))
+
+
+def _declared(*owners: type) -> frozenset[str]:
+    return frozenset(v.key for owner in owners for v in vars(owner).values() if isinstance(v, Part))
+
 
 _MISSING = object()
 
 
 class App:
     """The settings, the clock, and every other part built on first use (once: a lock guards each build,
-    so two threads of one container never build a stage twice)."""
+    so two threads of one container never build a stage twice). `builders` builds each declared part;
+    `build_all` builds them in the builders' order."""
+
+    state = Part["StateStore"]()
+    history = Part["HistoryStore"]()
+    coordination = Part["CoordinationStore"]()
+    market = Part["MarketData"]()
+    broker = Part["Broker"]()
+    cache = Part["PatternCache | None"]()
+    outbox = Part["Outbox | None"]()
+    ledger = Part["Ledger"]("ledger_service")
 
     def __init__(self, settings: Settings, clock: Clock, builders: Mapping[str, Builder]) -> None:
+        declared = _declared(App, Stages)
+        if set(builders) != declared:
+            missing, unknown = sorted(declared - set(builders)), sorted(set(builders) - declared)
+            raise TypeError(f"App: builders missing for {missing}, or for no declared part: {unknown}")
         self.settings = settings
         self.clock = clock
         self.extras: dict[str, Any] = {}
@@ -100,64 +127,25 @@ class App:
         return frozenset(self._made)
 
     def build_all(self) -> App:
-        for name in EVERY_PART:
+        for name in self._builders:
             self.part(name)
         return self
-
-    @property
-    def state(self) -> StateStore:
-        return cast("StateStore", self.part("state"))
-
-    @property
-    def history(self) -> HistoryStore:
-        return cast("HistoryStore", self.part("history"))
-
-    @property
-    def coordination(self) -> CoordinationStore:
-        return cast("CoordinationStore", self.part("coordination"))
-
-    @property
-    def market(self) -> MarketData:
-        return cast("MarketData", self.part("market"))
-
-    @property
-    def broker(self) -> Broker:
-        return cast("Broker", self.part("broker"))
-
-    @property
-    def ledger(self) -> Ledger:
-        return cast("Ledger", self.part("ledger"))
-
-    @property
-    def cache(self) -> PatternCache | None:
-        return cast("PatternCache | None", self.part("cache"))
 
 
 class Stages:
     """The five stages of an App, each built the first time it is used."""
 
+    ingest = Part["IngestStage"]()
+    scoring = Part["ScoringStage"]()
+    vote = Part["VoteStage"]()
+    placement = Part["PlacementStage"]()
+    ledger = Part["LedgerStage"]()
+
     def __init__(self, app: App) -> None:
         self._app = app
 
-    @property
-    def ingest(self) -> IngestStage:
-        return cast("IngestStage", self._app.part("ingest"))
-
-    @property
-    def scoring(self) -> ScoringStage:
-        return cast("ScoringStage", self._app.part("scoring"))
-
-    @property
-    def vote(self) -> VoteStage:
-        return cast("VoteStage", self._app.part("vote"))
-
-    @property
-    def placement(self) -> PlacementStage:
-        return cast("PlacementStage", self._app.part("placement"))
-
-    @property
-    def logging(self) -> TradeLoggingStage:
-        return cast("TradeLoggingStage", self._app.part("logging"))
+    def part(self, name: str) -> Any:
+        return self._app.part(name)
 
     def routes(self) -> dict[str, Route]:
         """Which stage consumes which topic: the stage's `handle`, or, for a stage not built yet, a route
@@ -175,7 +163,7 @@ class Stages:
         return route
 
 
-class LiveTradingUnavailable(RuntimeError):
+class LiveTradingUnavailableError(CoinswarmError, RuntimeError):
     pass
 
 
@@ -249,7 +237,7 @@ def build_broker(settings: Settings, state: StateStore, history: Callable[[], Hi
         try:
             from coinswarm.wiring.live import build_live_broker
         except ImportError as exc:
-            raise LiveTradingUnavailable(
+            raise LiveTradingUnavailableError(
                 f"mode 'live' is configured, but the live pieces cannot load ({exc}); install the live extra "
                 "(pip install 'coinswarm[live]'), or set mode = 'paper' (the default) to trade on paper"
             ) from None
@@ -327,7 +315,7 @@ def build_app(
         assert opener is not None
         return lambda app: opener.port(name)
 
-    builders: dict[str, Builder] = {
+    builders: dict[str, Builder] = {  # in the order build_all builds them
         "state": port("state"),
         "history": port("history"),
         "coordination": port("coordination"),
@@ -335,12 +323,12 @@ def build_app(
         "broker": (lambda app: broker) if broker is not None else (lambda app: _broker(settings, app)),
         "cache": _cache,
         "outbox": lambda app: _outbox(app, keep, timeout_s),
-        "ledger": _ledger,
         "ingest": _ingest,
         "scoring": lambda app: _scoring(app, agent_memory),
         "vote": _vote,
         "placement": lambda app: _placement(app, limits),
-        "logging": _logging,
+        "ledger_service": _ledger,
+        "ledger": _ledger_stage,
     }
     if lazy if observe is None else observe:
         from coinswarm.notify.observe import observed
@@ -397,7 +385,7 @@ def _ingest(app: App) -> IngestStage:
         timeframe_s=settings.timeframe_s,
         warmup_candles=settings.market.warmup_candles,
         backfill_horizon=settings.market.backfill_horizon,
-        outbox=_no_outbox_or(app.part("outbox")),
+        outbox=_no_outbox_or(app.outbox),
     )
 
 
@@ -418,7 +406,7 @@ def _scoring(app: App, agent_memory: AgentMemoryStore | None) -> ScoringStage:
         primary_venue=settings.primary_venue.name,
         fee_bps={v.name: v.fee_bps for v in settings.venues},
         track_market_state=settings.committee.cache.enabled,
-        outbox=_no_outbox_or(app.part("outbox")),
+        outbox=_no_outbox_or(app.outbox),
     )
 
 
@@ -438,7 +426,7 @@ def _vote(app: App) -> VoteStage:
         buy_fraction=settings.sizing.buy_fraction,
         sell_fraction=settings.sizing.sell_fraction,
     )
-    return VoteStage(committee, app.history, sizing, outbox=_no_outbox_or(app.part("outbox")))
+    return VoteStage(committee, app.history, sizing, outbox=_no_outbox_or(app.outbox))
 
 
 def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
@@ -456,7 +444,7 @@ def _placement(app: App, limits: RiskLimits | None) -> PlacementStage:
         limits or limits_from(settings.risk),
         account=settings.account,
         trade_lease_s=max(1, settings.timeframe_s // 2),
-        outbox=app.part("outbox"),
+        outbox=app.outbox,
         protections=rules_from(settings.protections, settings.timeframe_s),
         exit_on_signal=settings.exits.exit_on_signal,
         exits=_exit_watch(app),
@@ -482,8 +470,8 @@ def _exit_watch(app: App) -> ExitWatch | None:
     )
 
 
-def _logging(app: App) -> TradeLoggingStage:
+def _ledger_stage(app: App) -> LedgerStage:
     from coinswarm.learning.live_episodes import EpisodeKeeper
-    from coinswarm.stages.trade_logging import TradeLoggingStage
+    from coinswarm.stages.ledger_stage import LedgerStage
 
-    return TradeLoggingStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))
+    return LedgerStage(app.ledger, EpisodeKeeper(app.history, app.state, app.settings.timeframe_s))

@@ -1,15 +1,8 @@
-"""Live trading, built only when deliberately configured (mode "live", live.confirm, keys: the settings
-refuse the rest) and only after the gate below passes:
-
-- the configured buy size fits the per-order cap (`live.max_order_notional`);
-- the key's permissions, as the venue reports them (Coinbase `key_permissions`, Binance
-  `apiRestrictions`), allow viewing and trading and NOT withdrawing or transferring: such a key is
-  refused, with what to do instead;
-- Coinbase previews every order before it is placed (in the broker).
-
-The venue client (and with it its circuit breaker, token buckets and clock) is built once per process
-and venue and shared by the live broker and the venue market data, so every failure counts towards the
-one breaker. Imports of the venue modules (httpx, cryptography: the `live` extra) happen here only.
+"""Live trading, built only when deliberately configured (mode "live", live.confirm, keys) and only
+after the gate passes: the buy size fits `live.max_order_notional`, and the key may view and trade but
+not withdraw or transfer (else `LiveKeyRefusedError`, a `LiveTradingUnavailableError`). One venue client
+per process and venue, shared by the live broker and the venue market data. The venue modules (httpx,
+cryptography: the `live` extra) are imported here only. The gate in full: docs/going-live.md.
 """
 
 from __future__ import annotations
@@ -22,7 +15,7 @@ from typing import TYPE_CHECKING
 from coinswarm.config.settings import Settings
 from coinswarm.ports.history import HistoryStore
 from coinswarm.ports.state import StateStore
-from coinswarm.wiring.bootstrap import LiveTradingUnavailable
+from coinswarm.wiring.bootstrap import LiveTradingUnavailableError
 
 if TYPE_CHECKING:
     from coinswarm.adapters.live_broker import LiveBroker
@@ -41,7 +34,7 @@ _lock = threading.Lock()
 _venues: dict[tuple[str, str, str], VenueOrders] = {}
 
 
-class LiveKeyRefused(LiveTradingUnavailable):
+class LiveKeyRefusedError(LiveTradingUnavailableError):
     """The key may do more than trade (or cannot trade): live trading does not start with it."""
 
 
@@ -67,7 +60,7 @@ def venue_orders(
             TokenBucket,
         )
     except ImportError as exc:  # the `live` extra (cryptography) is not installed
-        raise LiveTradingUnavailable(
+        raise LiveTradingUnavailableError(
             f"the venue clients cannot load ({exc}); install Coinswarm with its live extra: "
             "pip install 'coinswarm[live]'"
         ) from None
@@ -120,7 +113,7 @@ def venue_orders(
             )
         )
     except ValueError as exc:  # a malformed key: the message says which part and what to do
-        raise LiveTradingUnavailable(f"{venue.name}: {exc}") from None
+        raise LiveTradingUnavailableError(f"{venue.name}: {exc}") from None
 
 
 def shared_venue(settings: Settings) -> VenueOrders:
@@ -135,30 +128,30 @@ def shared_venue(settings: Settings) -> VenueOrders:
 
 def check_key(venue: VenueOrders) -> None:
     """Refuse a key the venue says may withdraw or transfer, or may not trade; say what to do instead."""
-    from coinswarm.venues.errors import VenueError
+    from coinswarm.errors import VenueError
 
     try:
         perms = venue.permissions()
     except VenueError as exc:
-        raise LiveTradingUnavailable(
+        raise LiveTradingUnavailableError(
             f"cannot check the {venue.name} key's permissions ({exc}); live trading does not start without "
             "that check: fix the key or the connection, or set mode = 'paper'"
         ) from None
     if perms.can_withdraw:
-        raise LiveKeyRefused(
+        raise LiveKeyRefusedError(
             f"the {venue.name} API key can withdraw or transfer funds: refused for trading. A trading bot's "
             f"key must not be able to move money out; {KEY_HELP[venue.name]}, then configure that key"
         )
     if not (perms.can_trade and perms.can_view):
         missing = " and ".join(x for x, ok in (("view", perms.can_view), ("trade", perms.can_trade)) if not ok)
-        raise LiveKeyRefused(f"the {venue.name} API key may not {missing}; {KEY_HELP[venue.name]}")
+        raise LiveKeyRefusedError(f"the {venue.name} API key may not {missing}; {KEY_HELP[venue.name]}")
 
 
 def check_sizing(settings: Settings) -> None:
     cap = settings.live.max_order_notional
     buy = settings.sizing.buy_notional
     if buy is not None and buy > cap:
-        raise LiveTradingUnavailable(
+        raise LiveTradingUnavailableError(
             f"sizing.buy_notional {buy:,.2f} is over live.max_order_notional {cap:,.2f}: every buy would be "
             "refused; lower sizing.buy_notional or raise the cap deliberately"
         )

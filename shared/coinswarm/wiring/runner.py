@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Literal
 
+from coinswarm.errors import CoinswarmError
 from coinswarm.ports.bus import Handler
 from coinswarm.stages.messages import CycleTick, Message
 from coinswarm.wiring.bootstrap import App
@@ -17,7 +18,7 @@ LEASE = "runner"
 RUNNER_LEASE_S = 900  # how long a runner's lease outlives its last cycle (only a crash lets it run out)
 
 
-class StateInUse(RuntimeError):
+class StateInUseError(CoinswarmError, RuntimeError):
     pass
 
 
@@ -67,7 +68,7 @@ class CycleRunner:
             return
         now = int(time.time())
         if not self.app.coordination.acquire_lease(LEASE, self.owner, now=now, ttl_s=self.lease_s):
-            raise StateInUse(
+            raise StateInUseError(
                 "another `coinswarm run` is trading on this state file; stop it first, or give this run "
                 "its own file with --state PATH"
             )

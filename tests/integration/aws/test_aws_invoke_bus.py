@@ -16,7 +16,7 @@ from coinswarm.adapters.lambda_invoke_bus import (
     MAX_EVENT_AGE_S,
     MAX_PAYLOAD_BYTES,
     ROUTES,
-    BadInvokeEvent,
+    BadInvokeEventError,
     LambdaInvokeBus,
     configure_async_invocation,
     payload,
@@ -25,7 +25,7 @@ from coinswarm.adapters.lambda_invoke_bus import (
 from coinswarm.adapters.sqs_bus import QUEUES, create_queues
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle
-from coinswarm.ports.bus import PermanentBusError
+from coinswarm.errors import PermanentBusError
 from coinswarm.stages.messages import CANDLES, DECISIONS, LOGGED, PLACEMENTS, SCORES, CandlesReady, TradesLogged, decode
 from servers.moto import aws_client
 
@@ -158,5 +158,5 @@ def test_a_function_that_is_not_deployed_is_a_permanent_error_naming_it(moto_ser
     ],
 )
 def test_an_event_that_is_not_an_envelope_is_refused_saying_why(event: Any, says: str) -> None:
-    with pytest.raises(BadInvokeEvent, match=says):
+    with pytest.raises(BadInvokeEventError, match=says):
         read_event(event)

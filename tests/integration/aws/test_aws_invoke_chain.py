@@ -9,7 +9,7 @@ import json
 import pytest
 from aws_helpers import STAGE_HANDLERS, SYMBOLS, TF, VENUE_KEY, VENUE_SECRET, LambdaContext
 
-from coinswarm.adapters.lambda_invoke_bus import BadInvokeEvent
+from coinswarm.adapters.lambda_invoke_bus import BadInvokeEventError
 from coinswarm.domain.models import FillRecorded
 from functions.agent_scoring import aws as agent_scoring
 from functions.tick_ingest import aws as tick_ingest
@@ -64,17 +64,17 @@ def test_an_event_that_cannot_be_handled_fails_the_invocation_saying_why(make_me
     cycle = f"cycle-{ts}"
 
     wrong_topic = {**good, "topic": "scores"}
-    with pytest.raises(BadInvokeEvent, match="consumes 'candles', not 'scores': the invocation reached the wrong"):
+    with pytest.raises(BadInvokeEventError, match="consumes 'candles', not 'scores': the invocation reached the wrong"):
         agent_scoring.handler(wrong_topic, LambdaContext())
-    with pytest.raises(BadInvokeEvent, match="lacks topic, cycle_id, message"):
+    with pytest.raises(BadInvokeEventError, match="lacks topic, cycle_id, message"):
         agent_scoring.handler(mesh.scheduler_event(ts), LambdaContext())
     with_secret = {**good, "message": {**good["message"], "key": VENUE_SECRET}}
     malformed = r"the CandlesReady in the event is malformed \(1 error\(s\)\): key: Unexpected keyword"
-    with pytest.raises(BadInvokeEvent, match=malformed) as bad:
+    with pytest.raises(BadInvokeEventError, match=malformed) as bad:
         agent_scoring.handler(with_secret, LambdaContext())
     assert VENUE_SECRET not in str(bad.value)  # Lambda writes the error (and sends it to the dead-letter queue)
     cut = {**good, "message": {"cycle_id": cycle, "symbol": "BTC-USD"}}
-    with pytest.raises(BadInvokeEvent, match="candles: Field required"):
+    with pytest.raises(BadInvokeEventError, match="candles: Field required"):
         agent_scoring.handler(cut, LambdaContext())
     assert len(lam.queue) == len(SYMBOLS)  # only tick_ingest's own invocations: the failures handed nothing on
 

@@ -23,8 +23,8 @@ from aws_lambda_powertools.utilities.idempotency.persistence import datarecord, 
 from coinswarm.adapters.lambda_invoke_bus import ASYNC_RETRY_DELAYS_S
 from coinswarm.adapters.sqs_bus import QUEUE_OF_TOPIC, SqsBus
 from coinswarm.domain.models import FillRecorded
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.ports.clock import Clock
-from coinswarm.ports.errors import ClaimInProgress
 from coinswarm.stages.messages import CANDLES, DECISIONS, PLACEMENTS, SCORES, DecisionReady, PlacementDone, decode
 from coinswarm.stages.outbox import IN_PROGRESS_TTL_S
 from decisions import buy_decision, hold_decision
@@ -167,7 +167,7 @@ def test_an_invocation_delivered_50_times_places_once_and_fills_once(
             try:
                 order_placement.handler(event, LambdaContext())
                 return "ok"
-            except ClaimInProgress:  # the invocation fails: Lambda retries it later
+            except ClaimInProgressError:  # the invocation fails: Lambda retries it later
                 return "retry"
 
         with ThreadPoolExecutor(50) as pool:
@@ -258,7 +258,7 @@ def test_an_invocation_killed_after_the_broker_accepted_is_refused_until_lambdas
     # record (until the invocation's timeout, 30 s), then the message's claim (10 s longer): each refused
     for after in (1, 20, IN_PROGRESS_TTL_S - 1):
         later.set(after)
-        with pytest.raises(ClaimInProgress):
+        with pytest.raises(ClaimInProgressError):
             order_placement.handler(event, LambdaContext())
     assert mesh.broker.submitted == [intent_id] and lam.queue == []
     refusals = [line for line in logs() if "another delivery holds this claim" in line["message"]]
@@ -298,7 +298,7 @@ def test_fifty_invocations_at_once_one_runs_the_others_are_refused_and_their_ret
     settle = hold_decision("BTC-USD", f"cycle-{t0 + TF}", t0 + TF, price=decision.steps[0].mark_price * 1.01)
     event = order_placement_event(mesh, lam, settle)
 
-    refused: list[ClaimInProgress] = []
+    refused: list[ClaimInProgressError] = []
     all_refused = threading.Event()
     paper = mesh.broker.inner
     real_settle = paper.settle
@@ -314,7 +314,7 @@ def test_fifty_invocations_at_once_one_runs_the_others_are_refused_and_their_ret
         try:
             order_placement.handler(event, LambdaContext())
             return "ran"
-        except ClaimInProgress as exc:  # the invocation fails: Lambda retries it
+        except ClaimInProgressError as exc:  # the invocation fails: Lambda retries it
             refused.append(exc)
             if len(refused) == 49:
                 all_refused.set()

@@ -19,14 +19,14 @@ from aws_helpers import SYMBOLS, TF, LambdaContext, Mesh
 
 from coinswarm.config.deploy import deployed_name
 from coinswarm.domain.models import FillRecorded
-from coinswarm.ports.errors import ClaimInProgress
+from coinswarm.errors import ClaimInProgressError
 from coinswarm.stages.messages import CandlesReady, DecisionReady, ScoresReady, decode
 from functions.agent_scoring import aws as agent_scoring
 from functions.committee_vote import aws as committee_vote
 from functions.order_placement import aws as order_placement
 from functions.tick_ingest import aws as tick_ingest
 from functions.trade_logging import aws as trade_logging
-from functions.workflow_step import BadWorkflowPayload
+from functions.workflow_step import BadWorkflowPayloadError
 from moto_step_functions import (
     ACCOUNT,
     ENGINE,
@@ -180,7 +180,7 @@ def test_a_claim_in_progress_is_retried_by_name_and_a_bad_payload_goes_to_the_de
     run = machine({"agent_scoring": garbled}).start(start_time(mesh.now - TF), LambdaContext())
     assert run.status == "FAILED" and run.path[-2:] == ["DeadLetter", "CycleFailed"]
     (letter,) = run.dead_letters
-    assert letter["cycle"]["error"]["Error"] == "BadWorkflowPayload"
+    assert letter["cycle"]["error"]["Error"] == "BadWorkflowPayloadError"
     assert "messages[0] is not a valid CandlesReady" in letter["cycle"]["error"]["Cause"]
     assert letter["cycle"]["ingest"]["messages"], "the cycle so far, to replay it"
 
@@ -189,7 +189,7 @@ def test_a_claim_in_progress_is_retried_by_name_and_a_bad_payload_goes_to_the_de
     def busy_once(event: Any, context: Any) -> Any:
         if refusals[0] == 0:
             refusals[0] += 1
-            raise ClaimInProgress("scores:cycle-0:BTC-USD", 40)
+            raise ClaimInProgressError("scores:cycle-0:BTC-USD", 40)
         return agent_scoring.handler(event, context)
 
     run = machine({"agent_scoring": busy_once}).start(start_time(mesh.now), LambdaContext())
@@ -209,7 +209,7 @@ def test_a_claim_in_progress_is_retried_by_name_and_a_bad_payload_goes_to_the_de
 )
 def test_a_stage_refuses_a_payload_that_is_not_the_contract(make_mesh: Any, event: Any, says: str) -> None:
     workflow_mesh(make_mesh)
-    with pytest.raises(BadWorkflowPayload) as refused:
+    with pytest.raises(BadWorkflowPayloadError) as refused:
         agent_scoring.handler(event, LambdaContext())
     assert says in str(refused.value)
 
@@ -225,6 +225,6 @@ def test_a_stage_refuses_a_payload_that_is_not_the_contract(make_mesh: Any, even
 )
 def test_tick_ingest_refuses_a_payload_that_is_not_the_contract(make_mesh: Any, event: Any, says: str) -> None:
     workflow_mesh(make_mesh)
-    with pytest.raises(BadWorkflowPayload) as refused:
+    with pytest.raises(BadWorkflowPayloadError) as refused:
         tick_ingest.handler(event, LambdaContext())
     assert says in str(refused.value)

@@ -30,13 +30,13 @@ from functions_framework import create_app
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.config import ConfigError, Settings, load_settings
 from coinswarm.domain.models import Action
+from coinswarm.errors import TransientStoreError
 from coinswarm.observability.logs import trace_id
 from coinswarm.ports.clock import SimulatedClock
-from coinswarm.ports.errors import TransientStoreError
 from coinswarm.stages.messages import PLACEMENTS, DecidedStep, DecisionReady, PlacementDone, encode
 from functions.gcp_common import (
     Runtime,
-    SecretUnavailable,
+    SecretUnavailableError,
     container_settings,
     cycle_tick,
     manual_trade_secrets,
@@ -307,7 +307,7 @@ def test_the_manual_trade_secret_comes_from_the_environment_or_secret_manager() 
     assert session.asked == [
         f"https://secretmanager.googleapis.com/v1/projects/{PROJECT}/secrets/manual-trade-secret/versions/latest:access"
     ]
-    with pytest.raises(SecretUnavailable, match="403"):
+    with pytest.raises(SecretUnavailableError, match="403"):
         manual_trade_secrets(SETTINGS, {}, session=FakeSession(403, {}))
 
 

@@ -12,7 +12,7 @@ from email.message import Message
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.engine import FakeOrder, OrderRefusedError
 from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ class BinanceApi:
             order.stop_price = stop
             try:
                 engine.place(order, partial.fraction if partial else 1.0)
-            except Refused as exc:
+            except OrderRefusedError as exc:
                 if exc.reason == "insufficient":
                     return self.error(400, -2010, "Account has insufficient balance for requested action.")
                 return self.error(400, -1121, "Invalid symbol.")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from coinswarm.venues.fake.engine import FakeOrder, Refused
+from coinswarm.venues.fake.engine import FakeOrder, OrderRefusedError
 from coinswarm.venues.fake.faults import tamper_fills
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ class CoinbaseApi:
                 order.stop_price = float(body["order_configuration"]["stop_limit_stop_limit_gtc"]["stop_price"])
             try:
                 engine.place(order, partial.fraction if partial else 1.0)
-            except Refused as exc:
+            except OrderRefusedError as exc:
                 reason = "INSUFFICIENT_FUND" if exc.reason == "insufficient" else "INVALID_PRODUCT_ID"
                 return self._failed(reason, exc.message, body)
             return self._ok(order, body)

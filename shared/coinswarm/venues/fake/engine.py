@@ -19,10 +19,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from coinswarm.errors import CoinswarmError
+
 QUOTES = ("USDT", "USDC", "USD", "EUR", "BTC", "ETH")
 
 
-class Refused(Exception):
+class OrderRefusedError(CoinswarmError):
     """An order the engine refuses: `reason` is `insufficient`, `invalid` or `duplicate`."""
 
     def __init__(self, reason: str, message: str) -> None:
@@ -36,7 +38,7 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     for q in QUOTES:
         if flat.endswith(q) and len(flat) > len(q):
             return flat[: -len(q)], q
-    raise Refused("invalid", f"unknown symbol {symbol!r}")
+    raise OrderRefusedError("invalid", f"unknown symbol {symbol!r}")
 
 
 @dataclass
@@ -163,11 +165,11 @@ class Engine:
                 price = order.limit_price or ask
                 need = order.quote_size if order.quote_size is not None else (order.base_size or 0) * price
                 if need * (1 + self.fee_rate) > self.balances.get(quote, 0.0) + 1e-9:
-                    raise Refused("insufficient", f"insufficient {quote}: need {need:.8g}")
+                    raise OrderRefusedError("insufficient", f"insufficient {quote}: need {need:.8g}")
             else:
                 size = order.base_size if order.base_size is not None else (order.quote_size or 0) / bid
                 if size > self.balances.get(base, 0.0) + 1e-12:
-                    raise Refused("insufficient", f"insufficient {base}: need {size:.8g}")
+                    raise OrderRefusedError("insufficient", f"insufficient {base}: need {size:.8g}")
             order.partial_fraction = partial
             self.orders[order.order_id] = order
             self.placed.append(order)

@@ -1,4 +1,4 @@
-"""trade_logging: append fills to the ledger and bring the positions and P&L projection up to date."""
+"""The ledger stage: append fills to the ledger and bring the positions and P&L projection up to date."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class ClosedTrades(Protocol):
     def on_sells(self, symbol: str, stream: str, seq: int, sell_ts: Sequence[int]) -> object: ...
 
 
-class TradeLoggingStage:
+class LedgerStage:
     def __init__(self, ledger: Ledger, episodes: ClosedTrades | None = None) -> None:
         self.ledger = ledger
         self.episodes = episodes
