@@ -120,7 +120,7 @@ def test_the_command_takes_the_exit_flags(capsys: pytest.CaptureFixture[str]) ->
     assert sum(shown["exit_reasons"].values()) == shown["trades"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "stop-loss 1.5 %" in out and "exit reasons" in out and "roi " in out
+    assert "stop-loss 1.5 %" in out and "Exit reasons" in out and "roi " in out
 
 
 @pytest.mark.parametrize(

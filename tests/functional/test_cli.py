@@ -102,7 +102,7 @@ def test_backtest_json_has_the_promised_keys(tmp_path, capsys) -> None:
     assert result["bars"] == 3000 and result["final_equity"] > 0
     assert main(["backtest", str(csv), "--strategy", "sma-cross", "--fast", "5", "--slow", "30", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "sma-cross" in out and "max drawdown" in out and "win rate" in out and "exposure" in out
+    assert "sma-cross" in out and "Max drawdown" in out and "Win rate" in out and "Exposure" in out
 
 
 def test_backtest_plot_draws_a_png(tmp_path, capsys) -> None:

@@ -132,3 +132,40 @@ def test_the_portfolio_shares_one_account(files: list[Path], config: Path) -> No
     js = together.to_json()
     assert js["symbols"] == ["ETH-BTC", "LTC-BTC", "XMR-BTC"]
     json.dumps(js)
+
+
+def test_the_command_backtests_a_folder_as_one_account_and_writes_its_report(
+    files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "report"
+    figure = tmp_path / "figure.png"
+    code = main(["backtest", str(files[0].parent), "--json", "--report", str(out), "--plot", str(figure),
+                 "--no-progress"])  # fmt: skip
+    js = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert js["symbols"] == ["ETH-BTC", "LTC-BTC", "XMR-BTC"]
+    assert [row["symbol"] for row in js["per_symbol"]] == js["symbols"]
+    assert sum(row["trades"] for row in js["per_symbol"]) == js["trades"] == len(js["trade_list"]) > 0
+    assert sum(js["exit_reasons"].values()) == js["trades"]
+    assert all(t["votes"] for t in js["trade_list"]), "every entry carries the committee's votes"
+    assert {p.name for p in out.iterdir()} == {"report.html", "trades.csv", "summary.json"}
+    assert figure.stat().st_size > 20_000
+
+
+def test_the_text_report_fits_a_terminal(files: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["backtest", *map(str, files), "--no-progress"])
+    text = capsys.readouterr().out
+    assert code == 0
+    body = text.splitlines()[1:]  # the first line names the files, however long their paths
+    assert max(len(line) for line in body) <= 100
+    for section in ("Summary", "Per symbol", "Exit reasons", "Monthly", "buy-and-hold (equal weights)"):
+        assert section in text
+
+
+def test_two_files_of_one_symbol_and_symbol_with_several_files_are_refused(
+    files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backtest", str(files[0]), str(files[0]), "--no-progress"]) == 2
+    assert "a second file of ETH-BTC" in capsys.readouterr().err
+    assert main(["backtest", *map(str, files[:2]), "--symbol", "ETH-BTC", "--no-progress"]) == 2
+    assert "--symbol names the symbol of a single file" in capsys.readouterr().err

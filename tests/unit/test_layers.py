@@ -2,8 +2,9 @@
 
 * the domain (coinswarm.domain) imports only itself, the standard library but its I/O modules, and
   pydantic: no adapter, no SDK, no httpx, no files, sockets, processes, clocks or logs;
-* the stages (coinswarm.stages) import the domain, the ports, the configuration, logging and themselves:
-  no adapter, no venue client, no SDK.
+* the stages (coinswarm.stages) import the domain, the ports, the configuration, the error tree
+  (coinswarm.errors, which every layer shares), logging and themselves: no adapter, no venue client,
+  no SDK.
 
 Every import counts, wherever it is written (inside a function, under TYPE_CHECKING). It is a test, read
 with `ast` rather than an import-linter contract, so that it runs in `make check` and `make test` with
@@ -51,7 +52,7 @@ RULES = (
     ),
     Rule(
         "coinswarm.stages",
-        frozenset({"coinswarm.domain", "coinswarm.ports", "coinswarm.stages", "coinswarm.config"}),
+        frozenset({"coinswarm.domain", "coinswarm.ports", "coinswarm.stages", "coinswarm.config", "coinswarm.errors"}),
         THIRD_PARTY_IN_DOMAIN,
         True,
         "a stage imports no adapter: it gets one through a port, chosen by the composition root (coinswarm.wiring)",

@@ -118,3 +118,23 @@ def test_the_help_says_which_timeframes_each_venue_serves(capsys) -> None:
     out = capsys.readouterr().out
     assert "coinbase  1m 5m 15m 30m 1h 2h 6h 1d" in out
     assert "binance   1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w" in out
+
+
+def test_a_parquet_download_is_converted_continued_and_backtested(fake: FakeExchange, tmp_path, capsys) -> None:
+    out = tmp_path / "BTC_USDT-4h.parquet"
+    args = cli(out, "binance", "4h", fake.url, symbol="BTCUSDT")
+    args[args.index("--since") + 1] = "2024-04-01"
+    args += ["--until", "2024-05-01"]
+    assert main(args) == 0
+    first = load_candles(out)
+    assert first.timeframe_s == 4 * 3600 and len(first.candles) == 30 * 6
+    assert not (tmp_path / "BTC_USDT-4h.parquet.csv").exists(), "the work file is gone once converted"
+    capsys.readouterr()
+    assert main(args) == 0  # the same range again: the Parquet file is continued, and nothing is lost
+    said = capsys.readouterr().err
+    assert "0 candles written (continued)" in said, said
+    both = load_candles(out)
+    assert list(both.candles) == list(first.candles) and both.missing == 0
+    assert not (tmp_path / "BTC_USDT-4h.parquet.csv").exists()
+    assert main(["backtest", str(out), "--symbol", "BTC-USDT", "--no-progress", "--json"]) == 0
+

@@ -25,6 +25,7 @@ from coinswarm.backtest.metrics import Metrics, compute
 from coinswarm.config.settings import TIMEFRAMES, Settings
 from coinswarm.domain.models import Candle, ExitReason, Fill, FillRecorded, Side
 from coinswarm.domain.risk import RiskLimits, limits_from
+from coinswarm.domain.votes import votes_text
 from coinswarm.gc_pause import collector_paused
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
@@ -216,9 +217,15 @@ def run_backtest(
     routes = app.stages.routes()
     seen_gaps: list[str] = []
 
+    votes: dict[str, str] = {}  # each buy's intent id (its order's id) -> the committee's votes then
+
     def tap(topic: str, message: Any) -> None:
         if topic == SCORES and message.gaps:
             seen_gaps.extend(message.gaps)
+        elif topic == DECISIONS:
+            for step in message.steps:
+                if step.intent is not None and step.intent.side is Side.BUY and step.decision is not None:
+                    votes[step.intent.intent_id] = votes_text(step.decision)
 
     started = time.perf_counter()
     with collector_paused():
@@ -257,6 +264,7 @@ def run_backtest(
         exits=exits.model_dump(mode="json"),
         symbols=symbols,
         closes=closes,
+        extra={"votes": votes},
     )
 
 

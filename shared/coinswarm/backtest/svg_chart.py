@@ -72,7 +72,7 @@ def _fmt(v: float) -> str:
     if a >= 1e6:
         return f"{v / 1e6:.1f}M"
     if a >= 1e4:
-        return f"{v / 1e3:.0f}k"
+        return f"{v / 1e3:.4g}k"
     if a >= 100:
         return f"{v:,.0f}"
     return f"{v:.4g}"

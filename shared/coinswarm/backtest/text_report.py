@@ -85,7 +85,7 @@ def _summary(a: Analysis) -> list[str]:
     s = a.stats
     left = [
         ("Period", f"{_day(s.start_ts)} .. {_day(s.end_ts)}"),
-        ("Strategy", f"{a.strategy} on {', '.join(a.symbols)}"[:40]),
+        ("Strategy", f"{a.strategy} on {', '.join(a.symbols)}"[:30]),
         ("Equity", f"{a.start_equity:,.2f} -> {s.equity_final:,.2f}"),
         ("Return", _f(s.return_pct, "{:+.2f} %")),
         ("CAGR", _f(s.cagr_pct, "{:+.2f} %")),
@@ -122,10 +122,10 @@ def _summary(a: Analysis) -> list[str]:
 def _versus(a: Analysis) -> list[str]:
     s = a.stats
     edge = s.return_pct - s.buy_hold_return_pct
-    hold = "equal weights over the symbols, " if len(a.prices) > 1 else ""
+    hold = " (equal weights)" if len(a.prices) > 1 else ""
     return [
-        f"  Strategy {_f(s.return_pct, '{:+.2f} %')}  vs  buy-and-hold {_f(s.buy_hold_return_pct, '{:+.2f} %')} "
-        f"({hold}bought at the first close): {'ahead' if edge >= 0 else 'behind'} by {abs(edge):.2f} points"
+        f"  Strategy {_f(s.return_pct, '{:+.2f} %')} against buy-and-hold{hold} "
+        f"{_f(s.buy_hold_return_pct, '{:+.2f} %')}: {'ahead' if edge >= 0 else 'behind'} by {abs(edge):.2f} points"
     ]
 
 

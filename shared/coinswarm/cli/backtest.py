@@ -1,23 +1,34 @@
-"""`coinswarm backtest FILE`: replay a candle file through the stage code on a simulated clock."""
+"""`coinswarm backtest FILE [FILE ...]`: replay candle files through the stage code on a simulated clock,
+one symbol or several into one account, and report it the way a trader judges a strategy."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from coinswarm.backtest.analysis import Analysis, PriceSeries, analyse
 from coinswarm.backtest.engine import BacktestOptions, BacktestResult, run_backtest
 from coinswarm.backtest.progress import Progress
+from coinswarm.backtest.text_report import analysis_json, text_report
 from coinswarm.cli.common import add_config_arg, fail, settings_from
 from coinswarm.config.loader import explain
 from coinswarm.config.settings import SYMBOL_RE, ExitConfig, Settings
+from coinswarm.domain.models import Candle
 from coinswarm.marketdata.candle_files import CandleFileError, load_candles, symbol_problem
 
-HELP = """Replay a candle file through the same stage code that trades (ingest, scoring, vote, placement,
-logging) on a simulated clock, with the paper broker and an in-memory store.
+HELP = """Replay candle files through the same stage code that trades (ingest, scoring, vote, placement,
+the ledger) on a simulated clock, with the paper broker and an in-memory store.
+
+One file backtests one symbol. Several files (or a folder of them), one symbol each, backtest the
+portfolio the bot really trades: one account, shared cash, the per-symbol and total exposure limits,
+the daily loss limit and the protections, each bar's symbols placed in the configured order as a live
+cycle places them; candles are aligned by time, and each symbol keeps its own gaps.
 
 Signals are taken at a bar's close and orders fill at the next bar's open, with the fee and slippage
 given. A position still open at the end is closed at the last close and counted.
@@ -33,12 +44,23 @@ rules or the flags below, checked on every bar held from its open, high, low and
 backtesting does: a stop-loss (on by default for the committee), an ROI table, a trailing stop, a
 maximum holding time. sma-cross trades on its crosses alone unless exits are configured or given.
 
-Candle files are CSV (optionally gzipped) with date,open,high,low,close,volume. A bad file is refused
-with the line named; gaps are reported, and agents start afresh after a gap longer than
-market.max_bridged_gap candles (--max-gap)."""
+The report (docs/backtest-report.md): return, CAGR, annualised return and volatility, Sharpe,
+Sortino, Calmar, drawdowns, exposure, trade figures (win rate, best, worst, average, durations, profit
+factor, expectancy, SQN), every figure defined as backtesting.py defines it; the strategy against
+buy-and-hold (equal weights over a portfolio's symbols); a per-symbol table, an exit-reason table and
+a monthly table. --json adds the trade list; --report DIR writes report.html (one self-contained
+page with charts), trades.csv and summary.json; --plot FILE.png draws price with trades, equity
+against buy-and-hold and the drawdown.
+
+Candle files are CSV (optionally gzipped) or Parquet, with date,open,high,low,close,volume. A bad file
+is refused with the line (or row) named; gaps are reported, and agents start afresh after a gap longer
+than market.max_bridged_gap candles (--max-gap)."""
 
 EXAMPLES = """examples:
   coinswarm backtest ETH_BTC-5m.csv.gz
+  coinswarm backtest ETH_BTC-5m.csv.gz LTC_BTC-5m.csv.gz XMR_BTC-5m.csv.gz --report report/
+  coinswarm backtest data/ --json > summary.json          # every candle file in the folder, one account
+  coinswarm backtest ETH_BTC-5m.parquet --plot figure.png
   coinswarm backtest BTC_USDT-1d.csv.gz --strategy sma-cross --fast 10 --slow 30 --fee-bps 10 --json
   coinswarm backtest ETH_BTC-5m.csv.gz --plot equity.png
   coinswarm backtest ETH_BTC-5m.csv.gz --strategy sma-cross --stop-loss 2 --roi 0=3,120=1 \
@@ -48,13 +70,18 @@ EXAMPLES = """examples:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "backtest",
-        help="replay a candle file through the stage code; print return, drawdown, Sharpe, trades",
+        help="replay candle files (one symbol or a portfolio) through the stage code; report it as a trader would",
         description=HELP,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arg(p)
-    p.add_argument("file", help="candle CSV: date,open,high,low,close,volume (optionally .gz)")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="candle files (CSV, optionally .gz, or Parquet), one symbol each, or folders of them",
+    )
     p.add_argument("--strategy", choices=["committee", "sma-cross"], default="committee")
     p.add_argument("--fast", type=int, default=10, help="sma-cross: fast SMA period (default 10)")
     p.add_argument("--slow", type=int, default=20, help="sma-cross: slow SMA period (default 20)")
@@ -65,9 +92,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--max-gap", type=int, help="missing candles agents may see through (default market.max_bridged_gap)"
     )
     add_exit_args(p)
-    p.add_argument("--symbol", help="symbol name for the file (default: from the file name)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--plot", metavar="FILE.png", help="draw the equity curve with the trades marked")
+    p.add_argument("--symbol", help="symbol name for a single file (default: from the file name)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the report's figures and trades)")
+    p.add_argument("--report", metavar="DIR", help="write report.html, trades.csv and summary.json into DIR")
+    p.add_argument("--plot", metavar="FILE.png", help="draw price with trades, equity against buy-and-hold, drawdown")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     p.set_defaults(func=main)
 
@@ -169,15 +197,7 @@ def main(args: argparse.Namespace) -> int:
         fail(f"--fast must be at least 1 and below --slow (got {args.fast} and {args.slow})")
     if args.symbol is not None and not SYMBOL_RE.match(args.symbol):
         fail(f"--symbol {args.symbol[:40]!r} is not a symbol: give BASE-QUOTE in upper case, like BTC-USD")
-    try:
-        cf = load_candles(args.file, symbol=args.symbol)
-    except FileNotFoundError:
-        fail(f"no candle file at {args.file}")
-    except (CandleFileError, OSError) as exc:
-        fail(str(exc))
-    problem = symbol_problem(cf)
-    if problem is not None:
-        fail(f"{problem}, or give the symbol with --symbol BTC-USD")
+    series, gaps = load_series(args)
     opts = BacktestOptions(
         strategy=args.strategy,
         fast=args.fast,
@@ -188,47 +208,111 @@ def main(args: argparse.Namespace) -> int:
         max_gap=args.max_gap,
         exits=exits,
     )
-    progress = Progress(len(cf.candles), label=f"{cf.symbol}", enabled=False if args.no_progress else None)
+    bars = len({c.ts for candles in series.values() for c in candles}) if len(series) > 1 else len(first(series))
+    label = ", ".join(series) if len(series) <= 3 else f"{len(series)} symbols"
+    progress = Progress(bars, label=label, enabled=False if args.no_progress else None)
+    names = ", ".join(args.files)
     try:
-        result = run_backtest(cf.candles, settings, opts, label=f"replay of {args.file}", on_bar=progress.update)
+        result = run_backtest(series, settings, opts, label=f"replay of {names}", on_bar=progress.update)
     except ValidationError as exc:  # the settings the options make: said as the loader says it
         fail(explain(exc))
     except ValueError as exc:
         fail(str(exc))
     progress.close()
-    if args.plot:
-        from coinswarm.backtest.plot import plot_equity
+    analysis = analyse_result(result)
+    summary = {**result.to_json(), **analysis_json(analysis)}
+    if args.report:
+        from coinswarm.backtest.html_report import write_report
 
         try:
-            plot_equity(result, args.plot)
+            written = write_report(analysis, args.report, summary)
+        except OSError as exc:
+            fail(f"--report {args.report}: cannot write there ({exc.strerror or exc})")
+        args.report_files = written
+    if args.plot:
+        from coinswarm.backtest.figure import plot_analysis
+
+        try:
+            plot_analysis(analysis, args.plot)
         except ImportError:
             fail("--plot needs matplotlib: pip install 'coinswarm[plot]'")
+        except OSError as exc:
+            fail(f"--plot {args.plot}: cannot write there ({exc.strerror or exc})")
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps(summary))
     else:
-        print_report(result, args, len(cf.gaps))
+        print_report(result, analysis, args, gaps)
     return 0
 
 
-def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) -> None:
-    m = r.metrics
+CANDLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def candle_paths(given: list[str]) -> list[Path]:
+    """The files named, a folder standing for every candle file in it (sorted by name)."""
+    paths: list[Path] = []
+    for name in given:
+        p = Path(name)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(CANDLE_SUFFIXES))
+            if not found:
+                fail(f"{p} holds no candle files (*.csv, *.csv.gz, *.parquet)")
+            paths.extend(found)
+        else:
+            paths.append(p)
+    return paths
+
+
+def load_series(args: argparse.Namespace) -> tuple[dict[str, Sequence[Candle]], int]:
+    """symbol -> candles for every file, and the gaps in them all; a clean failure for a bad file."""
+    paths = candle_paths(args.files)
+    if args.symbol is not None and len(paths) > 1:
+        fail("--symbol names the symbol of a single file; name each file like ETH_BTC-5m.csv instead")
+    series: dict[str, Sequence[Candle]] = {}
+    gaps = 0
+    for path in paths:
+        try:
+            cf = load_candles(path, symbol=args.symbol)
+        except FileNotFoundError:
+            fail(f"no candle file at {path}")
+        except (CandleFileError, OSError) as exc:
+            fail(str(exc))
+        problem = symbol_problem(cf)
+        if problem is not None:
+            fail(f"{problem}, or give the symbol with --symbol BTC-USD" if len(paths) == 1 else problem)
+        if cf.symbol in series:
+            fail(f"{path}: a second file of {cf.symbol}; give one file per symbol")
+        series[cf.symbol] = cf.candles
+        gaps += len(cf.gaps)
+    return series, gaps
+
+
+def first(series: dict[str, Sequence[Candle]]) -> Sequence[Candle]:
+    return next(iter(series.values()))
+
+
+def analyse_result(result: BacktestResult) -> Analysis:
+    return analyse(
+        strategy=result.strategy,
+        start_equity=result.metrics.start_equity,
+        ts=result.ts,
+        equity=result.equity,
+        prices=[PriceSeries(symbol, result.closes[symbol]) for symbol in result.symbols],
+        fills=result.fills,
+        votes_by_order=result.extra.get("votes", {}),
+    )
+
+
+def print_report(r: BacktestResult, a: Analysis, args: argparse.Namespace, file_gaps: int) -> None:
     out = sys.stdout
-    rate = m.bars / r.elapsed_s if r.elapsed_s > 0 else 0.0
+    rate = r.decisions / r.elapsed_s if r.elapsed_s > 0 else 0.0
     print(
-        f"backtest {args.file} · {r.symbol} · {r.strategy} · "
-        f"{m.bars:,} bars in {r.elapsed_s:.2f} s ({rate:,.0f} bars/s)",
+        f"backtest {', '.join(args.files)} · {r.symbol} · {r.strategy} · "
+        f"{r.decisions:,} bars in {r.elapsed_s:.2f} s ({rate:,.0f} bars/s)",
         file=out,
     )
-    print(f"  return        {m.return_pct:+.2f} %   ({m.start_equity:,.2f} -> {m.final_equity:,.2f})", file=out)
-    print(f"  max drawdown  {m.max_drawdown_pct:.2f} %", file=out)
-    print(f"  sharpe        {m.sharpe:.2f} (annualized, 365-day year)", file=out)
-    print(f"  trades        {m.trades} round trips, win rate {m.win_rate_pct:.1f} %", file=out)
-    print(f"  exposure      {m.exposure_pct:.1f} % of bars in a position", file=out)
-    print(f"  fees          {m.fees:,.2f}", file=out)
+    print(text_report(a), end="", file=out)
     print(f"  exits         {describe_exits(r.exits)}", file=out)
-    if r.exit_reasons:
-        shown = ", ".join(f"{reason} {n}" for reason, n in r.exit_reasons.items())
-        print(f"  exit reasons  {shown}", file=out)
     if r.rejections:
         print(f"  risk refused  {r.rejections} intents", file=out)
     if r.strategy == "committee":
@@ -236,9 +320,12 @@ def print_report(r: BacktestResult, args: argparse.Namespace, file_gaps: int) ->
         share = r.cache_hits / total if total else 0.0
         print(f"  pattern cache {r.cache_hits:,} hits / {r.cache_misses:,} misses ({share:.0%})", file=out)
     print(
-        f"  gaps          {file_gaps} in the file" + (f", {len(r.gaps)} seen by the agents" if r.gaps else ""),
+        f"  gaps          {file_gaps} in the file{'s' if len(args.files) > 1 else ''}"
+        + (f", {len(r.gaps)} seen by the agents" if r.gaps else ""),
         file=out,
     )
+    for path in getattr(args, "report_files", []):
+        print(f"  report        {path}", file=out)
     if args.plot:
         print(f"  plot          {args.plot}", file=out)
 

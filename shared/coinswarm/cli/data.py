@@ -39,7 +39,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     d.add_argument("--timeframe", default="1m", help="candle size, one the venue serves (listed above; default 1m)")
     d.add_argument("--since", required=True, help="first day or time, UTC (2024-01-01 or 2024-01-01T12:00:00Z)")
     d.add_argument("--until", help="end, UTC, exclusive (default: now)")
-    d.add_argument("--out", metavar="FILE", help="the CSV to write or continue (default SYMBOL-TIMEFRAME.csv)")
+    d.add_argument(
+        "--out",
+        metavar="FILE",
+        help="the CSV (or .parquet) to write or continue (default SYMBOL-TIMEFRAME.csv); a Parquet file is "
+        "downloaded into FILE.csv beside it and converted at the end",
+    )
     d.add_argument("--base-url", help="another address for the venue's API (a stand-in such as the fake exchange)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     d.set_defaults(func=main)
@@ -71,7 +76,8 @@ def main(args: argparse.Namespace) -> int:
     from coinswarm.adapters.venue_orders import QUIRKS
 
     venue_symbol = QUIRKS[args.venue].venue_symbol(flat)  # the venue's own spelling (Binance: BTCUSDT)
-    out = Path(args.out or f"{flat.replace('-', '_')}-{args.timeframe}.csv")
+    target = Path(args.out or f"{flat.replace('-', '_')}-{args.timeframe}.csv")
+    out = parquet_work_file(target) if target.name.lower().endswith(".parquet") else target
     from coinswarm.venues.download import check_target, last_bar
 
     try:
@@ -109,8 +115,27 @@ def main(args: argparse.Namespace) -> int:
             code=1,
         )
     resumed = " (continued)" if result.resumed_after is not None else ""
-    err(f"{out}: {result.written:,} candles written{resumed}")
+    if out != target:
+        from coinswarm.marketdata.candle_files import load_candles, write_candles
+
+        write_candles(target, load_candles(out, symbol=flat).candles)
+        out.unlink()
+    err(f"{target}: {result.written:,} candles written{resumed}")
     return 0
+
+
+def parquet_work_file(target: Path) -> Path:
+    """Where a Parquet download is written first: a CSV beside it that resumes like any download (an
+    existing Parquet file is continued by writing it out there first)."""
+    work = target.with_name(target.name + ".csv")
+    if target.exists() and not work.exists():
+        from coinswarm.marketdata.candle_files import CandleFileError, load_candles, write_candles
+
+        try:
+            write_candles(work, load_candles(target).candles)
+        except (CandleFileError, OSError, RuntimeError) as exc:
+            fail(f"{target} cannot be continued: {exc}")
+    return work
 
 
 def venue_timeframe(venue: str, text: str) -> int:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from coinswarm.domain.exit_ids import exit_reason_of
-from coinswarm.domain.models import Action, Decision, ExitReason, Side, iso
+from coinswarm.domain.models import Action, ExitReason, Side, iso
+from coinswarm.domain.votes import SHORT as SHORT
+from coinswarm.domain.votes import votes_text
 from coinswarm.stages.messages import DECISIONS, PLACEMENTS, SCORES, DecisionReady, Message, PlacementDone, ScoresReady
-
-SHORT = {"trend": "trend", "mean_reversion": "mrev", "arbitrage": "arb", "sma_cross": "sma"}
 
 
 def money(x: float) -> str:
@@ -19,14 +19,6 @@ def money(x: float) -> str:
 
 def price(x: float) -> str:
     return f"{x:,.2f}" if x >= 100 else f"{x:.6g}"
-
-
-def votes_text(decision: Decision) -> str:
-    parts = []
-    for v in decision.votes:
-        name = SHORT.get(v.agent, v.agent[:6])
-        parts.append(f"{name} --" if v.confidence == 0 else f"{name} {v.signal:+.2f}@{v.confidence:.2f}")
-    return " ".join(parts)
 
 
 @dataclass

@@ -8,9 +8,9 @@ from typing import Any
 
 from coinswarm.cli.common import add_config_arg, add_state_arg, open_configured, settings_from
 from coinswarm.cli.owner_status import controls_json, controls_lines, exit_state_lines, exit_states, kill_switch_text
-from coinswarm.cli.report import votes_text
 from coinswarm.cli.summary import account_line, command_name, figures, position_lines
 from coinswarm.domain.models import iso
+from coinswarm.domain.votes import votes_text
 from coinswarm.stages.ledger import Ledger
 from coinswarm.stages.placement import KILL_SWITCH_KEY
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -23,8 +23,9 @@ from coinswarm.domain.models import Fill
 from coinswarm.http.json_http import HttpResponse, error, respond
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.state import StateStore
-from coinswarm.stages.controls import Placing, flatten, pause_document, set_paused
-from coinswarm.stages.placement import set_kill_switch
+
+if TYPE_CHECKING:
+    from coinswarm.stages.controls import Placing
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ class OwnerControls:
         return self.state_of()
 
     def handle(self, command: OwnerRequest) -> HttpResponse:
+        # The stages load with the first command, not with the endpoint (its cold start: a trade needs none).
+        from coinswarm.stages.controls import pause_document, set_paused
+        from coinswarm.stages.placement import set_kill_switch
+
         now = self.clock.now()
         if isinstance(command, PauseRequest | ResumeRequest):
             on = isinstance(command, PauseRequest)
@@ -119,6 +124,8 @@ class OwnerControls:
         return self._flatten(command, now)
 
     def _flatten(self, command: FlattenRequest, now: int) -> HttpResponse:
+        from coinswarm.stages.controls import flatten
+
         done = flatten(
             self.placement_of(),
             None if command.all else [command.symbol or ""],

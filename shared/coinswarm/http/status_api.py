@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from coinswarm.errors import TransientStoreError
 from coinswarm.http.json_http import HttpRequest, HttpResponse, error, respond
 from coinswarm.http.signing import Authenticator, AuthError
-from coinswarm.ports.errors import TransientStoreError
 
 logger = logging.getLogger(__name__)
 

@@ -53,6 +53,9 @@ def line(values: dict[str, float], *, ts_ms: int) -> str:
         },
         **{name: float(v) for name, v in sorted(values.items())},
         MARKER: True,
+        # as every log line of ours: Google reads the severity, and a reader of the logs the message
+        "severity": "INFO",
+        "message": "metrics: " + ", ".join(f"{name} {float(v):g}" for name, v in sorted(values.items())),
     }
     return json.dumps(doc, separators=(",", ":"))
 

@@ -70,6 +70,8 @@ class RecordingBus:
 class BusyBroker:
     """A broker whose store is throttled: what a retry may well cure."""
 
+    applies_exit_rules = False  # as every broker but a backtest's (ports.broker.Broker)
+
     def has_pending(self, symbol: str) -> bool:
         raise TransientStoreError("the paper book's store is throttled")
 
