@@ -137,4 +137,3 @@ def test_a_parquet_download_is_converted_continued_and_backtested(fake: FakeExch
     assert list(both.candles) == list(first.candles) and both.missing == 0
     assert not (tmp_path / "BTC_USDT-4h.parquet.csv").exists()
     assert main(["backtest", str(out), "--symbol", "BTC-USDT", "--no-progress", "--json"]) == 0
-
