@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-NAMES = ("throughput", "peer", "load", "cycle", "cold", "cold-gcp", "learned", "search")
+NAMES = ("throughput", "peer", "portfolio", "load", "cycle", "cold", "cold-gcp", "learned", "search")
 
 DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with PASS or MISS against its target.
 
@@ -17,6 +17,9 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
               a stop-loss, an ROI table and a trailing stop
   peer        the same sma-cross run against backtesting.py's bt.run() on the same bars, side by side
               target: coinswarm time / backtesting.py time <= 1.0
+  portfolio   the committee over 3 symbols x --search-bars five-minute bars in one account, beside the
+              same symbols backtested one by one (CPU time, best of 2 alternated rounds)
+              target: the portfolio no slower per bar (ratio <= 1.0)
   load        the --bars series written as CSV and as Parquet, each loaded 5 times (best time)
               target: a Parquet load of 500,000 bars in 0.3 s or less
   cycle       one cycle over 3 symbols on a temporary SQLite store with the paper broker, fused and
@@ -89,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if "throughput" in chosen or "peer" in chosen:
         outcomes.update(_backtests(args, chosen))
+    if "portfolio" in chosen:
+        from . import portfolio_throughput
+
+        print()
+        outcomes["portfolio"] = portfolio_throughput.report(portfolio_throughput.measure(args.search_bars))
     if "load" in chosen:
         from . import candle_loading
         from .series import backtest_series
