@@ -176,9 +176,11 @@ def run_backtest(
     label: str = "backtest",
     on_bar: Callable[[int], None] | None = None,
     store: MemoryStore | None = None,
+    keep_episodes: bool = False,
 ) -> BacktestResult:
     """Replay one symbol's candles, or several symbols' (symbol -> candles) into one account.
-    `on_bar(n)`: n bar times of the run's time grid are done."""
+    `on_bar(n)`: n bar times of the run's time grid are done; `keep_episodes`: record an episode per
+    closed trade in `store` (coinswarm.learning.backtest_episodes asks for them)."""
     series = as_series(candles)
     symbols = tuple(series)
     first = next(iter(series.values()))
@@ -214,6 +216,10 @@ def run_backtest(
     # A backtest hands each message on once, in this process: nothing to keep for a redelivery (a
     # portfolio places one message per symbol and bar, where a claim on each would double the cost).
     app.stages.placement.outbox = NO_OUTBOX
+    if not keep_episodes:
+        # Keeping an episode folds the symbol's recent history again at every sell (as a live cycle
+        # does, once a cycle): a third of a long backtest's time, for episodes it was not asked for.
+        app.stages.ledger.episodes = None
     routes = app.stages.routes()
     seen_gaps: list[str] = []
 

@@ -34,5 +34,5 @@ def backtest_with_episodes(
     candles: list[Candle], settings: Settings, opts: BacktestOptions | None = None
 ) -> tuple[BacktestResult, list[Episode], MemoryStore]:
     store = _EntryKeepingStore()
-    result = run_backtest(candles, settings, opts or BacktestOptions(), store=store)
+    result = run_backtest(candles, settings, opts or BacktestOptions(), store=store, keep_episodes=True)
     return result, [Episode.from_json(e) for e in store.episodes()], store
