@@ -98,7 +98,8 @@ class PlacementStage:
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
-        round_ = _Round(self, msg, self._exit_session(msg))
+        pending = self.broker.has_pending(msg.symbol)  # before the exit state is read, as it always was
+        round_ = _Round(self, msg, pending, self._exit_session(msg))
         try:
             for step in msg.steps:
                 round_.step(step)
@@ -254,7 +255,7 @@ def kill_switch_on(state: StateStore) -> bool:
 class _Round:
     """One message's placement: the broker's pending state, what it filled, placed and refused."""
 
-    def __init__(self, stage: PlacementStage, msg: DecisionReady, exits: ExitSession | None) -> None:
+    def __init__(self, stage: PlacementStage, msg: DecisionReady, pending: bool, exits: ExitSession | None) -> None:
         self.stage, self.msg, self.exits = stage, msg, exits
         self.symbol, self.broker = msg.symbol, stage.broker
         self.fills: list[Fill] = []
@@ -262,7 +263,7 @@ class _Round:
         self.orders: list[Order] = []
         self.rejections: list[RiskRejection] = []
         self.notes: list[str] = []
-        self.pending = self.broker.has_pending(msg.symbol)
+        self.pending = pending
         self.unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
 
     def settle(self, price: float, ts: int) -> None:

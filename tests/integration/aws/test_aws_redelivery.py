@@ -200,15 +200,19 @@ class Later:
     (which read the wall clock): what Lambda's retry a minute later sees."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+        # Time stands still but for `set`: a loaded machine's own seconds must not expire a claim the
+        # test holds one second short of its end.
         self.offset_s = 0
-        now = clock.now
-        monkeypatch.setattr(clock, "now", lambda: now() + self.offset_s)
+        base = clock.now()
+        monkeypatch.setattr(clock, "now", lambda: base + self.offset_s)
         later = self
+        base_utc = dt.datetime.now(dt.UTC)
 
         class Shifted(dt.datetime):
             @classmethod
             def now(cls, tz: Any = None) -> Any:
-                return dt.datetime.now(tz) + dt.timedelta(seconds=later.offset_s)
+                moment = base_utc + dt.timedelta(seconds=later.offset_s)
+                return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 
         shim = types.SimpleNamespace(datetime=Shifted, timedelta=dt.timedelta, timezone=dt.timezone)
         for module in (idempotency_base, persistence_base, datarecord, dynamodb):
