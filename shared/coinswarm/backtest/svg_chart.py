@@ -8,7 +8,7 @@ bucket's first, lowest, highest and last points, so its extremes stay visible. L
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -83,6 +83,20 @@ def _date(ts: int, span_s: int) -> str:
     return d.strftime("%Y-%m-%d") if span_s > 3 * 86_400 else d.strftime("%m-%d %H:%M")
 
 
+def _frame(title: str, lo: float, hi: float, sy: Callable[[float], float], unit: str) -> list[str]:
+    """The opening of a chart: the <svg> element, its title, and the horizontal grid with its labels."""
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="{LEFT}" y="17" class="title">{escape(title)}</text>',
+    ]
+    for t in _nice_ticks(lo, hi):
+        y = sy(t)
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="ylab">{escape(_fmt(t) + unit)}</text>')
+    return parts
+
+
 def line_chart(title: str, series: Sequence[Series], markers: Sequence[Marker] = (), unit: str = "") -> str:
     pts = [thin(s.xs, s.ys) for s in series]
     all_x = [x for p in pts for x, _ in p] + [m.x for m in markers]
@@ -101,15 +115,7 @@ def line_chart(title: str, series: Sequence[Series], markers: Sequence[Marker] =
     def sy(y: float) -> float:
         return TOP + (y1 - y) / (y1 - y0) * (H - TOP - BOTTOM)
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" '
-        f'xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{LEFT}" y="17" class="title">{escape(title)}</text>',
-    ]
-    for t in _nice_ticks(y0, y1):
-        y = sy(t)
-        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="ylab">{escape(_fmt(t) + unit)}</text>')
+    parts = _frame(title, y0, y1, sy, unit)
     for i in range(6):
         x = x0 + span_x * i / 5
         anchor = "start" if i == 0 else "end" if i == 5 else "middle"
@@ -156,15 +162,7 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], unit: 
     def sy(y: float) -> float:
         return TOP + (hi - y) / (hi - lo) * (H - TOP - BOTTOM)
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" '
-        f'xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{LEFT}" y="17" class="title">{escape(title)}</text>',
-    ]
-    for t in _nice_ticks(lo, hi):
-        y = sy(t)
-        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="ylab">{escape(_fmt(t) + unit)}</text>')
+    parts = _frame(title, lo, hi, sy, unit)
     every = max(1, math.ceil(n / 12))
     for i, (label, v) in enumerate(zip(labels, values, strict=True)):
         x = LEFT + i * bw

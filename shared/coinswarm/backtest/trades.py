@@ -10,6 +10,7 @@ from the previous month's last equity (the start equity for the first month) and
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,14 +117,7 @@ def closed_trades(fills: Sequence[Fill], votes_by_order: Mapping[str, str] | Non
 
 def bar_index(bars_ts: Sequence[int], ts: int) -> int:
     """The index of the last bar at or before `ts` (0 before the first)."""
-    lo, hi = 0, len(bars_ts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if bars_ts[mid] <= ts:
-            lo = mid + 1
-        else:
-            hi = mid
-    return max(0, lo - 1)
+    return max(0, bisect_right(bars_ts, ts) - 1)
 
 
 def trade_stats(trades: Sequence[ClosedTrade], bars_ts: Sequence[int]) -> list[TradeStat]:
