@@ -25,10 +25,6 @@ STEP = 20.0  # quantization: 1 / 0.05
 MEMO_SIZE = 65_536
 
 
-def _q(x: float) -> float:
-    return round(x * STEP) / STEP
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     action: Action
@@ -107,23 +103,32 @@ class Committee:
 
     def verdict(self, symbol: str, scores: Sequence[AgentScore], state_key: str) -> Ballot:
         """The committee's verdict on these scores, from the cache when the state repeats."""
-        if all(s.confidence == 0.0 for s in scores):  # nobody voted: no quorum, nothing to quantize
+        for s in scores:
+            if s.confidence != 0.0:
+                break
+        else:  # nobody voted: no quorum, nothing to quantize
             return self._silence
-        quantized = tuple((s.agent, _q(s.signal), _q(s.confidence)) for s in scores)
-        if self.cache is None:  # no pattern cache: still never vote twice on the same quantized votes
-            verdict = self._memo.get(quantized)
-            if verdict is None:
-                if len(self._memo) >= MEMO_SIZE:
-                    self._memo.clear()
-                verdict = self._memo[quantized] = self._vote(quantized)
-            return Ballot(verdict, quantized, False)
+        quantized = tuple([(s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores])
+        cache = self.cache
+        if cache is None:
+            return Ballot(self._vote_once(quantized), quantized, False)
         key = (symbol, state_key, quantized)
-        verdict = self.cache.get(key)
+        verdict = cache.get(key)
         if verdict is not None:
             return Ballot(verdict, quantized, True)
-        verdict = self._vote(quantized)
-        self.cache.put(key, verdict)
+        verdict = self._vote_once(quantized)
+        cache.put(key, verdict)
         return Ballot(verdict, quantized, False)
+
+    def _vote_once(self, quantized: tuple[tuple[str, float, float], ...]) -> Verdict:
+        """The vote on these quantized votes, taken once: a few thousand distinct ones come back over and
+        over (the pattern cache's key also holds the market state, so it misses most of them)."""
+        verdict = self._memo.get(quantized)
+        if verdict is None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()
+            verdict = self._memo[quantized] = self._vote(quantized)
+        return verdict
 
     def record(
         self,
