@@ -610,10 +610,23 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
         body = json.dumps(payload).encode()
     method = pick(data, METHODS, max_size=7)
     path = pick(data, PATHS, max_size=20)
-    now = env.clock.now()
+    mode_ok = mode in ("valid", "rotated", "case", "upper_hex", "replay", "retry_client_id")
+    secret, ts, signed_method, signed_path, sent_body = draw_signing(data, mode, env.clock.now(), method, path, body)
+    auth = sign(secret, signed_method, signed_path, body, ts)
+    sig = auth[SIGNATURE_HEADER][3:]
+    auth = draw_auth_headers(data, mode, auth, ts, sig)
+    headers = draw_other_headers(data, auth)
+    request = HttpRequest(method, path, headers, sent_body)
+    carries_signature = any(k.lower() == SIGNATURE_HEADER.lower() for k in auth)
+    return Sent(request, sig if carries_signature else "", mode_ok, kind, payload)
+
+
+def draw_signing(
+    data: st.DataObject, mode: str, now: int, method: str, path: str, body: bytes
+) -> tuple[str, int, str, str, bytes]:
+    """What `mode` signs: the secret, the time, the method and path, and the body then sent."""
     ts = now + data.draw(st.integers(-300, 300), label="skew")
     secret = SECRET
-    mode_ok = mode in ("valid", "rotated", "case", "upper_hex", "replay", "retry_client_id")
     if mode == "rotated":
         secret = OLD_SECRET
     elif mode == "wrong_secret":
@@ -622,15 +635,18 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
         ts = now - data.draw(st.integers(301, 10**10))
     elif mode == "future":
         ts = now + data.draw(st.integers(301, 10**10))
-    sent_body, sent_path, sent_method = body, path, method
+    sent_body = body
     if mode == "tamper_body":
         sent_body = body + data.draw(st.binary(min_size=1, max_size=4))
     elif mode == "tamper_path":
         path = path + "x"
     elif mode == "tamper_method":
         method = "PUT" if method.upper() != "PUT" else "POST"
-    auth = sign(secret, method, path, body, ts)
-    sig = auth[SIGNATURE_HEADER][3:]
+    return secret, ts, method, path, sent_body
+
+
+def draw_auth_headers(data: st.DataObject, mode: str, auth: dict[str, str], ts: int, sig: str) -> dict[str, str]:
+    """The signature headers as `mode` sends them: altered, missing or as signed."""
     if mode == "tamper_ts":
         auth[TIMESTAMP_HEADER] = str(ts + 1)
     elif mode == "upper_hex":
@@ -650,6 +666,11 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
     elif mode == "case":
         change = data.draw(st.sampled_from([str.lower, str.upper, str.swapcase, str.title]))
         auth = {change(k): v for k, v in auth.items()}
+    return auth
+
+
+def draw_other_headers(data: st.DataObject, auth: dict[str, str]) -> dict[str, str]:
+    """`auth` with a Content-Type (or none) and up to two other headers that do not replace any of them."""
     headers = dict(auth)
     content_type = pick(data, CONTENT_TYPES, max_size=20)
     if content_type is not None:
@@ -657,9 +678,7 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
     taken = {k.lower() for k in headers} | {"authorization"}
     extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=2))
     headers.update({k: v for k, v in extra.items() if k.lower() not in taken})
-    request = HttpRequest(sent_method, sent_path, headers, sent_body)
-    carries_signature = any(k.lower() == SIGNATURE_HEADER.lower() for k in auth)
-    return Sent(request, sig if carries_signature else "", mode_ok, kind, payload)
+    return headers
 
 
 def check_fuzzed(env: Env, log: FuzzLog, sent: Sent) -> None:
