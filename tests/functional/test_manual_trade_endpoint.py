@@ -4,6 +4,7 @@ a 5xx, never places an order it should not, and never writes a secret to the log
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent
-from coinswarm.errors import ClaimInProgressError, ConflictError
+from coinswarm.errors import ClaimInProgressError, CoinswarmError, ConflictError, OrderNotFoundError
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.manual_openapi import OPENAPI
 from coinswarm.http.manual_request import MAX_NOTIONAL, MAX_QUANTITY, TradeRequest
@@ -39,11 +40,18 @@ from coinswarm.http.signing import (
     HmacAuthenticator,
     sign,
 )
+from coinswarm.http.status_api import STATUS_PATH, StatusHandler
+from coinswarm.http.telegram_commands import Commands
+from coinswarm.http.telegram_remote import TELEGRAM_PATH
+from coinswarm.http.telegram_webhook import SECRET_HEADER, TelegramWebhook
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.bootstrap import App, build_app
 from coinswarm.wiring.runner import CycleRunner
+from error_classes import every_error_class
+from error_classes import instance as error_instance
+from error_classes import name as error_name
 
 SECRET = "manual-trade-secret-4b7e1f9c2a6d8e30"
 OLD_SECRET = "manual-trade-secret-previous-77aa11"
@@ -370,6 +378,76 @@ def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> No
     assert response.status == 503 and response.body["error"] == "busy" and response.headers["Retry-After"] == "1"
     assert "still being placed by another request" in response.body["detail"]
     assert not env.broker.submitted
+
+
+# -- the error's class decides the answer, at every HTTP edge -----------------------------------
+
+HOOK_SECRET = "telegram-webhook-secret-FAKE-7c1d"
+CHAT = 4242
+REQUESTS = itertools.count()
+
+
+class ClaimRaises:
+    """A coordination store whose claim raises `exc`: how an error ends a Telegram update's request."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def begin(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.exc
+
+
+@pytest.fixture(scope="module")
+def edge_env() -> Env:
+    return make_env()
+
+
+def at_every_edge(env: Env, exc: Exception) -> dict[str, HttpResponse]:
+    """`exc` ending a request at the manual trade endpoint, the status API and the Telegram webhook."""
+
+    def raise_it(*args: Any) -> Any:
+        raise exc
+
+    env.handler.place = raise_it
+    trade = {**BUY, "client_id": f"error-{next(REQUESTS)}"}  # a signature of its own: not a replay
+    status = StatusHandler(raise_it, BearerAuthenticator([TOKEN]))
+    hook = TelegramWebhook(
+        HOOK_SECRET,
+        [CHAT],
+        Commands(raise_it, raise_it, raise_it),
+        ClaimRaises(exc),
+        env.clock.now,
+        defer=raise_it,
+        reply=raise_it,
+    )
+    update = {"update_id": 1, "message": {"chat": {"id": CHAT}, "text": "/status"}}
+    return {
+        "manual trade": send(env, signed(env, trade)),
+        "status": status.handle(HttpRequest("GET", STATUS_PATH, {"Authorization": f"Bearer {TOKEN}"}, b"")),
+        "telegram": hook.handle(
+            HttpRequest("POST", TELEGRAM_PATH, {SECRET_HEADER: HOOK_SECRET}, json.dumps(update).encode())
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", every_error_class(), ids=error_name)
+def test_every_error_class_answers_its_http_status_at_every_edge(edge_env: Env, kind: type[CoinswarmError]) -> None:
+    exc = error_instance(kind)
+    for edge, response in at_every_edge(edge_env, exc).items():
+        assert response.status == kind.http_status, (edge, response.body)
+        assert ("Retry-After" in response.headers) == (kind.http_status in (429, 503)), (edge, response.headers)
+        if kind.http_status == 500:  # a fault: nothing of it told, the traceback logged
+            assert response.body["error"] == "internal_error" and str(exc) not in response.body["detail"], edge
+        else:
+            assert response.body["error"] != "internal_error" and response.body["detail"], (edge, response.body)
+    assert not edge_env.broker.submitted
+
+
+def test_an_error_without_words_of_the_endpoint_answers_its_class_name_and_message(edge_env: Env) -> None:
+    answers = at_every_edge(edge_env, OrderNotFoundError("coinbase", "no order cs-m-1"))
+    for edge, response in answers.items():
+        assert response.status == 404, edge
+        assert response.body == {"error": "order_not_found", "detail": "coinbase: no order cs-m-1"}, edge
 
 
 # -- the OpenAPI description ---------------------------------------------------------------------

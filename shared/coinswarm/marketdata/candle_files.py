@@ -55,6 +55,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 class CandleFileError(CoinswarmError, ValueError):
     """A candle file that cannot be used as it is. The message names the file, the line and the fix."""
 
+    exit_code = 2  # the user gave a file to fix, as with any other bad input
+
     def __init__(self, path: str | os.PathLike[str], line: int, problem: str) -> None:
         super().__init__(f"{os.fspath(path)}, line {line}: {problem}")
         self.path = os.fspath(path)
