@@ -431,7 +431,9 @@ def at_every_edge(env: Env, exc: Exception) -> dict[str, HttpResponse]:
 
 
 @pytest.mark.parametrize("kind", every_error_class(), ids=error_name)
-def test_every_error_class_answers_its_http_status_at_every_edge(edge_env: Env, kind: type[CoinswarmError]) -> None:
+def test_every_error_class_answers_its_http_status_at_every_edge(
+    edge_env: Env, kind: type[CoinswarmError], caplog: pytest.LogCaptureFixture
+) -> None:
     exc = error_instance(kind)
     for edge, response in at_every_edge(edge_env, exc).items():
         assert response.status == kind.http_status, (edge, response.body)
@@ -440,6 +442,8 @@ def test_every_error_class_answers_its_http_status_at_every_edge(edge_env: Env, 
             assert response.body["error"] == "internal_error" and str(exc) not in response.body["detail"], edge
         else:
             assert response.body["error"] != "internal_error" and response.body["detail"], (edge, response.body)
+    faults = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[1] for r in faults if r.exc_info] == ([exc] * 3 if kind.http_status == 500 else [])
     assert not edge_env.broker.submitted
 
 
