@@ -94,7 +94,7 @@ class Committee:
         self.threshold = threshold
         self.cache = cache
         self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
-        self._memo: dict[tuple[tuple[str, float, float], ...], Verdict] = {}
+        self._memo: dict[tuple[tuple[str, float, float], ...], tuple[Ballot, Ballot]] = {}
         self._no_quorum = [self._no_quorum_verdict(n, quorum) for n in range(quorum)]
 
     @staticmethod
@@ -109,26 +109,27 @@ class Committee:
         else:  # nobody voted: no quorum, nothing to quantize
             return self._silence
         quantized = tuple([(s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores])
+        fresh, cached = self._ballots(quantized)
         cache = self.cache
         if cache is None:
-            return Ballot(self._vote_once(quantized), quantized, False)
+            return fresh
         key = (symbol, state_key, quantized)
-        verdict = cache.get(key)
-        if verdict is not None:
-            return Ballot(verdict, quantized, True)
-        verdict = self._vote_once(quantized)
-        cache.put(key, verdict)
-        return Ballot(verdict, quantized, False)
+        if cache.get(key) is not None:
+            return cached
+        cache.put(key, fresh.verdict)
+        return fresh
 
-    def _vote_once(self, quantized: tuple[tuple[str, float, float], ...]) -> Verdict:
-        """The vote on these quantized votes, taken once: a few thousand distinct ones come back over and
-        over (the pattern cache's key also holds the market state, so it misses most of them)."""
-        verdict = self._memo.get(quantized)
-        if verdict is None:
+    def _ballots(self, quantized: tuple[tuple[str, float, float], ...]) -> tuple[Ballot, Ballot]:
+        """The vote on these quantized votes, taken once, as a fresh ballot and as the pattern cache's: a
+        few thousand distinct votes come back over and over (the pattern cache's key also holds the
+        market state, so it misses most of them)."""
+        ballots = self._memo.get(quantized)
+        if ballots is None:
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
-            verdict = self._memo[quantized] = self._vote(quantized)
-        return verdict
+            verdict = self._vote(quantized)
+            ballots = self._memo[quantized] = (Ballot(verdict, quantized, False), Ballot(verdict, quantized, True))
+        return ballots
 
     def record(
         self,

@@ -77,7 +77,7 @@ class ScoringStage:
                 )
             scores = tuple([agent.observe(candle, view) for agent in agents])
             if track:
-                state_key = tracker.observe(candle).key
+                state_key = tracker.observe_key(candle)
             last_ts = candle.ts
             if each:
                 scored.append(ScoredCandle(candle, scores, state_key, candle.open, candle.ts))

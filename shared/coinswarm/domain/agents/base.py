@@ -99,7 +99,7 @@ class Agent(ABC, metaclass=_AgentType):
 
     def score(self, signal: float, confidence: float, reason: str) -> AgentScore:
         """A vote: `signal` clamped to [-1, 1] (sell .. buy), `confidence` to [0, 1]."""
-        return AgentScore(agent=self.name, signal=clamp(signal), confidence=clamp(confidence, 0.0), reason=reason)
+        return AgentScore.of(self.name, clamp(signal), clamp(confidence, 0.0), reason)
 
     def state_attributes(self) -> tuple[str, ...]:
         """The attributes that make up the agent's state: `stateful`, or else every indicator attribute
