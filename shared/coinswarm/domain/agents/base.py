@@ -102,7 +102,7 @@ class Agent(ABC, metaclass=_AgentType):
         # clamp(), written out: an agent scores every candle
         signal = -1.0 if signal < -1.0 else 1.0 if signal > 1.0 else signal
         confidence = 0.0 if confidence < 0.0 else 1.0 if confidence > 1.0 else confidence
-        return AgentScore.of(self.name, signal, confidence, reason)
+        return AgentScore(self.name, signal, confidence, reason)
 
     def state_attributes(self) -> tuple[str, ...]:
         """The attributes that make up the agent's state: `stateful`, or else every indicator attribute
