@@ -25,9 +25,10 @@ help: ## list the targets
 
 # The packages are installed with uv where it can be had (pip-installed once into .servers/uv): it fetches
 # and unpacks the ~180 packages of the dev extras side by side, ~20 s where pip takes ~2.5 minutes. Without
-# it (no network for its own install), pip installs them as before. The venv keeps pip: packaging runs it.
+# it, or where uv fails (it reads PyPI only, not pip's configuration), pip installs them as before. The venv
+# keeps pip: packaging runs it.
 UV      := .servers/uv/bin/uv
-install  = if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(BIN)/python $(1); else $(BIN)/python -m pip install --quiet $(1); fi
+install  = { [ -x $(UV) ] && $(UV) pip install --quiet --python $(BIN)/python $(1); } || $(BIN)/python -m pip install --quiet $(1)
 
 $(UV):
 	@echo "==> installing uv into .servers/uv, to install the packages (first run only)"
