@@ -57,11 +57,10 @@ run: $(RUN_STAMP) ## set up (runtime dependencies only), then run a short paper-
 servers: | $(UV) ## install the local stand-ins for cloud services that are not Python packages
 	@UV=$(UV) scripts/install-servers.sh
 
-# The dev extras and the stand-ins install side by side (both wait mostly on downloads and disks), then
-# lint and types, then the tests.
+# The stand-ins install beside the dev extras (both wait mostly on downloads and disks), and lint and
+# types run as soon as the dev extras are in, while the stand-ins may still be installing; then the tests.
 test: ## set up, then lint, type-check and run every test (in parallel)
-	@$(MAKE) --no-print-directory -j2 $(DEV_STAMP) servers
-	@$(MAKE) --no-print-directory lint typecheck
+	@$(MAKE) --no-print-directory -j2 servers lint typecheck
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup
 
 check: $(DEV_STAMP) lint typecheck ## the inner loop: lint, type-check and the tests that need no local server or process
