@@ -25,8 +25,8 @@ fi
 venv=.servers/terraform-standin-python
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tf.gen, grpc, msgpack' 2>/dev/null; then
   echo "==> installing tf==${TF_PACKAGE_VERSION} into $venv for the stand-in providers (first run only)"
-  "${PYTHON:-python3}" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet "tf==${TF_PACKAGE_VERSION}"
+  rm -rf "$venv"
+  scripts/python-venv.sh "$venv" "tf==${TF_PACKAGE_VERSION}"
 fi
 # The mirror holds absolute paths: rebuilt here whenever the stand-ins or this checkout move.
 mirror="$PWD/.servers/terraform-standin"

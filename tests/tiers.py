@@ -198,11 +198,14 @@ def _under_tests(filename: str) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    if config.getoption("dist", "no") == "loadgroup":
+        # the groups go out in the order collection leaves them (see _schedule), not re-sorted by size
+        config.option.loadscopereorder = False
     _watch_spawns()
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         derived = needs(item)
         for name in sorted(derived - {m.name for m in item.iter_markers()}):
@@ -213,6 +216,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("timeout") is None and (derived & SERVERS):
             limit = TERRAFORM_TIMEOUT_S if "terraform" in derived else SERVER_TIMEOUT_S
             item.add_marker(pytest.mark.timeout(limit))
+    if config.getoption("loadgroup", False):  # an xdist worker of `--dist loadgroup`
+        items[:] = _schedule(items)
+
+
+def _group(item: pytest.Item) -> str:
+    return str(item.get_closest_marker("xdist_group").args[0])  # type: ignore[union-attr]
+
+
+def _schedule(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The order the groups go out in: the ONE_WORKER groups first (Terraform's apply on moto is the
+    longest group by far, and much of it waits on terraform and moto, so it starts at once), then the
+    others largest first, each group's tests kept in their order. A worker holds its next group while it
+    runs one, so the second-largest group lands beside Terraform, not behind it."""
+    size: dict[str, int] = {}
+    for item in items:
+        size[_group(item)] = size.get(_group(item), 0) + 1
+    first = {group: rank for rank, group in enumerate(ONE_WORKER)}
+    return sorted(items, key=lambda item: (first.get(_group(item), len(first)), -size[_group(item)]))
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on the controller, as each worker ends collection
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """pytest-xdist carries a test's group in its node id (`id@group`). Where that did not take (a pytest it
+    does not work with), every test would go out alone: Terraform's apply and the emulators once per worker."""
+    if node.config.getoption("dist", "no") == "loadgroup" and any("@" not in nodeid for nodeid in ids):
+        pytest.exit(
+            "pytest-xdist's --dist loadgroup did not group the tests (no @group in their node ids): this pytest "
+            "and pytest-xdist do not work together (pytest-xdist#1386). Install the versions the dev extras of "
+            "pyproject.toml allow: `make clean`, then `make check` or `make test`.",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 # -- checking the marks while the tests run ------------------------------------------------------------

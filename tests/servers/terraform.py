@@ -5,6 +5,7 @@ python-hcl2 (tests/terraform uses these)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -151,6 +152,7 @@ class Module:
     outputs: dict[str, dict[str, Any]]
 
 
+@functools.cache  # parsed once a session: the checks only read it (a module's files take ~20 ms each to parse)
 def load_module(path: Path) -> Module:
     import hcl2
 
