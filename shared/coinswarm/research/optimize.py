@@ -16,11 +16,13 @@ window, which no trial read. The `SearchResult` has both, per fold and stitched.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -200,27 +202,55 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
         return study
     train = market.window(fold.train)
     if plan.workers <= 1:
-        from optuna.study import MaxTrialsCallback
-
         # The cap counts every process's trials: another process (or machine) on the same study shares them.
         study.optimize(
             objective(plan, train),
             n_trials=plan.trials - len(_done(study)),
-            callbacks=[MaxTrialsCallback(plan.trials, states=_done_states()), lambda _s, _t: report()],
+            callbacks=[Enough(plan.trials, datetime.now()), lambda _s, _t: report()],
             gc_after_trial=False,
         )
         return study
     # The trial processes open their own connections: none of this one's crosses the fork.
     storage.remove_session()
     storage.engine.dispose()
-    _in_processes(plan, name, train, report)
+    # The market's candles were made before the fork and are only read after it: frozen, the collector
+    # of a trial process never writes to their pages, so the processes keep sharing them.
+    gc.freeze()
+    try:
+        _in_processes(plan, name, train, report, datetime.now())
+    finally:
+        gc.unfreeze()
     return study
 
 
-def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable[[], None]) -> None:
+class Enough:
+    """Stops a process's trials once the study's finished trials and those running now (started since
+    this search began, in any process) make `trials`: a process whose trial ends while another's is
+    still running starts no trial past the count (optuna's MaxTrialsCallback counts finished trials
+    only, so each extra process ran one trial too many, and the last ones are the longest)."""
+
+    def __init__(self, trials: int, since: datetime) -> None:
+        self.trials = trials
+        self.since = since  # local time without a zone, as optuna stores a trial's start
+
+    def __call__(self, study: Any, _trial: Any) -> None:
+        from optuna.trial import TrialState
+
+        running = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.datetime_start is not None and t.datetime_start >= self.since
+        ]
+        if len(_done(study)) + len(running) >= self.trials:
+            study.stop()
+
+
+def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable[[], None], since: datetime) -> None:
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx: Any = mp.get_context(method)
-    procs = [ctx.Process(target=work, args=(plan, name, train, w), name=f"{name}-w{w}") for w in range(plan.workers)]
+    procs = [
+        ctx.Process(target=work, args=(plan, name, train, w, since), name=f"{name}-w{w}") for w in range(plan.workers)
+    ]
     for p in procs:
         p.start()
     try:
@@ -242,10 +272,9 @@ def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable
     report()
 
 
-def work(plan: Plan, name: str, train: dict[str, Any], worker: int) -> None:
+def work(plan: Plan, name: str, train: dict[str, Any], worker: int, since: datetime | None = None) -> None:
     """One trial process: trials of study `name` until the study has `plan.trials` finished ones."""
     import optuna
-    from optuna.study import MaxTrialsCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=name, storage=open_storage(plan.storage), sampler=sampler(plan, worker))
@@ -255,7 +284,7 @@ def work(plan: Plan, name: str, train: dict[str, Any], worker: int) -> None:
     study.optimize(
         objective(plan, train),
         n_trials=left,
-        callbacks=[MaxTrialsCallback(plan.trials, states=_done_states())],
+        callbacks=[Enough(plan.trials, since or datetime.now())],
         gc_after_trial=False,
     )
 
@@ -307,13 +336,33 @@ def open_storage(url: str) -> Any:
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S
         )
+        if sqlite and storage.engine.url.database not in (None, "", ":memory:"):
+            _write_ahead(storage.engine)
+        return storage
     except ImportError as exc:
         raise SearchError(f"the storage {masked(url)} needs a database driver: {exc.name or exc} is missing") from None
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a database that does not answer
         raise SearchError(f"cannot open the study storage {masked(url)}: {type(exc).__name__}") from None
+
+
+def _write_ahead(engine: Any) -> None:
+    """SQLite in write-ahead-log mode, synced at its checkpoints rather than at every commit: optuna
+    commits each drawn parameter on its own, and a trial of twenty parameters waited a quarter of a
+    second for the disk (the file's journal synced twenty-odd times). A power cut can lose the last
+    trials (never corrupt the file); a resumed search runs them again."""
+    from sqlalchemy import event
+
+    def pragmas(conn: Any, _record: Any) -> None:
+        cursor = conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    engine.dispose()  # the connections made while the storage was set up reconnect with the pragmas
 
 
 def masked(url: str) -> str:
