@@ -290,6 +290,9 @@ def work(plan: Plan, name: str, train: dict[str, Any], worker: int, since: datet
 
 
 def objective(plan: Plan, train: dict[str, Any]) -> Callable[[Any], float | Sequence[float]]:
+    # Buy-and-hold over the window is the same for every trial of it: made by the first, then reused.
+    held: list[list[float]] = []
+
     def run(trial: Any) -> float | Sequence[float]:
         import optuna
 
@@ -299,7 +302,9 @@ def objective(plan: Plan, train: dict[str, Any]) -> Callable[[Any], float | Sequ
         except InvalidParamsError as exc:
             trial.set_user_attr("refused", str(exc)[:500])
             raise optuna.TrialPruned(str(exc)) from None
-        figures = evaluate(settings, train, plan.cash).figures()
+        result = evaluate(settings, train, plan.cash, buy_hold=held[0] if held else None)
+        held[:] = [result.buy_hold]
+        figures = result.figures()
         trial.set_user_attr("figures", {k: _plain(v) for k, v in figures.items()})
         trial.set_user_attr("pid", os.getpid())
         values = [score(o, figures, plan.min_trades) for o in plan.objectives]

@@ -109,13 +109,18 @@ class WindowResult:
         }
 
 
-def evaluate(settings: Settings, candles: Mapping[str, list[Candle]], cash: float) -> WindowResult:
+def evaluate(
+    settings: Settings, candles: Mapping[str, list[Candle]], cash: float, *, buy_hold: list[float] | None = None
+) -> WindowResult:
     """The committee over the window's symbols in one account (the portfolio backtest), as the bot trades
-    them: they share the cash and the risk limits."""
+    them: they share the cash and the risk limits. `buy_hold`: the window's buy-and-hold curve from an
+    earlier evaluation of the same candles and cash (it depends on nothing else)."""
     if not candles:
         raise MarketError("a window with no candles: give longer windows or fewer folds")
     run = run_backtest(dict(candles), settings, BacktestOptions(cash=cash))
-    bh = buy_and_hold([PriceSeries(symbol, run.closes[symbol]) for symbol in candles], cash)
+    bh = buy_hold
+    if bh is None or len(bh) != len(run.ts):
+        bh = buy_and_hold([PriceSeries(symbol, run.closes[symbol]) for symbol in candles], cash)
     stats = compute_stats(run.ts, run.equity, bh, trade_stats(closed_trades(run.fills), run.ts))
     return WindowResult(ts=run.ts, equity=run.equity, buy_hold=bh, stats=stats, fills=run.fills, start_equity=cash)
 
