@@ -193,9 +193,18 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
             "objectives): give another --study name, or delete that study to start it again"
         )
 
+    shown: list[Any] = [-1, ""]  # the finished trials counted at the last report, and the best then
+
     def report() -> None:
-        if progress is not None:
-            progress(fold.index, folds, len(_done(study)), plan.trials, best_text(study, plan))
+        # Called every second while trial processes run: one read of the study, and the best looked
+        # for again only when a trial has finished since.
+        if progress is None:
+            return
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state in _done_states() for t in trials)
+        if done != shown[0]:
+            shown[:] = [done, best_text(study, plan, trials)]
+        progress(fold.index, folds, done, plan.trials, shown[1])
 
     report()
     if len(_done(study)) >= plan.trials:
@@ -398,10 +407,13 @@ def choose(study: Any, objectives: Sequence[str]) -> Any:
     return max(pool, key=lambda t: (t.values[0], -t.number), default=None)
 
 
-def best_text(study: Any, plan: Plan) -> str:
+def best_text(study: Any, plan: Plan, trials: Sequence[Any] | None = None) -> str:
+    """The best trial so far, as the progress bar shows it; `trials`: the study's, read already."""
     from optuna.trial import TrialState
 
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
     valid = [t for t in complete if t.values and t.values[0] > WORST]
     if not valid:
         return f"no trial with {plan.min_trades} trades yet" if complete else "-"
