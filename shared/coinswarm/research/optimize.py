@@ -282,7 +282,8 @@ def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable
 
 
 def work(plan: Plan, name: str, train: dict[str, Any], worker: int, since: datetime | None = None) -> None:
-    """One trial process: trials of study `name` until the study has `plan.trials` finished ones."""
+    """One trial process: trials of study `name` until its finished and running trials make `plan.trials`
+    (`since`: when the search started, so that a trial left running by a dead process is not counted)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
