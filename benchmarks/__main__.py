@@ -13,7 +13,7 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
 
   throughput  run_backtest over --bars five-minute bars (default 500,000), sma-cross and the committee
               (without and with exit rules), and the time to load that many bars from a CSV file
-              target: the committee over 500,000 bars in 30 s or less, and at most 10 % slower with
+              target: the committee at 60,000 bars/s or more on one core, and at most 10 % slower with
               a stop-loss, an ROI table and a trailing stop
   peer        the same sma-cross run against backtesting.py's bt.run() on the same bars, side by side
               target: coinswarm time / backtesting.py time <= 1.0

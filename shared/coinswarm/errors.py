@@ -28,8 +28,12 @@ The class decides what happens to it, through four class attributes:
   the HTTP edges' 503 + Retry-After).
 - `dead_letter`: a bus that cannot deliver gives the message up to its dead-letter queue rather than
   redelivering it; False for the "not now" errors, which must be redelivered.
-- `http_status`: the status an HTTP edge answers when this error ends a request.
-- `exit_code`: the CLI's exit status when this error ends a command.
+- `http_status`: the status an HTTP edge answers when this error ends a request (`coinswarm.http.error_answer`,
+  with Retry-After on a 503; 500 is a fault, answered without its message).
+- `exit_code`: the CLI's exit status when this error ends a command (`coinswarm.cli.main`, which prints
+  the message without a traceback).
+
+A new class sets these where it differs from its base, and nothing else needs to know of it.
 
 Messages say what happened in words a user can act on and never hold a key or a secret (`scrub`).
 """

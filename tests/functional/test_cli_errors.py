@@ -3,13 +3,20 @@ or pydantic's dump (issue 10, item 17). Each case here printed one before."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from coinswarm.cli import status
+from coinswarm.cli.common import fail
 from coinswarm.cli.main import main
+from coinswarm.errors import CoinswarmError
+from error_classes import every_error_class
+from error_classes import instance as error_instance
+from error_classes import name as error_name
 
 OHLCV = Path(__file__).resolve().parents[3] / "shared" / "data" / "ohlcv"
 RAW = ("Traceback", "pydantic", "input_value", "validation error for", "errors.pydantic.dev")
@@ -70,3 +77,32 @@ def test_a_state_file_that_is_not_a_database_is_refused_by_name(
     err = refused([*argv, "--state", "random.db"], capsys)
     assert "random.db cannot be opened as a state file (file is not a database)" in err
     assert "--state PATH" in err
+
+
+# -- the error's class decides the exit code ------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", every_error_class(), ids=error_name)
+def test_every_error_class_ends_a_command_with_its_exit_code(
+    kind: type[CoinswarmError], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exc = error_instance(kind)
+
+    def command_fails(args: argparse.Namespace) -> int:
+        raise exc
+
+    monkeypatch.setattr(status, "main", command_fails)  # `coinswarm status` ends with `exc`
+    assert main(["status"]) == kind.exit_code
+    out, err = capsys.readouterr()
+    assert err == f"coinswarm status: {exc}\n" and "Traceback" not in out + err
+
+
+def test_a_command_may_give_its_refusal_another_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def command_fails(args: argparse.Namespace) -> int:
+        fail("the venue stopped answering; run it again to continue", code=1)
+
+    monkeypatch.setattr(status, "main", command_fails)
+    assert main(["status"]) == 1
+    assert capsys.readouterr().err == "coinswarm status: the venue stopped answering; run it again to continue\n"

@@ -4,6 +4,7 @@ a 5xx, never places an order it should not, and never writes a secret to the log
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from coinswarm.adapters.memory_store import MemoryStore
 from coinswarm.adapters.paper_broker import PaperBroker
 from coinswarm.domain.models import Order, OrderIntent
-from coinswarm.errors import ClaimInProgressError, ConflictError
+from coinswarm.errors import ClaimInProgressError, CoinswarmError, ConflictError, OrderNotFoundError
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 from coinswarm.http.manual_openapi import OPENAPI
 from coinswarm.http.manual_request import MAX_NOTIONAL, MAX_QUANTITY, TradeRequest
@@ -39,11 +40,18 @@ from coinswarm.http.signing import (
     HmacAuthenticator,
     sign,
 )
+from coinswarm.http.status_api import STATUS_PATH, StatusHandler
+from coinswarm.http.telegram_commands import Commands
+from coinswarm.http.telegram_remote import TELEGRAM_PATH
+from coinswarm.http.telegram_webhook import SECRET_HEADER, TelegramWebhook
 from coinswarm.marketdata.replay import ReplayMarketData
 from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.placement import set_kill_switch
 from coinswarm.wiring.bootstrap import App, build_app
 from coinswarm.wiring.runner import CycleRunner
+from error_classes import every_error_class
+from error_classes import instance as error_instance
+from error_classes import name as error_name
 
 SECRET = "manual-trade-secret-4b7e1f9c2a6d8e30"
 OLD_SECRET = "manual-trade-secret-previous-77aa11"
@@ -372,6 +380,80 @@ def test_a_trade_still_being_placed_by_another_request_is_a_503_to_retry() -> No
     assert not env.broker.submitted
 
 
+# -- the error's class decides the answer, at every HTTP edge -----------------------------------
+
+HOOK_SECRET = "telegram-webhook-secret-FAKE-7c1d"
+CHAT = 4242
+REQUESTS = itertools.count()
+
+
+class ClaimRaises:
+    """A coordination store whose claim raises `exc`: how an error ends a Telegram update's request."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def begin(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.exc
+
+
+@pytest.fixture(scope="module")
+def edge_env() -> Env:
+    return make_env()
+
+
+def at_every_edge(env: Env, exc: Exception) -> dict[str, HttpResponse]:
+    """`exc` ending a request at the manual trade endpoint, the status API and the Telegram webhook."""
+
+    def raise_it(*args: Any) -> Any:
+        raise exc
+
+    env.handler.place = raise_it
+    trade = {**BUY, "client_id": f"error-{next(REQUESTS)}"}  # a signature of its own: not a replay
+    status = StatusHandler(raise_it, BearerAuthenticator([TOKEN]))
+    hook = TelegramWebhook(
+        HOOK_SECRET,
+        [CHAT],
+        Commands(raise_it, raise_it, raise_it),
+        ClaimRaises(exc),
+        env.clock.now,
+        defer=raise_it,
+        reply=raise_it,
+    )
+    update = {"update_id": 1, "message": {"chat": {"id": CHAT}, "text": "/status"}}
+    return {
+        "manual trade": send(env, signed(env, trade)),
+        "status": status.handle(HttpRequest("GET", STATUS_PATH, {"Authorization": f"Bearer {TOKEN}"}, b"")),
+        "telegram": hook.handle(
+            HttpRequest("POST", TELEGRAM_PATH, {SECRET_HEADER: HOOK_SECRET}, json.dumps(update).encode())
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", every_error_class(), ids=error_name)
+def test_every_error_class_answers_its_http_status_at_every_edge(
+    edge_env: Env, kind: type[CoinswarmError], caplog: pytest.LogCaptureFixture
+) -> None:
+    exc = error_instance(kind)
+    for edge, response in at_every_edge(edge_env, exc).items():
+        assert response.status == kind.http_status, (edge, response.body)
+        assert ("Retry-After" in response.headers) == (kind.http_status in (429, 503)), (edge, response.headers)
+        if kind.http_status == 500:  # a fault: nothing of it told, the traceback logged
+            assert response.body["error"] == "internal_error" and str(exc) not in response.body["detail"], edge
+        else:
+            assert response.body["error"] != "internal_error" and response.body["detail"], (edge, response.body)
+    faults = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[1] for r in faults if r.exc_info] == ([exc] * 3 if kind.http_status == 500 else [])
+    assert not edge_env.broker.submitted
+
+
+def test_an_error_without_words_of_the_endpoint_answers_its_class_name_and_message(edge_env: Env) -> None:
+    answers = at_every_edge(edge_env, OrderNotFoundError("coinbase", "no order cs-m-1"))
+    for edge, response in answers.items():
+        assert response.status == 404, edge
+        assert response.body == {"error": "order_not_found", "detail": "coinbase: no order cs-m-1"}, edge
+
+
 # -- the OpenAPI description ---------------------------------------------------------------------
 
 
@@ -610,10 +692,23 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
         body = json.dumps(payload).encode()
     method = pick(data, METHODS, max_size=7)
     path = pick(data, PATHS, max_size=20)
-    now = env.clock.now()
+    mode_ok = mode in ("valid", "rotated", "case", "upper_hex", "replay", "retry_client_id")
+    secret, ts, signed_method, signed_path, sent_body = draw_signing(data, mode, env.clock.now(), method, path, body)
+    auth = sign(secret, signed_method, signed_path, body, ts)
+    sig = auth[SIGNATURE_HEADER][3:]
+    auth = draw_auth_headers(data, mode, auth, ts, sig)
+    headers = draw_other_headers(data, auth)
+    request = HttpRequest(method, path, headers, sent_body)
+    carries_signature = any(k.lower() == SIGNATURE_HEADER.lower() for k in auth)
+    return Sent(request, sig if carries_signature else "", mode_ok, kind, payload)
+
+
+def draw_signing(
+    data: st.DataObject, mode: str, now: int, method: str, path: str, body: bytes
+) -> tuple[str, int, str, str, bytes]:
+    """What `mode` signs: the secret, the time, the method and path, and the body then sent."""
     ts = now + data.draw(st.integers(-300, 300), label="skew")
     secret = SECRET
-    mode_ok = mode in ("valid", "rotated", "case", "upper_hex", "replay", "retry_client_id")
     if mode == "rotated":
         secret = OLD_SECRET
     elif mode == "wrong_secret":
@@ -622,15 +717,18 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
         ts = now - data.draw(st.integers(301, 10**10))
     elif mode == "future":
         ts = now + data.draw(st.integers(301, 10**10))
-    sent_body, sent_path, sent_method = body, path, method
+    sent_body = body
     if mode == "tamper_body":
         sent_body = body + data.draw(st.binary(min_size=1, max_size=4))
     elif mode == "tamper_path":
         path = path + "x"
     elif mode == "tamper_method":
         method = "PUT" if method.upper() != "PUT" else "POST"
-    auth = sign(secret, method, path, body, ts)
-    sig = auth[SIGNATURE_HEADER][3:]
+    return secret, ts, method, path, sent_body
+
+
+def draw_auth_headers(data: st.DataObject, mode: str, auth: dict[str, str], ts: int, sig: str) -> dict[str, str]:
+    """The signature headers as `mode` sends them: altered, missing or as signed."""
     if mode == "tamper_ts":
         auth[TIMESTAMP_HEADER] = str(ts + 1)
     elif mode == "upper_hex":
@@ -650,6 +748,11 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
     elif mode == "case":
         change = data.draw(st.sampled_from([str.lower, str.upper, str.swapcase, str.title]))
         auth = {change(k): v for k, v in auth.items()}
+    return auth
+
+
+def draw_other_headers(data: st.DataObject, auth: dict[str, str]) -> dict[str, str]:
+    """`auth` with a Content-Type (or none) and up to two other headers that do not replace any of them."""
     headers = dict(auth)
     content_type = pick(data, CONTENT_TYPES, max_size=20)
     if content_type is not None:
@@ -657,9 +760,7 @@ def draw_request(data: st.DataObject, env: Env, log: FuzzLog) -> Sent:
     taken = {k.lower() for k in headers} | {"authorization"}
     extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=20), max_size=2))
     headers.update({k: v for k, v in extra.items() if k.lower() not in taken})
-    request = HttpRequest(sent_method, sent_path, headers, sent_body)
-    carries_signature = any(k.lower() == SIGNATURE_HEADER.lower() for k in auth)
-    return Sent(request, sig if carries_signature else "", mode_ok, kind, payload)
+    return headers
 
 
 def check_fuzzed(env: Env, log: FuzzLog, sent: Sent) -> None:

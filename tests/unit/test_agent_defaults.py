@@ -169,3 +169,48 @@ def test_a_class_without_observe_is_refused(tmp_path) -> None:
         load_agent_file(tmp_path / "lazy.py")
     with pytest.raises(UnknownAgentError, match="does not implement observe"):
         load_agent_file(tmp_path / "lazy.py", "LazyAgent")
+
+
+@pytest.mark.parametrize(
+    ("signal", "confidence", "reason", "wrong"),
+    [
+        (float("nan"), 0.5, "x", "signal"),
+        (0.5, float("inf"), "x", "confidence"),
+        (1.5, 0.5, "x", "signal"),
+        (0.5, -0.1, "x", "confidence"),
+        ("0.5", 0.5, "x", "signal"),
+        (True, 0.5, "x", "signal"),
+        (0.2, 0.5, 7, "reason"),
+    ],
+)
+def test_a_score_out_of_place_is_refused_naming_the_field(signal, confidence, reason, wrong: str) -> None:
+    with pytest.raises(ValueError, match=wrong):
+        AgentScore("trend", signal, confidence, reason)
+
+
+def test_a_score_travels_between_stages_unchanged_and_is_checked_on_arrival() -> None:
+    from coinswarm.stages.messages import ScoredCandle, ScoresReady, decode, encode
+
+    candle = candles([100.0])[0]
+    scores = (AgentScore("trend", -0.25, 0.5, "down"), AgentScore("arbitrage", 0.0, 0.0, "one venue"))
+    sent = ScoresReady(cycle_id="c", symbol="BTC-USD", scored=(ScoredCandle(candle, scores, "k", 100.0, 0),))
+    body = encode(sent)
+    assert json.loads(body)["scored"][0]["scores"][0] == {
+        "agent": "trend",
+        "signal": -0.25,
+        "confidence": 0.5,
+        "reason": "down",
+    }
+    assert decode(ScoresReady, body) == sent
+    with pytest.raises(ValueError, match="signal"):
+        decode(ScoresReady, body.replace('"signal":-0.25', '"signal":-7'))
+
+
+def test_an_agent_whose_numbers_are_ints_still_gets_float_scores() -> None:
+    class WholeNumbers(Agent):
+        def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
+            return self.score(1, 0, "ints")
+
+    score = WholeNumbers().observe(candles([1.0])[0])
+    assert (score.signal, score.confidence) == (1.0, 0.0)
+    assert type(score.signal) is float and type(score.confidence) is float

@@ -1,9 +1,13 @@
-"""The committee's arithmetic, quorum, threshold, audit trail and pattern cache."""
+"""The committee's arithmetic, quorum, threshold, audit trail and pattern cache; the market state key."""
+
+import random
 
 import pytest
 
 from coinswarm.domain.committee import Committee, PatternCache
+from coinswarm.domain.market_state import MarketStateTracker
 from coinswarm.domain.models import Action, AgentScore
+from coinswarm.marketdata.synthetic import synthetic_candles
 
 W = {"trend": 1.0, "mean_reversion": 1.0, "arbitrage": 1.0}
 
@@ -100,3 +104,29 @@ def test_pattern_cache_is_bounded() -> None:
 def test_bad_settings_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Committee(W, **kwargs)
+
+
+def test_a_vote_remembered_from_an_earlier_bar_is_what_a_fresh_committee_decides() -> None:
+    rng = random.Random(5)
+    steps = [-1.0, -0.52, -0.1, 0.0, 0.33, 0.9, 1.0]
+    busy = Committee(W, cache=PatternCache(max_entries=64))
+    for ts in range(60, 60 * 800, 60):  # few distinct votes: most are remembered, some from the cache
+        scores = tuple(score(a, rng.choice(steps), abs(rng.choice(steps))) for a in ("trend", "mean_reversion"))
+        state = rng.choice(["p1|vol:normal|rsi:neutral", "p2|vol:thin|rsi:oversold"])
+        got, want = decide(busy, *scores, ts=ts, state=state), decide(Committee(W), *scores, ts=ts, state=state)
+        assert (got.action, got.signal, got.confidence, got.votes) == (
+            want.action,
+            want.signal,
+            want.confidence,
+            want.votes,
+        )
+        assert got.reason.removesuffix(" [pattern cache]") == want.reason
+    assert busy.cache is not None and busy.cache.hits > 0
+
+
+def test_the_market_state_key_alone_is_the_key_of_the_whole_state() -> None:
+    candles = synthetic_candles("BTC-USD", 3_000, seed=3, start_ts=1_700_000_000, timeframe_s=300)
+    whole, key_only = MarketStateTracker(), MarketStateTracker()
+    keys = [key_only.observe_key(c) for c in candles]
+    assert keys == [whole.observe(c).key for c in candles]
+    assert len(set(keys)) > 20  # buckets, regimes and zones all move

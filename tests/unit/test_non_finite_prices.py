@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -63,8 +64,14 @@ def test_a_venue_answer_with_a_bad_candle_price_is_a_malformed_answer(bad: str) 
     binance = [60_000, "100", bad, "99", "100.5", "3"]
     with pytest.raises(MalformedAnswerError):
         BinanceClient._candle(binance, "BTC-USD", 60)
-    with pytest.raises(MarketDataUnavailableError, match="malformed candle"):
-        CoinbasePublicMarketData._parse_candles({"candles": [coinbase]}, "BTC-USD", 60, "/candles")
+    # the public market data reads Coinbase through the venue client: the same refusal, as its port's error
+    answers = httpx.MockTransport(lambda request: httpx.Response(200, json={"candles": [coinbase]}))
+    with (
+        httpx.Client(transport=answers) as http,
+        CoinbasePublicMarketData("http://127.0.0.1:9", client=http) as market,
+        pytest.raises(MarketDataUnavailableError, match="malformed candle"),
+    ):
+        market.fetch_candles("BTC-USD", 60, since_ts=60, until_ts=120)
 
 
 # -- indicators and agents: one bad value never disables anything -------------------------------------

@@ -11,7 +11,7 @@ from coinswarm.agent_registry import UnknownAgentError
 from coinswarm.backtest.progress import Progress
 from coinswarm.cli.common import add_config_arg, fail, settings_from
 from coinswarm.domain.models import iso
-from coinswarm.marketdata.candle_files import CandleFileError, load_candles
+from coinswarm.marketdata.candle_files import load_candles
 
 HELP = """Look for look-ahead bias: an agent whose score at a bar depends on bars after it.
 
@@ -65,8 +65,6 @@ def main(args: argparse.Namespace) -> int:
         candles = load_candles(args.file, symbol=args.symbol).candles
     except FileNotFoundError:
         fail(f"no such file: {args.file}")
-    except CandleFileError as exc:
-        fail(str(exc))
     names = args.agent or [n for n, w in settings.committee.weights.items() if w > 0]
     gap = settings.market.max_bridged_gap if args.max_gap is None else args.max_gap
     reports: list[BiasReport] = []

@@ -21,13 +21,14 @@ LAST_RUN_FILE = "last-run.json"  # beside store.path: which state file the last 
 
 
 class CliError(CoinswarmError):
-    """A failure the user can fix; printed without a traceback. `code` is the exit status."""
+    """A failure the user can fix; printed without a traceback. `exit_code`: the exit status, 2 (a usage
+    error) unless the command says otherwise."""
 
     exit_code = 2
 
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = code
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

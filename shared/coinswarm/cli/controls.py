@@ -134,19 +134,16 @@ def _lines(done: list[Flattened], every: bool) -> list[str]:
 
 def _app_on(opened: Any) -> Any:
     """The App over the stores already opened: the broker the configuration names (paper, or live)."""
-    from coinswarm.wiring.bootstrap import LiveTradingUnavailableError, Stores, build_app
+    from coinswarm.wiring.bootstrap import Stores, build_app
 
     def no_market(_settings: Settings) -> Any:
         raise RuntimeError("flatten reads no market data: it exits at the newest stored price")
 
-    try:
-        app = build_app(
-            opened.settings,
-            market_from=no_market,
-            stores=Stores(opened.state, opened.history, opened.coordination),
-            lazy=True,
-        )
-        app.part("broker")
-    except LiveTradingUnavailableError as exc:
-        fail(str(exc))
+    app = build_app(
+        opened.settings,
+        market_from=no_market,
+        stores=Stores(opened.state, opened.history, opened.coordination),
+        lazy=True,
+    )
+    app.part("broker")
     return app

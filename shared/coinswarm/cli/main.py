@@ -26,7 +26,7 @@ from coinswarm.cli import (
     status,
     train,
 )
-from coinswarm.cli.common import CliError
+from coinswarm.errors import CoinswarmError
 
 DESCRIPTION = """Coinswarm: a personal crypto trading bot. Agents (trend, mean reversion, arbitrage) vote in a
 committee, risk limits guard every order, and paper trading is the default.
@@ -62,12 +62,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; an error of Coinswarm's own that ends it is printed as its message (no traceback:
+    every such message says what happened and what to do) and exits with its class's `exit_code`."""
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except CliError as exc:
+    except CoinswarmError as exc:
         print(f"coinswarm {args.command}: {exc}", file=sys.stderr)
-        return exc.code
+        return exc.exit_code
     except BrokenPipeError:
         return 0
     return code

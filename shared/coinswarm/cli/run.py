@@ -11,13 +11,13 @@ from pathlib import Path
 from coinswarm.cli.common import META_KEY, add_config_arg, err, fail, open_sqlite, remember_last_run, settings_from
 from coinswarm.cli.report import CycleReporter
 from coinswarm.cli.sources import DEFAULT_CYCLES, Source, resolve
-from coinswarm.cli.state_lock import StateFileBusyError, StateFileLock
+from coinswarm.cli.state_lock import StateFileLock
 from coinswarm.cli.stopping import EXIT_CODE as TERMINATED
 from coinswarm.cli.stopping import SigtermStop, Terminated
 from coinswarm.cli.summary import print_summary
 from coinswarm.config.settings import Settings
-from coinswarm.wiring.bootstrap import App, LiveTradingUnavailableError, build_app
-from coinswarm.wiring.runner import RUNNER_LEASE_S, CycleRunner, StateInUseError
+from coinswarm.wiring.bootstrap import App, build_app
+from coinswarm.wiring.runner import RUNNER_LEASE_S, CycleRunner
 
 HELP = """Run trading cycles on the embedded SQLite store: on paper by default, LIVE (real orders at the
 first venue) only when the configuration says mode = "live", live.confirm = true and gives keys.
@@ -112,10 +112,7 @@ def main(args: argparse.Namespace) -> int:
     source = resolve(settings, replay=args.replay, synthetic=args.synthetic, cycles=cycles, seed=args.seed)
     path, fresh = state_path(args, source)
     lock = StateFileLock(path)
-    try:
-        lock.acquire()  # before anything touches the file: a file another run holds is never reset
-    except StateFileBusyError as exc:
-        fail(str(exc), code=3)
+    lock.acquire()  # before anything touches the file: a file another run holds is never reset
     try:
         remember_last_run(settings, path)
         return run_on(lock, settings, source, path, fresh, args)
@@ -147,10 +144,7 @@ def run_on(
                 f"note: {left} claim(s) in {path} were left by a run that ended during a cycle; dropped, so that "
                 "this run takes that work over (an order it sent is found by its id, never sent twice)"
             )
-    try:
-        app = build_app(settings, market=source.market, store=store, clock=source.clock)
-    except LiveTradingUnavailableError as exc:
-        fail(str(exc))
+    app = build_app(settings, market=source.market, store=store, clock=source.clock)
     if settings.mode == "live":
         refuse_a_paper_ledger(app, path)
     store.put(
@@ -230,8 +224,6 @@ def trade(app: App, source: Source, path: Path, fresh: bool, args: argparse.Name
                     runner.run_cycle(ts)
                 if sigterm.requested:
                     raise Terminated
-    except StateInUseError as exc:
-        fail(str(exc), code=3)
     except KeyboardInterrupt:
         ended, code = "interrupted", 130
     except Terminated:

@@ -112,7 +112,7 @@ class Served:
 
 def main(args: argparse.Namespace) -> int:
     from coinswarm.adapters.sqlite_store import SqliteStore
-    from coinswarm.cli.state_lock import StateFileBusyError, StateFileLock
+    from coinswarm.cli.state_lock import StateFileLock
     from coinswarm.http.signing import rotation
     from coinswarm.http.status_server import LocalServer
     from coinswarm.wiring.bootstrap import build_app
@@ -122,10 +122,7 @@ def main(args: argparse.Namespace) -> int:
     source = resolve(settings, replay=args.replay, synthetic=args.synthetic, cycles=1, seed=None)
     path = Path(args.state or settings.store.path)
     lock = StateFileLock(path)
-    try:
-        lock.acquire()
-    except StateFileBusyError as exc:
-        fail(str(exc), code=3)
+    lock.acquire()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         store = SqliteStore(path)

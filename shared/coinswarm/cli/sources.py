@@ -179,15 +179,11 @@ def live_source(settings: Settings) -> Source:
 def venue_source(settings: Settings) -> Source:
     """The first venue's candles and book tops, through the client the live broker shares."""
     from coinswarm.errors import MarketDataUnavailableError
-    from coinswarm.wiring.bootstrap import LiveTradingUnavailableError
 
     venue = settings.primary_venue.name
     from coinswarm.wiring.live import DEFAULT_URLS, venue_market
 
-    try:
-        market = venue_market(settings)
-    except LiveTradingUnavailableError as exc:
-        fail(str(exc))
+    market = venue_market(settings)
     try:
         market.probe(settings.symbols[0])
     except MarketDataUnavailableError as exc:  # the client is the process's shared one: left open

@@ -26,6 +26,8 @@ from coinswarm.errors import CoinswarmError
 class StateFileBusyError(CoinswarmError):
     """Another live process holds the state file."""
 
+    exit_code = 3
+
     def __init__(self, state: Path, pid: int | None) -> None:
         self.state = state
         self.pid = pid

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from coinswarm.domain.models import Action, AgentScore, Decision, Vote
 
 STEP = 20.0  # quantization: 1 / 0.05
+LEVELS = 41 * 21  # quantized (signal, confidence) pairs: -1.0 .. 1.0 by 0.05, 0.0 .. 1.0 by 0.05
 MEMO_SIZE = 65_536
 
 
@@ -67,6 +68,20 @@ class PatternCache:
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def seen(self, key: tuple[object, ...], verdict: Verdict) -> bool:
+        """Whether `key` is cached (a hit, counted); if not, `verdict` is cached under it (a miss, counted).
+        `get` and then `put` on a miss, in one call: the committee asks once a bar."""
+        entries = self._entries
+        if key in entries:
+            self.hits += 1
+            entries.move_to_end(key)
+            return True
+        self.misses += 1
+        entries[key] = verdict
+        if len(entries) > self.max_entries:
+            entries.popitem(last=False)
+        return False
+
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -94,7 +109,7 @@ class Committee:
         self.threshold = threshold
         self.cache = cache
         self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
-        self._memo: dict[tuple[tuple[str, float, float], ...], Verdict] = {}
+        self._memo: dict[tuple[tuple[str, ...], int], tuple[Ballot, Ballot]] = {}
         self._no_quorum = [self._no_quorum_verdict(n, quorum) for n in range(quorum)]
 
     @staticmethod
@@ -108,27 +123,33 @@ class Committee:
                 break
         else:  # nobody voted: no quorum, nothing to quantize
             return self._silence
-        quantized = tuple([(s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores])
+        # The quantized votes, as the agents' names and one integer: each vote is a signal step in
+        # -20..20 and a confidence step in 0..20, one of LEVELS pairs (a tuple of floats per agent took
+        # longer to hash than to vote on).
+        code = 0
+        for s in scores:
+            code = code * LEVELS + round(s.signal * STEP) * 21 + round(s.confidence * STEP)
+        votes = (tuple([s.agent for s in scores]), code)
+        fresh, cached = self._ballots(votes, scores)
         cache = self.cache
         if cache is None:
-            return Ballot(self._vote_once(quantized), quantized, False)
-        key = (symbol, state_key, quantized)
-        verdict = cache.get(key)
-        if verdict is not None:
-            return Ballot(verdict, quantized, True)
-        verdict = self._vote_once(quantized)
-        cache.put(key, verdict)
-        return Ballot(verdict, quantized, False)
+            return fresh
+        return cached if cache.seen((symbol, state_key, votes), fresh.verdict) else fresh
 
-    def _vote_once(self, quantized: tuple[tuple[str, float, float], ...]) -> Verdict:
-        """The vote on these quantized votes, taken once: a few thousand distinct ones come back over and
-        over (the pattern cache's key also holds the market state, so it misses most of them)."""
-        verdict = self._memo.get(quantized)
-        if verdict is None:
+    def _ballots(self, votes: tuple[tuple[str, ...], int], scores: Sequence[AgentScore]) -> tuple[Ballot, Ballot]:
+        """The vote on these quantized votes, taken once, as a fresh ballot and as the pattern cache's: a
+        few thousand distinct votes come back over and over (the pattern cache's key also holds the
+        market state, so it misses most of them)."""
+        ballots = self._memo.get(votes)
+        if ballots is None:
             if len(self._memo) >= MEMO_SIZE:
                 self._memo.clear()
-            verdict = self._memo[quantized] = self._vote(quantized)
-        return verdict
+            quantized = tuple(
+                (s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores
+            )
+            verdict = self._vote(quantized)
+            ballots = self._memo[votes] = (Ballot(verdict, quantized, False), Ballot(verdict, quantized, True))
+        return ballots
 
     def record(
         self,

@@ -10,6 +10,8 @@ from typing import Any
 from coinswarm.domain.indicators import RSI, SMA
 from coinswarm.domain.models import Candle
 
+MAX_KEYS = 65_536  # the remembered keys of observe_key (a few hundred price buckets x 4 x 4 in practice)
+
 
 @dataclass(frozen=True, slots=True)
 class MarketState:
@@ -26,13 +28,14 @@ class MarketStateTracker:
     """Discretizes each candle: log-price buckets `bucket_bps` wide, volume against its 20-bar mean
     (thin < 0.5x, heavy > 1.5x), RSI zone (oversold < 30, overbought > 70, warming before 15 bars)."""
 
-    __slots__ = ("_log_step", "bucket_bps", "rsi", "volume")
+    __slots__ = ("_keys", "_log_step", "bucket_bps", "rsi", "volume")
 
     def __init__(self, bucket_bps: float = 50.0) -> None:
         if bucket_bps <= 0:
             raise ValueError("bucket_bps must be above 0")
         self.bucket_bps = bucket_bps
         self._log_step = math.log1p(bucket_bps / 1e4)
+        self._keys: dict[tuple[int, str, str], str] = {}  # (bucket, regime, zone) -> MarketState.key
         self.reset()
 
     def reset(self) -> None:
@@ -40,6 +43,19 @@ class MarketStateTracker:
         self.volume = SMA(20)
 
     def observe(self, candle: Candle) -> MarketState:
+        return MarketState(*self._observe(candle))
+
+    def observe_key(self, candle: Candle) -> str:
+        """`observe(candle).key`, without building the state each time (a backtest asks once a bar)."""
+        parts = self._observe(candle)
+        key = self._keys.get(parts)
+        if key is None:
+            if len(self._keys) >= MAX_KEYS:
+                self._keys.clear()
+            key = self._keys[parts] = MarketState(*parts).key
+        return key
+
+    def _observe(self, candle: Candle) -> tuple[int, str, str]:
         rsi = self.rsi.update(candle.close)
         mean_volume = self.volume.update(candle.volume)
         if mean_volume is None:
@@ -51,7 +67,7 @@ class MarketStateTracker:
         else:
             regime = "normal"
         zone = "warming" if rsi is None else "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
-        return MarketState(math.floor(math.log(candle.close) / self._log_step), regime, zone)
+        return math.floor(math.log(candle.close) / self._log_step), regime, zone
 
     def to_state(self) -> dict[str, Any]:
         return {"rsi": self.rsi.to_state(), "volume": self.volume.to_state()}

@@ -6,6 +6,7 @@ Money is float in the quote currency of the symbol (USD for BTC-USD); quantities
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -94,13 +95,44 @@ class Quote(Frozen):
     ts: int
 
 
-class AgentScore(Frozen):
-    """One agent's opinion: a signal in [-1, 1] (sell .. buy), how sure it is, and why."""
+@dataclass(slots=True)
+class AgentScore:
+    """One agent's opinion: a signal in [-1, 1] (sell .. buy), how sure it is, and why.
+
+    Every agent makes one per candle, so this record is a slotted dataclass rather than a pydantic
+    model (a third of the cost to build, and its fields are read several times a bar): it checks its
+    own values (ints become floats; anything else out of range or of the wrong type is refused with a
+    ValueError naming the field), and like the stage messages it is never changed once made. Inside a
+    message it is validated and serialized by pydantic as a field-for-field object, as before.
+    """
 
     agent: str
     signal: Signal
     confidence: Unit
     reason: str
+
+    def __post_init__(self) -> None:
+        s, c = self.signal, self.confidence
+        if not (
+            type(s) is float
+            and type(c) is float
+            and -1.0 <= s <= 1.0
+            and 0.0 <= c <= 1.0
+            and type(self.agent) is str
+            and type(self.reason) is str
+        ):
+            self._coerce()
+
+    def _coerce(self) -> None:
+        """The rare path: whole numbers become floats; anything else out of place is refused."""
+        for name, low in (("signal", -1.0), ("confidence", 0.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= 1.0:
+                raise ValueError(f"agent {self.agent!r}: {name} must be a number from {low:g} to 1, got {value!r}")
+            setattr(self, name, float(value))
+        for name in ("agent", "reason"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"agent score: {name} must be a string, got {getattr(self, name)!r}")
 
     @property
     def abstains(self) -> bool:

@@ -1,6 +1,6 @@
 """How the manual trade endpoint words what went wrong: each schema error as a field and a message
 (never the value that was sent), and an error that ended a request as the JSON answer the client gets
-(503 with Retry-After when a retry helps, else a generic 500 logged without the request).
+(the error's class decides the status: coinswarm.http.error_answer).
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import logging
 
 from pydantic import ValidationError
 
-from coinswarm.errors import ClaimInProgressError, ConflictError, MarketDataUnavailableError, TransientStoreError
-from coinswarm.http.json_http import HttpResponse, error
+from coinswarm.errors import ClaimInProgressError, CoinswarmError, MarketDataUnavailableError, StoreError
+from coinswarm.http.error_answer import RETRY_AFTER_S, error_answer
+from coinswarm.http.json_http import HttpResponse
 from coinswarm.http.manual_request import ACTION_LIST, ACTIONS
 
 logger = logging.getLogger("coinswarm.http.manual_trade")
@@ -45,34 +46,35 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def failure(exc: Exception) -> HttpResponse:
-    """The answer to a request that `exc` ended."""
-    if isinstance(exc, ConflictError | TransientStoreError):
-        logger.warning("manual trade: the store is busy (%s); asked the client to retry", type(exc).__name__)
+    """The answer to a request that `exc` ended: its class's `http_status` (coinswarm.http.error_answer),
+    in this endpoint's words for a busy store and unreadable market data."""
+    return error_answer(
+        exc,
+        log=logger,
+        where="manual trade",
+        internal="the request could not be completed; nothing about it was wrong that we know of. "
+        "Check the function's logs, then retry (with the same client_id a trade is placed once)",
+        words=_words,
+        retry_after_s=_retry_after_s,
+    )
+
+
+def _words(exc: CoinswarmError) -> tuple[str, str] | None:
+    if isinstance(exc, StoreError) and exc.retryable:
         doing = (
             "this client_id is still being placed by another request"
             if isinstance(exc, ClaimInProgressError)
             else "the store is busy"
         )
-        return error(
-            503,
-            "busy",
-            f"{doing}; retry in a moment (with the same client_id a trade is still placed once)",
-            headers={"Retry-After": "1"},
-        )
+        return "busy", f"{doing}; retry in a moment (with the same client_id a trade is still placed once)"
     if isinstance(exc, MarketDataUnavailableError):
-        logger.warning("manual trade: the market data is unavailable (%s)", exc.reason)
-        return error(
-            503,
+        return (
             "market_data_unavailable",
             f"the market data could not be read: {exc.reason[:_MAX_MSG]}. Nothing was traded; check that this "
             "deployment reaches its market data source (market.source), then retry",
-            headers={"Retry-After": str(MARKET_RETRY_AFTER_S)},
         )
-    # Never the request's headers or body: they carry the credentials.
-    logger.error("manual trade: unexpected %s", type(exc).__name__, exc_info=exc)
-    return error(
-        500,
-        "internal_error",
-        "the request could not be completed; nothing about it was wrong that we know of. "
-        "Check the function's logs, then retry (with the same client_id a trade is placed once)",
-    )
+    return None
+
+
+def _retry_after_s(exc: CoinswarmError) -> int:
+    return MARKET_RETRY_AFTER_S if isinstance(exc, MarketDataUnavailableError) else RETRY_AFTER_S

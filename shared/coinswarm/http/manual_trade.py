@@ -128,7 +128,7 @@ class ManualTradeHandler:
         except AuthError as exc:
             logger.warning("manual trade: not authenticated (%s)", exc.reason)
             return error(
-                401,
+                exc.http_status,
                 "unauthorized",
                 f"{exc.reason}: sign the request with a configured secret and the current time "
                 f"({TIMESTAMP_HEADER}, {SIGNATURE_HEADER}), or send the configured bearer token",
@@ -139,7 +139,7 @@ class ManualTradeHandler:
         try:
             data = parse_json(body)
         except BadJsonError as exc:
-            return error(400, "invalid_json", f"the body is not valid JSON: {exc}")
+            return error(exc.http_status, "invalid_json", f"the body is not valid JSON: {exc}")
         try:
             command = request_validator().validate_python(data)
         except ValidationError as exc:

@@ -6,7 +6,8 @@
 
 The page asks for the token once (or takes it from the URL's fragment, `#token=...`, which no server
 sees), keeps it in the phone's local storage and fetches /status with it. 401 without a good token,
-405 for another method, 404 for another path, 503 when the store is busy, 500 (generic) otherwise."""
+405 for another method, 404 for another path; an error reading the status answers its class's status
+(coinswarm.http.error_answer: 503 "busy" when the store is busy, a generic 500 for a fault)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from coinswarm.errors import TransientStoreError
+from coinswarm.errors import CoinswarmError, StoreError
+from coinswarm.http.error_answer import error_answer
 from coinswarm.http.json_http import HttpRequest, HttpResponse, error, respond
 from coinswarm.http.signing import Authenticator, AuthError
 
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_PATHS = ("/", "/index.html")
 STATUS_PATH = "/status"
+STORE_RETRY_AFTER_S = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +81,25 @@ class StatusHandler:
         except AuthError as exc:
             logger.warning("status: not authenticated (%s)", exc.reason)
             return error(
-                401,
+                exc.http_status,
                 "unauthorized",
                 f"{exc.reason}: send Authorization: Bearer <remote.status_token>",
                 headers={"WWW-Authenticate": self.auth.challenge},
             )
         try:
             return respond(200, self.document())
-        except TransientStoreError:
-            return error(503, "busy", "the store is busy; retry in a moment", headers={"Retry-After": "2"})
         except Exception as exc:
-            logger.error("status: unexpected %s", type(exc).__name__, exc_info=True)
-            return error(500, "internal_error", "the status could not be read; see the function's logs")
+            return error_answer(
+                exc,
+                log=logger,
+                where="status",
+                internal="the status could not be read; see the function's logs",
+                words=_words,
+                retry_after_s=STORE_RETRY_AFTER_S,
+            )
+
+
+def _words(exc: CoinswarmError) -> tuple[str, str] | None:
+    if isinstance(exc, StoreError) and exc.retryable:
+        return "busy", "the store is busy; retry in a moment"
+    return None

@@ -16,7 +16,9 @@ A fast command is answered in the webhook's own response, as a Bot API call
 one (`telegram_commands.SLOW`: a cycle, a flatten) is acknowledged the same way ("⏳ ...") and handed to
 `defer(job)`; `run_deferred(job)` later runs it and sends the answer with `sendMessage` (on AWS an
 asynchronous invocation of the same function, locally a thread). A command that fails is answered with
-what went wrong and still 200: a redelivery would not fix it."""
+what went wrong and still 200: a redelivery would not fix it. An error that ends the request itself (the
+coordination store busy, another delivery holding the update's claim) answers its class's status
+(coinswarm.http.error_answer): a 503 with Retry-After, and Telegram delivers the update again later."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from coinswarm.http.error_answer import error_answer
 from coinswarm.http.json_http import HttpRequest, HttpResponse, error, respond
 from coinswarm.http.signing import get_header
 from coinswarm.http.telegram_commands import SLOW, Commands, parse
@@ -62,6 +65,14 @@ class TelegramWebhook:
         self.reply = reply
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self._handle(request)
+        except Exception as exc:
+            return error_answer(
+                exc, log=logger, where="telegram", internal="the update could not be handled; see the function's logs"
+            )
+
+    def _handle(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return error(405, "method_not_allowed", "Telegram POSTs updates here", headers={"Allow": "POST"})
         body = bytes(request.body)

@@ -55,6 +55,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 class CandleFileError(CoinswarmError, ValueError):
     """A candle file that cannot be used as it is. The message names the file, the line and the fix."""
 
+    exit_code = 2  # the user gave a file to fix, as with any other bad input
+
     def __init__(self, path: str | os.PathLike[str], line: int, problem: str) -> None:
         super().__init__(f"{os.fspath(path)}, line {line}: {problem}")
         self.path = os.fspath(path)
@@ -426,16 +428,11 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     known_tf = timeframe_s if timeframe_s is not None else name_timeframe
 
-    lines = _lines(p)
-    header = next(lines, "")
-    if not header.strip() and not any(line.strip() for line in lines):
-        raise CandleFileError(p, 1, f"the file is empty; expected the header {_HEADER} and rows of candles")
-    idx = _column_indices(p, header)
-    pick = None if idx == tuple(range(len(COLUMNS))) else itemgetter(*idx)  # None: the usual order
+    lines, pick = _rows_after_header(p)
     ncols = len(COLUMNS)
 
     times = _TimeParser()
-    days, tails, slow = times.days, times.tails, times.slow
+    days, tails = times.days, times.tails
     rows: list[dict[str, Any]] = []
     add = rows.append
     gaps: list[Gap] = []
@@ -446,6 +443,8 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
     row_lines: list[int] | None = None if tf else []  # each row's line, for the checks after the loop
 
     # The hot loop: written for speed (about 3 us a row, half of it in float()); see the module doc.
+    # What is rare (a blank or bad row, a time in another spelling, a step other than one bar) is
+    # handled by the functions below it, so the loop itself stays short.
     for line in lines:
         lineno += 1
         cells = line.split(",")
@@ -461,38 +460,20 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
             c = float(sc)
             v = float(sv)
         except ValueError:
-            if len(cells) != ncols:
-                if not line.strip():
-                    continue
-                raise CandleFileError(
-                    p,
-                    lineno,
-                    f"the row has {len(cells)} fields, expected {ncols} ({_HEADER}); fix or remove it",
-                ) from None
-            raise _diagnose(p, lineno, cells) from None
+            if not line.strip():
+                continue
+            raise _bad_row(p, lineno, cells) from None
         if not (0.0 < lo <= o <= h < inf and lo <= c <= h and 0.0 <= v < inf):
             raise _diagnose(p, lineno, cells)
         day = days.get(d[:10])
         tail = tails.get(d[10:])
-        if day is None or tail is None:
-            try:
-                ts = slow(d)
-            except ValueError as exc:
-                raise CandleFileError(p, lineno, str(exc)) from None
-        else:
-            ts = day + tail
+        ts = _slow_time(p, lineno, times, d) if day is None or tail is None else day + tail
         step = ts - prev_ts
         if step != tf and prev_line:
             if step <= 0:
-                if step == 0:
-                    kind = f"repeats the time of line {prev_line} (duplicate rows); keep one of the two"
-                else:
-                    kind = f"is earlier than line {prev_line}'s {iso(prev_ts)} (rows unsorted); sort by date"
-                raise CandleFileError(p, lineno, f"time {iso(ts)} {kind}")
+                raise _out_of_order(p, lineno, prev_line, prev_ts, ts, step)
             if tf:
-                if step % tf:
-                    raise _misaligned(p, lineno, prev_line, prev_ts, ts, tf)
-                gaps.append(Gap(sym, prev_ts, ts, step // tf - 1))
+                gaps.append(_gap(p, lineno, prev_line, prev_ts, ts, tf, sym))
         prev_ts, prev_line = ts, lineno
         add(
             {
@@ -511,27 +492,74 @@ def _load(p: Path, symbol: str | None, timeframe_s: int | None) -> CandleFile:
 
     if not rows:
         raise CandleFileError(p, 1, "the file has a header but no candles; download it again")
-
     if not tf:
         assert row_lines is not None
-        if len(rows) < 2:
-            raise CandleFileError(
-                p,
-                row_lines[0],
-                "a single candle does not show its timeframe; pass timeframe_s or name the file like ETH_BTC-5m.csv",
-            )
-        stamps = [r["ts"] for r in rows]
-        tf = Counter(b - a for a, b in pairwise(stamps)).most_common(1)[0][0]
-        for k in range(1, len(stamps)):
-            step = stamps[k] - stamps[k - 1]
-            if step != tf:
-                if step % tf:
-                    raise _misaligned(p, row_lines[k], row_lines[k - 1], stamps[k - 1], stamps[k], tf)
-                gaps.append(Gap(symbol=sym, after_ts=stamps[k - 1], before_ts=stamps[k], missing=step // tf - 1))
-        for r in rows:
-            r["timeframe_s"] = tf
-
+        tf = _timeframe_of(p, sym, rows, row_lines, gaps)
     return CandleFile(path=p, symbol=sym, timeframe_s=tf, candles=_build(rows), gaps=gaps)
+
+
+def _rows_after_header(p: Path) -> tuple[Iterator[str], itemgetter[Any] | None]:
+    """The file's lines after its header, and how to put a row's cells in the order of COLUMNS (None:
+    they are in that order already). An error when the file is empty or its header is not ours."""
+    lines = _lines(p)
+    header = next(lines, "")
+    if not header.strip() and not any(line.strip() for line in lines):
+        raise CandleFileError(p, 1, f"the file is empty; expected the header {_HEADER} and rows of candles")
+    idx = _column_indices(p, header)
+    return lines, None if idx == tuple(range(len(COLUMNS))) else itemgetter(*idx)
+
+
+def _bad_row(p: Path, lineno: int, cells: Sequence[str]) -> CandleFileError:
+    """What is wrong with a row that is not six fields of which five are numbers."""
+    ncols = len(COLUMNS)
+    if len(cells) != ncols:
+        return CandleFileError(
+            p, lineno, f"the row has {len(cells)} fields, expected {ncols} ({_HEADER}); fix or remove it"
+        )
+    return _diagnose(p, lineno, cells)
+
+
+def _slow_time(p: Path, lineno: int, times: _TimeParser, text: str) -> int:
+    """A time the parser's tables do not hold yet (a new day, another spelling), or the row's error."""
+    try:
+        return times.slow(text)
+    except ValueError as exc:
+        raise CandleFileError(p, lineno, str(exc)) from None
+
+
+def _out_of_order(p: Path, lineno: int, prev_line: int, prev_ts: int, ts: int, step: int) -> CandleFileError:
+    if step == 0:
+        kind = f"repeats the time of line {prev_line} (duplicate rows); keep one of the two"
+    else:
+        kind = f"is earlier than line {prev_line}'s {iso(prev_ts)} (rows unsorted); sort by date"
+    return CandleFileError(p, lineno, f"time {iso(ts)} {kind}")
+
+
+def _gap(p: Path, lineno: int, prev_line: int, prev_ts: int, ts: int, tf: int, sym: str) -> Gap:
+    """The bars missing between two rows further apart than one bar; an error when the step is not whole bars."""
+    step = ts - prev_ts
+    if step % tf:
+        raise _misaligned(p, lineno, prev_line, prev_ts, ts, tf)
+    return Gap(sym, prev_ts, ts, step // tf - 1)
+
+
+def _timeframe_of(p: Path, sym: str, rows: list[dict[str, Any]], row_lines: list[int], gaps: list[Gap]) -> int:
+    """The timeframe of rows loaded without knowing it: their most common step. Each row gets it, and
+    every longer step is added to `gaps` (an error when it is not a whole number of bars)."""
+    if len(rows) < 2:
+        raise CandleFileError(
+            p,
+            row_lines[0],
+            "a single candle does not show its timeframe; pass timeframe_s or name the file like ETH_BTC-5m.csv",
+        )
+    stamps = [r["ts"] for r in rows]
+    tf: int = Counter(b - a for a, b in pairwise(stamps)).most_common(1)[0][0]
+    for k in range(1, len(stamps)):
+        if stamps[k] - stamps[k - 1] != tf:
+            gaps.append(_gap(p, row_lines[k], row_lines[k - 1], stamps[k - 1], stamps[k], tf, sym))
+    for r in rows:
+        r["timeframe_s"] = tf
+    return tf
 
 
 def _misaligned(path: Path, lineno: int, prev_line: int, prev_ts: int, ts: int, tf: int) -> CandleFileError:

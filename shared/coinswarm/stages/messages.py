@@ -1,10 +1,11 @@
 """The typed messages that travel between stages (and, in mesh wiring, over queues between clouds).
 
 Messages are slotted dataclasses: a backtest passes several per bar, and building them must cost
-next to nothing. The records they carry (Candle, AgentScore, Decision, ...) are pydantic models,
-validated where they are made. Where a message crosses a process boundary it is JSON text, and
-`decode` parses it back with full pydantic validation (`encode` / `decode` below, one cached
-TypeAdapter per message type), so a malformed body is refused at the entry point.
+next to nothing. The records they carry (Candle, Decision, ...) are pydantic models, validated
+where they are made (AgentScore, one per agent and candle, is a slotted dataclass that checks
+itself). Where a message crosses a process boundary it is JSON text, and `decode` parses it back
+with full pydantic validation (`encode` / `decode` below, one cached TypeAdapter per message type),
+so a malformed body is refused at the entry point.
 """
 
 from __future__ import annotations

@@ -69,18 +69,19 @@ class ScoringStage:
         scores: tuple[AgentScore, ...] = ()
         state_key = ""
         last_ts = memory.last_ts
+        observers = [agent.observe for agent in agents]  # (reset() keeps the same agents)
+        state_of, keep = tracker.observe_key, scored.append
         for candle in new:
-            if last_ts is not None and (candle.ts - last_ts) // tf - 1 > bridge:
+            ts = candle.ts
+            if last_ts is not None and (ts - last_ts) // tf - 1 > bridge:
                 memory.reset()
-                gaps.append(
-                    f"{msg.symbol}: agents start afresh after {(candle.ts - last_ts) // tf - 1} missing candles"
-                )
-            scores = tuple([agent.observe(candle, view) for agent in agents])
+                gaps.append(f"{msg.symbol}: agents start afresh after {(ts - last_ts) // tf - 1} missing candles")
+            scores = tuple([observe(candle, view) for observe in observers])
             if track:
-                state_key = tracker.observe(candle).key
-            last_ts = candle.ts
+                state_key = state_of(candle)
+            last_ts = ts
             if each:
-                scored.append(ScoredCandle(candle, scores, state_key, candle.open, candle.ts))
+                keep(ScoredCandle(candle, scores, state_key, candle.open, ts))
         memory.last_ts = last_ts
         if not each:
             scored.append(ScoredCandle(new[-1], scores, state_key, new[0].open, new[0].ts))

@@ -33,16 +33,17 @@ class VoteStage:
         retention = history.decision_retention()
         keep_from = 0 if retention is None else len(msg.scored) - retention
         steps: list[DecidedStep] = []
+        verdict_of, step, hold = committee.verdict, DecidedStep, Action.HOLD  # looked up once, not per bar
         for i, point in enumerate(msg.scored):
             candle = point.candle
             ts = candle.close_ts
-            ballot = committee.verdict(symbol, point.scores, point.market_state)
+            ballot = verdict_of(symbol, point.scores, point.market_state)
             verdict = ballot.verdict
-            acts = verdict.action is not Action.HOLD
+            action = verdict.action
             decision = None
             intent = None
             # A hold the store would drop at once (a long replay, a bounded store) is not recorded.
-            if acts or i >= keep_from:
+            if action is not hold or i >= keep_from:
                 decision = committee.record(
                     ballot,
                     cycle_id=msg.cycle_id,
@@ -54,9 +55,9 @@ class VoteStage:
                 history.record_decision(decision)
                 intent = intent_for(decision, price=candle.close, rule=self.sizing)
             steps.append(
-                DecidedStep(
+                step(
                     ts,
-                    verdict.action,
+                    action,
                     verdict.confidence,
                     point.settle_price,
                     point.settle_ts,

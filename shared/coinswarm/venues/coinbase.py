@@ -27,10 +27,11 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import httpx
+from pydantic import ValidationError
 
 from coinswarm.domain.models import Candle, Side
 from coinswarm.errors import (
@@ -44,7 +45,6 @@ from coinswarm.errors import (
     VenueAuthError,
     VenueError,
 )
-from coinswarm.venues.auth import CoinbaseKey
 from coinswarm.venues.breaker import CircuitBreaker
 from coinswarm.venues.coinbase_candles import granularity, pages, parse_candle
 from coinswarm.venues.models import (
@@ -64,6 +64,9 @@ from coinswarm.venues.parsing import epoch_s, field, number, optional_number, si
 from coinswarm.venues.ratelimit import COINBASE_PRIVATE, COINBASE_PUBLIC, TokenBucket
 from coinswarm.venues.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from coinswarm.venues.transport import Prepared, Transport, detail
+
+if TYPE_CHECKING:  # the key (and the cryptography it signs with) loads only where one is made
+    from coinswarm.venues.auth import CoinbaseKey
 
 log = logging.getLogger("coinswarm.venues")
 NEEDS_KEY = "configure the venue's api_key and api_secret"
@@ -144,6 +147,7 @@ class CoinbaseClient:
         private: bool = True,
         retry: RetryPolicy | None = None,
         idempotent: bool | None = None,
+        timeout: httpx.Timeout | None = None,
     ) -> Any:
         full = API + path
         query = urlencode(params or [])
@@ -158,7 +162,9 @@ class CoinbaseClient:
             return Prepared(path=full, query=query, headers=headers, json_body=body)
 
         bucket = self.private_bucket if private else self.public_bucket
-        response = self.http.send(method, prepare, costs=[(bucket, 1.0)], retry=retry, idempotent=idempotent)
+        response = self.http.send(
+            method, prepare, costs=[(bucket, 1.0)], retry=retry, idempotent=idempotent, timeout=timeout
+        )
         return self.http.json(response, f"{method} {full}")
 
     # ------------------------------------------------------------------------------------- market data
@@ -172,22 +178,26 @@ class CoinbaseClient:
         tf = timeframe_s
         private = self.key is not None
         path = ("" if private else "/market") + f"/products/{quote(product_id, safe='')}/candles"
+        where = f"GET {API}{path}"
         for start, count, params in pages(-(-start_ts // tf) * tf, (end_ts - tf) // tf * tf, tf):
             body = self._call("GET", path, list(params.items()), private=private)
-            rows = field(body, "candles", VENUE, f"GET {API}{path}")
-            page = {c.ts: c for c in (self._candle(r, symbol or product_id, tf) for r in _as_list(rows, "candles"))}
+            rows = body.get("candles") if isinstance(body, dict) else None
+            if not isinstance(rows, list):
+                raise MalformedAnswerError(VENUE, f"answered {where} without a list of candles")
+            page = {c.ts: c for c in (self._candle(r, symbol or product_id, tf, where) for r in rows)}
             yield [page[ts] for ts in sorted(page) if start <= ts and ts + tf <= end_ts and ts < start + count * tf]
 
     def candles(self, product_id: str, timeframe_s: int, start_ts: int, end_ts: int) -> list[Candle]:
         return [c for page in self.candle_pages(product_id, timeframe_s, start_ts, end_ts) for c in page]
 
     @staticmethod
-    def _candle(row: Any, symbol: str, tf: int) -> Candle:
+    def _candle(row: Any, symbol: str, tf: int, where: str = "the candles") -> Candle:
         try:
             return parse_candle(row, symbol, tf)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
             raise MalformedAnswerError(
-                VENUE, f"sent a malformed candle for {symbol}: {str(row)[:160]} ({exc})"
+                VENUE, f"sent a malformed candle for {symbol} ({where}): {str(row)[:200]} ({reason})"
             ) from None
 
     def best_bid_ask(self, product_ids: list[str]) -> list[BookTop]:
@@ -220,11 +230,20 @@ class CoinbaseClient:
             ts=epoch_s(book.get("time")) or int(self.clock()),
         )
 
-    def ticker(self, product_id: str) -> Ticker:
+    def ticker_answer(self, product_id: str, *, timeout: httpx.Timeout | None = None) -> dict[str, Any]:
+        """The ticker as Coinbase answers it, `{"trades": [{"price", "size", "time", ...}], "best_bid",
+        "best_ask"}` (the last trade, at most): keyed requests use the private path, else the public one.
+        `timeout`: this request's own (a probe that must answer quickly)."""
         private = self.key is not None
         path = ("" if private else "/market") + f"/products/{quote(product_id, safe='')}/ticker"
-        body = self._call("GET", path, [("limit", "1")], private=private)
-        trades = body.get("trades") if isinstance(body, dict) else None
+        body = self._call("GET", path, [("limit", "1")], private=private, timeout=timeout)
+        if not isinstance(body, dict):
+            raise MalformedAnswerError(VENUE, f"answered GET {API}{path} with JSON that is not an object")
+        return body
+
+    def ticker(self, product_id: str) -> Ticker:
+        body = self.ticker_answer(product_id)
+        trades = body.get("trades")
         if not isinstance(trades, list) or not trades:
             raise MalformedAnswerError(VENUE, f"answered the ticker of {product_id} without a trade")
         last = trades[0]

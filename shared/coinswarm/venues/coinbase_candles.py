@@ -1,11 +1,13 @@
-"""Coinbase Advanced Trade's candles, read one way for both of its clients (the public market data,
-`coinswarm.marketdata.coinbase_public`, and the keyed venue client, `coinswarm.venues.coinbase`).
+"""Coinbase Advanced Trade's candles: the sizes it serves, the requests that cover a range, one row read.
+
+The venue client (`coinswarm.venues.coinbase.CoinbaseClient.candle_pages`) reads candles with these,
+keyed or not; the public market data (`coinswarm.marketdata.coinbase_public`) reads them through it.
 
 The endpoint (`GET .../products/{product_id}/candles?start=&end=&granularity=&limit=`) takes UNIX
 seconds and answers `{"candles": [{"start", "low", "high", "open", "close", "volume"}, ...]}`, all
 strings, newest first. `granularity` raises ValueError for a size Coinbase does not serve; `pages`
 says which requests cover a range; `parse_candle` raises KeyError, TypeError or ValueError (pydantic's
-ValidationError among them) for a row it cannot read, which each client words as its own error.
+ValidationError among them) for a row it cannot read, which the client words as MalformedAnswerError.
 """
 
 from __future__ import annotations

@@ -96,14 +96,16 @@ class Transport:
         costs: Sequence[tuple[TokenBucket, float]] = (),
         idempotent: bool | None = None,
         retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
-        """The successful (2xx) response, or the venue error it came to."""
+        """The successful (2xx) response, or the venue error it came to. `timeout`: this call's own, in
+        place of the transport's (a probe that must answer quickly)."""
         idem = method in ("GET", "HEAD") if idempotent is None else idempotent
 
         def attempt() -> httpx.Response:
             for bucket, cost in costs:
                 bucket.acquire(cost)
-            return self._once(method, prepare(), costs)
+            return self._once(method, prepare(), costs, timeout or self.timeout)
 
         return with_retry(
             attempt,
@@ -126,7 +128,9 @@ class Transport:
                 status=response.status_code,
             ) from None
 
-    def _once(self, method: str, req: Prepared, costs: Sequence[tuple[TokenBucket, float]]) -> httpx.Response:
+    def _once(
+        self, method: str, req: Prepared, costs: Sequence[tuple[TokenBucket, float]], timeout: httpx.Timeout
+    ) -> httpx.Response:
         where = f"{method} {req.path}"
         url = self.base_url + req.path + (f"?{req.query}" if req.query else "")
         headers = dict(req.headers or {})
@@ -138,7 +142,7 @@ class Transport:
             content = req.form.encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            response = self._client.request(method, url, content=content, headers=headers, timeout=self.timeout)
+            response = self._client.request(method, url, content=content, headers=headers, timeout=timeout)
         except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
             failure: TemporaryVenueError = TemporaryVenueError(
                 self.venue, f"cannot connect to {self.host} ({type(exc).__name__}; {where})", maybe_executed=False
@@ -148,7 +152,7 @@ class Transport:
         except httpx.TimeoutException as exc:
             failure = TemporaryVenueError(
                 self.venue,
-                f"no answer within {self.timeout.read} s ({type(exc).__name__}; {where}); the outcome is unknown",
+                f"no answer within {timeout.read} s ({type(exc).__name__}; {where}); the outcome is unknown",
                 maybe_executed=True,
             )
             self.breaker.record_failure(failure.reason)
@@ -173,7 +177,7 @@ class Transport:
             retry_after = _retry_after(response, DEFAULT_BAN_S if banned else DEFAULT_RETRY_AFTER_S)
             for bucket, _ in costs:
                 bucket.hold(retry_after)
-            what = "banned this address (418)" if banned else "rate limited the request (429)"
+            what = "banned this address (HTTP 418)" if banned else "rate limited the request (HTTP 429)"
             log.warning(
                 "%s %s %s; holding requests for %.1f s",
                 self.venue,
@@ -182,9 +186,10 @@ class Transport:
                 retry_after,
                 extra={"venue": self.venue, "retry_after_s": retry_after},
             )
+            words = scrub(_detail(response), self.secrets)
             raise RateLimitedError(
                 self.venue,
-                f"{what} at {where}; retry after {retry_after:g} s",
+                f"{what} at {where}; retry after {retry_after:g} s" + (f" ({words})" if words else ""),
                 retry_after=retry_after,
                 status=status,
                 banned=banned,

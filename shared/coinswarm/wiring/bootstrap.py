@@ -164,7 +164,9 @@ class Stages:
 
 
 class LiveTradingUnavailableError(CoinswarmError, RuntimeError):
-    pass
+    """Live trading cannot start as configured: the message names what to fix (or trade on paper)."""
+
+    exit_code = 2
 
 
 def open_store(settings: Settings) -> Any:

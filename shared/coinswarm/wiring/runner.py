@@ -19,7 +19,9 @@ RUNNER_LEASE_S = 900  # how long a runner's lease outlives its last cycle (only 
 
 
 class StateInUseError(CoinswarmError, RuntimeError):
-    pass
+    """Another runner holds the state's lease: this one must not run cycles on it."""
+
+    exit_code = 3
 
 
 class CycleRunner:

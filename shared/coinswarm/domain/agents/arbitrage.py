@@ -28,7 +28,7 @@ class ArbitrageAgent(Agent):
 
     def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
         home = view.primary_venue
-        others = [q for q in view.quotes if q.venue != home and q.symbol == candle.symbol]
+        others = [q for q in view.quotes if q.venue != home and q.symbol == candle.symbol] if view.quotes else None
         if not others:
             return self.abstain("one venue configured: no second price to compare")
         here = next((q.price for q in view.quotes if q.venue == home), candle.close)

@@ -99,7 +99,10 @@ class Agent(ABC, metaclass=_AgentType):
 
     def score(self, signal: float, confidence: float, reason: str) -> AgentScore:
         """A vote: `signal` clamped to [-1, 1] (sell .. buy), `confidence` to [0, 1]."""
-        return AgentScore(agent=self.name, signal=clamp(signal), confidence=clamp(confidence, 0.0), reason=reason)
+        # clamp(), written out: an agent scores every candle
+        signal = -1.0 if signal < -1.0 else 1.0 if signal > 1.0 else signal
+        confidence = 0.0 if confidence < 0.0 else 1.0 if confidence > 1.0 else confidence
+        return AgentScore(self.name, signal, confidence, reason)
 
     def state_attributes(self) -> tuple[str, ...]:
         """The attributes that make up the agent's state: `stateful`, or else every indicator attribute

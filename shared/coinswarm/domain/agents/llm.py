@@ -101,7 +101,7 @@ class LlmAgent(Agent):
 
     def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
         row = self.features.update(candle)
-        state = self._tracker.observe(candle).key
+        state = self._tracker.observe_key(candle)
         if row is None:
             return self.abstain("warming up")
         cached = self.answers.get(state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView, clamp
+from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
 from coinswarm.domain.indicators import RSI, Bollinger
 from coinswarm.domain.models import AgentScore, Candle
 
@@ -45,7 +45,9 @@ class MeanReversionAgent(Agent):
         z = 0.0 if sigma <= 0.0 else (candle.close - bands.mid) / sigma
         confirmed = (z < 0 and rsi < self.oversold) or (z > 0 and rsi > self.overbought)
         zone = "oversold" if rsi < self.oversold else "overbought" if rsi > self.overbought else "neutral"
-        strength = clamp(abs(z) / self.full_z, 0.0)
+        strength = abs(z) / self.full_z
+        if strength > 1.0:
+            strength = 1.0
         where = "below" if z < 0 else "above"
         return self.score(
             signal=-z / self.full_z,

@@ -4,7 +4,7 @@ barely moves it, so the two agents can agree on buying a dip in an uptrend."""
 
 from __future__ import annotations
 
-from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView, clamp
+from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
 from coinswarm.domain.indicators import ATR, EMA
 from coinswarm.domain.models import AgentScore, Candle
 
@@ -41,7 +41,9 @@ class TrendAgent(Agent):
         spread = (fast - slow) / atr
         slope = slow - slow_before
         agrees = slope * spread > 0.0
-        strength = clamp(abs(spread) / self.full_spread, 0.0)
+        strength = abs(spread) / self.full_spread
+        if strength > 1.0:
+            strength = 1.0
         where = "above" if spread >= 0 else "below"
         heading = "rising" if slope > 0 else "falling" if slope < 0 else "flat"
         return self.score(
