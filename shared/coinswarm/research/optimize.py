@@ -16,11 +16,13 @@ window, which no trial read. The `SearchResult` has both, per fold and stitched.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,36 +193,73 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
             "objectives): give another --study name, or delete that study to start it again"
         )
 
+    shown: list[Any] = [-1, ""]  # the finished trials counted at the last report, and the best then
+
     def report() -> None:
-        if progress is not None:
-            progress(fold.index, folds, len(_done(study)), plan.trials, best_text(study, plan))
+        # Called every second while trial processes run: one read of the study, and the best looked
+        # for again only when a trial has finished since.
+        if progress is None:
+            return
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state in _done_states() for t in trials)
+        if done != shown[0]:
+            shown[:] = [done, best_text(study, plan, trials)]
+        progress(fold.index, folds, done, plan.trials, shown[1])
 
     report()
     if len(_done(study)) >= plan.trials:
         return study
     train = market.window(fold.train)
     if plan.workers <= 1:
-        from optuna.study import MaxTrialsCallback
-
         # The cap counts every process's trials: another process (or machine) on the same study shares them.
         study.optimize(
             objective(plan, train),
             n_trials=plan.trials - len(_done(study)),
-            callbacks=[MaxTrialsCallback(plan.trials, states=_done_states()), lambda _s, _t: report()],
+            callbacks=[Enough(plan.trials, datetime.now()), lambda _s, _t: report()],
             gc_after_trial=False,
         )
         return study
     # The trial processes open their own connections: none of this one's crosses the fork.
     storage.remove_session()
     storage.engine.dispose()
-    _in_processes(plan, name, train, report)
+    # The market's candles were made before the fork and are only read after it: frozen, the collector
+    # of a trial process never writes to their pages, so the processes keep sharing them.
+    gc.freeze()
+    try:
+        _in_processes(plan, name, train, report, datetime.now())
+    finally:
+        gc.unfreeze()
     return study
 
 
-def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable[[], None]) -> None:
+class Enough:
+    """Stops a process's trials once the study's finished trials and those running now (started since
+    this search began, in any process) make `trials`: a process whose trial ends while another's is
+    still running starts no trial past the count (optuna's MaxTrialsCallback counts finished trials
+    only, so each extra process ran one trial too many, and the last ones are the longest)."""
+
+    def __init__(self, trials: int, since: datetime) -> None:
+        self.trials = trials
+        self.since = since  # local time without a zone, as optuna stores a trial's start
+
+    def __call__(self, study: Any, _trial: Any) -> None:
+        from optuna.trial import TrialState
+
+        running = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.datetime_start is not None and t.datetime_start >= self.since
+        ]
+        if len(_done(study)) + len(running) >= self.trials:
+            study.stop()
+
+
+def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable[[], None], since: datetime) -> None:
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx: Any = mp.get_context(method)
-    procs = [ctx.Process(target=work, args=(plan, name, train, w), name=f"{name}-w{w}") for w in range(plan.workers)]
+    procs = [
+        ctx.Process(target=work, args=(plan, name, train, w, since), name=f"{name}-w{w}") for w in range(plan.workers)
+    ]
     for p in procs:
         p.start()
     try:
@@ -242,10 +281,10 @@ def _in_processes(plan: Plan, name: str, train: dict[str, Any], report: Callable
     report()
 
 
-def work(plan: Plan, name: str, train: dict[str, Any], worker: int) -> None:
-    """One trial process: trials of study `name` until the study has `plan.trials` finished ones."""
+def work(plan: Plan, name: str, train: dict[str, Any], worker: int, since: datetime | None = None) -> None:
+    """One trial process: trials of study `name` until its finished and running trials make `plan.trials`
+    (`since`: when the search started, so that a trial left running by a dead process is not counted)."""
     import optuna
-    from optuna.study import MaxTrialsCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.load_study(study_name=name, storage=open_storage(plan.storage), sampler=sampler(plan, worker))
@@ -255,12 +294,15 @@ def work(plan: Plan, name: str, train: dict[str, Any], worker: int) -> None:
     study.optimize(
         objective(plan, train),
         n_trials=left,
-        callbacks=[MaxTrialsCallback(plan.trials, states=_done_states())],
+        callbacks=[Enough(plan.trials, since or datetime.now())],
         gc_after_trial=False,
     )
 
 
 def objective(plan: Plan, train: dict[str, Any]) -> Callable[[Any], float | Sequence[float]]:
+    # Buy-and-hold over the window is the same for every trial of it: made by the first, then reused.
+    held: list[list[float]] = []
+
     def run(trial: Any) -> float | Sequence[float]:
         import optuna
 
@@ -270,7 +312,9 @@ def objective(plan: Plan, train: dict[str, Any]) -> Callable[[Any], float | Sequ
         except InvalidParamsError as exc:
             trial.set_user_attr("refused", str(exc)[:500])
             raise optuna.TrialPruned(str(exc)) from None
-        figures = evaluate(settings, train, plan.cash).figures()
+        result = evaluate(settings, train, plan.cash, buy_hold=held[0] if held else None)
+        held[:] = [result.buy_hold]
+        figures = result.figures()
         trial.set_user_attr("figures", {k: _plain(v) for k, v in figures.items()})
         trial.set_user_attr("pid", os.getpid())
         values = [score(o, figures, plan.min_trades) for o in plan.objectives]
@@ -307,13 +351,33 @@ def open_storage(url: str) -> Any:
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}} if sqlite else {"pool_pre_ping": True}
     try:
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url, engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S
         )
+        if sqlite and storage.engine.url.database not in (None, "", ":memory:"):
+            _write_ahead(storage.engine)
+        return storage
     except ImportError as exc:
         raise SearchError(f"the storage {masked(url)} needs a database driver: {exc.name or exc} is missing") from None
     except Exception as exc:  # sqlalchemy's errors: a bad URL, a database that does not answer
         raise SearchError(f"cannot open the study storage {masked(url)}: {type(exc).__name__}") from None
+
+
+def _write_ahead(engine: Any) -> None:
+    """SQLite in write-ahead-log mode, synced at its checkpoints rather than at every commit: optuna
+    commits each drawn parameter on its own, and a trial of twenty parameters waited a quarter of a
+    second for the disk (the file's journal synced twenty-odd times). A power cut can lose the last
+    trials (never corrupt the file); a resumed search runs them again."""
+    from sqlalchemy import event
+
+    def pragmas(conn: Any, _record: Any) -> None:
+        cursor = conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", pragmas)
+    engine.dispose()  # the connections made while the storage was set up reconnect with the pragmas
 
 
 def masked(url: str) -> str:
@@ -344,10 +408,13 @@ def choose(study: Any, objectives: Sequence[str]) -> Any:
     return max(pool, key=lambda t: (t.values[0], -t.number), default=None)
 
 
-def best_text(study: Any, plan: Plan) -> str:
+def best_text(study: Any, plan: Plan, trials: Sequence[Any] | None = None) -> str:
+    """The best trial so far, as the progress bar shows it; `trials`: the study's, read already."""
     from optuna.trial import TrialState
 
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state is TrialState.COMPLETE]
     valid = [t for t in complete if t.values and t.values[0] > WORST]
     if not valid:
         return f"no trial with {plan.min_trades} trades yet" if complete else "-"

@@ -2,10 +2,11 @@
 
 Contract: a `Market` holds each symbol's candles on one grid of bar positions (the span every file
 covers); `Market.window(bars)` is the only way a search reads candles, so a test can watch which bars
-it read. `evaluate(settings, candles, cash)` backtests the committee on each symbol with an equal share
-of the cash (as analysis.py values a symbol) and returns the account's curve, buy-and-hold over the
-same bars, and the statistics of backtest/stats.py. `stitch(windows, cash)` chains the test windows'
-curves into one out-of-sample curve, each window starting from where the previous one ended.
+it read. `evaluate(settings, candles, cash)` backtests the committee over all the symbols in one account
+(the portfolio backtest: one cash balance and one set of risk limits, as the bot trades) and returns
+the account's curve, buy-and-hold (the cash split equally) over the same bars, and the statistics of
+backtest/stats.py. `stitch(windows, cash)` chains the test windows' curves into one out-of-sample
+curve, each window starting from where the previous one ended.
 
 Each window is replayed on its own: the agents start cold at its first bar, in the train windows and
 the test windows alike (no bar before a window reaches it).
@@ -70,8 +71,17 @@ def market_from(series: Mapping[str, Sequence[Candle]]) -> Market:
     stop = min(c[-1].ts for c in series.values()) + tf
     if stop <= start:
         raise MarketError("the files cover no common time span: search files of the same period together")
-    cut = {s: [c for c in candles if start <= c.ts < stop] for s, candles in series.items()}
+    cut = {s: compact([c for c in candles if start <= c.ts < stop]) for s, candles in series.items()}
     return Market(series=cut, start_ts=start, timeframe_s=tf, bars=(stop - start) // tf)
+
+
+def compact(candles: Sequence[Candle]) -> list[Candle]:
+    """The same candles, sharing one set of the names of the fields set. pydantic keeps that set per
+    instance, 730 of a candle's 1,240 bytes; a search holds every candle of every file for its whole
+    run, and each trial process touches (so copies from the forked parent) those of its window.
+    The candles were validated when read: they are only re-made, not checked again."""
+    names = set(Candle.model_fields)
+    return [Candle.model_construct(names, **c.__dict__) for c in candles]
 
 
 @dataclass(frozen=True)
@@ -99,35 +109,20 @@ class WindowResult:
         }
 
 
-def evaluate(settings: Settings, candles: Mapping[str, list[Candle]], cash: float) -> WindowResult:
+def evaluate(
+    settings: Settings, candles: Mapping[str, list[Candle]], cash: float, *, buy_hold: list[float] | None = None
+) -> WindowResult:
+    """The committee over the window's symbols in one account (the portfolio backtest), as the bot trades
+    them: they share the cash and the risk limits. `buy_hold`: the window's buy-and-hold curve from an
+    earlier evaluation of the same candles and cash (it depends on nothing else)."""
     if not candles:
         raise MarketError("a window with no candles: give longer windows or fewer folds")
-    share = cash / len(candles)
-    runs = {s: run_backtest(c, settings, BacktestOptions(cash=share)) for s, c in candles.items()}
-    ts = sorted({t for r in runs.values() for t in r.ts})
-    equity = [0.0] * len(ts)
-    prices: list[PriceSeries] = []
-    for symbol, run in runs.items():
-        curve = _carried(ts, run.ts, run.equity, share)
-        closes = _carried(ts, run.ts, [c.close for c in candles[symbol]], candles[symbol][0].close)
-        equity = [a + b for a, b in zip(equity, curve, strict=True)]
-        prices.append(PriceSeries(symbol, closes))
-    fills = sorted((f for r in runs.values() for f in r.fills), key=lambda f: f.ts)
-    bh = buy_and_hold(prices, cash)
-    stats = compute_stats(ts, equity, bh, trade_stats(closed_trades(fills), ts))
-    return WindowResult(ts=ts, equity=equity, buy_hold=bh, stats=stats, fills=fills, start_equity=cash)
-
-
-def _carried(grid: Sequence[int], ts: Sequence[int], values: Sequence[float], before: float) -> list[float]:
-    """`values` (at times `ts`) on `grid`, each carried forward; `before` until the first."""
-    out: list[float] = []
-    i, last, n = 0, before, len(ts)
-    for t in grid:
-        while i < n and ts[i] <= t:
-            last = values[i]
-            i += 1
-        out.append(last)
-    return out
+    run = run_backtest(dict(candles), settings, BacktestOptions(cash=cash))
+    bh = buy_hold
+    if bh is None or len(bh) != len(run.ts):
+        bh = buy_and_hold([PriceSeries(symbol, run.closes[symbol]) for symbol in candles], cash)
+    stats = compute_stats(run.ts, run.equity, bh, trade_stats(closed_trades(run.fills), run.ts))
+    return WindowResult(ts=run.ts, equity=run.equity, buy_hold=bh, stats=stats, fills=run.fills, start_equity=cash)
 
 
 @dataclass(frozen=True)
