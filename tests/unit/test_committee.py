@@ -1,10 +1,12 @@
 """The committee's arithmetic, quorum, threshold, audit trail and pattern cache; the market state key."""
 
+import math
 import random
 
 import pytest
 
 from coinswarm.domain.committee import Committee, PatternCache
+from coinswarm.domain.indicators import RSI, SMA
 from coinswarm.domain.market_state import MarketStateTracker
 from coinswarm.domain.models import Action, AgentScore
 from coinswarm.marketdata.synthetic import synthetic_candles
@@ -127,6 +129,24 @@ def test_a_vote_remembered_from_an_earlier_bar_is_what_a_fresh_committee_decides
 def test_the_market_state_key_alone_is_the_key_of_the_whole_state() -> None:
     candles = synthetic_candles("BTC-USD", 3_000, seed=3, start_ts=1_700_000_000, timeframe_s=300)
     whole, key_only = MarketStateTracker(), MarketStateTracker()
+    rsi, volume, step = RSI(14), SMA(20), math.log1p(50.0 / 1e4)  # what the tracker's docstring promises
     keys = [key_only.observe_key(c) for c in candles]
-    assert keys == [whole.observe(c).key for c in candles]
+    for c, key in zip(candles, keys, strict=True):
+        state, r, v = whole.observe(c), rsi.update(c.close), volume.update(c.volume)
+        regime = (
+            "warming"
+            if v is None
+            else "thin"
+            if v <= 0 or c.volume < 0.5 * v
+            else "heavy"
+            if c.volume > 1.5 * v
+            else "normal"
+        )
+        zone = "warming" if r is None else "oversold" if r < 30 else "overbought" if r > 70 else "neutral"
+        assert (state.price_bucket, state.volume_regime, state.rsi_zone) == (
+            math.floor(math.log(c.close) / step),
+            regime,
+            zone,
+        )
+        assert state.key == key == f"p{state.price_bucket}|vol:{regime}|rsi:{zone}"
     assert len(set(keys)) > 20  # buckets, regimes and zones all move

@@ -28,7 +28,7 @@ class MarketStateTracker:
     """Discretizes each candle: log-price buckets `bucket_bps` wide, volume against its 20-bar mean
     (thin < 0.5x, heavy > 1.5x), RSI zone (oversold < 30, overbought > 70, warming before 15 bars)."""
 
-    __slots__ = ("_keys", "_log_step", "bucket_bps", "rsi", "volume")
+    __slots__ = ("_keys", "_log_step", "_states", "bucket_bps", "rsi", "volume")
 
     def __init__(self, bucket_bps: float = 50.0) -> None:
         if bucket_bps <= 0:
@@ -36,6 +36,7 @@ class MarketStateTracker:
         self.bucket_bps = bucket_bps
         self._log_step = math.log1p(bucket_bps / 1e4)
         self._keys: dict[tuple[int, str, str], str] = {}  # (bucket, regime, zone) -> MarketState.key
+        self._states: dict[str, MarketState] = {}  # MarketState.key -> the state
         self.reset()
 
     def reset(self) -> None:
@@ -43,31 +44,32 @@ class MarketStateTracker:
         self.volume = SMA(20)
 
     def observe(self, candle: Candle) -> MarketState:
-        return MarketState(*self._observe(candle))
+        return self._states[self.observe_key(candle)]
 
     def observe_key(self, candle: Candle) -> str:
         """`observe(candle).key`, without building the state each time (a backtest asks once a bar)."""
-        parts = self._observe(candle)
-        key = self._keys.get(parts)
-        if key is None:
-            if len(self._keys) >= MAX_KEYS:
-                self._keys.clear()
-            key = self._keys[parts] = MarketState(*parts).key
-        return key
-
-    def _observe(self, candle: Candle) -> tuple[int, str, str]:
-        rsi = self.rsi.update(candle.close)
-        mean_volume = self.volume.update(candle.volume)
+        close, volume = candle.close, candle.volume
+        rsi = self.rsi.update(close)
+        mean_volume = self.volume.update(volume)
         if mean_volume is None:
             regime = "warming"
-        elif mean_volume <= 0.0 or candle.volume < 0.5 * mean_volume:
+        elif mean_volume <= 0.0 or volume < 0.5 * mean_volume:
             regime = "thin"
-        elif candle.volume > 1.5 * mean_volume:
+        elif volume > 1.5 * mean_volume:
             regime = "heavy"
         else:
             regime = "normal"
         zone = "warming" if rsi is None else "oversold" if rsi < 30 else "overbought" if rsi > 70 else "neutral"
-        return math.floor(math.log(candle.close) / self._log_step), regime, zone
+        parts = (math.floor(math.log(close) / self._log_step), regime, zone)
+        key = self._keys.get(parts)
+        if key is None:
+            if len(self._keys) >= MAX_KEYS:
+                self._keys.clear()
+                self._states.clear()
+            state = MarketState(*parts)
+            key = self._keys[parts] = state.key
+            self._states[key] = state
+        return key
 
     def to_state(self) -> dict[str, Any]:
         return {"rsi": self.rsi.to_state(), "volume": self.volume.to_state()}
