@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -38,6 +38,7 @@ from coinswarm.stages.messages import (
     DecisionReady,
     Message,
     PlacementDone,
+    worth_logging,
 )
 from coinswarm.stages.outbox import NO_OUTBOX
 from coinswarm.wiring.bootstrap import Route, build_app
@@ -344,28 +345,79 @@ def _place_in_time_order(
     tap: Tap,
 ) -> None:
     """Place each decision point at its time, the symbols of one time in the configured order, as a
-    live cycle would. A symbol that holds nothing, has nothing pending and only holds its decisions
-    touches nothing another symbol reads (no fill, no order, no value in the account), so such a run of
-    its points goes to placement in one message: the same ledger, a fraction of the messages."""
-    queues: dict[str, deque[DecidedStep]] = {}
+    live cycle would, in as few messages as give the same ledger. A point of a symbol that holds
+    nothing, has nothing pending and only holds touches nothing another symbol reads (no fill, no
+    order, no value in the account), nor does it change that the symbol holds nothing. So a run of one
+    symbol's points goes to placement in one message while all the other symbols would do in between
+    is such points: when the others all hold nothing, up to the next point of theirs that acts; and a
+    run of holds of a symbol that holds nothing, whatever the others do."""
+    points: dict[str, list[DecidedStep]] = {}
     cycle_of: dict[str, str] = {}
     for d in decided:
-        queues.setdefault(d.symbol, deque()).extend(d.steps)
+        points.setdefault(d.symbol, []).extend(d.steps)
         cycle_of[d.symbol] = d.cycle_id
+    place = routes[DECISIONS]
     rank = {symbol: i for i, symbol in enumerate(symbols)}
-    heads = [(q[0].ts, rank[sym], sym) for sym, q in queues.items() if q]
+    runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
+    heads = [(run.steps[0].ts, run.rank, symbol) for symbol, run in runs.items()]
     heapq.heapify(heads)
     while heads:
         _, r, symbol = heapq.heappop(heads)
-        q = queues[symbol]
-        batch = [q.popleft()]
-        if batch[0].intent is None and broker.flat(symbol):
-            while q and q[0].intent is None:
-                batch.append(q.popleft())
-        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(batch))
-        dispatch(routes, DECISIONS, message, tap)
-        if q:
-            heapq.heappush(heads, (q[0].ts, r, symbol))
+        run = runs[symbol]
+        others = [other for sym, other in runs.items() if sym != symbol and other.left]
+        if all(broker.flat(other.symbol) for other in others):
+            end = run.until(min((other.next_act() for other in others), default=_NEVER))
+        elif run.steps[run.at].intent is None and broker.flat(symbol):
+            end = run.next_act_index()
+        else:
+            end = run.at + 1
+        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(run.steps[run.at : end]))
+        run.at = end
+        tap(DECISIONS, message)
+        for topic, placed in place(message):  # most bars fill nothing: no need to pass that to the ledger
+            if not isinstance(placed, PlacementDone) or worth_logging(placed):
+                dispatch(routes, topic, placed, tap)
+        if run.left:
+            heapq.heappush(heads, (run.steps[end].ts, r, symbol))
+
+
+_NEVER = (sys.maxsize, 0)  # the (time, rank) after every point
+
+
+class _Points:
+    """One symbol's decision points of a window, placed up to `at`, and which of them act (carry an
+    intent)."""
+
+    __slots__ = ("acts", "at", "k", "rank", "steps", "symbol")
+
+    def __init__(self, symbol: str, steps: list[DecidedStep], rank: int) -> None:
+        self.symbol, self.steps, self.rank, self.at = symbol, steps, rank, 0
+        self.acts = [i for i, step in enumerate(steps) if step.intent is not None]
+        self.k = 0  # acts[k] is the first acting point not placed yet
+
+    @property
+    def left(self) -> bool:
+        return self.at < len(self.steps)
+
+    def next_act_index(self) -> int:
+        """The index of the first point not placed yet that acts (len(steps) when none does)."""
+        acts, k = self.acts, self.k
+        while k < len(acts) and acts[k] < self.at:
+            k += 1
+        self.k = k
+        return acts[k] if k < len(acts) else len(self.steps)
+
+    def next_act(self) -> tuple[int, int]:
+        """The (time, rank) of that point: another symbol's run ends before it."""
+        i = self.next_act_index()
+        return (self.steps[i].ts, self.rank) if i < len(self.steps) else _NEVER
+
+    def until(self, limit: tuple[int, int]) -> int:
+        """The end of the run of points not placed yet that come before `limit` (at least one point)."""
+        steps, i, r = self.steps, self.at + 1, self.rank
+        while i < len(steps) and (steps[i].ts, r) < limit:
+            i += 1
+        return i
 
 
 def _aligned_closes(

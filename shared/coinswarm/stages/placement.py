@@ -107,7 +107,7 @@ class PlacementStage:
         finally:  # what the fills so far taught the exit state is kept, even if this call fails
             if round_.exits is not None:
                 round_.exits.finish()
-        if any(f.side is Side.SELL for f in round_.fills) and msg.steps:
+        if round_.fills and any(f.side is Side.SELL for f in round_.fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
         return [(PLACEMENTS, round_.done())]
 
@@ -255,6 +255,21 @@ def kill_switch_on(state: StateStore) -> bool:
 class _Round:
     """One message's placement: the broker's pending state, what it filled, placed and refused."""
 
+    __slots__ = (
+        "broker",
+        "exits",
+        "fills",
+        "msg",
+        "notes",
+        "orders",
+        "pending",
+        "refused",
+        "rejections",
+        "stage",
+        "symbol",
+        "unseen",
+    )
+
     def __init__(self, stage: PlacementStage, msg: DecisionReady, pending: bool, exits: ExitSession | None) -> None:
         self.stage, self.msg, self.exits = stage, msg, exits
         self.symbol, self.broker = msg.symbol, stage.broker
@@ -327,10 +342,13 @@ class _Round:
 
     def done(self) -> PlacementDone:
         steps = self.msg.steps
+        mark = steps[-1].mark_price if steps else 0.0
+        if not (self.fills or self.orders or self.rejections or self.notes or self.refused):
+            return PlacementDone(self.msg.cycle_id, self.symbol, mark)  # the usual bar: nothing happened
         return PlacementDone(
             cycle_id=self.msg.cycle_id,
             symbol=self.symbol,
-            mark_price=steps[-1].mark_price if steps else 0.0,
+            mark_price=mark,
             fills=tuple(self.fills),
             refused_by_venue=tuple(self.refused),
             orders=tuple(self.orders),
