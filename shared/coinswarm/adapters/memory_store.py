@@ -65,16 +65,17 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def get(self, key: str) -> Versioned | None:
         with self._lock:
             doc = self._documents.get(key)
-            if doc is None or expired(doc[2], self._now()):
+            if doc is None or (doc[2] is not None and expired(doc[2], self._now())):
                 return None
             return Versioned(dict(doc[0]), doc[1])
 
     def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         with self._lock:
-            now = self._now()
             doc = self._documents.get(key)
+            now = self._now() if ttl_s is not None or (doc is not None and doc[2] is not None) else 0.0
             current = 0 if doc is None or expired(doc[2], now) else doc[1]
-            check_version(f"document {key!r}", expected_version, current)
+            if expected_version is not None and expected_version != current:
+                check_version(f"document {key!r}", expected_version, current)
             self._documents[key] = (dict(value), current + 1, None if ttl_s is None else now + ttl_s)
             return current + 1
 

@@ -9,13 +9,22 @@ an exit meets neither (see domain.risk)."""
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 
 from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
 from coinswarm.domain.protections import ProtectionRules
-from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
+from coinswarm.domain.risk import (
+    DAY_S,
+    AccountView,
+    RiskDay,
+    RiskLimits,
+    RiskVerdict,
+    check_order,
+    moot_decision,
+    roll_day,
+)
 from coinswarm.errors import ClaimInProgressError, ConflictError
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
@@ -132,7 +141,7 @@ class PlacementStage:
         attempt holds it, ClaimInProgressError (retry later). A claim left by a worker that died is taken over
         once expired; the venue is then asked for the client order id first, so nothing is sent twice."""
         key = f"order:{intent.intent_id}"
-        owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
+        owner = os.urandom(16).hex()  # this attempt: only it may complete or abandon the claim (uuid4's bytes)
         ttl_s = self.outbox.in_progress_ttl_s
         earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=ttl_s)
         if earlier is not None and earlier.status == IdempotencyStatus.IN_PROGRESS:
@@ -228,7 +237,12 @@ class PlacementStage:
         for _ in range(RETRIES):
             found = self.state.get(self.day_key)
             current = RiskDay.from_dict(found.value) if found else None
-            day = roll_day(current, now, account.equity)
+            # the account is valued only when a new day starts (roll_day): most orders fall on the same day
+            day = (
+                current
+                if current is not None and current.day == now // DAY_S
+                else roll_day(current, now, account.equity)
+            )
             verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on, entries_paused=paused)
             new = verdict.day or day
             if verdict.approved:
@@ -279,7 +293,7 @@ class _Round:
         self.rejections: list[RiskRejection] = []
         self.notes: list[str] = []
         self.pending = pending
-        self.unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+        self.unseen: DecidedStep | None = None  # the newest point whose price the broker has not seen yet
 
     def settle(self, price: float, ts: int) -> None:
         settlement = self.broker.settle(self.symbol, price, ts)
@@ -293,8 +307,9 @@ class _Round:
         self.pending, self.unseen = settlement.pending, None
 
     def show_unseen(self) -> None:
-        if self.unseen is not None:
-            self.settle(*self.unseen)
+        unseen = self.unseen
+        if unseen is not None:
+            self.settle(unseen.settle_price, unseen.settle_ts)
 
     def note(self, placed: Placed) -> None:
         if placed.order is not None and not placed.duplicate:
@@ -308,7 +323,7 @@ class _Round:
         if self.pending:
             self.settle(step.settle_price, step.settle_ts)
         else:
-            self.unseen = (step.settle_price, step.settle_ts)
+            self.unseen = step
         if self.exits is not None and self.exits.open and step.candle is not None:
             self.check_exit(step, self.exits)
         if step.intent is not None:
