@@ -24,6 +24,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any, Generic, TypeVar
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
@@ -97,6 +98,11 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def put_candles(self, candles: Sequence[Candle]) -> int:
         added = 0
         with self._lock:
+            if candles:  # the usual call: one series' next candles, in order, appended in one go
+                first = candles[0]
+                series = self._candles.get((first.symbol, first.timeframe_s))
+                if series is not None and series.extend(candles):
+                    return len(candles)
             for candle in candles:
                 series = self._candles.get((candle.symbol, candle.timeframe_s))
                 if series is None:
@@ -271,6 +277,21 @@ class _CandleSeries:
             return False
         self.ts.insert(i, ts)
         self.bars.insert(i, candle)
+        return True
+
+    def extend(self, candles: Sequence[Candle]) -> bool:
+        """Append `candles` if they are all of this series' symbol and timeframe (the first one's), in
+        order and newer than every candle here; False (and nothing added) if not."""
+        first = candles[0]
+        symbol, timeframe_s = first.symbol, first.timeframe_s
+        ts = [c.ts for c in candles]
+        last = self.ts[-1] if self.ts else None
+        if (last is not None and ts[0] <= last) or any(a >= b for a, b in pairwise(ts)):
+            return False
+        if any(c.symbol != symbol or c.timeframe_s != timeframe_s for c in candles):
+            return False
+        self.ts.extend(ts)
+        self.bars.extend(candles)
         return True
 
     def recent(self, limit: int, until_ts: int | None) -> list[Candle]:
