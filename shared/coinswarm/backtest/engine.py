@@ -359,13 +359,13 @@ def _place_in_time_order(
     place = routes[DECISIONS]
     rank = {symbol: i for i, symbol in enumerate(symbols)}
     runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
+    others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
     heads = [(run.steps[0].ts, run.rank, symbol) for symbol, run in runs.items()]
     heapq.heapify(heads)
     while heads:
         _, r, symbol = heapq.heappop(heads)
-        run = runs[symbol]
-        others = [other for sym, other in runs.items() if sym != symbol and other.left]
-        if all(broker.flat(other.symbol) for other in others):
+        run, others = runs[symbol], others_of[symbol]
+        if all(other.at == other.n or broker.flat(other.symbol) for other in others):
             end = run.until(min((other.next_act() for other in others), default=_NEVER))
         elif run.steps[run.at].intent is None and broker.flat(symbol):
             end = run.next_act_index()
@@ -377,7 +377,7 @@ def _place_in_time_order(
         for topic, placed in place(message):  # most bars fill nothing: no need to pass that to the ledger
             if not isinstance(placed, PlacementDone) or worth_logging(placed):
                 dispatch(routes, topic, placed, tap)
-        if run.left:
+        if end < run.n:
             heapq.heappush(heads, (run.steps[end].ts, r, symbol))
 
 
@@ -388,34 +388,30 @@ class _Points:
     """One symbol's decision points of a window, placed up to `at`, and which of them act (carry an
     intent)."""
 
-    __slots__ = ("acts", "at", "k", "rank", "steps", "symbol")
+    __slots__ = ("acts", "at", "k", "n", "rank", "steps", "symbol")
 
     def __init__(self, symbol: str, steps: list[DecidedStep], rank: int) -> None:
-        self.symbol, self.steps, self.rank, self.at = symbol, steps, rank, 0
+        self.symbol, self.steps, self.n, self.rank, self.at = symbol, steps, len(steps), rank, 0
         self.acts = [i for i, step in enumerate(steps) if step.intent is not None]
         self.k = 0  # acts[k] is the first acting point not placed yet
 
-    @property
-    def left(self) -> bool:
-        return self.at < len(self.steps)
-
     def next_act_index(self) -> int:
-        """The index of the first point not placed yet that acts (len(steps) when none does)."""
+        """The index of the first point not placed yet that acts (n when none does)."""
         acts, k = self.acts, self.k
         while k < len(acts) and acts[k] < self.at:
             k += 1
         self.k = k
-        return acts[k] if k < len(acts) else len(self.steps)
+        return acts[k] if k < len(acts) else self.n
 
     def next_act(self) -> tuple[int, int]:
         """The (time, rank) of that point: another symbol's run ends before it."""
         i = self.next_act_index()
-        return (self.steps[i].ts, self.rank) if i < len(self.steps) else _NEVER
+        return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
 
     def until(self, limit: tuple[int, int]) -> int:
         """The end of the run of points not placed yet that come before `limit` (at least one point)."""
         steps, i, r = self.steps, self.at + 1, self.rank
-        while i < len(steps) and (steps[i].ts, r) < limit:
+        while i < self.n and (steps[i].ts, r) < limit:
             i += 1
         return i
 
@@ -428,6 +424,9 @@ def _aligned_closes(
     grid = _time_grid(series)
     closes: dict[str, list[float]] = {}
     for symbol, candles in series.items():
+        if len(candles) == len(grid) and all(c.ts == t for c, t in zip(candles, grid, strict=True)):
+            closes[symbol] = [c.close for c in candles]  # a bar at every time of the grid
+            continue
         out: list[float] = []
         i, n, last = 0, len(candles), candles[0].close
         for t in grid:
@@ -448,19 +447,24 @@ def portfolio_equity(
     held: dict[str, float] = dict.fromkeys(closes, 0.0)
     i, n, exposed = 0, len(fills), 0
     last = len(bar_ts) - 1
+    holding: list[tuple[list[float], float]] = []  # each held symbol's closes and quantity, in `closes` order
+    exposing = False
     for k, close_ts in enumerate(bar_ts):
         limit = close_ts - timeframe_s
-        while i < n and (fills[i].ts <= limit or k == last):
-            f = fills[i]
-            if f.side is Side.BUY:
-                cash -= f.quantity * f.price + f.fee
-                held[f.symbol] += f.quantity
-            else:
-                cash += f.quantity * f.price - f.fee
-                held[f.symbol] = max(0.0, held[f.symbol] - f.quantity)
-            i += 1
-        exposed += any(q > 1e-12 for q in held.values())
-        equity.append(cash + sum(q * closes[sym][k] for sym, q in held.items() if q))
+        if i < n and (fills[i].ts <= limit or k == last):
+            while i < n and (fills[i].ts <= limit or k == last):
+                f = fills[i]
+                if f.side is Side.BUY:
+                    cash -= f.quantity * f.price + f.fee
+                    held[f.symbol] += f.quantity
+                else:
+                    cash += f.quantity * f.price - f.fee
+                    held[f.symbol] = max(0.0, held[f.symbol] - f.quantity)
+                i += 1
+            holding = [(closes[sym], q) for sym, q in held.items() if q]
+            exposing = any(q > 1e-12 for q in held.values())
+        exposed += exposing
+        equity.append(cash + sum(q * c[k] for c, q in holding) if holding else cash)
     return equity, exposed
 
 
