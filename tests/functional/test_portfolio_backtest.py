@@ -15,7 +15,7 @@ from coinswarm.cli.main import main
 from coinswarm.config.loader import load_settings
 from coinswarm.domain.models import ExitReason, Fill, FillRecorded
 from coinswarm.marketdata.candle_files import load_candles, write_candles
-from coinswarm.stages.messages import DecisionReady, Message
+from coinswarm.stages.messages import DecisionReady, PlacementDone
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FILES = ("ETH_BTC-5m.csv.gz", "LTC_BTC-5m.csv.gz", "XMR_BTC-5m.csv.gz")
@@ -181,16 +181,15 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
     from coinswarm.stages.placement import PlacementStage
 
     runs: list[tuple[str, int, bool]] = []
-    handle = PlacementStage.handle
+    place_once = PlacementStage.place_once
 
-    def recording(self: PlacementStage, msg: DecisionReady) -> list[tuple[str, Message]]:
+    def recording(self: PlacementStage, msg: DecisionReady) -> PlacementDone:
         flat = {s: self.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
         others_flat = all(v for s, v in flat.items() if s != msg.symbol)
         runs.append((msg.symbol, len(msg.steps), not flat[msg.symbol] and others_flat))
-        placed: list[tuple[str, Message]] = handle(self, msg)
-        return placed
+        return place_once(self, msg)
 
-    monkeypatch.setattr(PlacementStage, "handle", recording)
+    monkeypatch.setattr(PlacementStage, "place_once", recording)
     backtest_fills(files, config)
     held_alone = [steps for _, steps, alone in runs if alone]
     assert any(steps > 1 for steps in held_alone)

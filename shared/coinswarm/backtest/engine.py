@@ -32,6 +32,7 @@ from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.agent_memory import InProcessAgentMemory
 from coinswarm.stages.messages import (
     DECISIONS,
+    PLACEMENTS,
     SCORES,
     CycleTick,
     DecidedStep,
@@ -41,6 +42,7 @@ from coinswarm.stages.messages import (
     worth_logging,
 )
 from coinswarm.stages.outbox import NO_OUTBOX
+from coinswarm.stages.placement import PlacementStage
 from coinswarm.wiring.bootstrap import Route, build_app
 from coinswarm.wiring.fused import Tap, dispatch, run_fused
 
@@ -239,7 +241,18 @@ def run_backtest(
         if len(series) == 1:
             _replay_one(routes, first, symbols, clock, tap, on_bar)
         else:
-            _replay_portfolio(routes, series, _time_grid(series), timeframe_s, symbols, clock, broker, tap, on_bar)
+            _replay_portfolio(
+                routes,
+                app.stages.placement,
+                series,
+                _time_grid(series),
+                timeframe_s,
+                symbols,
+                clock,
+                broker,
+                tap,
+                on_bar,
+            )
         for symbol in sorted(symbols, key=lambda sym: (series[sym][-1].close_ts, symbols.index(sym))):
             _close_at_end(app, broker, series[symbol][-1])
         fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
@@ -303,6 +316,7 @@ def _time_grid(series: Mapping[str, Sequence[Candle]]) -> list[int]:
 
 def _replay_portfolio(
     routes: Mapping[str, Route],
+    placement: PlacementStage,
     series: Mapping[str, Sequence[Candle]],
     grid: list[int],
     timeframe_s: int,
@@ -331,7 +345,7 @@ def _replay_portfolio(
         ts = grid[end - 1] + timeframe_s
         clock.set(ts)
         run_fused(deciding, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
-        _place_in_time_order(routes, held, symbols, broker, tap)
+        _place_in_time_order(routes, placement, held, symbols, broker, tap)
         held.clear()
         if on_bar is not None:
             on_bar(end)
@@ -339,6 +353,7 @@ def _replay_portfolio(
 
 def _place_in_time_order(
     routes: Mapping[str, Route],
+    placement: PlacementStage,
     decided: list[DecisionReady],
     symbols: tuple[str, ...],
     broker: ExitingBroker,
@@ -356,7 +371,6 @@ def _place_in_time_order(
     for d in decided:
         points.setdefault(d.symbol, []).extend(d.steps)
         cycle_of[d.symbol] = d.cycle_id
-    place = routes[DECISIONS]
     rank = {symbol: i for i, symbol in enumerate(symbols)}
     runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
     others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
@@ -372,11 +386,12 @@ def _place_in_time_order(
         else:
             end = run.at + 1
         message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(run.steps[run.at : end]))
+        if run.next_act_index() < end:
+            tap(DECISIONS, message)  # what the tap keeps of a decision: the votes of a buy
         run.at = end
-        tap(DECISIONS, message)
-        for topic, placed in place(message):  # most bars fill nothing: no need to pass that to the ledger
-            if not isinstance(placed, PlacementDone) or worth_logging(placed):
-                dispatch(routes, topic, placed, tap)
+        placed = placement.place_once(message)
+        if worth_logging(placed):  # most bars fill nothing: nothing to hand to the ledger
+            dispatch(routes, PLACEMENTS, placed, tap)
         if end < run.n:
             heapq.heappush(heads, (run.steps[end].ts, r, symbol))
 

@@ -102,13 +102,19 @@ class PlacementStage:
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
-        """For each decision point in order: settle what is pending at the price observed, check the exit
+        return [(PLACEMENTS, self.place_once(msg))]
+
+    def place_once(self, msg: DecisionReady) -> PlacementDone:
+        """What `handle` hands on, for wiring that delivers each message exactly once and keeps nothing
+        for a redelivery (a backtest: its outbox is NO_OUTBOX).
+
+        For each decision point in order: settle what is pending at the price observed, check the exit
         rules against the point's candle (stages.exit_watch), then place the committee's intent.
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
         pending = self.broker.has_pending(msg.symbol)  # before the exit state is read, as it always was
-        round_ = _Round(self, msg, pending, self._exit_session(msg))
+        round_ = _Round(self, msg, pending, self._exit_session(msg) if self.exits is not None else None)
         try:
             for step in msg.steps:
                 round_.step(step)
@@ -118,7 +124,7 @@ class PlacementStage:
                 round_.exits.finish()
         if round_.fills and any(f.side is Side.SELL for f in round_.fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
-        return [(PLACEMENTS, round_.done())]
+        return round_.done()
 
     def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
         """The symbol's exit state for this message (None when no exit rule is configured)."""
