@@ -385,7 +385,8 @@ def _place_in_time_order(
             end = run.next_act_index()
         else:
             end = run.at + 1
-        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(run.steps[run.at : end]))
+        steps = (run.steps[run.at],) if end == run.at + 1 else tuple(run.steps[run.at : end])
+        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=steps)
         if run.next_act_index() < end:
             tap(DECISIONS, message)  # what the tap keeps of a decision: the votes of a buy
         run.at = end
