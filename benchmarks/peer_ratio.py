@@ -45,6 +45,7 @@ class PeerRun:
     run_s: float
     trades: int
     final_equity: float
+    run_cpu_s: float = 0.0  # this process's CPU time over bt.run() (steadier on a shared machine)
 
 
 def _strategy() -> type:
@@ -113,11 +114,11 @@ def run_peer(candles: list[Any], *, fast: int, slow: int, fee_bps: float, cash: 
             engine = f"FractionalBacktest (unit {FRACTIONAL_UNIT:g})"
         prep_s = time.perf_counter() - started
         gc.collect()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         stats = bt.run(fast=fast, slow=slow)
         gc.collect()  # each engine pays for the garbage it leaves (see backtest_throughput.run_strategy)
-        run_s = time.perf_counter() - started
-    return PeerRun(engine, prep_s, run_s, int(stats["# Trades"]), float(stats["Equity Final [$]"]))
+        run_s, run_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    return PeerRun(engine, prep_s, run_s, int(stats["# Trades"]), float(stats["Equity Final [$]"]), run_cpu_s)
 
 
 def report(ours: Run, peer: PeerRun | None, why_not: str = "") -> bool:
@@ -147,7 +148,12 @@ def report(ours: Run, peer: PeerRun | None, why_not: str = "") -> bool:
         f"agreement  trades {ours.trades:,} vs {peer.trades:,}; final equity differs by {diff:+.2e} "
         "(small differences are expected: see this module's docstring)"
     )
-    met = ratio <= TARGET_RATIO
     print(f"ratio      coinswarm / bt.run() = {ratio:.2f}   (including the peer's data preparation: {with_prep:.2f})")
+    if ours.cpu_seconds > 0 and peer.run_cpu_s > 0:
+        # On a machine other work shares, the wall clocks of two runs differ by more than the engines do:
+        # the verdict is taken on CPU time, as the other backtest benchmarks take theirs.
+        ratio = ours.cpu_seconds / peer.run_cpu_s
+        print(f"cpu        coinswarm {ours.cpu_seconds:.2f} s, bt.run() {peer.run_cpu_s:.2f} s: ratio {ratio:.2f}")
+    met = ratio <= TARGET_RATIO
     print(f"target     ratio <= {TARGET_RATIO:.1f}: {ratio:.2f} -> {'PASS' if met else 'MISS'}")
     return met

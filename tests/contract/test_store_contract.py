@@ -264,6 +264,17 @@ def test_candles_are_kept_apart_by_symbol_and_timeframe(store: StateStore) -> No
     assert store.recent_candles("SOL-USD", 60, 10) == []
 
 
+def test_a_batch_of_newer_candles_mixing_series_keeps_each_apart(store: StateStore) -> None:
+    store.put_candles([candle(0)])
+    batch = [candle(60), candle(60, symbol="ETH-USD"), candle(120), candle(120, timeframe_s=300)]
+    assert store.put_candles(batch) == 4
+    assert [c.ts for c in store.recent_candles("BTC-USD", 60, 10)] == [0, 60, 120]
+    assert store.recent_candles("ETH-USD", 60, 10) == [candle(60, symbol="ETH-USD")]
+    assert store.put_candles([candle(180), candle(240)]) == 2  # one series' next candles
+    assert store.put_candles([candle(240), candle(300)]) == 1  # the first one is there already
+    assert [c.ts for c in store.recent_candles("BTC-USD", 60, 10)] == [0, 60, 120, 180, 240, 300]
+
+
 def test_last_candle_ts(store: StateStore) -> None:
     assert store.last_candle_ts("BTC-USD", 60) is None
     store.put_candles([candle(120), candle(0)])

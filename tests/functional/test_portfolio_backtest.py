@@ -15,6 +15,7 @@ from coinswarm.cli.main import main
 from coinswarm.config.loader import load_settings
 from coinswarm.domain.models import ExitReason, Fill, FillRecorded
 from coinswarm.marketdata.candle_files import load_candles, write_candles
+from coinswarm.stages.messages import DecisionReady, PlacementDone
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FILES = ("ETH_BTC-5m.csv.gz", "LTC_BTC-5m.csv.gz", "XMR_BTC-5m.csv.gz")
@@ -169,3 +170,27 @@ def test_two_files_of_one_symbol_and_symbol_with_several_files_are_refused(
     assert "a second file of ETH-BTC" in capsys.readouterr().err
     assert main(["backtest", *map(str, files[:2]), "--symbol", "ETH-BTC", "--no-progress"]) == 2
     assert "--symbol names the symbol of a single file" in capsys.readouterr().err
+
+
+def test_the_sample_places_a_held_symbol_many_bars_at_once(
+    files: list[Path], config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest hands placement a run of bars of a symbol that holds a position in one message while
+    the other symbols hold nothing (nothing they do in between reads or writes what it does): the sample
+    must have such runs, so that the comparison with the live replay above covers them."""
+    from coinswarm.stages.placement import PlacementStage
+
+    runs: list[tuple[str, int, bool]] = []
+    place_once = PlacementStage.place_once
+
+    def recording(self: PlacementStage, msg: DecisionReady) -> PlacementDone:
+        flat = {s: self.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
+        others_flat = all(v for s, v in flat.items() if s != msg.symbol)
+        runs.append((msg.symbol, len(msg.steps), not flat[msg.symbol] and others_flat))
+        return place_once(self, msg)
+
+    monkeypatch.setattr(PlacementStage, "place_once", recording)
+    backtest_fills(files, config)
+    held_alone = [steps for _, steps, alone in runs if alone]
+    assert any(steps > 1 for steps in held_alone)
+    assert sum(steps for _, steps, _ in runs) == sum(BARS - (20 if k == 1 else 0) for k in range(3))

@@ -24,6 +24,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from typing import Any, Generic, TypeVar
 
 from coinswarm.adapters.store_rules import check_sequence, check_version, expired
@@ -65,16 +66,17 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def get(self, key: str) -> Versioned | None:
         with self._lock:
             doc = self._documents.get(key)
-            if doc is None or expired(doc[2], self._now()):
+            if doc is None or (doc[2] is not None and expired(doc[2], self._now())):
                 return None
             return Versioned(dict(doc[0]), doc[1])
 
     def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         with self._lock:
-            now = self._now()
             doc = self._documents.get(key)
+            now = self._now() if ttl_s is not None or (doc is not None and doc[2] is not None) else 0.0
             current = 0 if doc is None or expired(doc[2], now) else doc[1]
-            check_version(f"document {key!r}", expected_version, current)
+            if expected_version is not None and expected_version != current:
+                check_version(f"document {key!r}", expected_version, current)
             self._documents[key] = (dict(value), current + 1, None if ttl_s is None else now + ttl_s)
             return current + 1
 
@@ -96,6 +98,11 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def put_candles(self, candles: Sequence[Candle]) -> int:
         added = 0
         with self._lock:
+            if candles:  # the usual call: one series' next candles, in order, appended in one go
+                first = candles[0]
+                series = self._candles.get((first.symbol, first.timeframe_s))
+                if series is not None and series.extend(candles):
+                    return len(candles)
             for candle in candles:
                 series = self._candles.get((candle.symbol, candle.timeframe_s))
                 if series is None:
@@ -270,6 +277,21 @@ class _CandleSeries:
             return False
         self.ts.insert(i, ts)
         self.bars.insert(i, candle)
+        return True
+
+    def extend(self, candles: Sequence[Candle]) -> bool:
+        """Append `candles` if they are all of this series' symbol and timeframe (the first one's), in
+        order and newer than every candle here; False (and nothing added) if not."""
+        first = candles[0]
+        symbol, timeframe_s = first.symbol, first.timeframe_s
+        ts = [c.ts for c in candles]
+        last = self.ts[-1] if self.ts else None
+        if (last is not None and ts[0] <= last) or any(a >= b for a, b in pairwise(ts)):
+            return False
+        if any(c.symbol != symbol or c.timeframe_s != timeframe_s for c in candles):
+            return False
+        self.ts.extend(ts)
+        self.bars.extend(candles)
         return True
 
     def recent(self, limit: int, until_ts: int | None) -> list[Candle]:

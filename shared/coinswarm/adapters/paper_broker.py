@@ -20,7 +20,7 @@ from coinswarm.domain.models import Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.errors import ConflictError
 from coinswarm.ports.broker import Broker, Settlement
-from coinswarm.ports.state import StateStore, read_document, update_document
+from coinswarm.ports.state import StateStore, Versioned, read_document, update_document
 
 KEEP_ORDERS = 200  # recent orders kept for get_order and idempotent submit (plus every pending one)
 TRIM_BATCH = 50
@@ -47,6 +47,9 @@ class PaperBroker(Broker):
         self.fee_rate = fee_bps / 1e4
         self.slip_rate = slippage_bps / 1e4
         self.min_order_notional = min_order_notional
+        # The orders this instance submitted, each beside the very dict it stored in the book: while the
+        # book still holds that dict (an in-process store shares it), it is that order, not validated again.
+        self._submitted: dict[str, tuple[dict[str, Any], Order]] = {}
 
     # -- port ---------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -62,10 +65,14 @@ class PaperBroker(Broker):
                 if order.status is OrderStatus.PENDING
                 else order.model_copy(update={"status": OrderStatus.PENDING})
             )
-            book["orders"] = {**book["orders"], order.client_order_id: accepted.model_dump(mode="json")}
+            stored = accepted.model_dump(mode="json")
+            book["orders"] = {**book["orders"], order.client_order_id: stored}
             book["pending"] = [*book["pending"], order.client_order_id]
             self._trim(book)
             held.append(accepted)
+            if len(self._submitted) >= KEEP_ORDERS:  # orders another instance settled: forget them all
+                self._submitted.clear()
+            self._submitted[order.client_order_id] = (stored, accepted)
             return True
 
         self._update(change)
@@ -84,7 +91,7 @@ class PaperBroker(Broker):
                 self.store.put(self.key, noted, expected_version=found.version)
                 return NOTHING
             except ConflictError:
-                pass  # someone else wrote the book meanwhile: take the general path below
+                found = None  # someone else wrote the book meanwhile: take the general path below
         result = Settlement()
         still_pending = [False]
 
@@ -100,14 +107,18 @@ class PaperBroker(Broker):
                 book["prices"] = {**book["prices"], symbol: observed_price}
             if not due:
                 return True
-            book["orders"] = dict(book["orders"])
+            orders = book["orders"] = dict(book["orders"])
             book["positions"] = dict(book["positions"])
             for cid in due:
-                self._execute(book, Order.model_validate(book["orders"][cid]), observed_price, ts, result)
+                self._execute(book, self._order(cid, orders[cid]), observed_price, ts, result)
             book["pending"] = [cid for cid in book["pending"] if cid not in due]
             return True
 
-        self._update(change)
+        self._update(change, found)
+        for fill in result.fills:
+            self._submitted.pop(fill.client_order_id, None)
+        for refused in result.refused:
+            self._submitted.pop(refused.client_order_id, None)
         return Settlement(result.fills, result.refused, pending=still_pending[0])
 
     def has_pending(self, symbol: str) -> bool:
@@ -145,8 +156,9 @@ class PaperBroker(Broker):
         return bool(cancelled)
 
     def get_order(self, client_order_id: str) -> Order | None:
-        known = self._book()[0]["orders"].get(client_order_id)
-        return None if known is None else Order.model_validate(known)
+        found = self.store.get(self.key)
+        known = None if found is None else found.value["orders"].get(client_order_id)
+        return None if known is None else self._order(client_order_id, known)
 
     def holding(self, symbol: str) -> tuple[float, float]:
         """Cash and the quantity of `symbol` held: one read, for valuing the account bar by bar."""
@@ -156,7 +168,8 @@ class PaperBroker(Broker):
         return found.value["cash"], found.value["positions"].get(symbol, 0.0)
 
     def account(self) -> AccountView:
-        book = self._book()[0]
+        found = self.store.get(self.key)
+        book = self._fresh() if found is None else found.value
         return AccountView(cash=book["cash"], positions=dict(book["positions"]), prices=dict(book["prices"]))
 
     # -- execution ------------------------------------------------------------------------------
@@ -239,8 +252,25 @@ class PaperBroker(Broker):
     def _book(self) -> tuple[dict[str, Any], int]:
         return read_document(self.store, self.key, self._fresh)
 
-    def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
+    def _update(self, change: Callable[[dict[str, Any]], bool], found: Versioned | None = None) -> None:
+        """update_document, starting from the book `found` when it was just read (saves a second read)."""
+        if found is not None:
+            book = dict(found.value)
+            if not change(book):
+                return
+            try:
+                self.store.put(self.key, book, expected_version=found.version)
+                return
+            except ConflictError:
+                pass  # written meanwhile: read it again below
         update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book")
+
+    def _order(self, client_order_id: str, stored: dict[str, Any]) -> Order:
+        """The order the book holds as `stored`."""
+        mine = self._submitted.get(client_order_id)
+        if mine is not None and mine[0] is stored:
+            return mine[1]
+        return Order.model_validate(stored)
 
     @staticmethod
     def _trim(book: dict[str, Any]) -> None:

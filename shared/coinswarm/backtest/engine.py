@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,14 +32,17 @@ from coinswarm.ports.clock import SimulatedClock
 from coinswarm.stages.agent_memory import InProcessAgentMemory
 from coinswarm.stages.messages import (
     DECISIONS,
+    PLACEMENTS,
     SCORES,
     CycleTick,
     DecidedStep,
     DecisionReady,
     Message,
     PlacementDone,
+    worth_logging,
 )
 from coinswarm.stages.outbox import NO_OUTBOX
+from coinswarm.stages.placement import PlacementStage
 from coinswarm.wiring.bootstrap import Route, build_app
 from coinswarm.wiring.fused import Tap, dispatch, run_fused
 
@@ -238,7 +241,18 @@ def run_backtest(
         if len(series) == 1:
             _replay_one(routes, first, symbols, clock, tap, on_bar)
         else:
-            _replay_portfolio(routes, series, _time_grid(series), timeframe_s, symbols, clock, broker, tap, on_bar)
+            _replay_portfolio(
+                routes,
+                app.stages.placement,
+                series,
+                _time_grid(series),
+                timeframe_s,
+                symbols,
+                clock,
+                broker,
+                tap,
+                on_bar,
+            )
         for symbol in sorted(symbols, key=lambda sym: (series[sym][-1].close_ts, symbols.index(sym))):
             _close_at_end(app, broker, series[symbol][-1])
         fills = [e.payload.fill for e in app.ledger.events() if isinstance(e.payload, FillRecorded)]
@@ -302,6 +316,7 @@ def _time_grid(series: Mapping[str, Sequence[Candle]]) -> list[int]:
 
 def _replay_portfolio(
     routes: Mapping[str, Route],
+    placement: PlacementStage,
     series: Mapping[str, Sequence[Candle]],
     grid: list[int],
     timeframe_s: int,
@@ -330,7 +345,7 @@ def _replay_portfolio(
         ts = grid[end - 1] + timeframe_s
         clock.set(ts)
         run_fused(deciding, CycleTick(cycle_id=f"bt-{ts}", ts=ts, symbols=symbols, decide_each=True), tap)
-        _place_in_time_order(routes, held, symbols, broker, tap)
+        _place_in_time_order(routes, placement, held, symbols, broker, tap)
         held.clear()
         if on_bar is not None:
             on_bar(end)
@@ -338,34 +353,83 @@ def _replay_portfolio(
 
 def _place_in_time_order(
     routes: Mapping[str, Route],
+    placement: PlacementStage,
     decided: list[DecisionReady],
     symbols: tuple[str, ...],
     broker: ExitingBroker,
     tap: Tap,
 ) -> None:
     """Place each decision point at its time, the symbols of one time in the configured order, as a
-    live cycle would. A symbol that holds nothing, has nothing pending and only holds its decisions
-    touches nothing another symbol reads (no fill, no order, no value in the account), so such a run of
-    its points goes to placement in one message: the same ledger, a fraction of the messages."""
-    queues: dict[str, deque[DecidedStep]] = {}
+    live cycle would, in as few messages as give the same ledger. A point of a symbol that holds
+    nothing, has nothing pending and only holds touches nothing another symbol reads (no fill, no
+    order, no value in the account), nor does it change that the symbol holds nothing. So a run of one
+    symbol's points goes to placement in one message while all the other symbols would do in between
+    is such points: when the others all hold nothing, up to the next point of theirs that acts; and a
+    run of holds of a symbol that holds nothing, whatever the others do."""
+    points: dict[str, list[DecidedStep]] = {}
     cycle_of: dict[str, str] = {}
     for d in decided:
-        queues.setdefault(d.symbol, deque()).extend(d.steps)
+        points.setdefault(d.symbol, []).extend(d.steps)
         cycle_of[d.symbol] = d.cycle_id
     rank = {symbol: i for i, symbol in enumerate(symbols)}
-    heads = [(q[0].ts, rank[sym], sym) for sym, q in queues.items() if q]
+    runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
+    others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
+    heads = [(run.steps[0].ts, run.rank, symbol) for symbol, run in runs.items()]
     heapq.heapify(heads)
     while heads:
         _, r, symbol = heapq.heappop(heads)
-        q = queues[symbol]
-        batch = [q.popleft()]
-        if batch[0].intent is None and broker.flat(symbol):
-            while q and q[0].intent is None:
-                batch.append(q.popleft())
-        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(batch))
-        dispatch(routes, DECISIONS, message, tap)
-        if q:
-            heapq.heappush(heads, (q[0].ts, r, symbol))
+        run, others = runs[symbol], others_of[symbol]
+        if all(other.at == other.n or broker.flat(other.symbol) for other in others):
+            end = run.until(min((other.next_act() for other in others), default=_NEVER))
+        elif run.steps[run.at].intent is None and broker.flat(symbol):
+            end = run.next_act_index()
+        else:
+            end = run.at + 1
+        steps = (run.steps[run.at],) if end == run.at + 1 else tuple(run.steps[run.at : end])
+        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=steps)
+        if run.next_act_index() < end:
+            tap(DECISIONS, message)  # what the tap keeps of a decision: the votes of a buy
+        run.at = end
+        placed = placement.place_once(message)
+        if worth_logging(placed):  # most bars fill nothing: nothing to hand to the ledger
+            dispatch(routes, PLACEMENTS, placed, tap)
+        if end < run.n:
+            heapq.heappush(heads, (run.steps[end].ts, r, symbol))
+
+
+_NEVER = (sys.maxsize, 0)  # the (time, rank) after every point
+
+
+class _Points:
+    """One symbol's decision points of a window, placed up to `at`, and which of them act (carry an
+    intent)."""
+
+    __slots__ = ("acts", "at", "k", "n", "rank", "steps", "symbol")
+
+    def __init__(self, symbol: str, steps: list[DecidedStep], rank: int) -> None:
+        self.symbol, self.steps, self.n, self.rank, self.at = symbol, steps, len(steps), rank, 0
+        self.acts = [i for i, step in enumerate(steps) if step.intent is not None]
+        self.k = 0  # acts[k] is the first acting point not placed yet
+
+    def next_act_index(self) -> int:
+        """The index of the first point not placed yet that acts (n when none does)."""
+        acts, k = self.acts, self.k
+        while k < len(acts) and acts[k] < self.at:
+            k += 1
+        self.k = k
+        return acts[k] if k < len(acts) else self.n
+
+    def next_act(self) -> tuple[int, int]:
+        """The (time, rank) of that point: another symbol's run ends before it."""
+        i = self.next_act_index()
+        return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
+
+    def until(self, limit: tuple[int, int]) -> int:
+        """The end of the run of points not placed yet that come before `limit` (at least one point)."""
+        steps, i, r = self.steps, self.at + 1, self.rank
+        while i < self.n and (steps[i].ts, r) < limit:
+            i += 1
+        return i
 
 
 def _aligned_closes(
@@ -376,6 +440,9 @@ def _aligned_closes(
     grid = _time_grid(series)
     closes: dict[str, list[float]] = {}
     for symbol, candles in series.items():
+        if len(candles) == len(grid) and all(c.ts == t for c, t in zip(candles, grid, strict=True)):
+            closes[symbol] = [c.close for c in candles]  # a bar at every time of the grid
+            continue
         out: list[float] = []
         i, n, last = 0, len(candles), candles[0].close
         for t in grid:
@@ -396,19 +463,24 @@ def portfolio_equity(
     held: dict[str, float] = dict.fromkeys(closes, 0.0)
     i, n, exposed = 0, len(fills), 0
     last = len(bar_ts) - 1
+    holding: list[tuple[list[float], float]] = []  # each held symbol's closes and quantity, in `closes` order
+    exposing = False
     for k, close_ts in enumerate(bar_ts):
         limit = close_ts - timeframe_s
-        while i < n and (fills[i].ts <= limit or k == last):
-            f = fills[i]
-            if f.side is Side.BUY:
-                cash -= f.quantity * f.price + f.fee
-                held[f.symbol] += f.quantity
-            else:
-                cash += f.quantity * f.price - f.fee
-                held[f.symbol] = max(0.0, held[f.symbol] - f.quantity)
-            i += 1
-        exposed += any(q > 1e-12 for q in held.values())
-        equity.append(cash + sum(q * closes[sym][k] for sym, q in held.items() if q))
+        if i < n and (fills[i].ts <= limit or k == last):
+            while i < n and (fills[i].ts <= limit or k == last):
+                f = fills[i]
+                if f.side is Side.BUY:
+                    cash -= f.quantity * f.price + f.fee
+                    held[f.symbol] += f.quantity
+                else:
+                    cash += f.quantity * f.price - f.fee
+                    held[f.symbol] = max(0.0, held[f.symbol] - f.quantity)
+                i += 1
+            holding = [(closes[sym], q) for sym, q in held.items() if q]
+            exposing = any(q > 1e-12 for q in held.values())
+        exposed += exposing
+        equity.append(cash + sum(q * c[k] for c, q in holding) if holding else cash)
     return equity, exposed
 
 

@@ -107,7 +107,8 @@ def check_order(
     held = account.positions.get(intent.symbol, 0.0)
     notional = intent.estimated_notional(account.cash, held)
     if intent.side is Side.SELL:  # an exit: no halt stops it, though a loss it meets still halts entries
-        return replace(_check_sell(intent, held, price, notional, limits), day=_halt_on_loss(day, account, limits))
+        sell = _check_sell(intent, held, price, notional, limits)
+        return RiskVerdict(sell.approved, sell.reason, sell.intent, _halt_on_loss(day, account, limits))
     if entries_paused:
         return RiskVerdict(False, f"new entries are paused: {entries_paused}")
     if day.halted:

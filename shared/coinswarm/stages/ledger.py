@@ -52,9 +52,12 @@ class Ledger:
 
     def record_fill(self, fill: Fill) -> bool:
         """Append the fill with the next sequence number. False when it was recorded already."""
+        payload = FillRecorded(fill=fill)
         for _ in range(RETRIES):
             seq = self.history.last_seq(self.stream) + 1
-            event = LedgerEvent(stream=self.stream, seq=seq, event_id=fill.fill_id, payload=FillRecorded(fill=fill))
+            # every field is valid by construction (a stream name, a sequence number from 1, the validated
+            # fill's id and payload): built as validation would build it, without validating it again
+            event = LedgerEvent.model_construct(stream=self.stream, seq=seq, event_id=fill.fill_id, payload=payload)
             try:
                 self.history.append(self.stream, [event])
                 return True

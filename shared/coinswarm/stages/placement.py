@@ -9,13 +9,22 @@ an exit meets neither (see domain.risk)."""
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 
 from coinswarm.domain.exit_ids import with_exit_reason
 from coinswarm.domain.models import Fill, Order, OrderIntent, RiskRejection, Side
 from coinswarm.domain.protections import ProtectionRules
-from coinswarm.domain.risk import AccountView, RiskDay, RiskLimits, RiskVerdict, check_order, moot_decision, roll_day
+from coinswarm.domain.risk import (
+    DAY_S,
+    AccountView,
+    RiskDay,
+    RiskLimits,
+    RiskVerdict,
+    check_order,
+    moot_decision,
+    roll_day,
+)
 from coinswarm.errors import ClaimInProgressError, ConflictError
 from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
@@ -93,13 +102,19 @@ class PlacementStage:
         return self.outbox.once("placed", msg, msg.symbol, lambda: self._settle_and_place(msg))
 
     def _settle_and_place(self, msg: DecisionReady) -> list[tuple[str, Message]]:
-        """For each decision point in order: settle what is pending at the price observed, check the exit
+        return [(PLACEMENTS, self.place_once(msg))]
+
+    def place_once(self, msg: DecisionReady) -> PlacementDone:
+        """What `handle` hands on, for wiring that delivers each message exactly once and keeps nothing
+        for a redelivery (a backtest: its outbox is NO_OUTBOX).
+
+        For each decision point in order: settle what is pending at the price observed, check the exit
         rules against the point's candle (stages.exit_watch), then place the committee's intent.
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
         pending = self.broker.has_pending(msg.symbol)  # before the exit state is read, as it always was
-        round_ = _Round(self, msg, pending, self._exit_session(msg))
+        round_ = _Round(self, msg, pending, self._exit_session(msg) if self.exits is not None else None)
         try:
             for step in msg.steps:
                 round_.step(step)
@@ -107,9 +122,9 @@ class PlacementStage:
         finally:  # what the fills so far taught the exit state is kept, even if this call fails
             if round_.exits is not None:
                 round_.exits.finish()
-        if any(f.side is Side.SELL for f in round_.fills) and msg.steps:
+        if round_.fills and any(f.side is Side.SELL for f in round_.fills) and msg.steps:
             self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
-        return [(PLACEMENTS, round_.done())]
+        return round_.done()
 
     def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
         """The symbol's exit state for this message (None when no exit rule is configured)."""
@@ -132,7 +147,7 @@ class PlacementStage:
         attempt holds it, ClaimInProgressError (retry later). A claim left by a worker that died is taken over
         once expired; the venue is then asked for the client order id first, so nothing is sent twice."""
         key = f"order:{intent.intent_id}"
-        owner = uuid.uuid4().hex  # this attempt: only it may complete or abandon the claim
+        owner = os.urandom(16).hex()  # this attempt: only it may complete or abandon the claim (uuid4's bytes)
         ttl_s = self.outbox.in_progress_ttl_s
         earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=ttl_s)
         if earlier is not None and earlier.status == IdempotencyStatus.IN_PROGRESS:
@@ -228,7 +243,12 @@ class PlacementStage:
         for _ in range(RETRIES):
             found = self.state.get(self.day_key)
             current = RiskDay.from_dict(found.value) if found else None
-            day = roll_day(current, now, account.equity)
+            # the account is valued only when a new day starts (roll_day): most orders fall on the same day
+            day = (
+                current
+                if current is not None and current.day == now // DAY_S
+                else roll_day(current, now, account.equity)
+            )
             verdict = check_order(intent, account, day, self.limits, kill_switch=kill_on, entries_paused=paused)
             new = verdict.day or day
             if verdict.approved:
@@ -255,6 +275,21 @@ def kill_switch_on(state: StateStore) -> bool:
 class _Round:
     """One message's placement: the broker's pending state, what it filled, placed and refused."""
 
+    __slots__ = (
+        "broker",
+        "exits",
+        "fills",
+        "msg",
+        "notes",
+        "orders",
+        "pending",
+        "refused",
+        "rejections",
+        "stage",
+        "symbol",
+        "unseen",
+    )
+
     def __init__(self, stage: PlacementStage, msg: DecisionReady, pending: bool, exits: ExitSession | None) -> None:
         self.stage, self.msg, self.exits = stage, msg, exits
         self.symbol, self.broker = msg.symbol, stage.broker
@@ -264,7 +299,7 @@ class _Round:
         self.rejections: list[RiskRejection] = []
         self.notes: list[str] = []
         self.pending = pending
-        self.unseen: tuple[float, int] | None = None  # the newest observation not yet shown to the broker
+        self.unseen: DecidedStep | None = None  # the newest point whose price the broker has not seen yet
 
     def settle(self, price: float, ts: int) -> None:
         settlement = self.broker.settle(self.symbol, price, ts)
@@ -278,8 +313,9 @@ class _Round:
         self.pending, self.unseen = settlement.pending, None
 
     def show_unseen(self) -> None:
-        if self.unseen is not None:
-            self.settle(*self.unseen)
+        unseen = self.unseen
+        if unseen is not None:
+            self.settle(unseen.settle_price, unseen.settle_ts)
 
     def note(self, placed: Placed) -> None:
         if placed.order is not None and not placed.duplicate:
@@ -293,7 +329,7 @@ class _Round:
         if self.pending:
             self.settle(step.settle_price, step.settle_ts)
         else:
-            self.unseen = (step.settle_price, step.settle_ts)
+            self.unseen = step
         if self.exits is not None and self.exits.open and step.candle is not None:
             self.check_exit(step, self.exits)
         if step.intent is not None:
@@ -327,10 +363,13 @@ class _Round:
 
     def done(self) -> PlacementDone:
         steps = self.msg.steps
+        mark = steps[-1].mark_price if steps else 0.0
+        if not (self.fills or self.orders or self.rejections or self.notes or self.refused):
+            return PlacementDone(self.msg.cycle_id, self.symbol, mark)  # the usual bar: nothing happened
         return PlacementDone(
             cycle_id=self.msg.cycle_id,
             symbol=self.symbol,
-            mark_price=steps[-1].mark_price if steps else 0.0,
+            mark_price=mark,
             fills=tuple(self.fills),
             refused_by_venue=tuple(self.refused),
             orders=tuple(self.orders),
