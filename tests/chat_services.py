@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local_http import STOP_POLL_S
+
 TOKEN = "123456:TEST-token_for-the-stand-in"
 
 
@@ -52,7 +54,7 @@ class ChatServices:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(STOP_POLL_S,), daemon=True)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from local_http import STOP_POLL_S
+
 VOTE = {"signal": 0.6, "confidence": 0.7, "reason": "momentum is building"}
 
 
@@ -97,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def chat_server() -> Iterator[ChatServer]:
     server = ChatServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), daemon=True)
     thread.start()
     try:
         yield server

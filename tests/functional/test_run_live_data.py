@@ -15,6 +15,7 @@ import pytest
 
 from coinswarm.cli.main import main
 from coinswarm.marketdata.synthetic import synthetic_candles
+from local_http import STOP_POLL_S
 
 GRANULARITY_S = {"ONE_MINUTE": 60, "FIVE_MINUTE": 300}
 
@@ -79,7 +80,7 @@ class FakeCoinbase(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_coinbase() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCoinbase)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

@@ -24,6 +24,7 @@ from test_run_live_data import FakeCoinbase
 
 from coinswarm.cli.state_lock import is_held
 from coinswarm.marketdata.candle_files import write_candles
+from local_http import STOP_POLL_S
 
 COINSWARM = Path(sys.executable).parent / "coinswarm"
 DEADLINE_S = 120.0  # generous: the machine may be busy; every wait ends as soon as its condition holds
@@ -166,7 +167,7 @@ def test_sigterm_while_a_live_run_waits_for_the_next_candle_stops_it_at_once(tmp
     from http.server import ThreadingHTTPServer
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCoinbase)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), daemon=True).start()
     try:
         state = tmp_path / "live.db"
         url = f"--config={write_config(tmp_path, server.server_address[1])}"

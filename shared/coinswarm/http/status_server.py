@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from coinswarm.http.json_http import HttpRequest, HttpResponse
 
+STOP_POLL_S = 0.05  # how often the background server looks for stop()
+
 logger = logging.getLogger(__name__)
 
 Route = Callable[[HttpRequest], HttpResponse]
@@ -36,7 +38,10 @@ class LocalServer:
         return f"http://{host}:{port}"
 
     def start(self) -> LocalServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="coinswarm-serve", daemon=True)
+        # polled every STOP_POLL_S for stop(): the default half second is what each stop waited
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(STOP_POLL_S,), name="coinswarm-serve", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -39,6 +39,7 @@ from coinswarm.stages.messages import (
     decode,
     encode,
 )
+from local_http import STOP_POLL_S
 from servers.gcloud import pubsub_clients
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -214,7 +215,7 @@ def test_a_push_refused_five_times_is_kept_in_the_dead_letter_subscription(clien
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(STOP_POLL_S,), daemon=True)
     thread.start()
     try:
         bus = PubSubBus(publisher, project=PROJECT, prefix=prefix)
