@@ -26,7 +26,7 @@ help: ## list the targets
 # The packages are installed with uv where it can be had (pip-installed once into .servers/uv): it fetches
 # and unpacks the ~180 packages of the dev extras side by side, ~20 s where pip takes ~2.5 minutes. Without
 # it, or where uv fails (it reads PyPI only, not pip's configuration), pip installs them as before. The venv
-# keeps pip: packaging runs it.
+# keeps pip: packaging runs it. `make run` installs only what running needs, by pip (14 packages), no uv.
 UV      := .servers/uv/bin/uv
 install  = { [ -x $(UV) ] && $(UV) pip install --quiet --python $(BIN)/python $(1); } || $(BIN)/python -m pip install --quiet $(1)
 
@@ -35,7 +35,7 @@ $(UV):
 	@$(PYTHON) -m venv .servers/uv && .servers/uv/bin/python -m pip install --quiet uv \
 		|| { rm -rf .servers/uv; echo "note: uv could not be installed; pip installs the packages instead" >&2; }
 
-$(BIN)/python: | $(UV)
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Coinswarm needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
 	@echo "==> creating the virtual environment in $(VENV) (first run only)"
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@$(call install,-e .)
 	@touch $(RUN_STAMP)
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
+$(DEV_STAMP): pyproject.toml | $(BIN)/python $(UV)
 	@echo "==> installing Coinswarm with the developers' extras: cloud SDKs, local stand-ins, test tools (first run only)"
 	@$(call install,-e '.[dev]')
 	@touch $(RUN_STAMP) $(DEV_STAMP)
