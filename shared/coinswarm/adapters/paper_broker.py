@@ -253,17 +253,7 @@ class PaperBroker(Broker):
         return read_document(self.store, self.key, self._fresh)
 
     def _update(self, change: Callable[[dict[str, Any]], bool], found: Versioned | None = None) -> None:
-        """update_document, starting from the book `found` when it was just read (saves a second read)."""
-        if found is not None:
-            book = dict(found.value)
-            if not change(book):
-                return
-            try:
-                self.store.put(self.key, book, expected_version=found.version)
-                return
-            except ConflictError:
-                pass  # written meanwhile: read it again below
-        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book")
+        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book", found=found)
 
     def _order(self, client_order_id: str, stored: dict[str, Any]) -> Order:
         """The order the book holds as `stored`."""

@@ -70,11 +70,17 @@ def update_document(
     *,
     retries: int,
     what: str,
+    found: Versioned | None = None,
 ) -> None:
     """Read, change, write back with a version check: `change` edits the document in place and says whether
-    to write it; a concurrent write in between reads it again, up to `retries` times, then ConflictError."""
+    to write it; a concurrent write in between reads it again, up to `retries` times, then ConflictError.
+    `found`: the document as the caller just read it, the first attempt's (saves reading it twice)."""
     for _ in range(retries):
-        document, version = read_document(store, key, fresh)
+        if found is not None:
+            document, version = dict(found.value), found.version
+            found = None
+        else:
+            document, version = read_document(store, key, fresh)
         if not change(document):
             return
         try:
