@@ -7,10 +7,11 @@ quantized to a step of 0.05 first so that repeated states can be served from the
 A decision acts (buy when signal > 0, sell when < 0) only when at least `quorum` agents voted and the
 confidence reaches `threshold`.
 
-The pattern cache memoizes the verdict per discretized state: the market state (price bucket, volume
-regime, RSI zone) and the quantized votes. Because the vote is computed on quantized votes, a hit gives
-exactly what a fresh vote would: the cache saves work and counts hits and misses, it never changes a
-decision.
+The vote on a set of quantized votes is taken once and remembered. The pattern cache remembers the
+discretized states seen: the market state (price bucket, volume regime, RSI zone) and the quantized
+votes; a decision on a state seen before says so ("[pattern cache]"), and the cache counts hits and
+misses. Because the vote is computed on quantized votes, a hit gives exactly what a fresh vote would:
+the cache never changes a decision.
 """
 
 from __future__ import annotations
@@ -44,40 +45,27 @@ class Ballot:
 
 
 class PatternCache:
-    """A bounded LRU of verdicts by state key, with hit and miss counts."""
+    """A bounded LRU of the states seen (state keys), with hit and miss counts: a verdict comes from the
+    committee's own table of votes, which a hit gives exactly as a miss would."""
 
     __slots__ = ("_entries", "hits", "max_entries", "misses")
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[object, ...], Verdict] = OrderedDict()
+        self._entries: OrderedDict[tuple[object, ...], None] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[object, ...]) -> Verdict | None:
-        verdict = self._entries.get(key)
-        if verdict is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self._entries.move_to_end(key)
-        return verdict
-
-    def put(self, key: tuple[object, ...], verdict: Verdict) -> None:
-        self._entries[key] = verdict
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def seen(self, key: tuple[object, ...], verdict: Verdict) -> bool:
-        """Whether `key` is cached (a hit, counted); if not, `verdict` is cached under it (a miss, counted).
-        `get` and then `put` on a miss, in one call: the committee asks once a bar."""
+    def seen(self, key: tuple[object, ...]) -> bool:
+        """Whether `key` is cached (a hit, counted, and now the most recent); if not, it is cached now (a
+        miss, counted), the least recent key going beyond `max_entries`."""
         entries = self._entries
         if key in entries:
             self.hits += 1
             entries.move_to_end(key)
             return True
         self.misses += 1
-        entries[key] = verdict
+        entries[key] = None
         if len(entries) > self.max_entries:
             entries.popitem(last=False)
         return False
@@ -134,7 +122,7 @@ class Committee:
         cache = self.cache
         if cache is None:
             return fresh
-        return cached if cache.seen((symbol, state_key, votes), fresh.verdict) else fresh
+        return cached if cache.seen((symbol, state_key, votes)) else fresh
 
     def _ballots(self, votes: tuple[tuple[str, ...], int], scores: Sequence[AgentScore]) -> tuple[Ballot, Ballot]:
         """The vote on these quantized votes, taken once, as a fresh ballot and as the pattern cache's: a
