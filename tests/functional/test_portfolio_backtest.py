@@ -19,7 +19,12 @@ from coinswarm.stages.messages import DecisionReady, PlacementDone
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FILES = ("ETH_BTC-5m.csv.gz", "LTC_BTC-5m.csv.gz", "XMR_BTC-5m.csv.gz")
-BARS = 900
+# 450 bars a file: 75 fills over the three symbols (stop-loss, ROI and signal exits, and runs of bars of a
+# held symbol placed at once), which the tests below assert the sample exercises; each bar of it is a live
+# cycle replayed twice (fused and mesh), which is most of this module's time.
+BARS = 450
+# The command's test runs the default committee, which trades only later in these files.
+COMMAND_BARS = 900
 
 # A busier committee than the default (so that a short replay trades), tight exits (so that they fire),
 # and a warm-up of one candle: `run --replay` then trades from its first candle, as a backtest does.
@@ -40,20 +45,24 @@ roi = {"0" = 1.5, "60" = 0.5}
 """
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def sample(out: Path, bars: int) -> list[Path]:
     if not (DATA / FILES[0]).exists():
         pytest.skip(f"the reference data is not beside the project ({DATA})")
-    out = tmp_path_factory.mktemp("portfolio")
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for k, name in enumerate(FILES):
         candles = load_candles(DATA / name).candles
         # different starts and a gap in one file, so the symbols' bars do not line up one to one
-        part = candles[30 * k : 30 * k + BARS]
+        part = candles[30 * k : 30 * k + bars]
         if k == 1:
             part = part[:400] + part[420:]
         paths.append(write_candles(out / name.replace(".gz", ""), part))
     return paths
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return sample(tmp_path_factory.mktemp("portfolio"), BARS)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +145,9 @@ def test_the_portfolio_shares_one_account(files: list[Path], config: Path) -> No
 
 
 def test_the_command_backtests_a_folder_as_one_account_and_writes_its_report(
-    files: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    files = sample(tmp_path / "portfolio", COMMAND_BARS)
     out = tmp_path / "report"
     figure = tmp_path / "figure.png"
     code = main(["backtest", str(files[0].parent), "--json", "--report", str(out), "--plot", str(figure),
