@@ -38,19 +38,26 @@ help: ## list the targets
 # and unpacks the ~180 packages of the dev extras side by side, ~20 s where pip takes ~2.5 minutes. Without
 # it, or where uv fails (it reads PyPI only, not pip's configuration), pip installs them as before. The venv
 # keeps pip: packaging runs it. `make run` installs only what running needs, by pip (14 packages), no uv.
+# The venv is created without pip, and uv installs the current pip beside the packages in the same step;
+# pip is bootstrapped (ensurepip, then upgraded) only where pip installs. uv goes into .servers/uv with the
+# interpreter's own pip (`--target`), with no virtualenv of its own. Together ~14 s less of a fresh clone's
+# set-up than two virtualenvs with pip, a pip upgrade and a pip install of uv one after another.
 UV      := .servers/uv/bin/uv
-install  = { [ -x $(UV) ] && $(UV) pip install --quiet --python $(BIN)/python $(1); } || $(BIN)/python -m pip install --quiet $(1)
+ensure_pip = $(BIN)/python -m pip --version >/dev/null 2>&1 \
+	|| { $(BIN)/python -m ensurepip --upgrade >/dev/null && $(BIN)/python -m pip install --quiet --upgrade pip; }
+install  = { [ -x $(UV) ] && $(UV) pip install --quiet --python $(BIN)/python pip $(1); } \
+	|| { $(ensure_pip) && $(BIN)/python -m pip install --quiet $(1); }
 
 $(UV):
 	@echo "==> installing uv into .servers/uv, to install the packages (first run only)"
-	@$(PYTHON) -m venv .servers/uv && .servers/uv/bin/python -m pip install --quiet uv \
+	@$(PYTHON) -m pip install --quiet --target .servers/uv uv 2>/dev/null \
+		|| { rm -rf .servers/uv && $(PYTHON) -m venv .servers/uv && .servers/uv/bin/python -m pip install --quiet uv; } \
 		|| { rm -rf .servers/uv; echo "note: uv could not be installed; pip installs the packages instead" >&2; }
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Coinswarm needs Python 3.11 or newer; this is " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11.")'
 	@echo "==> creating the virtual environment in $(VENV) (first run only)"
-	$(PYTHON) -m venv $(VENV)
-	@$(call install,--upgrade pip)
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@echo "==> installing Coinswarm and what it needs to run (first run only)"
