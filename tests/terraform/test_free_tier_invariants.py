@@ -13,12 +13,12 @@ from coinswarm.adapters.pubsub_bus import ACK_DEADLINE_S, MAX_DELIVERY_ATTEMPTS,
 from coinswarm.adapters.sqs_bus import QUEUES
 from coinswarm.config.deploy import FUNCTIONS
 from functions.order_placement.aws import IDEMPOTENCY_TABLE
-from servers.terraform import TERRAFORM_DIR, all_modules, load_module
+from servers.terraform import TERRAFORM_DIR, LazyModule, all_modules, load_module
 from templatefile import WORKFLOWS, placeholders
 
-AWS = load_module(TERRAFORM_DIR / "modules" / "aws")
-GCP = load_module(TERRAFORM_DIR / "modules" / "gcp")
-AZURE = load_module(TERRAFORM_DIR / "modules" / "azure")
+AWS = LazyModule(TERRAFORM_DIR / "modules" / "aws")
+GCP = LazyModule(TERRAFORM_DIR / "modules" / "gcp")
+AZURE = LazyModule(TERRAFORM_DIR / "modules" / "azure")
 COSMOS_FREE_RU_S = 1000
 FREE_SCHEDULER_JOBS = 3
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from coinswarm.budget import profile
 from coinswarm.notify.metrics import FIELDS, METRICS
-from servers.terraform import TERRAFORM_DIR, load_module
+from servers.terraform import TERRAFORM_DIR, LazyModule
 
-AWS = load_module(TERRAFORM_DIR / "modules" / "aws")
-GCP = load_module(TERRAFORM_DIR / "modules" / "gcp")
+AWS = LazyModule(TERRAFORM_DIR / "modules" / "aws")
+GCP = LazyModule(TERRAFORM_DIR / "modules" / "gcp")
 FREE_ALARMS = 10
 
 
