@@ -201,11 +201,39 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("dist", "no") == "loadgroup":
         # the groups go out in the order collection leaves them (see _schedule), not re-sorted by size
         config.option.loadscopereorder = False
+    _collect_backwards_on_odd_workers(config)
     _watch_spawns()
+
+
+def _collect_backwards_on_odd_workers(config: pytest.Config) -> None:
+    """Every pytest-xdist worker imports every test file, and with them ~2,000 modules of the dev extras. In
+    a fresh clone none of those is compiled yet, and two workers importing them in the same order compile
+    each one twice, side by side. Half the workers walk tests/ from its last folder to its first instead,
+    so each finds much of what the other has compiled already (a fresh clone's collection: ~35 s of CPU
+    over two workers -> ~28 s). The tests come out in the usual order all the same (_in_collection_order):
+    pytest-xdist requires every worker to collect the same tests in the same order."""
+    worker = str(getattr(config, "workerinput", {}).get("workerid", ""))
+    if not worker.startswith("gw") or int(worker[2:] or 0) % 2 == 0:
+        return
+    if [Path(arg).resolve() for arg in config.args] != [TESTS]:  # only the whole suite, not tests named
+        return
+    entries = [p for p in TESTS.iterdir() if (p.is_dir() and p.name[0] not in "_.") or p.match("test_*.py")]
+    config.args[:] = [str(p) for p in sorted(entries, reverse=True)]
+
+
+def _in_collection_order(item: pytest.Item) -> tuple[str, ...]:
+    """pytest's own order: files and folders by name at each level, depth first (sorted is stable, so a
+    file's tests keep theirs)."""
+    try:
+        return item.path.relative_to(TESTS).parts
+    except ValueError:
+        return item.path.parts
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker, which may have collected backwards
+        items.sort(key=_in_collection_order)
     for item in items:
         derived = needs(item)
         for name in sorted(derived - {m.name for m in item.iter_markers()}):
