@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 import re
 from dataclasses import FrozenInstanceError
 from pathlib import Path
@@ -305,6 +306,17 @@ def test_loaded_candles_stay_frozen_and_copy_independently(tmp_path: Path) -> No
     moved = a.model_copy(update={"ts": 0})
     assert moved.ts == 0 and a.ts == T0
     assert b.model_dump() == {field: getattr(b, field) for field in CANDLE_FIELDS}
+
+
+def test_a_candle_converts_what_the_model_converted_and_survives_a_process_boundary() -> None:
+    whole = Candle(symbol="A-B", ts=60, open=2, high=3, low=1, close="2.5", volume=0, timeframe_s=300)  # type: ignore[arg-type]
+    assert whole == Candle(symbol="A-B", ts=60, open=2.0, high=3.0, low=1.0, close=2.5, volume=0.0, timeframe_s=300)
+    assert all(type(getattr(whole, f)) is float for f in ("open", "high", "low", "close", "volume"))
+    assert pickle.loads(pickle.dumps(whole)) == whole  # search trials run in other processes
+    with pytest.raises(ValueError, match="open and close must lie within"):
+        Candle(symbol="A-B", ts=60, open=5.0, high=3.0, low=1.0, close=2.0, volume=1.0)
+    with pytest.raises(ValueError, match="ts"):
+        Candle(symbol="A-B", ts=60.5, open=2.0, high=3.0, low=1.0, close=2.0, volume=1.0)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------- writing

@@ -36,7 +36,7 @@ class VoteStage:
         verdict_of, step, hold = committee.verdict, DecidedStep, Action.HOLD  # looked up once, not per bar
         for i, point in enumerate(msg.scored):
             candle = point.candle
-            ts = candle.close_ts
+            ts = candle.ts + candle.timeframe_s  # its close_ts, read without the property's call
             ballot = verdict_of(symbol, point.scores, point.market_state)
             verdict = ballot.verdict
             action = verdict.action

@@ -17,6 +17,7 @@ class SmaCrossAgent(Agent):
             raise ValueError(f"sma_cross: need 1 <= fast < slow, got fast={fast} slow={slow}")
         self.fast, self.slow = fast, slow
         super().__init__()
+        self._warming, self._no_cross = self.abstain("warming up"), self.abstain("no cross")  # every bar gives one
 
     def reset(self) -> None:
         self.fast_sma = SMA(self.fast)
@@ -27,12 +28,12 @@ class SmaCrossAgent(Agent):
         fast = self.fast_sma.update(candle.close)
         slow = self.slow_sma.update(candle.close)
         if fast is None or slow is None or fast_before is None or slow_before is None:
-            return self.abstain("warming up")
+            return self._warming
         if fast_before < slow_before and fast > slow:
             return self.score(1.0, 1.0, f"SMA{self.fast} crossed above SMA{self.slow}")
         if fast_before > slow_before and fast < slow:
             return self.score(-1.0, 1.0, f"SMA{self.fast} crossed below SMA{self.slow}")
-        return self.abstain("no cross")
+        return self._no_cross
 
 
 AGENT = SmaCrossAgent
