@@ -16,7 +16,7 @@ import os
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -204,7 +204,7 @@ class _TimeParser:
 Row = tuple[str, int, float, float, float, float, float, int]  # a checked row, in the order of CANDLE_FIELDS
 
 
-def _build(rows: list[Row]) -> list[Candle]:
+def _build(rows: Iterable[Row]) -> list[Candle]:
     """Candles of rows this module has already checked, without checking them again: each slot set
     directly (Candle is a frozen slotted dataclass, whose `__init__` would check every row again and
     set each field through `object.__setattr__`): about 0.8 us a candle against 1.9 us."""
@@ -229,10 +229,11 @@ def _build(rows: list[Row]) -> list[Candle]:
 _SETTERS = tuple(getattr(Candle, name).__set__ for name in CANDLE_FIELDS)  # Row's order (a unit test checks it)
 
 
-def build_candles(rows: list[dict[str, Any]]) -> list[Candle]:
-    """Candles from rows a loader has already checked (every field of `Candle`, valid), unchecked."""
+def build_candle_rows(rows: Iterable[Row]) -> list[Candle]:
+    """Candles from rows a loader has already checked (values of every field of `Candle`, valid, in the
+    order of CANDLE_FIELDS: a loader's columns zipped), unchecked."""
     with collector_paused():
-        return _build([tuple([row[name] for name in CANDLE_FIELDS]) for row in rows])
+        return _build(rows)
 
 
 # --------------------------------------------------------------------------------------------- loading
