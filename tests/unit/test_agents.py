@@ -158,3 +158,17 @@ def test_a_score_is_what_the_checked_constructor_makes(signal: float, confidence
 def test_a_score_that_is_not_a_number_is_refused_naming_the_field(signal: float, confidence: float) -> None:
     with pytest.raises(ValueError, match=r"'says': (signal|confidence) must be a number"):
         _Says().score(signal, confidence, "why")
+
+
+def test_sma_cross_restored_at_any_bar_fires_where_one_that_never_stopped_does() -> None:
+    series = candles(walk(120, seed=4))
+    reference = SmaCrossAgent(fast=2, slow=5)
+    expected = [reference.observe(c) for c in series]
+    assert sum(not s.abstains for s in expected) >= 5  # crosses to get right, some right after a cut
+    for cut in range(len(series)):
+        before = SmaCrossAgent(fast=2, slow=5)
+        for c in series[:cut]:
+            before.observe(c)
+        restored = SmaCrossAgent(fast=2, slow=5)
+        restored.restore(before.to_state())
+        assert [restored.observe(c) for c in series[cut:]] == expected[cut:], f"restored at bar {cut}"

@@ -69,9 +69,10 @@ class ScoringStage:
         # Where the agents start afresh: before a candle more than `max_bridged_gap` bars after the one before.
         stamps = [c.ts for c in new]
         resets: list[int] = []
-        last_ts = memory.last_ts
+        last_ts = memory.last_ts if memory.last_ts is not None else stamps[0]
+        too_far = max(bridge + 2, 1) * tf  # (ts - last_ts) // tf - 1 > bridge, in whole seconds
         for i, ts in enumerate(stamps):
-            if last_ts is not None and (ts - last_ts) // tf - 1 > bridge:
+            if ts - last_ts >= too_far:
                 resets.append(i)
                 gaps.append(f"{msg.symbol}: agents start afresh after {(ts - last_ts) // tf - 1} missing candles")
             last_ts = ts

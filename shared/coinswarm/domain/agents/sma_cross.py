@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
 from coinswarm.domain.indicators import SMA
 from coinswarm.domain.models import AgentScore, Candle
@@ -22,11 +25,18 @@ class SmaCrossAgent(Agent):
     def reset(self) -> None:
         self.fast_sma = SMA(self.fast)
         self.slow_sma = SMA(self.slow)
+        self._before: tuple[float | None, float | None] = (None, None)  # the two SMAs' values
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        super().restore(state)
+        self._before = (self.fast_sma.value, self.slow_sma.value)
 
     def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
-        fast_before, slow_before = self.fast_sma.value, self.slow_sma.value
-        fast = self.fast_sma.update(candle.close)
-        slow = self.slow_sma.update(candle.close)
+        fast_before, slow_before = self._before  # the SMAs' values, kept as they change (a property read costs more)
+        close = candle.close
+        fast = self.fast_sma.update(close)
+        slow = self.slow_sma.update(close)
+        self._before = (fast, slow)
         if fast is None or slow is None or fast_before is None or slow_before is None:
             return self._warming
         if fast_before < slow_before and fast > slow:
