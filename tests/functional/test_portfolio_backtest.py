@@ -5,6 +5,7 @@ single-file backtest gives; the report covers every symbol."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from coinswarm.cli.main import main
 from coinswarm.config.loader import load_settings
 from coinswarm.domain.models import ExitReason, Fill, FillRecorded
 from coinswarm.marketdata.candle_files import load_candles, write_candles
-from coinswarm.stages.messages import DecisionReady, PlacementDone
+from coinswarm.stages.messages import DecidedStep, PlacementDone
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FILES = ("ETH_BTC-5m.csv.gz", "LTC_BTC-5m.csv.gz", "XMR_BTC-5m.csv.gz")
@@ -178,18 +179,26 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
     """The backtest hands placement a run of bars of a symbol that holds a position in one message while
     the other symbols hold nothing (nothing they do in between reads or writes what it does): the sample
     must have such runs, so that the comparison with the live replay above covers them."""
-    from coinswarm.stages.placement import PlacementStage
+    from coinswarm.stages.placement import PlacementSession
 
     runs: list[tuple[str, int, bool]] = []
-    place_once = PlacementStage.place_once
+    place, place_one = PlacementSession.place, PlacementSession.place_one
 
-    def recording(self: PlacementStage, msg: DecisionReady) -> PlacementDone:
-        flat = {s: self.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
-        others_flat = all(v for s, v in flat.items() if s != msg.symbol)
-        runs.append((msg.symbol, len(msg.steps), not flat[msg.symbol] and others_flat))
-        return place_once(self, msg)
+    def seen(session: PlacementSession, steps: int) -> None:
+        flat = {s: session.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}  # type: ignore[attr-defined]
+        others_flat = all(v for s, v in flat.items() if s != session.symbol)
+        runs.append((session.symbol, steps, not flat[session.symbol] and others_flat))
 
-    monkeypatch.setattr(PlacementStage, "place_once", recording)
+    def recording(self: PlacementSession, steps: Sequence[DecidedStep], start: int, end: int) -> PlacementDone | None:
+        seen(self, end - start)
+        return place(self, steps, start, end)
+
+    def recording_one(self: PlacementSession, step: DecidedStep) -> PlacementDone | None:
+        seen(self, 1)
+        return place_one(self, step)
+
+    monkeypatch.setattr(PlacementSession, "place", recording)
+    monkeypatch.setattr(PlacementSession, "place_one", recording_one)
     backtest_fills(files, config)
     held_alone = [steps for _, steps, alone in runs if alone]
     assert any(steps > 1 for steps in held_alone)

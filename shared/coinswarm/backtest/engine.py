@@ -42,7 +42,7 @@ from coinswarm.stages.messages import (
     worth_logging,
 )
 from coinswarm.stages.outbox import NO_OUTBOX
-from coinswarm.stages.placement import PlacementStage
+from coinswarm.stages.placement import PlacementSession, PlacementStage
 from coinswarm.wiring.bootstrap import Route, build_app
 from coinswarm.wiring.fused import Tap, dispatch, run_fused
 
@@ -374,27 +374,44 @@ def _place_in_time_order(
     rank = {symbol: i for i, symbol in enumerate(symbols)}
     runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
     others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
+    flat = broker.flat
+    # The symbols that hold or have pending orders and still have points to place: only a symbol's own
+    # placement changes whether it is flat, so this is kept as each message is placed.
+    busy = {symbol for symbol in runs if not flat(symbol)}
+    # one placement session per symbol for the window: placing a message of one point then costs about
+    # what a point costs inside a long message
+    sessions: dict[str, PlacementSession] = {}
     heads = [(run.steps[0].ts, run.rank, symbol) for symbol, run in runs.items()]
     heapq.heapify(heads)
+    pop, push = heapq.heappop, heapq.heappush
     while heads:
-        _, r, symbol = heapq.heappop(heads)
-        run, others = runs[symbol], others_of[symbol]
-        if all(other.at == other.n or broker.flat(other.symbol) for other in others):
-            end = run.until(min((other.next_act() for other in others), default=_NEVER))
-        elif run.steps[run.at].intent is None and broker.flat(symbol):
+        _, r, symbol = pop(heads)
+        run = runs[symbol]
+        at, steps = run.at, run.steps
+        session = sessions.get(symbol)
+        if session is None:
+            session = sessions[symbol] = placement.session(symbol, cycle_of[symbol])
+        if len(busy) - (symbol in busy) == 0:  # every other symbol is flat, or done with the window
+            end = run.until(min((other.next_act() for other in others_of[symbol]), default=_NEVER))
+        elif symbol not in busy and steps[at].intent is None:
             end = run.next_act_index()
         else:
-            end = run.at + 1
-        steps = (run.steps[run.at],) if end == run.at + 1 else tuple(run.steps[run.at : end])
-        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=steps)
+            end = at + 1
         if run.next_act_index() < end:
-            tap(DECISIONS, message)  # what the tap keeps of a decision: the votes of a buy
+            # what the tap keeps of a decision: the votes of a buy
+            tap(DECISIONS, DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(steps[at:end])))
         run.at = end
-        placed = placement.place_once(message)
-        if worth_logging(placed):  # most bars fill nothing: nothing to hand to the ledger
+        placed = session.place_one(steps[at]) if end == at + 1 else session.place(steps, at, end)
+        if placed is not None and worth_logging(placed):  # most bars fill nothing: nothing for the ledger
             dispatch(routes, PLACEMENTS, placed, tap)
         if end < run.n:
-            heapq.heappush(heads, (run.steps[end].ts, r, symbol))
+            push(heads, (steps[end].ts, r, symbol))
+            if flat(symbol):
+                busy.discard(symbol)
+            else:
+                busy.add(symbol)
+        else:
+            busy.discard(symbol)
 
 
 _NEVER = (sys.maxsize, 0)  # the (time, rank) after every point

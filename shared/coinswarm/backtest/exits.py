@@ -27,6 +27,8 @@ from coinswarm.ports.broker import Broker, Settlement
 
 DUST = 1e-12  # a holding below this many units is none (as the paper broker counts it)
 SIGNAL_SUFFIX = "-" + Side.SELL.value[0]  # domain.sizing.client_order_id of a SELL decision
+NOTHING = Settlement()  # what most settlements come to (read only, as every settlement is)
+WATCHING = Settlement(pending=True)
 
 
 def is_signal(client_order_id: str) -> bool:
@@ -114,6 +116,8 @@ class ExitingBroker(Broker):
                 signal = tracker.check(candle)
                 if signal is not None:
                     fills.extend(self.exit_now(symbol, signal.price, ts, signal.reason))
+        if not (fills or refused):
+            return WATCHING if p.due or p.tracker is not None else NOTHING  # most bars: nothing filled
         return Settlement(fills, refused, pending=p.due or p.tracker is not None)
 
     def has_pending(self, symbol: str) -> bool:
@@ -131,12 +135,16 @@ class ExitingBroker(Broker):
         return self.inner.pending(symbol)
 
     def cancel(self, client_order_id: str) -> bool:
-        return self.inner.cancel(client_order_id)
+        order = self.inner.get_order(client_order_id)
+        cancelled = self.inner.cancel(client_order_id)
+        if cancelled and order is not None and order.symbol in self.positions:
+            self.positions[order.symbol].due = self.inner.has_pending(order.symbol)
+        return cancelled
 
     def flat(self, symbol: str) -> bool:
         """Nothing held and nothing pending: the symbol's next bars can fill nothing."""
         p = self._at(symbol)
-        return p.held <= 0.0 and not p.due and not self.inner.has_pending(symbol)
+        return p.held <= 0.0 and not p.due  # `due` follows the paper broker's book (every order passes here)
 
     def held(self, symbol: str | None = None) -> float:
         if symbol is None:
