@@ -374,7 +374,7 @@ def _place_in_time_order(
     rank = {symbol: i for i, symbol in enumerate(symbols)}
     runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
     others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
-    flat = broker.flat
+    flat, positions = broker.flat, broker.positions
     # The symbols that hold or have pending orders and still have points to place: only a symbol's own
     # placement changes whether it is flat, so this is kept as each message is placed.
     busy = {symbol for symbol in runs if not flat(symbol)}
@@ -397,7 +397,7 @@ def _place_in_time_order(
             end = run.next_act_index()
         else:
             end = at + 1
-        if run.next_act_index() < end:
+        if steps[at].intent is not None if end == at + 1 else run.next_act_index() < end:
             # what the tap keeps of a decision: the votes of a buy
             tap(DECISIONS, DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(steps[at:end])))
         run.at = end
@@ -406,7 +406,8 @@ def _place_in_time_order(
             dispatch(routes, PLACEMENTS, placed, tap)
         if end < run.n:
             push(heads, (steps[end].ts, r, symbol))
-            if flat(symbol):
+            held = positions[symbol]
+            if held.held <= 0.0 and not held.due:  # broker.flat(symbol)
                 busy.discard(symbol)
             else:
                 busy.add(symbol)

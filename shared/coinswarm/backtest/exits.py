@@ -97,17 +97,23 @@ class ExitingBroker(Broker):
         return placed
 
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
-        p = self._at(symbol)
-        fills: list[Fill] = []
-        refused: list[Order] = []
-        if p.due or p.tracker is None:
-            p.unshown = None
-            done = self.inner.settle(symbol, observed_price, ts)
-            p.due = done.pending
-            fills.extend(self._noted(p, done.fills, ExitReason.SIGNAL))
-            refused.extend(done.refused)
-        else:
+        p = self.positions.get(symbol) or self._at(symbol)
+        tracker = p.tracker
+        if tracker is not None and not p.due:  # a position held, nothing due: most bars of a position
             p.unshown = (observed_price, ts)
+            if ts <= p.checked_ts:
+                return WATCHING
+            p.checked_ts = ts
+            candle = p.candle_at(ts)
+            signal = tracker.check(candle) if candle is not None else None
+            if signal is None:
+                return WATCHING
+            fills = self.exit_now(symbol, signal.price, ts, signal.reason)
+            return Settlement(fills, [], pending=p.due or p.tracker is not None) if fills else WATCHING
+        p.unshown = None
+        done = self.inner.settle(symbol, observed_price, ts)
+        p.due = done.pending
+        fills = self._noted(p, done.fills, ExitReason.SIGNAL) if done.fills else []
         tracker = p.tracker
         if tracker is not None and ts > p.checked_ts:
             p.checked_ts = ts
@@ -116,9 +122,9 @@ class ExitingBroker(Broker):
                 signal = tracker.check(candle)
                 if signal is not None:
                     fills.extend(self.exit_now(symbol, signal.price, ts, signal.reason))
-        if not (fills or refused):
+        if not (fills or done.refused):
             return WATCHING if p.due or p.tracker is not None else NOTHING  # most bars: nothing filled
-        return Settlement(fills, refused, pending=p.due or p.tracker is not None)
+        return Settlement(fills, list(done.refused), pending=p.due or p.tracker is not None)
 
     def has_pending(self, symbol: str) -> bool:
         return self._at(symbol).tracker is not None or self.inner.has_pending(symbol)

@@ -330,9 +330,20 @@ class PlacementSession:
         if stage.exits is not None:
             self.exits = stage._exit_session(self.symbol, steps[start])
         try:
-            step = self.step
-            for i in range(start, end):
-                step(steps[i])
+            if self.exits is None:
+                step, settle = self.step, self.settle
+                for i in range(start, end):
+                    point = steps[i]
+                    if point.intent is not None:
+                        step(point)
+                    elif self.pending:  # `step` of a point without an intent, nor an exit state to check
+                        settle(point.settle_price, point.settle_ts)
+                    else:
+                        self.unseen = point
+            else:
+                step = self.step
+                for i in range(start, end):
+                    step(steps[i])
             self.show_unseen()
         finally:  # what the fills so far taught the exit state is kept, even if this call fails
             if self.exits is not None:
