@@ -178,11 +178,15 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
 ) -> None:
     """The backtest hands placement a run of bars of a symbol that holds a position in one message while
     the other symbols hold nothing (nothing they do in between reads or writes what it does): the sample
-    must have such runs, so that the comparison with the live replay above covers them."""
+    must have such runs, so that the comparison with the live replay above covers them. Likewise runs of a
+    held symbol's bars that only watch its position while another symbol holds one too (settled at once,
+    ExitingBroker.quiet_run)."""
+    from coinswarm.backtest.exits import ExitingBroker
     from coinswarm.stages.placement import PlacementSession
 
     runs: list[tuple[str, int, bool]] = []
-    place, place_one = PlacementSession.place, PlacementSession.place_one
+    quiet_runs: list[int] = []
+    place, place_one, watched = PlacementSession.place, PlacementSession.place_one, ExitingBroker.watched
 
     def seen(session: PlacementSession, steps: int) -> None:
         flat = {s: session.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}  # type: ignore[attr-defined]
@@ -197,9 +201,16 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
         seen(self, 1)
         return place_one(self, step)
 
+    def quiet(broker: ExitingBroker, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
+        runs.append((symbol, end - start, False))  # points that only watched a position: settled at once
+        quiet_runs.append(end - start)
+        watched(broker, symbol, steps, start, end)
+
     monkeypatch.setattr(PlacementSession, "place", recording)
     monkeypatch.setattr(PlacementSession, "place_one", recording_one)
+    monkeypatch.setattr(ExitingBroker, "watched", quiet)
     backtest_fills(files, config)
     held_alone = [steps for _, steps, alone in runs if alone]
     assert any(steps > 1 for steps in held_alone)
+    assert any(steps > 1 for steps in quiet_runs)
     assert sum(steps for _, steps, _ in runs) == sum(BARS - (20 if k == 1 else 0) for k in range(3))

@@ -396,11 +396,22 @@ def _place_in_time_order(
         elif symbol not in busy and steps[at].intent is None:
             end = run.next_act_index()
         else:
+            quiet = run.quiet_end(broker)
+            if quiet > at:  # points that only watch the position: nothing to place, up to the others' next event
+                limit = min((o.next_event(broker, busy) for o in others_of[symbol] if o.at < o.n), default=_NEVER)
+                end = min(run.until(limit), quiet)
+                broker.watched(symbol, steps, at, end)
+                run.at = end
+                if end < run.n:
+                    push(heads, (steps[end].ts, r, symbol))
+                else:
+                    busy.discard(symbol)
+                continue
             end = at + 1
         if steps[at].intent is not None if end == at + 1 else run.next_act_index() < end:
             # what the tap keeps of a decision: the votes of a buy
             tap(DECISIONS, DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(steps[at:end])))
-        run.at = end
+        run.at, run.quiet = end, -1
         placed = session.place_one(steps[at]) if end == at + 1 else session.place(steps, at, end)
         if placed is not None and worth_logging(placed):  # most bars fill nothing: nothing for the ledger
             dispatch(routes, PLACEMENTS, placed, tap)
@@ -422,12 +433,28 @@ class _Points:
     """One symbol's decision points of a window, placed up to `at`, and which of them act (carry an
     intent)."""
 
-    __slots__ = ("acts", "at", "k", "n", "rank", "steps", "symbol")
+    __slots__ = ("acts", "at", "k", "n", "quiet", "rank", "steps", "symbol")
 
     def __init__(self, symbol: str, steps: list[DecidedStep], rank: int) -> None:
         self.symbol, self.steps, self.n, self.rank, self.at = symbol, steps, len(steps), rank, 0
         self.acts = [i for i, step in enumerate(steps) if step.intent is not None]
         self.k = 0  # acts[k] is the first acting point not placed yet
+        self.quiet = -1  # the end of the points from `at` that only watch the position (-1: not known)
+
+    def quiet_end(self, broker: ExitingBroker) -> int:
+        """The index of the first point not placed yet that may do more than watch the symbol's position
+        (ExitingBroker.quiet_run; known until the symbol places a point)."""
+        if self.quiet < self.at:
+            self.quiet = broker.quiet_run(self.symbol, self.steps, self.at)
+        return self.quiet
+
+    def next_event(self, broker: ExitingBroker, busy: set[str]) -> tuple[int, int]:
+        """The (time, rank) of this symbol's next point that may act on the account: its next intent when
+        it is flat, else the end of its quiet points."""
+        if self.symbol not in busy:
+            return self.next_act()
+        i = self.quiet_end(broker)
+        return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
 
     def next_act_index(self) -> int:
         """The index of the first point not placed yet that acts (n when none does)."""

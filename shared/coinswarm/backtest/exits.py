@@ -24,6 +24,7 @@ from coinswarm.domain.exits import ExitRules, ExitTracker
 from coinswarm.domain.models import Candle, ExitReason, Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
+from coinswarm.stages.messages import DecidedStep
 
 DUST = 1e-12  # a holding below this many units is none (as the paper broker counts it)
 SIGNAL_SUFFIX = "-" + Side.SELL.value[0]  # domain.sizing.client_order_id of a SELL decision
@@ -125,6 +126,35 @@ class ExitingBroker(Broker):
         if not (fills or done.refused):
             return WATCHING if p.due or p.tracker is not None else NOTHING  # most bars: nothing filled
         return Settlement(fills, list(done.refused), pending=p.due or p.tracker is not None)
+
+    def quiet_run(self, symbol: str, steps: Sequence[DecidedStep], start: int) -> int:
+        """How far settling `symbol` at the points `steps[start:]` would only watch its position: the index
+        of the first point that carries an intent, or at which an exit rule fires (`start` when the symbol
+        holds nothing or has an order due: every point may then do more). The points before it are checked
+        by the rules here, as settling them would have (checking the firing bar read it too, but a rule reads
+        a bar again the same way), so that settling them later only notes their price (`watched`)."""
+        p = self.positions.get(symbol) or self._at(symbol)
+        tracker = p.tracker
+        if tracker is None or p.due:
+            return start
+        check, candle_at = tracker.check, p.candle_at
+        for i in range(start, len(steps)):
+            point = steps[i]
+            if point.intent is not None:
+                return i
+            ts = point.settle_ts
+            if ts > p.checked_ts:
+                candle = candle_at(ts)
+                if candle is not None and check(candle) is not None:
+                    return i
+                p.checked_ts = ts
+        return len(steps)
+
+    def watched(self, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
+        """Settle the points `steps[start:end]`, which `quiet_run` found quiet: all that is left of them is
+        the newest price, to show the book when someone reads the account."""
+        point = steps[end - 1]
+        self.positions[symbol].unshown = (point.settle_price, point.settle_ts)
 
     def has_pending(self, symbol: str) -> bool:
         return self._at(symbol).tracker is not None or self.inner.has_pending(symbol)
