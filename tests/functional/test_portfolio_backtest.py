@@ -189,21 +189,28 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
     place, place_one, watched = PlacementSession.place, PlacementSession.place_one, ExitingBroker.watched
 
     def seen(session: PlacementSession, steps: int) -> None:
-        flat = {s: session.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}  # type: ignore[attr-defined]
+        flat = {s: session.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
         others_flat = all(v for s, v in flat.items() if s != session.symbol)
         runs.append((session.symbol, steps, not flat[session.symbol] and others_flat))
 
+    placing: list[bool] = []  # inside a placement message, whose quiet bars are its own
+
     def recording(self: PlacementSession, steps: Sequence[DecidedStep], start: int, end: int) -> PlacementDone | None:
         seen(self, end - start)
-        return place(self, steps, start, end)
+        placing.append(True)
+        try:
+            return place(self, steps, start, end)
+        finally:
+            placing.pop()
 
     def recording_one(self: PlacementSession, step: DecidedStep) -> PlacementDone | None:
         seen(self, 1)
         return place_one(self, step)
 
     def quiet(broker: ExitingBroker, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
-        runs.append((symbol, end - start, False))  # points that only watched a position: settled at once
-        quiet_runs.append(end - start)
+        if not placing:  # points that only watched a position, settled at once between messages
+            runs.append((symbol, end - start, False))
+            quiet_runs.append(end - start)
         watched(broker, symbol, steps, start, end)
 
     monkeypatch.setattr(PlacementSession, "place", recording)

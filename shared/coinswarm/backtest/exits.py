@@ -127,18 +127,20 @@ class ExitingBroker(Broker):
             return WATCHING if p.due or p.tracker is not None else NOTHING  # most bars: nothing filled
         return Settlement(fills, list(done.refused), pending=p.due or p.tracker is not None)
 
-    def quiet_run(self, symbol: str, steps: Sequence[DecidedStep], start: int) -> int:
+    def quiet_run(self, symbol: str, steps: Sequence[DecidedStep], start: int, end: int | None = None) -> int:
         """How far settling `symbol` at the points `steps[start:]` would only watch its position: the index
         of the first point that carries an intent, or at which an exit rule fires (`start` when the symbol
         holds nothing or has an order due: every point may then do more). The points before it are checked
         by the rules here, as settling them would have (checking the firing bar read it too, but a rule reads
-        a bar again the same way), so that settling them later only notes their price (`watched`)."""
+        a bar again the same way), so that settling them later only notes their price (`watched`). `end`:
+        where to stop looking (by default the last point); returned when every point before it is quiet."""
         p = self.positions.get(symbol) or self._at(symbol)
         tracker = p.tracker
         if tracker is None or p.due:
             return start
         check, candle_at = tracker.check, p.candle_at
-        for i in range(start, len(steps)):
+        stop = len(steps) if end is None else end
+        for i in range(start, stop):
             point = steps[i]
             if point.intent is not None:
                 return i
@@ -148,7 +150,7 @@ class ExitingBroker(Broker):
                 if candle is not None and check(candle) is not None:
                     return i
                 p.checked_ts = ts
-        return len(steps)
+        return stop
 
     def watched(self, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
         """Settle the points `steps[start:end]`, which `quiet_run` found quiet: all that is left of them is
