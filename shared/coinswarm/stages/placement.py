@@ -333,21 +333,20 @@ class PlacementSession:
             if self.exits is None:
                 step, settle, symbol = self.step, self.settle, self.symbol
                 quiet_run = getattr(self.broker, "quiet_run", None)  # a backtest's broker (backtest.exits)
-                i = start
-                while i < end:
+                settled = start  # the points before it are settled already
+                for i in range(start, end):
                     point = steps[i]
                     if point.intent is not None:
                         step(point)
-                    elif self.pending:  # `step` of a point without an intent, nor an exit state to check
+                    elif not self.pending:  # `step` of a point without an intent, nor an exit state to check
+                        self.unseen = point
+                    elif i >= settled:
                         quiet = quiet_run(symbol, steps, i, end) if quiet_run is not None else i
                         if quiet > i:  # points that would only watch the position: settled at once
                             self.broker.watched(symbol, steps, i, quiet)  # type: ignore[attr-defined]
-                            i = quiet
-                            continue
-                        settle(point.settle_price, point.settle_ts)
-                    else:
-                        self.unseen = point
-                    i += 1
+                            settled = quiet
+                        else:
+                            settle(point.settle_price, point.settle_ts)
             else:
                 step = self.step
                 for i in range(start, end):
