@@ -399,7 +399,7 @@ def _place_in_time_order(
             quiet = run.quiet_end(broker)
             if quiet > at:  # points that only watch the position: nothing to place, up to the others' next event
                 limit = min((o.next_event(broker, busy) for o in others_of[symbol] if o.at < o.n), default=_NEVER)
-                end = min(run.until(limit), quiet)
+                end = run.until(limit, quiet)
                 broker.watched(symbol, steps, at, end)
                 run.at = end
                 if end < run.n:
@@ -469,10 +469,14 @@ class _Points:
         i = self.next_act_index()
         return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
 
-    def until(self, limit: tuple[int, int]) -> int:
-        """The end of the run of points not placed yet that come before `limit` (at least one point)."""
-        steps, i, r = self.steps, self.at + 1, self.rank
-        while i < self.n and (steps[i].ts, r) < limit:
+    def until(self, limit: tuple[int, int], stop: int | None = None) -> int:
+        """The end of the run of points not placed yet that come before `limit` (at least one point), and
+        before the index `stop` (by default the last point)."""
+        steps, i, n = self.steps, self.at + 1, self.n if stop is None else stop
+        limit_ts, limit_rank = limit
+        while i < n and steps[i].ts < limit_ts:
+            i += 1
+        if i < n and self.rank < limit_rank and steps[i].ts == limit_ts:  # (ts, rank) < limit
             i += 1
         return i
 

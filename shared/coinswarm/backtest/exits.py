@@ -52,10 +52,15 @@ class _Position:
     def candle_at(self, ts: int) -> Candle | None:
         """The bar that opened at `ts` (bars are asked for in order, so a cursor finds it)."""
         candles, i = self.candles, self.cursor
-        while i < len(candles) and candles[i].ts < ts:
+        n = len(candles)
+        while i < n and candles[i].ts < ts:
             i += 1
         self.cursor = i
-        return candles[i] if i < len(candles) and candles[i].ts == ts else None
+        if i < n:
+            candle = candles[i]
+            if candle.ts == ts:
+                return candle
+        return None
 
 
 class ExitingBroker(Broker):
