@@ -365,7 +365,13 @@ def _place_in_time_order(
     order, no value in the account), nor does it change that the symbol holds nothing. So a run of one
     symbol's points goes to placement in one message while all the other symbols would do in between
     is such points: when the others all hold nothing, up to the next point of theirs that acts; and a
-    run of holds of a symbol that holds nothing, whatever the others do."""
+    run of holds of a symbol that holds nothing, whatever the others do.
+
+    While several symbols hold positions, a held symbol's points that only watch its position (no
+    intent, no order due, no exit rule firing: ExitingBroker.quiet_run) change nothing another symbol
+    reads either, but the newest price the book is shown: they are settled at once (`watched`), up to the
+    next point of another symbol that may act on the account (an intent, an order due, a rule firing).
+    Every other point goes to placement alone, in time order, through the symbol's placement session."""
     points: dict[str, list[DecidedStep]] = {}
     cycle_of: dict[str, str] = {}
     for d in decided:
