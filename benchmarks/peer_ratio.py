@@ -87,13 +87,12 @@ def run_peer(candles: list[Any], *, fast: int, slow: int, fee_bps: float, cash: 
     cols = {k: np.empty(n) for k in ("Open", "High", "Low", "Close", "Volume")}
     stamps = np.empty(n, dtype=np.int64)
     for i, c in enumerate(candles):
-        d = c.__dict__
-        stamps[i] = d["ts"]
-        cols["Open"][i] = d["open"]
-        cols["High"][i] = d["high"]
-        cols["Low"][i] = d["low"]
-        cols["Close"][i] = d["close"]
-        cols["Volume"][i] = d["volume"]
+        stamps[i] = c.ts
+        cols["Open"][i] = c.open
+        cols["High"][i] = c.high
+        cols["Low"][i] = c.low
+        cols["Close"][i] = c.close
+        cols["Volume"][i] = c.volume
     frame = pd.DataFrame(cols, index=pd.to_datetime(stamps, unit="s"))
     whole = cash / float(cols["High"].max()) >= FINE_ENOUGH_UNITS
     kwargs: dict[str, Any] = {

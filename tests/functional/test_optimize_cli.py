@@ -102,11 +102,13 @@ def test_the_report_leads_out_of_sample_and_apply_round_trips(
     assert (workdir / ".coinswarm" / "optimize.db").is_file()  # the default storage
     html = (workdir / "wf.html").read_text()
     assert "<svg" in html and "buy and hold" in html
+    assert "\n6 trials in " in out  # 3 trials in each of 2 folds, all run by this command
 
     # The same search again resumes the finished study, and --json gives the same chosen parameters.
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [f["trials"] for f in report["folds"]] == [3, 3]
+    assert [f["stored_trials"] for f in report["folds"]] == [3, 3]  # none run again
     assert set(report["out_of_sample"]) >= {"return_pct", "sharpe", "max_drawdown_pct", "trades"}
     assert len(report["stitched"]["equity"]) == len(report["stitched"]["buy_hold"]) == report["out_of_sample"]["bars"]
 

@@ -11,7 +11,7 @@ from coinswarm.domain.agents.base import MarketView
 from coinswarm.domain.agents.mean_reversion import MeanReversionAgent
 from coinswarm.domain.agents.sma_cross import SmaCrossAgent
 from coinswarm.domain.agents.trend import TrendAgent
-from coinswarm.domain.models import Candle, Quote
+from coinswarm.domain.models import AgentScore, Candle, Quote
 
 
 def candles(closes: list[float], symbol: str = "BTC-USD") -> list[Candle]:
@@ -140,3 +140,35 @@ def test_registry_explains_unknown_agents_and_bad_parameters() -> None:
 def test_an_agent_outside_coinswarm_by_dotted_path() -> None:
     agents, weights = build_agents({"coinswarm.domain.agents.trend:TrendAgent": 1.0}, {})
     assert agents[0].name == "trend" and weights == {"trend": 1.0}
+
+
+class _Says(ArbitrageAgent):
+    name = "says"
+
+
+@pytest.mark.parametrize(("signal", "confidence"), [(0.25, 0.5), (-3.0, 2.0), (1, 0), (-1, 0.75), (-0.0, 1e-300)])
+def test_a_score_is_what_the_checked_constructor_makes(signal: float, confidence: float) -> None:
+    made = _Says().score(signal, confidence, "why")
+    clamped = (max(-1.0, min(1.0, signal)), max(0.0, min(1.0, confidence)))
+    assert made == AgentScore("says", *clamped, "why")
+    assert type(made.signal) is float and type(made.confidence) is float
+
+
+@pytest.mark.parametrize(("signal", "confidence"), [(math.nan, 0.5), (0.5, math.nan), (0.5, True)])
+def test_a_score_that_is_not_a_number_is_refused_naming_the_field(signal: float, confidence: float) -> None:
+    with pytest.raises(ValueError, match=r"'says': (signal|confidence) must be a number"):
+        _Says().score(signal, confidence, "why")
+
+
+def test_sma_cross_restored_at_any_bar_fires_where_one_that_never_stopped_does() -> None:
+    series = candles(walk(120, seed=4))
+    reference = SmaCrossAgent(fast=2, slow=5)
+    expected = [reference.observe(c) for c in series]
+    assert sum(not s.abstains for s in expected) >= 5  # crosses to get right, some right after a cut
+    for cut in range(len(series)):
+        before = SmaCrossAgent(fast=2, slow=5)
+        for c in series[:cut]:
+            before.observe(c)
+        restored = SmaCrossAgent(fast=2, slow=5)
+        restored.restore(before.to_state())
+        assert [restored.observe(c) for c in series[cut:]] == expected[cut:], f"restored at bar {cut}"

@@ -147,6 +147,24 @@ def test_the_report_fits_a_terminal_and_the_json_has_every_figure() -> None:
     assert js["monthly"]["2024-02"]["trades"] > 0
 
 
+@pytest.mark.parametrize("count", [3, 12])
+def test_the_summary_names_every_symbol_of_a_portfolio_or_counts_them(count: int) -> None:
+    ts, prices, _ = _two_symbols()
+    names = [f"COIN{k}-USD" for k in range(count)]
+    series = [PriceSeries(name, prices[k % 2].close) for k, name in enumerate(names)]
+    flat = [10_000.0] * len(ts)
+    a = analyse(strategy="committee", start_equity=10_000.0, ts=ts, equity=flat, prices=series, fills=[])
+    lines = text_report(a).splitlines()
+    heading = next(line for line in lines if line.startswith("Summary"))
+    strategy = next(line for line in lines if line.lstrip().startswith("Strategy "))
+    if count == 3:  # the heading lists them all; the summary's 30 columns count them
+        assert heading == f"Summary: committee on {', '.join(names)}"
+    else:  # too many for a heading too
+        assert heading == f"Summary: committee on {count} symbols"
+    assert f"committee on {count} symbols" in strategy
+    assert max(len(line) for line in lines) <= WIDTH
+
+
 def test_the_page_is_self_contained() -> None:
     ts, prices, fills = _two_symbols()
     account = symbol_equity(ts, prices[0].close, [f for f in fills if f.symbol == "A-B"], 10_000.0)

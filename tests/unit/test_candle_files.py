@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import pickle
 import re
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 
 from coinswarm.domain.gaps import find_gaps
-from coinswarm.domain.models import Candle
+from coinswarm.domain.models import CANDLE_FIELDS, Candle
 from coinswarm.marketdata import candle_files
 from coinswarm.marketdata.candle_files import (
     CandleFileError,
@@ -281,28 +283,40 @@ def test_loaded_candles_equal_validated_ones(tmp_path: Path) -> None:
         validated = Candle.model_validate(c.model_dump())
         constructed = Candle.model_construct(**c.model_dump())
         assert c == validated == constructed
-        assert c.model_fields_set == constructed.model_fields_set
+        assert [getattr(c, f) for f in CANDLE_FIELDS] == [getattr(constructed, f) for f in CANDLE_FIELDS]
         assert repr(c) == repr(validated) and hash(c) == hash(validated)
         assert c.close_ts == c.ts + 300
 
 
-def test_the_fast_builder_matches_model_construct() -> None:
-    assert candle_files._FAST_OK, "pydantic's model internals changed: loading falls back to model_construct"
+def test_the_fast_builder_matches_the_checked_constructor() -> None:
     row = {"symbol": "A-B", "ts": 60, "open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 3.0}
-    row["timeframe_s"] = 60
-    fast = candle_files._build_fast([dict(row)])[0]
-    slow = Candle.model_construct(**row)
-    for slot in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"):
-        assert getattr(fast, slot) == getattr(slow, slot), slot
+    row["timeframe_s"] = 120
+    fast = candle_files._build([tuple(row.values())])[0]  # type: ignore[list-item]
+    slow = Candle(**row)
+    assert tuple(row) == CANDLE_FIELDS  # the loader's rows are in this order
+    for field in CANDLE_FIELDS:
+        assert type(getattr(fast, field)) is type(getattr(slow, field)) and getattr(fast, field) == row[field], field
+    assert fast == slow and hash(fast) == hash(slow)
 
 
 def test_loaded_candles_stay_frozen_and_copy_independently(tmp_path: Path) -> None:
     a, b, _ = load_candles(put(tmp_path, "ETH_BTC-5m.csv", [HEADER, *GOOD])).candles
-    with pytest.raises(ValueError, match="frozen"):
-        a.close = 2.0
+    with pytest.raises(FrozenInstanceError):
+        a.close = 2.0  # type: ignore[misc]
     moved = a.model_copy(update={"ts": 0})
     assert moved.ts == 0 and a.ts == T0
-    assert b.model_fields_set == set(Candle.model_fields)
+    assert b.model_dump() == {field: getattr(b, field) for field in CANDLE_FIELDS}
+
+
+def test_a_candle_converts_what_the_model_converted_and_survives_a_process_boundary() -> None:
+    whole = Candle(symbol="A-B", ts=60, open=2, high=3, low=1, close="2.5", volume=0, timeframe_s=300)  # type: ignore[arg-type]
+    assert whole == Candle(symbol="A-B", ts=60, open=2.0, high=3.0, low=1.0, close=2.5, volume=0.0, timeframe_s=300)
+    assert all(type(getattr(whole, f)) is float for f in ("open", "high", "low", "close", "volume"))
+    assert pickle.loads(pickle.dumps(whole)) == whole  # search trials run in other processes
+    with pytest.raises(ValueError, match="open and close must lie within"):
+        Candle(symbol="A-B", ts=60, open=5.0, high=3.0, low=1.0, close=2.0, volume=1.0)
+    with pytest.raises(ValueError, match="ts"):
+        Candle(symbol="A-B", ts=60.5, open=2.0, high=3.0, low=1.0, close=2.0, volume=1.0)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------- writing

@@ -150,3 +150,33 @@ def test_the_market_state_key_alone_is_the_key_of_the_whole_state() -> None:
         )
         assert state.key == key == f"p{state.price_bucket}|vol:{regime}|rsi:{zone}"
     assert len(set(keys)) > 20  # buckets, regimes and zones all move
+
+
+def test_votes_are_quantized_as_round_does_ties_included() -> None:
+    """Each vote is rounded to a step of 0.05 half to even, as round() does: scores that round alike share
+    one remembered vote, scores that do not each get their own (ties such as 0.025 and 0.075 included)."""
+    committee = Committee(W)
+    rng = random.Random(5)
+    values = [k / 40 for k in range(-40, 41)] + [rng.uniform(-1, 1) for _ in range(300)]
+    for signal in values:
+        for confidence in (abs(signal) or 0.01, 0.5, 0.025, 0.075, 1.0):
+            ballot = committee.verdict("X", (score("trend", signal, confidence), score("arbitrage", 0, 0)), "s")
+            assert ballot.quantized == (
+                ("trend", round(signal * 20) / 20, round(confidence * 20) / 20),
+                ("arbitrage", 0.0, 0.0),
+            )
+
+
+@pytest.mark.parametrize("agents", [1, 3, 5, 6, 9])
+def test_distinct_quantized_votes_never_share_a_verdict_whatever_the_number_of_agents(agents: int) -> None:
+    names = [f"a{i}" for i in range(agents)]
+    committee = Committee(dict.fromkeys(names, 1.0), quorum=1)
+    rng = random.Random(agents)
+    seen: dict[tuple[tuple[str, float, float], ...], object] = {}
+    for _ in range(2_000):
+        scores = tuple(score(n, rng.choice((-1.0, 1.0, 0.05, -0.95)), rng.choice((0.05, 1.0, 0.95))) for n in names)
+        ballot = committee.verdict("X", scores, "s")
+        assert ballot.quantized is not None
+        first = seen.setdefault(ballot.quantized, ballot)
+        assert first is ballot  # the same quantized votes: the remembered ballot; others: their own
+    assert len(seen) > 1

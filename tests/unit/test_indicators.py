@@ -343,3 +343,29 @@ def test_value_and_ready_follow_update() -> None:
     assert not ema.ready and ema.value is None
     v = ema.update(3.0)
     assert v is not None and ema.ready and ema.value == v
+
+
+@scales
+@pytest.mark.parametrize("period", [1, 2, 20, 50])
+def test_sma_is_bit_for_bit_the_bollinger_mid_over_long_series(base: float, period: int) -> None:
+    """SMA updates its sums without the sum of squares, Bollinger through the shared window code: the same
+    mean either way, to the last bit, through warm-up, every re-anchor and flat stretches."""
+    close = ohlc(base).close.tolist()
+    close[5_000:5_200] = [close[5_000]] * 200  # a flat stretch: the exact-constant branch
+    sma, bands = SMA(period), Bollinger(period, 2.0)
+    for x in close:
+        mean, band = sma.update(x), bands.update(x)
+        assert (mean is None) == (band is None)
+        assert band is None or mean == band.mid
+    assert sma.value == bands.value.mid if bands.value else sma.value is None
+
+
+def test_sma_refuses_a_bad_input_unchanged() -> None:
+    sma, twin = SMA(3), SMA(3)
+    for x in (1.0, 2.0, 3.0, 4.0):
+        sma.update(x)
+        twin.update(x)
+    for bad in (math.nan, math.inf, 1e300):
+        with pytest.raises(ValueError, match="SMA: refused the input"):
+            sma.update(bad)
+    assert sma.to_state() == twin.to_state() and sma.update(5.0) == twin.update(5.0) == 4.0

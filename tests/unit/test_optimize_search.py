@@ -142,10 +142,12 @@ def test_an_interrupted_search_resumes_where_it_stopped(tmp_path) -> None:
     assert len(fold0) == 5 and all(t.state is optuna.trial.TrialState.COMPLETE for t in fold0)
     assert [d for f, d in runs if f == 0] == [2, 3, 4, 5]  # only the three missing trials ran
     assert [f.trials for f in result.folds] == [5, 5]
+    assert [f.stored for f in result.folds] == [2, 0]  # what the interrupted run had stored
 
     again = []
-    search(cfg, market, progress=lambda f, n, d, t, b: again.append(d))
+    finished = search(cfg, market, progress=lambda f, n, d, t, b: again.append(d))
     assert again == [5, 5]  # a finished search runs no trial
+    assert [f.stored for f in finished.folds] == [5, 5]
 
 
 @pytest.mark.subprocess  # the search forks its trial processes (tests/tiers.py cannot see it from here)

@@ -81,11 +81,23 @@ def _day(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _strategy(a: Analysis) -> str:
+    """The strategy and its symbols in the summary's 30 columns: a portfolio too long to list there is
+    counted (the Summary heading and the per-symbol table name every symbol)."""
+    named = f"{a.strategy} on {', '.join(a.symbols)}"
+    return named if len(named) <= 30 else f"{a.strategy} on {len(a.symbols)} symbols"[:30]
+
+
+def _heading(a: Analysis) -> str:
+    named = f"Summary: {a.strategy} on {', '.join(a.symbols)}"
+    return named if len(named) <= WIDTH else f"Summary: {a.strategy} on {len(a.symbols)} symbols"
+
+
 def _summary(a: Analysis) -> list[str]:
     s = a.stats
     left = [
         ("Period", f"{_day(s.start_ts)} .. {_day(s.end_ts)}"),
-        ("Strategy", f"{a.strategy} on {', '.join(a.symbols)}"[:30]),
+        ("Strategy", _strategy(a)),
         ("Equity", f"{a.start_equity:,.2f} -> {s.equity_final:,.2f}"),
         ("Return", _f(s.return_pct, "{:+.2f} %")),
         ("CAGR", _f(s.cagr_pct, "{:+.2f} %")),
@@ -175,7 +187,7 @@ def text_report(a: Analysis) -> str:
     rule = "-" * WIDTH
     parts = [
         rule,
-        "Summary",
+        _heading(a),
         *_summary(a),
         "",
         *_versus(a),

@@ -134,12 +134,23 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps({**report.to_json(result), "elapsed_s": round(elapsed, 3)}))
     else:
         print(report.text(result))
-        print(f"\n{sum(f.trials for f in result.folds)} trials in {elapsed:.1f} s")
+        print(f"\n{ran_text(result)} in {elapsed:.1f} s")
         if args.plot:
             print(f"picture: {args.plot}")
         if args.apply:
             print(f'overlay: {args.apply} (add include = ["{args.apply}"] to coinswarm.toml)')
     return 0
+
+
+def ran_text(result: Any) -> str:
+    """How many trials this command ran, and how many an earlier run had stored (a resumed search)."""
+    stored = sum(f.stored for f in result.folds)
+    ran = sum(f.trials for f in result.folds) - stored
+    if not stored:
+        return f"{ran} trials"
+    if not ran:
+        return f"no trial to run: the study held all {stored} (give another --study to search afresh)"
+    return f"{ran} trials (resumed: the study held {stored} more)"
 
 
 def _market(files: list[str]) -> Any:

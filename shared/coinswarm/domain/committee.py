@@ -25,6 +25,8 @@ from coinswarm.domain.models import Action, AgentScore, Decision, Vote
 STEP = 20.0  # quantization: 1 / 0.05
 LEVELS = 41 * 21  # quantized (signal, confidence) pairs: -1.0 .. 1.0 by 0.05, 0.0 .. 1.0 by 0.05
 MEMO_SIZE = 65_536
+ROUNDER = 1.5 * 2.0**52  # x + ROUNDER - ROUNDER is x rounded to a whole number, half to even (|x| < 2**51)
+FLOAT_CODE_AGENTS = 5  # LEVELS ** 5 < 2 ** 53: the quantized votes of up to 5 agents, exactly, in one float
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ class Committee:
         self.threshold = threshold
         self.cache = cache
         self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
-        self._memo: dict[tuple[tuple[str, ...], int], tuple[Ballot, Ballot]] = {}
+        self._memo: dict[tuple[tuple[str, ...], float], tuple[Ballot, Ballot]] = {}
         self._no_quorum = [self._no_quorum_verdict(n, quorum) for n in range(quorum)]
 
     @staticmethod
@@ -111,32 +113,39 @@ class Committee:
                 break
         else:  # nobody voted: no quorum, nothing to quantize
             return self._silence
-        # The quantized votes, as the agents' names and one integer: each vote is a signal step in
+        # The quantized votes, as the agents' names and one number: each vote is a signal step in
         # -20..20 and a confidence step in 0..20, one of LEVELS pairs (a tuple of floats per agent took
-        # longer to hash than to vote on).
-        code = 0
-        for s in scores:
-            code = code * LEVELS + round(s.signal * STEP) * 21 + round(s.confidence * STEP)
+        # longer to hash than to vote on). The steps are rounded as round() does (half to even) by
+        # adding and taking away ROUNDER, in a third of the time; the number is a float, exact up to
+        # FLOAT_CODE_AGENTS agents, and an int beyond.
+        if len(scores) <= FLOAT_CODE_AGENTS:
+            code: float = 0.0
+            for s in scores:
+                code = code * LEVELS + (
+                    (s.signal * STEP + ROUNDER - ROUNDER) * 21.0 + (s.confidence * STEP + ROUNDER - ROUNDER)
+                )
+        else:
+            code = 0
+            for s in scores:
+                code = code * LEVELS + round(s.signal * STEP) * 21 + round(s.confidence * STEP)
         votes = (tuple([s.agent for s in scores]), code)
-        fresh, cached = self._ballots(votes, scores)
-        cache = self.cache
-        if cache is None:
-            return fresh
-        return cached if cache.seen((symbol, state_key, votes)) else fresh
-
-    def _ballots(self, votes: tuple[tuple[str, ...], int], scores: Sequence[AgentScore]) -> tuple[Ballot, Ballot]:
-        """The vote on these quantized votes, taken once, as a fresh ballot and as the pattern cache's: a
-        few thousand distinct votes come back over and over (the pattern cache's key also holds the
-        market state, so it misses most of them)."""
         ballots = self._memo.get(votes)
         if ballots is None:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()
-            quantized = tuple(
-                (s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores
-            )
-            verdict = self._vote(quantized)
-            ballots = self._memo[votes] = (Ballot(verdict, quantized, False), Ballot(verdict, quantized, True))
+            ballots = self._ballots(votes, scores)
+        cache = self.cache
+        if cache is None:
+            return ballots[0]
+        return ballots[1] if cache.seen((symbol, state_key, votes)) else ballots[0]
+
+    def _ballots(self, votes: tuple[tuple[str, ...], float], scores: Sequence[AgentScore]) -> tuple[Ballot, Ballot]:
+        """The vote on quantized votes not seen yet, taken once and remembered, as a fresh ballot and as the
+        pattern cache's: a few thousand distinct votes come back over and over (the pattern cache's key
+        also holds the market state, so it misses most of them)."""
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        quantized = tuple((s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores)
+        verdict = self._vote(quantized)
+        ballots = self._memo[votes] = (Ballot(verdict, quantized, False), Ballot(verdict, quantized, True))
         return ballots
 
     def record(

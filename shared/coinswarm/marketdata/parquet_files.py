@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any, overload
 
 from coinswarm.domain.gaps import Gap
 from coinswarm.domain.models import Candle, iso
-from coinswarm.marketdata.candle_files import COLUMNS, CandleFile, CandleFileError, build_candles
+from coinswarm.marketdata.candle_files import COLUMNS, CandleFile, CandleFileError, build_candle_rows
 
 CHUNK = 16_384
 INSTALL = "reading and writing Parquet needs pyarrow: pip install 'coinswarm[parquet]' (or pip install pyarrow)"
@@ -63,12 +64,7 @@ class CandleColumns(Sequence[Candle]):
         sym, tf = self.symbol, self.timeframe_s
         n = max(0, min(stop, self._n) - start)
         ts, o, h, lo, c, v = (col.slice(start, n).to_pylist() for col in self._columns)
-        return build_candles(
-            [
-                {"symbol": sym, "ts": t, "open": o, "high": h, "low": lo, "close": c, "volume": v, "timeframe_s": tf}
-                for t, o, h, lo, c, v in zip(ts, o, h, lo, c, v, strict=True)
-            ]
-        )
+        return build_candle_rows(zip(repeat(sym, n), ts, o, h, lo, c, v, repeat(tf, n), strict=True))
 
     @overload
     def __getitem__(self, index: int) -> Candle: ...

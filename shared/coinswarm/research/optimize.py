@@ -70,6 +70,7 @@ class FoldOutcome:
     out_of_sample: dict[str, float]
     test: WindowResult
     pareto: list[dict[str, Any]] = field(default_factory=list)
+    stored: int = 0  # of `trials`, how many the study held already (an earlier, interrupted run's)
 
 
 @dataclass
@@ -130,7 +131,7 @@ def search(
     folds = folds_of(settings, market)
     outcomes: list[FoldOutcome] = []
     for fold in folds:
-        study = run_fold(plan, market, fold, len(folds), progress)
+        study, stored = run_fold(plan, market, fold, len(folds), progress)
         best = choose(study, plan.objectives)
         if best is None:
             raise SearchError(
@@ -151,6 +152,7 @@ def search(
                 out_of_sample=test.figures(),
                 test=test,
                 pareto=_pareto(study, plan) if len(plan.objectives) > 1 else [],
+                stored=stored,
             )
         )
     return SearchResult(
@@ -162,8 +164,9 @@ def study_name(plan: Plan, fold: Fold) -> str:
     return f"{plan.study}-fold{fold.index}"
 
 
-def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: ProgressFn | None) -> Any:
-    """The fold's study with at least `plan.trials` finished trials, run on its train window only."""
+def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: ProgressFn | None) -> tuple[Any, int]:
+    """The fold's study with at least `plan.trials` finished trials, run on its train window only, and
+    how many of them it held before (an earlier, interrupted run's)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -207,8 +210,9 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
         progress(fold.index, folds, done, plan.trials, shown[1])
 
     report()
-    if len(_done(study)) >= plan.trials:
-        return study
+    stored = len(_done(study))
+    if stored >= plan.trials:
+        return study, stored
     train = market.window(fold.train)
     if plan.workers <= 1:
         # The cap counts every process's trials: another process (or machine) on the same study shares them.
@@ -218,7 +222,7 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
             callbacks=[Enough(plan.trials, datetime.now()), lambda _s, _t: report()],
             gc_after_trial=False,
         )
-        return study
+        return study, stored
     # The trial processes open their own connections: none of this one's crosses the fork.
     storage.remove_session()
     storage.engine.dispose()
@@ -229,7 +233,7 @@ def run_fold(plan: Plan, market: Market, fold: Fold, folds: int, progress: Progr
         _in_processes(plan, name, train, report, datetime.now())
     finally:
         gc.unfreeze()
-    return study
+    return study, stored
 
 
 class Enough:

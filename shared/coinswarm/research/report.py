@@ -127,6 +127,7 @@ def to_json(result: SearchResult) -> dict[str, Any]:
                 "train_ts": list(f.train_ts),
                 "test_ts": list(f.test_ts),
                 "trials": f.trials,
+                "stored_trials": f.stored,
                 "params": f.params,
                 "values": dict(zip(p.objectives, f.values, strict=True)),
                 "in_sample": _clean(f.in_sample),

@@ -33,10 +33,11 @@ class VoteStage:
         retention = history.decision_retention()
         keep_from = 0 if retention is None else len(msg.scored) - retention
         steps: list[DecidedStep] = []
-        verdict_of, step, hold = committee.verdict, DecidedStep, Action.HOLD  # looked up once, not per bar
+        keep, new, step = steps.append, object.__new__, DecidedStep
+        verdict_of, hold = committee.verdict, Action.HOLD  # looked up once, not per bar
         for i, point in enumerate(msg.scored):
             candle = point.candle
-            ts = candle.close_ts
+            ts = candle.ts + candle.timeframe_s  # its close_ts, read without the property's call
             ballot = verdict_of(symbol, point.scores, point.market_state)
             verdict = ballot.verdict
             action = verdict.action
@@ -54,17 +55,17 @@ class VoteStage:
                 )
                 history.record_decision(decision)
                 intent = intent_for(decision, price=candle.close, rule=self.sizing)
-            steps.append(
-                step(
-                    ts,
-                    action,
-                    verdict.confidence,
-                    point.settle_price,
-                    point.settle_ts,
-                    candle.close,
-                    decision,
-                    intent,
-                    candle,
-                )
-            )
+            # DecidedStep(ts, action, ...), every field set, without the generated __init__'s call: a
+            # third less per bar (a plain slotted dataclass, so nothing is skipped but the call)
+            made = new(step)
+            made.ts = ts
+            made.action = action
+            made.confidence = verdict.confidence
+            made.settle_price = point.settle_price
+            made.settle_ts = point.settle_ts
+            made.mark_price = candle.close
+            made.decision = decision
+            made.intent = intent
+            made.candle = candle
+            keep(made)
         return [(DECISIONS, DecisionReady(cycle_id=msg.cycle_id, symbol=symbol, steps=tuple(steps)))]

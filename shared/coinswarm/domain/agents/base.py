@@ -35,6 +35,7 @@ class MarketView:
 
 
 EMPTY_VIEW = MarketView()
+_new = object.__new__
 
 
 def clamp(x: float, lo: float = -1.0, hi: float = 1.0) -> float:
@@ -102,7 +103,23 @@ class Agent(ABC, metaclass=_AgentType):
         # clamp(), written out: an agent scores every candle
         signal = -1.0 if signal < -1.0 else 1.0 if signal > 1.0 else signal
         confidence = 0.0 if confidence < 0.0 else 1.0 if confidence > 1.0 else confidence
-        return AgentScore(self.name, signal, confidence, reason)
+        name = self.name
+        if not (
+            type(signal) is float
+            and type(confidence) is float
+            and signal == signal  # not NaN
+            and confidence == confidence
+            and type(reason) is str
+            and type(name) is str
+        ):
+            return AgentScore(name, signal, confidence, reason)  # converts or refuses, saying what is wrong
+        # What AgentScore(...) makes of values it would accept as they are, at a third of the cost.
+        made = _new(AgentScore)
+        made.agent = name
+        made.signal = signal
+        made.confidence = confidence
+        made.reason = reason
+        return made
 
     def state_attributes(self) -> tuple[str, ...]:
         """The attributes that make up the agent's state: `stateful`, or else every indicator attribute

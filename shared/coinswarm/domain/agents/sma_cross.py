@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from coinswarm.domain.agents.base import EMPTY_VIEW, Agent, MarketView
 from coinswarm.domain.indicators import SMA
 from coinswarm.domain.models import AgentScore, Candle
@@ -17,22 +20,30 @@ class SmaCrossAgent(Agent):
             raise ValueError(f"sma_cross: need 1 <= fast < slow, got fast={fast} slow={slow}")
         self.fast, self.slow = fast, slow
         super().__init__()
+        self._warming, self._no_cross = self.abstain("warming up"), self.abstain("no cross")  # every bar gives one
 
     def reset(self) -> None:
         self.fast_sma = SMA(self.fast)
         self.slow_sma = SMA(self.slow)
+        self._before: tuple[float | None, float | None] = (None, None)  # the two SMAs' values
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        super().restore(state)
+        self._before = (self.fast_sma.value, self.slow_sma.value)
 
     def observe(self, candle: Candle, view: MarketView = EMPTY_VIEW) -> AgentScore:
-        fast_before, slow_before = self.fast_sma.value, self.slow_sma.value
-        fast = self.fast_sma.update(candle.close)
-        slow = self.slow_sma.update(candle.close)
+        fast_before, slow_before = self._before  # the SMAs' values, kept as they change (a property read costs more)
+        close = candle.close
+        fast = self.fast_sma.update(close)
+        slow = self.slow_sma.update(close)
+        self._before = (fast, slow)
         if fast is None or slow is None or fast_before is None or slow_before is None:
-            return self.abstain("warming up")
+            return self._warming
         if fast_before < slow_before and fast > slow:
             return self.score(1.0, 1.0, f"SMA{self.fast} crossed above SMA{self.slow}")
         if fast_before > slow_before and fast < slow:
             return self.score(-1.0, 1.0, f"SMA{self.fast} crossed below SMA{self.slow}")
-        return self.abstain("no cross")
+        return self._no_cross
 
 
 AGENT = SmaCrossAgent
