@@ -13,7 +13,8 @@ it millions of times.
   recording it again would keep it again. `None` (the default) keeps every decision.
 * Document TTLs use the injectable `now` clock (`time.time` by default; a backtest passes its
   simulated clock). Idempotency records and leases use the `now` their callers pass.
-* One lock makes every method atomic, so an instance may be shared by threads.
+* One lock makes every method atomic, so an instance may be shared by threads (a document read takes
+  none: it reads one immutable entry).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from coinswarm.ports.history import HistoryStore, episode_keys
 from coinswarm.ports.state import JSON, StateStore, Versioned
 
 T = TypeVar("T")
+IN_PROGRESS, COMPLETED = IdempotencyStatus.IN_PROGRESS, IdempotencyStatus.COMPLETED
 
 
 class MemoryStore(StateStore, HistoryStore, CoordinationStore):
@@ -54,8 +56,8 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
         self._decisions: _Timeline[Decision] = _Timeline(max_decisions)
         self._rejections: _Timeline[RiskRejection] = _Timeline(None)
         self._episodes: dict[str, dict[str, Any]] = {}
-        self._idempotency: dict[str, IdempotencyRecord] = {}
-        self._claims: dict[str, str] = {}  # key -> owner of its IN_PROGRESS claim
+        # key -> status, result, expires_ts, and the owner of an IN_PROGRESS claim (a record is built when asked)
+        self._idempotency: dict[str, tuple[IdempotencyStatus, JSON | None, int, str | None]] = {}
         self._leases: dict[str, tuple[str, int]] = {}  # owner, expires_ts
 
     def __repr__(self) -> str:
@@ -64,11 +66,12 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     # -- StateStore: documents -------------------------------------------------------------------
 
     def get(self, key: str) -> Versioned | None:
-        with self._lock:
-            doc = self._documents.get(key)
-            if doc is None or (doc[2] is not None and expired(doc[2], self._now())):
-                return None
-            return Versioned(dict(doc[0]), doc[1])
+        # No lock: a stored document is a tuple never changed in place (put and delete swap it whole), so
+        # this one dict read sees either the old or the new one, as a read under the lock would.
+        doc = self._documents.get(key)
+        if doc is None or (doc[2] is not None and expired(doc[2], self._now())):
+            return None
+        return Versioned(doc[0].copy(), doc[1])
 
     def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         with self._lock:
@@ -212,29 +215,24 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def begin(self, key: str, *, owner: str, now: int, in_progress_ttl_s: int) -> IdempotencyRecord | None:
         with self._lock:
             record = self._idempotency.get(key)
-            if record is not None and record.expires_ts > now:
-                result = None if record.result is None else dict(record.result)
-                return IdempotencyRecord(key, record.status, result, record.expires_ts)
-            self._idempotency[key] = IdempotencyRecord(
-                key, IdempotencyStatus.IN_PROGRESS, None, now + in_progress_ttl_s
-            )
-            self._claims[key] = owner
+            if record is not None and record[2] > now:
+                status, result, expires_ts, _ = record
+                return IdempotencyRecord(key, status, None if result is None else dict(result), expires_ts)
+            self._idempotency[key] = (IN_PROGRESS, None, now + in_progress_ttl_s, owner)
             return None
 
     def complete(self, key: str, result: JSON, *, owner: str, now: int, ttl_s: int) -> None:
         with self._lock:
             record = self._idempotency.get(key)
-            if record is None or record.status is not IdempotencyStatus.IN_PROGRESS or self._claims.get(key) != owner:
+            if record is None or record[0] is not IN_PROGRESS or record[3] != owner:
                 raise ConflictError(f"idempotency key {key!r} is not claimed by {owner!r}")
-            self._idempotency[key] = IdempotencyRecord(key, IdempotencyStatus.COMPLETED, dict(result), now + ttl_s)
-            del self._claims[key]
+            self._idempotency[key] = (COMPLETED, dict(result), now + ttl_s, None)
 
     def abandon(self, key: str, *, owner: str) -> None:
         with self._lock:
             record = self._idempotency.get(key)
-            if record is not None and record.status is IdempotencyStatus.IN_PROGRESS and self._claims.get(key) == owner:
+            if record is not None and record[0] is IN_PROGRESS and record[3] == owner:
                 del self._idempotency[key]
-                del self._claims[key]
 
     # -- CoordinationStore: leases ---------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from coinswarm.domain.exit_ids import exit_reason_of
 from coinswarm.domain.models import Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.errors import ConflictError
@@ -26,6 +27,32 @@ KEEP_ORDERS = 200  # recent orders kept for get_order and idempotent submit (plu
 TRIM_BATCH = 50
 NOTHING = Settlement(fills=[], refused=[])
 RETRIES = 20
+PENDING = OrderStatus.PENDING
+FILLED, REJECTED = OrderStatus.FILLED.value, OrderStatus.REJECTED.value  # as the book stores them
+_SIDE = {side: side.value for side in Side}
+_STATUS = {status: status.value for status in OrderStatus}
+_ORDER_FIELDS = ("client_order_id", "symbol", "side", "notional", "quantity", "fraction", "placed_ts", "status", "note")
+
+
+def order_document(order: Order) -> dict[str, Any]:
+    """The order as the book stores it: `order.model_dump(mode="json")`, built directly (an order is stored
+    on every submit). Falls back to model_dump should Order's fields ever differ from the ones known here."""
+    if not _FAST_DUMP:
+        return order.model_dump(mode="json")
+    return {
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": _SIDE[order.side],
+        "notional": order.notional,
+        "quantity": order.quantity,
+        "fraction": order.fraction,
+        "placed_ts": order.placed_ts,
+        "status": _STATUS[order.status],
+        "note": order.note,
+    }
+
+
+_FAST_DUMP = tuple(Order.model_fields) == _ORDER_FIELDS
 
 
 class PaperBroker(Broker):
@@ -53,30 +80,28 @@ class PaperBroker(Broker):
 
     # -- port ---------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
-        held: list[Order] = []
-
-        def change(book: dict[str, Any]) -> bool:
-            known = book["orders"].get(order.client_order_id)
+        cid = order.client_order_id
+        store, key = self.store, self.key
+        for _ in range(RETRIES):  # read, change, write back with a version check (as update_document)
+            found = store.get(key)
+            book = self._fresh() if found is None else dict(found.value)
+            known = book["orders"].get(cid)
             if known is not None:
-                held.append(Order.model_validate(known))
-                return False
-            accepted = (
-                order
-                if order.status is OrderStatus.PENDING
-                else order.model_copy(update={"status": OrderStatus.PENDING})
-            )
-            stored = accepted.model_dump(mode="json")
-            book["orders"] = {**book["orders"], order.client_order_id: stored}
-            book["pending"] = [*book["pending"], order.client_order_id]
+                return self._order(cid, known)
+            accepted = order if order.status is PENDING else order.model_copy(update={"status": PENDING})
+            stored = order_document(accepted)
+            book["orders"] = {**book["orders"], cid: stored}
+            book["pending"] = [*book["pending"], cid]
             self._trim(book)
-            held.append(accepted)
+            try:
+                store.put(key, book, expected_version=0 if found is None else found.version)
+            except ConflictError:
+                continue
             if len(self._submitted) >= KEEP_ORDERS:  # orders another instance settled: forget them all
                 self._submitted.clear()
-            self._submitted[order.client_order_id] = (stored, accepted)
-            return True
-
-        self._update(change)
-        return held[-1]
+            self._submitted[cid] = (stored, accepted)
+            return accepted
+        raise ConflictError(f"paper book {key}: {RETRIES} concurrent updates in a row; try again")
 
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
         found = self.store.get(self.key)
@@ -92,34 +117,48 @@ class PaperBroker(Broker):
                 return NOTHING
             except ConflictError:
                 found = None  # someone else wrote the book meanwhile: take the general path below
-        result = Settlement()
-        still_pending = [False]
+        return self._settle(symbol, observed_price, ts, found)
 
-        def change(book: dict[str, Any]) -> bool:
-            result.fills.clear()
-            result.refused.clear()
-            mine = [cid for cid in book["pending"] if book["orders"][cid]["symbol"] == symbol]
-            due = [cid for cid in mine if book["orders"][cid]["placed_ts"] <= ts]
-            still_pending[0] = len(due) < len(mine)
+    def _settle(self, symbol: str, observed_price: float, ts: int, found: Versioned | None) -> Settlement:
+        """`settle` when orders are pending (`found`: the book as just read, or None to read it)."""
+        store, key = self.store, self.key
+        for _ in range(RETRIES):  # read, change, write back with a version check (as update_document)
+            if found is None:
+                found = store.get(key)
+            book = self._fresh() if found is None else dict(found.value)
+            version = 0 if found is None else found.version
+            found = None  # a retry reads the book again
+            orders = book["orders"]
+            due: list[str] = []
+            waiting = False  # orders of the symbol placed after `ts`: still pending after this settlement
+            for cid in book["pending"]:
+                stored = orders[cid]
+                if stored["symbol"] == symbol:
+                    if stored["placed_ts"] <= ts:
+                        due.append(cid)
+                    else:
+                        waiting = True
             if not due and not book["positions"].get(symbol):
-                return False  # nothing held, nothing to fill: the price matters to no one (saves a write)
+                # nothing held, nothing to fill: the price matters to no one (saves a write)
+                return Settlement([], [], pending=waiting)
             if book["prices"].get(symbol) != observed_price:
                 book["prices"] = {**book["prices"], symbol: observed_price}
-            if not due:
-                return True
-            orders = book["orders"] = dict(book["orders"])
-            book["positions"] = dict(book["positions"])
+            result = Settlement([], [], pending=waiting)
+            if due:
+                orders = book["orders"] = dict(orders)
+                book["positions"] = dict(book["positions"])
+                for cid in due:
+                    self._execute(book, self._order(cid, orders[cid]), observed_price, ts, result)
+                book["pending"] = [cid for cid in book["pending"] if cid not in due]
+            try:
+                store.put(key, book, expected_version=version)
+            except ConflictError:
+                continue
+            submitted = self._submitted
             for cid in due:
-                self._execute(book, self._order(cid, orders[cid]), observed_price, ts, result)
-            book["pending"] = [cid for cid in book["pending"] if cid not in due]
-            return True
-
-        self._update(change, found)
-        for fill in result.fills:
-            self._submitted.pop(fill.client_order_id, None)
-        for refused in result.refused:
-            self._submitted.pop(refused.client_order_id, None)
-        return Settlement(result.fills, result.refused, pending=still_pending[0])
+                submitted.pop(cid, None)
+            return result
+        raise ConflictError(f"paper book {key}: {RETRIES} concurrent updates in a row; try again")
 
     def has_pending(self, symbol: str) -> bool:
         found = self.store.get(self.key)
@@ -197,7 +236,7 @@ class PaperBroker(Broker):
             refusal = f"refused: {why}; {notional:,.2f} is below the minimum order {self.min_order_notional:,.2f}"
             book["orders"][order.client_order_id] = {
                 **book["orders"][order.client_order_id],
-                "status": OrderStatus.REJECTED.value,
+                "status": REJECTED,
                 "note": refusal,
             }
             out.refused.append(order.model_copy(update={"status": OrderStatus.REJECTED, "note": refusal}))
@@ -212,7 +251,7 @@ class PaperBroker(Broker):
             book["positions"][order.symbol] = 0.0 if left <= 1e-12 else left
         book["orders"][order.client_order_id] = {
             **book["orders"][order.client_order_id],
-            "status": OrderStatus.FILLED.value,
+            "status": FILLED,
             "note": note,
         }
         out.fills.append(
@@ -226,6 +265,8 @@ class PaperBroker(Broker):
                 fee=fee,
                 ts=ts,
                 note=note,
+                # a sell's reason, read from its order id (domain.exit_ids) as whoever reads the fill would
+                exit_reason=None if order.side is Side.BUY else exit_reason_of(order.client_order_id),
             )
         )
 
@@ -252,8 +293,8 @@ class PaperBroker(Broker):
     def _book(self) -> tuple[dict[str, Any], int]:
         return read_document(self.store, self.key, self._fresh)
 
-    def _update(self, change: Callable[[dict[str, Any]], bool], found: Versioned | None = None) -> None:
-        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book", found=found)
+    def _update(self, change: Callable[[dict[str, Any]], bool]) -> None:
+        update_document(self.store, self.key, self._fresh, change, retries=RETRIES, what="paper book")
 
     def _order(self, client_order_id: str, stored: dict[str, Any]) -> Order:
         """The order the book holds as `stored`."""

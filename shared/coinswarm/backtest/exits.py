@@ -226,7 +226,9 @@ class ExitingBroker(Broker):
             p.held -= fill.quantity
             if p.held <= DUST:
                 p.held, p.tracker = 0.0, None
-            if fill.exit_reason is not None or (
+            # The paper broker's sell fills carry the reason their order id says (domain.exit_ids): a sell
+            # decision's is SIGNAL already; an exit's own order here ("...-x") needs its rule's.
+            if fill.exit_reason is sell_reason or (
                 sell_reason is ExitReason.SIGNAL and not is_signal(fill.client_order_id)
             ):
                 out.append(fill)

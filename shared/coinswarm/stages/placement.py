@@ -31,7 +31,7 @@ from coinswarm.ports.broker import Broker
 from coinswarm.ports.clock import Clock
 from coinswarm.ports.coordination import CoordinationStore, IdempotencyStatus
 from coinswarm.ports.history import HistoryStore
-from coinswarm.ports.state import StateStore
+from coinswarm.ports.state import JSON, StateStore
 from coinswarm.stages.controls import paused_reason
 from coinswarm.stages.exit_watch import ExitSession, ExitWatch
 from coinswarm.stages.messages import PLACEMENTS, DecidedStep, DecisionReady, Message, PlacementDone
@@ -83,6 +83,7 @@ class PlacementStage:
         self.clock = clock
         self.limits = limits
         self.day_key = f"risk:{account}:day"
+        self._day_seen: tuple[JSON, RiskDay] | None = None  # the day document last written here, and its RiskDay
         self.trade_lease_s = trade_lease_s
         self.outbox = outbox if outbox is not None else Outbox(coordination, clock)
         self.exit_on_signal = exit_on_signal
@@ -242,11 +243,12 @@ class PlacementStage:
     def _check_and_count(self, intent: OrderIntent, now: int, account: AccountView) -> RiskVerdict:
         """Risk against today's counters; an approval takes its slot in the day's order count (and a
         breach of the daily loss halts the day) in one conditional write, before anything is sent."""
-        kill_on = kill_switch_on(self.state)
+        state, key = self.state, self.day_key
+        kill_on = kill_switch_on(state)
         paused = self._entries_paused(intent, now)
         for _ in range(RETRIES):
-            found = self.state.get(self.day_key)
-            current = RiskDay.from_dict(found.value) if found else None
+            found = state.get(key)
+            current = None if found is None else self._risk_day(found.value)
             # the account is valued only when a new day starts (roll_day): most orders fall on the same day
             day = (
                 current
@@ -259,12 +261,21 @@ class PlacementStage:
                 new = RiskDay(new.day, new.start_equity, new.orders + 1, new.halted)
             if new == current:
                 return verdict
+            document = new.to_dict()
             try:
-                self.state.put(self.day_key, new.to_dict(), expected_version=found.version if found else 0)
-                return verdict
+                state.put(key, document, expected_version=found.version if found else 0)
             except ConflictError:
                 continue
+            self._day_seen = (document, new)
+            return verdict
         raise ConflictError(f"{self.day_key}: {RETRIES} concurrent updates in a row; try again")
+
+
+    def _risk_day(self, stored: JSON) -> RiskDay:
+        """The RiskDay the stored document holds: the one this stage last wrote while it is unchanged (the
+        usual case: orders are counted here), else read from it."""
+        seen = self._day_seen
+        return seen[1] if seen is not None and seen[0] == stored else RiskDay.from_dict(stored)
 
 
 def set_kill_switch(state: StateStore, on: bool, *, reason: str = "", ts: int = 0) -> None:
