@@ -76,8 +76,12 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
     def put(self, key: str, value: JSON, *, expected_version: int | None = None, ttl_s: int | None = None) -> int:
         with self._lock:
             doc = self._documents.get(key)
-            now = self._now() if ttl_s is not None or (doc is not None and doc[2] is not None) else 0.0
-            current = 0 if doc is None or expired(doc[2], now) else doc[1]
+            if doc is None or doc[2] is None:  # no expiry to check (the usual document)
+                now = 0.0 if ttl_s is None else self._now()
+                current = 0 if doc is None else doc[1]
+            else:
+                now = self._now()
+                current = 0 if expired(doc[2], now) else doc[1]
             if expected_version is not None and expected_version != current:
                 check_version(f"document {key!r}", expected_version, current)
             self._documents[key] = (dict(value), current + 1, None if ttl_s is None else now + ttl_s)

@@ -21,6 +21,7 @@ from typing import Any
 from coinswarm.domain.models import ExitReason, OrderIntent, Side
 
 DAY_S = 86_400
+_SELL, _FLATTEN = Side.SELL, ExitReason.FLATTEN  # read on every order (an enum member is slow to look up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,31 +102,33 @@ def check_order(
 ) -> RiskVerdict:
     """Approve (maybe reduced), or refuse with the reason. The returned `day` has today's halt recorded.
     `entries_paused`: why new entries may not be made now (the owner's pause, a protection); "" if they may."""
-    if kill_switch and intent.exit_reason is not ExitReason.FLATTEN:
+    if kill_switch and intent.exit_reason is not _FLATTEN:
         return RiskVerdict(False, "kill switch is on: every order is stopped (only the owner's flatten exits)")
-    price = account.prices.get(intent.symbol, intent.reference_price)
     held = account.positions.get(intent.symbol, 0.0)
     notional = intent.estimated_notional(account.cash, held)
-    if intent.side is Side.SELL:  # an exit: no halt stops it, though a loss it meets still halts entries
+    if intent.side is _SELL:  # an exit: no halt stops it, though a loss it meets still halts entries
+        price = account.prices.get(intent.symbol, intent.reference_price)
         sell = _check_sell(intent, held, price, notional, limits)
-        return RiskVerdict(sell.approved, sell.reason, sell.intent, _halt_on_loss(day, account, limits))
+        return RiskVerdict(sell.approved, sell.reason, sell.intent, _halt_on_loss(day, account.equity, limits))
     if entries_paused:
         return RiskVerdict(False, f"new entries are paused: {entries_paused}")
     if day.halted:
         return RiskVerdict(False, f"trading stopped for the rest of the day: {day.halted}")
-    halted = _halt_on_loss(day, account, limits)
+    total = account.total_exposure  # valued once for the loss and the room left
+    halted = _halt_on_loss(day, account.cash + total, limits)
     if halted is not None:
         return RiskVerdict(False, f"trading stopped for the rest of the day: {halted.halted}", day=halted)
     if day.orders >= limits.max_orders_per_day:
         return RiskVerdict(False, f"{day.orders} orders today: the limit is {limits.max_orders_per_day}")
-    return _check_buy(intent, account, notional, limits)
+    return _check_buy(intent, account, notional, limits, total)
 
 
-def _halt_on_loss(day: RiskDay, account: AccountView, limits: RiskLimits) -> RiskDay | None:
-    """Today's counters with the halt recorded, when the daily loss reached its limit just now; else None."""
+def _halt_on_loss(day: RiskDay, equity: float, limits: RiskLimits) -> RiskDay | None:
+    """Today's counters with the halt recorded, when the daily loss reached its limit just now (the account
+    is worth `equity`); else None."""
     if day.halted:
         return None
-    loss = day.start_equity - account.equity
+    loss = day.start_equity - equity
     if loss < limits.max_daily_loss:
         return None
     return replace(day, halted=f"daily loss {loss:,.2f} reached the limit {limits.max_daily_loss:,.2f}")
@@ -162,9 +165,11 @@ def _check_sell(intent: OrderIntent, held: float, price: float, notional: float,
     return RiskVerdict(True, "approved", intent)
 
 
-def _check_buy(intent: OrderIntent, account: AccountView, notional: float, limits: RiskLimits) -> RiskVerdict:
+def _check_buy(
+    intent: OrderIntent, account: AccountView, notional: float, limits: RiskLimits, total_exposure: float
+) -> RiskVerdict:
     room_position = limits.max_position_notional - account.exposure(intent.symbol)
-    room_total = limits.max_total_exposure - account.total_exposure
+    room_total = limits.max_total_exposure - total_exposure
     room = min(room_position, room_total, account.cash)
     which = (
         "max_position_notional"

@@ -9,6 +9,7 @@ an exit meets neither (see domain.risk)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,31 @@ from coinswarm.stages.protection_watch import ProtectionWatch
 KILL_SWITCH_KEY = "flags:kill_switch"
 DONE_TTL_S = 7 * 86_400
 RETRIES = 20
+
+
+class _Owners:
+    """Claim owners unique to each attempt: a random prefix (uuid4's bytes) drawn once per process, and
+    again in a forked child, followed by a count (cheaper than drawing 16 random bytes per order)."""
+
+    def __init__(self) -> None:
+        self.draw()
+
+    def draw(self) -> None:
+        self.prefix = os.urandom(16).hex() + "-"
+        self.count = itertools.count()
+
+    def next(self) -> str:
+        return self.prefix + str(next(self.count))
+
+
+_OWNERS = _Owners()
+if hasattr(os, "register_at_fork"):  # a forked worker must not hand out its parent's owners
+    os.register_at_fork(after_in_child=_OWNERS.draw)
+
+
+def claim_owner() -> str:
+    """An owner for one attempt at an intent's claim, never handed out twice."""
+    return _OWNERS.next()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +178,7 @@ class PlacementStage:
         attempt holds it, ClaimInProgressError (retry later). A claim left by a worker that died is taken over
         once expired; the venue is then asked for the client order id first, so nothing is sent twice."""
         key = f"order:{intent.intent_id}"
-        owner = os.urandom(16).hex()  # this attempt: only it may complete or abandon the claim (uuid4's bytes)
+        owner = claim_owner()  # this attempt: only it may complete or abandon the claim
         ttl_s = self.outbox.in_progress_ttl_s
         earlier = self.coordination.begin(key, owner=owner, now=self.clock.now(), in_progress_ttl_s=ttl_s)
         if earlier is not None and earlier.status == IdempotencyStatus.IN_PROGRESS:
@@ -269,7 +295,6 @@ class PlacementStage:
             self._day_seen = (document, new)
             return verdict
         raise ConflictError(f"{self.day_key}: {RETRIES} concurrent updates in a row; try again")
-
 
     def _risk_day(self, stored: JSON) -> RiskDay:
         """The RiskDay the stored document holds: the one this stage last wrote while it is unchanged (the
