@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from coinswarm.domain.exit_ids import exit_reason_of
-from coinswarm.domain.models import Fill, Order, OrderStatus, Side
+from coinswarm.domain.models import ExitReason, Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.errors import ConflictError
 from coinswarm.ports.broker import Broker, Settlement
@@ -77,6 +76,9 @@ class PaperBroker(Broker):
         # The orders this instance submitted, each beside the very dict it stored in the book: while the
         # book still holds that dict (an in-process store shares it), it is that order, not validated again.
         self._submitted: dict[str, tuple[dict[str, Any], Order]] = {}
+        # The exit reason a sell fill is given from its order id, set by a broker in front of this one (the
+        # backtest's, backtest.exits); None leaves it unset, for whoever reads the fill.
+        self.sell_reason: Callable[[str], ExitReason | None] | None = None
 
     # -- port ---------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -213,7 +215,8 @@ class PaperBroker(Broker):
 
     # -- execution ------------------------------------------------------------------------------
     def _execute(self, book: dict[str, Any], order: Order, price: float, ts: int, out: Settlement) -> None:
-        if order.side is Side.BUY:
+        buy = order.side is Side.BUY
+        if buy:
             fill_price = price * (1 + self.slip_rate)
             wanted = self._buy_quantity(order, book["cash"], fill_price)
             affordable = book["cash"] / (fill_price * (1 + self.fee_rate))
@@ -242,7 +245,7 @@ class PaperBroker(Broker):
             out.refused.append(order.model_copy(update={"status": OrderStatus.REJECTED, "note": refusal}))
             return
         fee = notional * self.fee_rate
-        if order.side is Side.BUY:
+        if buy:
             book["cash"] = max(0.0, book["cash"] - notional - fee)
             book["positions"][order.symbol] = book["positions"].get(order.symbol, 0.0) + qty
         else:
@@ -265,8 +268,7 @@ class PaperBroker(Broker):
                 fee=fee,
                 ts=ts,
                 note=note,
-                # a sell's reason, read from its order id (domain.exit_ids) as whoever reads the fill would
-                exit_reason=None if order.side is Side.BUY else exit_reason_of(order.client_order_id),
+                exit_reason=None if buy or self.sell_reason is None else self.sell_reason(order.client_order_id),
             )
         )
 

@@ -37,6 +37,12 @@ def is_signal(client_order_id: str) -> bool:
     return client_order_id.endswith(SIGNAL_SUFFIX)
 
 
+def signal_reason(client_order_id: str) -> ExitReason | None:
+    """The exit reason the paper broker gives a sell fill here: SIGNAL for a sell decision's order (so that
+    its fill need not be copied to add it), none for the rest (see ExitingBroker._noted)."""
+    return ExitReason.SIGNAL if client_order_id.endswith(SIGNAL_SUFFIX) else None
+
+
 @dataclass
 class _Position:
     """One symbol's side of the broker: its bars, its holding and its exit tracker."""
@@ -79,6 +85,7 @@ class ExitingBroker(Broker):
         exit_on_signal: bool = True,
     ) -> None:
         self.inner = inner
+        inner.sell_reason = signal_reason
         if not isinstance(series, Mapping):
             series = {series[0].symbol: series} if len(series) else {}
         self.positions = {symbol: _Position(candles) for symbol, candles in series.items()}
@@ -226,8 +233,7 @@ class ExitingBroker(Broker):
             p.held -= fill.quantity
             if p.held <= DUST:
                 p.held, p.tracker = 0.0, None
-            # The paper broker's sell fills carry the reason their order id says (domain.exit_ids): a sell
-            # decision's is SIGNAL already; an exit's own order here ("...-x") needs its rule's.
+            # The paper broker gave a sell decision's fill SIGNAL already (signal_reason), and no other its reason.
             if fill.exit_reason is sell_reason or (
                 sell_reason is ExitReason.SIGNAL and not is_signal(fill.client_order_id)
             ):
