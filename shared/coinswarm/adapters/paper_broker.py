@@ -211,7 +211,7 @@ class PaperBroker(Broker):
     def account(self) -> AccountView:
         found = self.store.get(self.key)
         book = self._fresh() if found is None else found.value
-        return AccountView(cash=book["cash"], positions=dict(book["positions"]), prices=dict(book["prices"]))
+        return AccountView(book["cash"], dict(book["positions"]), dict(book["prices"]))
 
     # -- execution ------------------------------------------------------------------------------
     def _execute(self, book: dict[str, Any], order: Order, price: float, ts: int, out: Settlement) -> None:

@@ -285,7 +285,7 @@ class PlacementStage:
             new = verdict.day or day
             if verdict.approved:
                 new = RiskDay(new.day, new.start_equity, new.orders + 1, new.halted)
-            if new == current:
+            if not verdict.approved and new == current:  # an approval always counts one more order
                 return verdict
             document = new.to_dict()
             try:
