@@ -1,4 +1,4 @@
-"""The shortcuts order placement takes on every order (see docs/performance.md) give what the long way
+"""The shortcuts order placement takes on every order give what the long way
 gave: the stored order document, the risk day when someone else rewrote it, claim owners, and the
 exit reason of a backtest's sell fills."""
 
