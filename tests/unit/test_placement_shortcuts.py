@@ -4,8 +4,6 @@ exit reason of a backtest's sell fills."""
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 
 from coinswarm.adapters.memory_store import MemoryStore
@@ -67,16 +65,10 @@ def test_a_risk_day_rewritten_by_someone_else_is_read_not_the_one_placement_last
     assert "3 orders today" in placed.rejection.reason
 
 
-def test_each_attempt_has_its_own_claim_owner_and_a_forked_worker_never_repeats_its_parents() -> None:
+def test_each_attempt_has_its_own_claim_owner() -> None:
     owners = {claim_owner() for _ in range(1_000)}
     assert len(owners) == 1_000
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork on this platform")
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        in_child = pool.apply(claim_owner)
-    mine = claim_owner()
-    assert in_child.rpartition("-")[0] != mine.rpartition("-")[0]  # the child drew its own prefix
-    assert in_child not in owners | {mine}
+    assert all(len(owner) == 32 and int(owner, 16) >= 0 for owner in owners)  # 16 random bytes, in hex
 
 
 def test_the_backtest_broker_has_a_sell_decision_filled_as_signal_and_the_paper_broker_alone_leaves_it() -> None:
