@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from coinswarm.domain.models import Fill, Order
 from coinswarm.domain.risk import AccountView
@@ -43,3 +45,15 @@ class Broker(ABC):
     @abstractmethod
     def get_order(self, client_order_id: str) -> Order | None:
         """The order placed under this client order id, if any."""
+
+    def quiet_run(self, symbol: str, steps: Sequence[Any], start: int, end: int | None = None) -> int:
+        """How far settling `symbol` at the decision points `steps[start:end]` (stages.messages.DecidedStep)
+        would only watch its position: the index of the first point that may do more. A broker that cannot
+        tell, as every venue, answers `start`: each point is then settled in turn. The backtest's broker
+        knows (backtest.exits.ExitingBroker)."""
+        return start
+
+    def watched(self, symbol: str, steps: Sequence[Any], start: int, end: int) -> None:
+        """Settle the points `steps[start:end]` that `quiet_run` found quiet. Only a broker whose
+        `quiet_run` finds any is asked."""
+        raise NotImplementedError(f"{type(self).__name__} finds no quiet run of points, so it settles none")

@@ -348,8 +348,7 @@ class PlacementSession:
             self.exits = stage._exit_session(self.symbol, steps[start])
         try:
             if self.exits is None:
-                step, settle, symbol = self.step, self.settle, self.symbol
-                quiet_run = getattr(self.broker, "quiet_run", None)  # a backtest's broker (backtest.exits)
+                step, settle, symbol, quiet_run = self.step, self.settle, self.symbol, self.broker.quiet_run
                 settled = start  # the points before it are settled already
                 for i in range(start, end):
                     point = steps[i]
@@ -358,9 +357,9 @@ class PlacementSession:
                     elif not self.pending:  # `step` of a point without an intent, nor an exit state to check
                         self.unseen = point
                     elif i >= settled:
-                        quiet = quiet_run(symbol, steps, i, end) if quiet_run is not None else i
-                        if quiet > i:  # points that would only watch the position: settled at once
-                            self.broker.watched(symbol, steps, i, quiet)  # type: ignore[attr-defined]
+                        quiet = quiet_run(symbol, steps, i, end)
+                        if quiet > i:  # points that would only watch the position (a backtest's): settled at once
+                            self.broker.watched(symbol, steps, i, quiet)
                             settled = quiet
                         else:
                             settle(point.settle_price, point.settle_ts)
