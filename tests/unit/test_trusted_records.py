@@ -40,7 +40,12 @@ def test_decisions_and_intents_are_the_records_validation_makes() -> None:
     seen = set()
     for ts in range(60, 60 * 400, 60):
         scores = [
-            AgentScore(agent=a, signal=rng.choice((-0.9, -0.2, 0.4, 1)), confidence=rng.choice((0.0, 0.7, 1)), reason=a)
+            AgentScore(
+                agent=a,
+                signal=rng.choice((-0.9, -0.2, 0.4, 1)),
+                confidence=rng.choice((0.0, 0.7, 1)),
+                reason=rng.choice((a, "why")),
+            )
             for a in AGENTS
         ]
         decision = committee.decide(cycle_id="c", symbol="BTC-USD", ts=ts, scores=scores, state_key=str(ts % 7))
@@ -126,3 +131,23 @@ def test_a_fill_of_another_type_is_validated_before_it_is_recorded() -> None:
     with pytest.raises(ValidationError, match="fill"):
         ledger.record_fill({"fill_id": "f"})  # type: ignore[arg-type]
     assert ledger.events() == []
+
+
+def test_each_vote_record_holds_its_own_agents_reason_when_records_are_shared() -> None:
+    committee = Committee({"trend": 1.0, "arbitrage": 1.0}, quorum=1, threshold=0.3)
+    decisions = [
+        committee.decide(
+            cycle_id="c",
+            symbol="BTC-USD",
+            ts=60 * i,
+            scores=[
+                AgentScore(agent="trend", signal=0.5, confidence=1.0, reason=f"reason {i % 3}"),
+                AgentScore(agent="arbitrage", signal=0.5, confidence=1.0, reason="same"),
+            ],
+            state_key="s",
+        )
+        for i in range(1, 10)
+    ]
+    assert [d.votes[0].reason for d in decisions] == [f"reason {i % 3}" for i in range(1, 10)]
+    assert {d.votes[1].reason for d in decisions} == {"same"}
+    assert all(d.votes[0].weight == 1.0 and d.votes[0].signal == 0.5 for d in decisions)

@@ -102,6 +102,7 @@ class Committee:
         self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
         self._memo: dict[tuple[tuple[str, ...], float], tuple[Ballot, Ballot]] = {}
         self._no_quorum = [self._no_quorum_verdict(n, quorum) for n in range(quorum)]
+        self._vote_records: dict[tuple[str, float, float, str], Vote] = {}  # see record
 
     @staticmethod
     def _no_quorum_verdict(voters: int, quorum: int) -> Verdict:
@@ -169,20 +170,32 @@ class Committee:
         # quantized votes are the agents' checked scores (AgentScore) rounded within their ranges, the
         # weights were checked and made floats in __init__, the verdict's signal and confidence are clamped
         # by _vote, and the ids, symbol, time and state were checked just above.
+        # An agent's vote record is the same for the same quantized vote and reason (a weight is fixed):
+        # made once and shared, as a frozen record may be (a sma_cross's few reasons come back on every
+        # cross; a reason that carries numbers just misses). The key's numbers are round()'s ints over 20,
+        # never -0.0, so equal keys are the same values, sign included.
         verdict = ballot.verdict
-        weight_of = self.weights.get
-        votes = tuple(
-            [
-                trusted(
+        known = self._vote_records
+        made = []
+        for (a, sig, conf), s in zip(ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True):
+            key = (a, sig, conf, s.reason)
+            vote = known.get(key)
+            if vote is None:
+                if len(known) >= MEMO_SIZE:
+                    known.clear()
+                vote = known[key] = trusted(
                     Vote,
-                    {"agent": a, "signal": sig, "confidence": conf, "weight": weight_of(a, 0.0), "reason": s.reason},
+                    {
+                        "agent": a,
+                        "signal": sig,
+                        "confidence": conf,
+                        "weight": self.weights.get(a, 0.0),
+                        "reason": key[3],
+                    },
                     {"agent", "signal", "confidence", "weight", "reason"},
                 )
-                for (a, sig, conf), s in zip(
-                    ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True
-                )
-            ]
-        )
+            made.append(vote)
+        votes = tuple(made)
         return trusted(
             Decision,
             {

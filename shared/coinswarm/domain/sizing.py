@@ -25,23 +25,28 @@ def client_order_id(symbol: str, ts: int, side: Side) -> str:
 def intent_for(decision: Decision, *, price: float, rule: SizingRule) -> OrderIntent | None:
     if decision.action is Action.HOLD:
         return None
-    side = Side.BUY if decision.action is Action.BUY else Side.SELL
+    return intent_of(decision.action, decision.symbol, decision.ts, decision.decision_id, price=price, rule=rule)
+
+
+def intent_of(action: Action, symbol: str, ts: int, decision_id: str, *, price: float, rule: SizingRule) -> OrderIntent:
+    """intent_for from the decision's fields (a BUY or a SELL; symbol, ts and id as a Decision holds them:
+    a str, an int, a str), for a caller that holds them already (the vote stage)."""
+    side = Side.BUY if action is Action.BUY else Side.SELL
     size = _checked_size(rule, side)
-    if not (type(price) is float and 0.0 < price < MAX_MARKET_NUMBER):  # an int, a bad price: validated
-        return OrderIntent(
-            intent_id=client_order_id(decision.symbol, decision.ts, side),
-            symbol=decision.symbol,
+    if not (type(price) is float and 0.0 < price < MAX_MARKET_NUMBER and type(ts) is int and type(symbol) is str):
+        return OrderIntent(  # an int price, a bad price, an odd type: validated (converted or refused)
+            intent_id=client_order_id(symbol, ts, side),
+            symbol=symbol,
             side=side,
             reference_price=price,
-            ts=decision.ts,
+            ts=ts,
             source="committee",
-            decision_id=decision.decision_id,
+            decision_id=decision_id,
             exit_reason=ExitReason.SIGNAL if side is Side.SELL else None,
             **size.values(),
         )
-    # Every value is valid by construction: the decision's checked fields, a finite price above 0, and
-    # the rule's size checked once (below). Built as validation builds it, without validating again.
-    symbol, ts = decision.symbol, decision.ts
+    # Every value is valid by construction: a decision's checked fields, a finite price above 0, and the
+    # rule's size checked once (below). Built as validation builds it, without validating again.
     return trusted(
         OrderIntent,
         {
@@ -54,7 +59,7 @@ def intent_for(decision: Decision, *, price: float, rule: SizingRule) -> OrderIn
             "reference_price": price,
             "ts": ts,
             "source": "committee",
-            "decision_id": decision.decision_id,
+            "decision_id": decision_id,
             "exit_reason": ExitReason.SIGNAL if side is Side.SELL else None,
         },
         set(size.fields_set),
