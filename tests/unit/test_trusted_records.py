@@ -151,3 +151,14 @@ def test_each_vote_record_holds_its_own_agents_reason_when_records_are_shared() 
     assert [d.votes[0].reason for d in decisions] == [f"reason {i % 3}" for i in range(1, 10)]
     assert {d.votes[1].reason for d in decisions} == {"same"}
     assert all(d.votes[0].weight == 1.0 and d.votes[0].signal == 0.5 for d in decisions)
+
+
+def test_the_vote_records_kept_for_reuse_are_bounded() -> None:
+    from coinswarm.domain.committee import VOTE_RECORDS
+
+    committee = Committee({"trend": 1.0}, quorum=1, threshold=0.3)
+    for i in range(VOTE_RECORDS + 10):  # a reason that carries a number never repeats
+        score = AgentScore(agent="trend", signal=0.5, confidence=1.0, reason=f"spread {i}")
+        decision = committee.decide(cycle_id="c", symbol="BTC-USD", ts=60 * (i + 1), scores=[score], state_key="s")
+        assert decision.votes[0].reason == f"spread {i}"
+    assert len(committee._vote_records) <= VOTE_RECORDS

@@ -25,6 +25,7 @@ from coinswarm.domain.models import Action, AgentScore, Decision, Vote, trusted
 STEP = 20.0  # quantization: 1 / 0.05
 LEVELS = 41 * 21  # quantized (signal, confidence) pairs: -1.0 .. 1.0 by 0.05, 0.0 .. 1.0 by 0.05
 MEMO_SIZE = 65_536
+VOTE_RECORDS = 4_096  # vote records kept for reuse (~1 kB each; reasons that carry numbers rarely repeat)
 ROUNDER = 1.5 * 2.0**52  # x + ROUNDER - ROUNDER is x rounded to a whole number, half to even (|x| < 2**51)
 FLOAT_CODE_AGENTS = 5  # LEVELS ** 5 < 2 ** 53: the quantized votes of up to 5 agents, exactly, in one float
 _DECISION_FIELDS = frozenset(Decision.model_fields)
@@ -182,7 +183,7 @@ class Committee:
             key = (a, sig, conf, s.reason)
             vote = known.get(key)
             if vote is None:
-                if len(known) >= MEMO_SIZE:
+                if len(known) >= VOTE_RECORDS:
                     known.clear()
                 vote = known[key] = trusted(
                     Vote,
