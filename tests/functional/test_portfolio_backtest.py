@@ -5,6 +5,7 @@ single-file backtest gives; the report covers every symbol."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from coinswarm.cli.main import main
 from coinswarm.config.loader import load_settings
 from coinswarm.domain.models import ExitReason, Fill, FillRecorded
 from coinswarm.marketdata.candle_files import load_candles, write_candles
-from coinswarm.stages.messages import DecisionReady, PlacementDone
+from coinswarm.stages.messages import DecidedStep, PlacementDone
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FILES = ("ETH_BTC-5m.csv.gz", "LTC_BTC-5m.csv.gz", "XMR_BTC-5m.csv.gz")
@@ -187,20 +188,46 @@ def test_the_sample_places_a_held_symbol_many_bars_at_once(
 ) -> None:
     """The backtest hands placement a run of bars of a symbol that holds a position in one message while
     the other symbols hold nothing (nothing they do in between reads or writes what it does): the sample
-    must have such runs, so that the comparison with the live replay above covers them."""
-    from coinswarm.stages.placement import PlacementStage
+    must have such runs, so that the comparison with the live replay above covers them. Likewise runs of a
+    held symbol's bars that only watch its position while another symbol holds one too (settled at once,
+    ExitingBroker.quiet_run)."""
+    from coinswarm.backtest.exits import ExitingBroker
+    from coinswarm.stages.placement import PlacementSession
 
     runs: list[tuple[str, int, bool]] = []
-    place_once = PlacementStage.place_once
+    quiet_runs: list[int] = []
+    place, place_one, watched = PlacementSession.place, PlacementSession.place_one, ExitingBroker.watched
 
-    def recording(self: PlacementStage, msg: DecisionReady) -> PlacementDone:
-        flat = {s: self.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
-        others_flat = all(v for s, v in flat.items() if s != msg.symbol)
-        runs.append((msg.symbol, len(msg.steps), not flat[msg.symbol] and others_flat))
-        return place_once(self, msg)
+    def seen(session: PlacementSession, steps: int) -> None:
+        flat = {s: session.broker.flat(s) for s in ("ETH-BTC", "LTC-BTC", "XMR-BTC")}
+        others_flat = all(v for s, v in flat.items() if s != session.symbol)
+        runs.append((session.symbol, steps, not flat[session.symbol] and others_flat))
 
-    monkeypatch.setattr(PlacementStage, "place_once", recording)
+    placing: list[bool] = []  # inside a placement message, whose quiet bars are its own
+
+    def recording(self: PlacementSession, steps: Sequence[DecidedStep], start: int, end: int) -> PlacementDone | None:
+        seen(self, end - start)
+        placing.append(True)
+        try:
+            return place(self, steps, start, end)
+        finally:
+            placing.pop()
+
+    def recording_one(self: PlacementSession, step: DecidedStep) -> PlacementDone | None:
+        seen(self, 1)
+        return place_one(self, step)
+
+    def quiet(broker: ExitingBroker, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
+        if not placing:  # points that only watched a position, settled at once between messages
+            runs.append((symbol, end - start, False))
+            quiet_runs.append(end - start)
+        watched(broker, symbol, steps, start, end)
+
+    monkeypatch.setattr(PlacementSession, "place", recording)
+    monkeypatch.setattr(PlacementSession, "place_one", recording_one)
+    monkeypatch.setattr(ExitingBroker, "watched", quiet)
     backtest_fills(files, config)
     held_alone = [steps for _, steps, alone in runs if alone]
     assert any(steps > 1 for steps in held_alone)
+    assert any(steps > 1 for steps in quiet_runs)
     assert sum(steps for _, steps, _ in runs) == sum(BARS - (20 if k == 1 else 0) for k in range(3))

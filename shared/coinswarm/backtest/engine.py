@@ -42,7 +42,7 @@ from coinswarm.stages.messages import (
     worth_logging,
 )
 from coinswarm.stages.outbox import NO_OUTBOX
-from coinswarm.stages.placement import PlacementStage
+from coinswarm.stages.placement import PlacementSession, PlacementStage
 from coinswarm.wiring.bootstrap import Route, build_app
 from coinswarm.wiring.fused import Tap, dispatch, run_fused
 
@@ -365,7 +365,13 @@ def _place_in_time_order(
     order, no value in the account), nor does it change that the symbol holds nothing. So a run of one
     symbol's points goes to placement in one message while all the other symbols would do in between
     is such points: when the others all hold nothing, up to the next point of theirs that acts; and a
-    run of holds of a symbol that holds nothing, whatever the others do."""
+    run of holds of a symbol that holds nothing, whatever the others do.
+
+    While several symbols hold positions, a held symbol's points that only watch its position (no
+    intent, no order due, no exit rule firing: ExitingBroker.quiet_run) change nothing another symbol
+    reads either, but the newest price the book is shown: they are settled at once (`watched`), up to the
+    next point of another symbol that may act on the account (an intent, an order due, a rule firing).
+    Every other point goes to placement alone, in time order, through the symbol's placement session."""
     points: dict[str, list[DecidedStep]] = {}
     cycle_of: dict[str, str] = {}
     for d in decided:
@@ -374,27 +380,56 @@ def _place_in_time_order(
     rank = {symbol: i for i, symbol in enumerate(symbols)}
     runs = {symbol: _Points(symbol, steps, rank[symbol]) for symbol, steps in points.items() if steps}
     others_of = {symbol: [other for other in runs.values() if other is not run] for symbol, run in runs.items()}
+    flat, positions = broker.flat, broker.positions
+    # The symbols that hold or have pending orders and still have points to place: only a symbol's own
+    # placement changes whether it is flat, so this is kept as each message is placed.
+    busy = {symbol for symbol in runs if not flat(symbol)}
+    # one placement session per symbol for the window: placing a message of one point then costs about
+    # what a point costs inside a long message
+    sessions: dict[str, PlacementSession] = {}
     heads = [(run.steps[0].ts, run.rank, symbol) for symbol, run in runs.items()]
     heapq.heapify(heads)
+    pop, push = heapq.heappop, heapq.heappush
     while heads:
-        _, r, symbol = heapq.heappop(heads)
-        run, others = runs[symbol], others_of[symbol]
-        if all(other.at == other.n or broker.flat(other.symbol) for other in others):
-            end = run.until(min((other.next_act() for other in others), default=_NEVER))
-        elif run.steps[run.at].intent is None and broker.flat(symbol):
+        _, r, symbol = pop(heads)
+        run = runs[symbol]
+        at, steps = run.at, run.steps
+        session = sessions.get(symbol)
+        if session is None:
+            session = sessions[symbol] = placement.session(symbol, cycle_of[symbol])
+        if len(busy) - (symbol in busy) == 0:  # every other symbol is flat, or done with the window
+            end = run.until(min((other.next_act() for other in others_of[symbol]), default=_NEVER))
+        elif symbol not in busy and steps[at].intent is None:
             end = run.next_act_index()
         else:
-            end = run.at + 1
-        steps = (run.steps[run.at],) if end == run.at + 1 else tuple(run.steps[run.at : end])
-        message = DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=steps)
-        if run.next_act_index() < end:
-            tap(DECISIONS, message)  # what the tap keeps of a decision: the votes of a buy
-        run.at = end
-        placed = placement.place_once(message)
-        if worth_logging(placed):  # most bars fill nothing: nothing to hand to the ledger
+            quiet = run.quiet_end(broker)
+            if quiet > at:  # points that only watch the position: nothing to place, up to the others' next event
+                limit = min((o.next_event(broker, busy) for o in others_of[symbol] if o.at < o.n), default=_NEVER)
+                end = run.until(limit, quiet)
+                broker.watched(symbol, steps, at, end)
+                run.at = end
+                if end < run.n:
+                    push(heads, (steps[end].ts, r, symbol))
+                else:
+                    busy.discard(symbol)
+                continue
+            end = at + 1
+        if steps[at].intent is not None if end == at + 1 else run.next_act_index() < end:
+            # what the tap keeps of a decision: the votes of a buy
+            tap(DECISIONS, DecisionReady(cycle_id=cycle_of[symbol], symbol=symbol, steps=tuple(steps[at:end])))
+        run.at, run.quiet = end, -1
+        placed = session.place_one(steps[at]) if end == at + 1 else session.place(steps, at, end)
+        if placed is not None and worth_logging(placed):  # most bars fill nothing: nothing for the ledger
             dispatch(routes, PLACEMENTS, placed, tap)
         if end < run.n:
-            heapq.heappush(heads, (run.steps[end].ts, r, symbol))
+            push(heads, (steps[end].ts, r, symbol))
+            held = positions[symbol]
+            if held.held <= 0.0 and not held.due:  # broker.flat(symbol)
+                busy.discard(symbol)
+            else:
+                busy.add(symbol)
+        else:
+            busy.discard(symbol)
 
 
 _NEVER = (sys.maxsize, 0)  # the (time, rank) after every point
@@ -404,12 +439,28 @@ class _Points:
     """One symbol's decision points of a window, placed up to `at`, and which of them act (carry an
     intent)."""
 
-    __slots__ = ("acts", "at", "k", "n", "rank", "steps", "symbol")
+    __slots__ = ("acts", "at", "k", "n", "quiet", "rank", "steps", "symbol")
 
     def __init__(self, symbol: str, steps: list[DecidedStep], rank: int) -> None:
         self.symbol, self.steps, self.n, self.rank, self.at = symbol, steps, len(steps), rank, 0
         self.acts = [i for i, step in enumerate(steps) if step.intent is not None]
         self.k = 0  # acts[k] is the first acting point not placed yet
+        self.quiet = -1  # the end of the points from `at` that only watch the position (-1: not known)
+
+    def quiet_end(self, broker: ExitingBroker) -> int:
+        """The index of the first point not placed yet that may do more than watch the symbol's position
+        (ExitingBroker.quiet_run; known until the symbol places a point)."""
+        if self.quiet < self.at:
+            self.quiet = broker.quiet_run(self.symbol, self.steps, self.at)
+        return self.quiet
+
+    def next_event(self, broker: ExitingBroker, busy: set[str]) -> tuple[int, int]:
+        """The (time, rank) of this symbol's next point that may act on the account: its next intent when
+        it is flat, else the end of its quiet points."""
+        if self.symbol not in busy:
+            return self.next_act()
+        i = self.quiet_end(broker)
+        return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
 
     def next_act_index(self) -> int:
         """The index of the first point not placed yet that acts (n when none does)."""
@@ -424,10 +475,14 @@ class _Points:
         i = self.next_act_index()
         return (self.steps[i].ts, self.rank) if i < self.n else _NEVER
 
-    def until(self, limit: tuple[int, int]) -> int:
-        """The end of the run of points not placed yet that come before `limit` (at least one point)."""
-        steps, i, r = self.steps, self.at + 1, self.rank
-        while i < self.n and (steps[i].ts, r) < limit:
+    def until(self, limit: tuple[int, int], stop: int | None = None) -> int:
+        """The end of the run of points not placed yet that come before `limit` (at least one point), and
+        before the index `stop` (by default the last point)."""
+        steps, i, n = self.steps, self.at + 1, self.n if stop is None else stop
+        limit_ts, limit_rank = limit
+        while i < n and steps[i].ts < limit_ts:
+            i += 1
+        if i < n and self.rank < limit_rank and steps[i].ts == limit_ts:  # (ts, rank) < limit
             i += 1
         return i
 

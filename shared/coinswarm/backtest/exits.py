@@ -24,9 +24,12 @@ from coinswarm.domain.exits import ExitRules, ExitTracker
 from coinswarm.domain.models import Candle, ExitReason, Fill, Order, OrderStatus, Side
 from coinswarm.domain.risk import AccountView
 from coinswarm.ports.broker import Broker, Settlement
+from coinswarm.stages.messages import DecidedStep
 
 DUST = 1e-12  # a holding below this many units is none (as the paper broker counts it)
 SIGNAL_SUFFIX = "-" + Side.SELL.value[0]  # domain.sizing.client_order_id of a SELL decision
+NOTHING = Settlement()  # what most settlements come to (read only, as every settlement is)
+WATCHING = Settlement(pending=True)
 
 
 def is_signal(client_order_id: str) -> bool:
@@ -49,10 +52,15 @@ class _Position:
     def candle_at(self, ts: int) -> Candle | None:
         """The bar that opened at `ts` (bars are asked for in order, so a cursor finds it)."""
         candles, i = self.candles, self.cursor
-        while i < len(candles) and candles[i].ts < ts:
+        n = len(candles)
+        while i < n and candles[i].ts < ts:
             i += 1
         self.cursor = i
-        return candles[i] if i < len(candles) and candles[i].ts == ts else None
+        if i < n:
+            candle = candles[i]
+            if candle.ts == ts:
+                return candle
+        return None
 
 
 class ExitingBroker(Broker):
@@ -95,17 +103,23 @@ class ExitingBroker(Broker):
         return placed
 
     def settle(self, symbol: str, observed_price: float, ts: int) -> Settlement:
-        p = self._at(symbol)
-        fills: list[Fill] = []
-        refused: list[Order] = []
-        if p.due or p.tracker is None:
-            p.unshown = None
-            done = self.inner.settle(symbol, observed_price, ts)
-            p.due = done.pending
-            fills.extend(self._noted(p, done.fills, ExitReason.SIGNAL))
-            refused.extend(done.refused)
-        else:
+        p = self.positions.get(symbol) or self._at(symbol)
+        tracker = p.tracker
+        if tracker is not None and not p.due:  # a position held, nothing due: most bars of a position
             p.unshown = (observed_price, ts)
+            if ts <= p.checked_ts:
+                return WATCHING
+            p.checked_ts = ts
+            candle = p.candle_at(ts)
+            signal = tracker.check(candle) if candle is not None else None
+            if signal is None:
+                return WATCHING
+            fills = self.exit_now(symbol, signal.price, ts, signal.reason)
+            return Settlement(fills, [], pending=p.due or p.tracker is not None) if fills else WATCHING
+        p.unshown = None
+        done = self.inner.settle(symbol, observed_price, ts)
+        p.due = done.pending
+        fills = self._noted(p, done.fills, ExitReason.SIGNAL) if done.fills else []
         tracker = p.tracker
         if tracker is not None and ts > p.checked_ts:
             p.checked_ts = ts
@@ -114,7 +128,40 @@ class ExitingBroker(Broker):
                 signal = tracker.check(candle)
                 if signal is not None:
                     fills.extend(self.exit_now(symbol, signal.price, ts, signal.reason))
-        return Settlement(fills, refused, pending=p.due or p.tracker is not None)
+        if not (fills or done.refused):
+            return WATCHING if p.due or p.tracker is not None else NOTHING  # most bars: nothing filled
+        return Settlement(fills, list(done.refused), pending=p.due or p.tracker is not None)
+
+    def quiet_run(self, symbol: str, steps: Sequence[DecidedStep], start: int, end: int | None = None) -> int:
+        """How far settling `symbol` at the points `steps[start:]` would only watch its position: the index
+        of the first point that carries an intent, or at which an exit rule fires (`start` when the symbol
+        holds nothing or has an order due: every point may then do more). The points before it are checked
+        by the rules here, as settling them would have (checking the firing bar read it too, but a rule reads
+        a bar again the same way), so that settling them later only notes their price (`watched`). `end`:
+        where to stop looking (by default the last point); returned when every point before it is quiet."""
+        p = self.positions.get(symbol) or self._at(symbol)
+        tracker = p.tracker
+        if tracker is None or p.due:
+            return start
+        check, candle_at = tracker.check, p.candle_at
+        stop = len(steps) if end is None else end
+        for i in range(start, stop):
+            point = steps[i]
+            if point.intent is not None:
+                return i
+            ts = point.settle_ts
+            if ts > p.checked_ts:
+                candle = candle_at(ts)
+                if candle is not None and check(candle) is not None:
+                    return i
+                p.checked_ts = ts
+        return stop
+
+    def watched(self, symbol: str, steps: Sequence[DecidedStep], start: int, end: int) -> None:
+        """Settle the points `steps[start:end]`, which `quiet_run` found quiet: all that is left of them is
+        the newest price, to show the book when someone reads the account."""
+        point = steps[end - 1]
+        self.positions[symbol].unshown = (point.settle_price, point.settle_ts)
 
     def has_pending(self, symbol: str) -> bool:
         return self._at(symbol).tracker is not None or self.inner.has_pending(symbol)
@@ -131,12 +178,16 @@ class ExitingBroker(Broker):
         return self.inner.pending(symbol)
 
     def cancel(self, client_order_id: str) -> bool:
-        return self.inner.cancel(client_order_id)
+        order = self.inner.get_order(client_order_id)
+        cancelled = self.inner.cancel(client_order_id)
+        if cancelled and order is not None and order.symbol in self.positions:
+            self.positions[order.symbol].due = self.inner.has_pending(order.symbol)
+        return cancelled
 
     def flat(self, symbol: str) -> bool:
         """Nothing held and nothing pending: the symbol's next bars can fill nothing."""
         p = self._at(symbol)
-        return p.held <= 0.0 and not p.due and not self.inner.has_pending(symbol)
+        return p.held <= 0.0 and not p.due  # `due` follows the paper broker's book (every order passes here)
 
     def held(self, symbol: str | None = None) -> float:
         if symbol is None:

@@ -10,6 +10,7 @@ an exit meets neither (see domain.risk)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from coinswarm.domain.exit_ids import with_exit_reason
@@ -113,24 +114,27 @@ class PlacementStage:
 
         With nothing pending, settling would only show the broker a new price, and only the newest
         matters: it is shown when an intent needs the account, or when the window ends."""
-        pending = self.broker.has_pending(msg.symbol)  # before the exit state is read, as it always was
-        round_ = _Round(self, msg, pending, self._exit_session(msg) if self.exits is not None else None)
-        try:
-            for step in msg.steps:
-                round_.step(step)
-            round_.show_unseen()
-        finally:  # what the fills so far taught the exit state is kept, even if this call fails
-            if round_.exits is not None:
-                round_.exits.finish()
-        if round_.fills and any(f.side is Side.SELL for f in round_.fills) and msg.steps:
-            self.protections.refresh(msg.steps[-1].ts)  # a pause an exit starts is stored (and shown) now
-        return round_.done()
+        steps = msg.steps
+        placed = self.session(msg.symbol, msg.cycle_id).place(steps, 0, len(steps))
+        if placed is None:  # the usual bar: nothing happened
+            return PlacementDone(msg.cycle_id, msg.symbol, steps[-1].mark_price if steps else 0.0)
+        return placed
 
-    def _exit_session(self, msg: DecisionReady) -> ExitSession | None:
-        """The symbol's exit state for this message (None when no exit rule is configured)."""
-        if self.exits is None or not self.exits.active or not msg.steps:
+    def session(self, symbol: str, cycle_id: str) -> PlacementSession:
+        """One symbol's placement over several consecutive messages of a cycle (a backtest places a
+        portfolio's window point by point across its symbols): each `place` is `place_once` of one message,
+        but the broker's pending state is read once, here, and then carried from message to message.
+
+        For wiring that delivers each message exactly once, in order, where nothing else places or settles
+        this symbol's orders between two messages of the session (its own fills and orders are all it can
+        change, and it follows them); other symbols may trade in between."""
+        return PlacementSession(self, symbol, cycle_id, self.broker.has_pending(symbol))
+
+    def _exit_session(self, symbol: str, first: DecidedStep) -> ExitSession | None:
+        """The symbol's exit state for one message that starts at `first` (None when no exit rule is
+        configured)."""
+        if self.exits is None or not self.exits.active:
             return None
-        first, symbol = msg.steps[0], msg.symbol
         return self.exits.begin(
             symbol, lambda: self.broker.account().positions.get(symbol, 0.0), first.candle, first.mark_price
         )
@@ -272,14 +276,16 @@ def kill_switch_on(state: StateStore) -> bool:
     return bool(found and found.value.get("on"))
 
 
-class _Round:
-    """One message's placement: the broker's pending state, what it filled, placed and refused."""
+class PlacementSession:
+    """One symbol's placement through one message, or several consecutive ones (PlacementStage.session):
+    the broker's pending state and the newest price it has not seen, carried from message to message, and
+    what the current message filled, placed and refused. A session whose `place` raised is not used again."""
 
     __slots__ = (
         "broker",
+        "cycle_id",
         "exits",
         "fills",
-        "msg",
         "notes",
         "orders",
         "pending",
@@ -290,9 +296,9 @@ class _Round:
         "unseen",
     )
 
-    def __init__(self, stage: PlacementStage, msg: DecisionReady, pending: bool, exits: ExitSession | None) -> None:
-        self.stage, self.msg, self.exits = stage, msg, exits
-        self.symbol, self.broker = msg.symbol, stage.broker
+    def __init__(self, stage: PlacementStage, symbol: str, cycle_id: str, pending: bool) -> None:
+        self.stage, self.symbol, self.cycle_id, self.broker = stage, symbol, cycle_id, stage.broker
+        self.exits: ExitSession | None = None  # the symbol's exit state during one message
         self.fills: list[Fill] = []
         self.refused: list[Order] = []
         self.orders: list[Order] = []
@@ -300,6 +306,76 @@ class _Round:
         self.notes: list[str] = []
         self.pending = pending
         self.unseen: DecidedStep | None = None  # the newest point whose price the broker has not seen yet
+
+    def place(self, steps: Sequence[DecidedStep], start: int, end: int) -> PlacementDone | None:
+        """Place the message of the points `steps[start:end]`: what `place_once` hands on for it, or None
+        when nothing happened (no fill, order, refusal or note: most bars)."""
+        return self._place(steps, start, end)
+
+    def place_one(self, step: DecidedStep) -> PlacementDone | None:
+        """`place` of a message of the one point `step`."""
+        if step.intent is not None or self.stage.exits is not None:
+            return self._place((step,), 0, 1)
+        # Nothing to place and no exit state to keep: the point's price settles, pending or not (with
+        # nothing pending, it would be the message's newest unseen price).
+        self.settle(step.settle_price, step.settle_ts)
+        if not (self.fills or self.refused):  # all a settlement can bring
+            return None
+        return self._done(step)
+
+    def _place(self, steps: Sequence[DecidedStep], start: int, end: int) -> PlacementDone | None:
+        if start >= end:
+            return None
+        stage = self.stage
+        if stage.exits is not None:
+            self.exits = stage._exit_session(self.symbol, steps[start])
+        try:
+            if self.exits is None:
+                step, settle, symbol = self.step, self.settle, self.symbol
+                quiet_run = getattr(self.broker, "quiet_run", None)  # a backtest's broker (backtest.exits)
+                settled = start  # the points before it are settled already
+                for i in range(start, end):
+                    point = steps[i]
+                    if point.intent is not None:
+                        step(point)
+                    elif not self.pending:  # `step` of a point without an intent, nor an exit state to check
+                        self.unseen = point
+                    elif i >= settled:
+                        quiet = quiet_run(symbol, steps, i, end) if quiet_run is not None else i
+                        if quiet > i:  # points that would only watch the position: settled at once
+                            self.broker.watched(symbol, steps, i, quiet)  # type: ignore[attr-defined]
+                            settled = quiet
+                        else:
+                            settle(point.settle_price, point.settle_ts)
+            else:
+                step = self.step
+                for i in range(start, end):
+                    step(steps[i])
+            self.show_unseen()
+        finally:  # what the fills so far taught the exit state is kept, even if this call fails
+            if self.exits is not None:
+                self.exits.finish()
+        return self._done(steps[end - 1])
+
+    def _done(self, last: DecidedStep) -> PlacementDone | None:
+        """What the message that ended at the point `last` came to, handed on once (the next starts afresh)."""
+        fills = self.fills
+        if fills and any(f.side is Side.SELL for f in fills):
+            self.stage.protections.refresh(last.ts)  # a pause an exit starts is stored (and shown) now
+        if not (fills or self.orders or self.rejections or self.notes or self.refused):
+            return None  # the usual bar: nothing happened
+        done = PlacementDone(
+            cycle_id=self.cycle_id,
+            symbol=self.symbol,
+            mark_price=last.mark_price,
+            fills=tuple(fills),
+            refused_by_venue=tuple(self.refused),
+            orders=tuple(self.orders),
+            rejections=tuple(self.rejections),
+            notes=tuple(self.notes),
+        )
+        self.fills, self.refused, self.orders, self.rejections, self.notes = [], [], [], [], []
+        return done
 
     def settle(self, price: float, ts: int) -> None:
         settlement = self.broker.settle(self.symbol, price, ts)
@@ -338,7 +414,7 @@ class _Round:
             if step.intent.side is Side.SELL and exits is not None and exits.exit_in_flight(self.broker):
                 self.notes.append(f"an exit of {self.symbol} is on its way at the venue: the SELL is a hold")
                 return
-            placed = self.stage.place(step.intent, now=step.ts, cycle_id=self.msg.cycle_id)
+            placed = self.stage.place(step.intent, now=step.ts, cycle_id=self.cycle_id)
             self.pending = self.pending or (placed.order is not None and not placed.duplicate)
             self.note(placed)
 
@@ -352,7 +428,7 @@ class _Round:
             self.show_unseen()
             decision_id = step.decision.decision_id if step.decision is not None else None
             intent = exits.exit_intent(bar, signal, decision_id=decision_id)
-            placed = self.stage.place(intent, now=step.ts, cycle_id=self.msg.cycle_id)
+            placed = self.stage.place(intent, now=step.ts, cycle_id=self.cycle_id)
             self.note(placed)
             if placed.order is not None and not placed.duplicate:
                 exits.sent(placed.order.client_order_id)
@@ -360,19 +436,3 @@ class _Round:
                 # live: the venue reports the market order's fill
                 self.settle(signal.price, step.ts)
         exits.tried(bar)  # not reached if this failed: a retry checks the candle again
-
-    def done(self) -> PlacementDone:
-        steps = self.msg.steps
-        mark = steps[-1].mark_price if steps else 0.0
-        if not (self.fills or self.orders or self.rejections or self.notes or self.refused):
-            return PlacementDone(self.msg.cycle_id, self.symbol, mark)  # the usual bar: nothing happened
-        return PlacementDone(
-            cycle_id=self.msg.cycle_id,
-            symbol=self.symbol,
-            mark_price=mark,
-            fills=tuple(self.fills),
-            refused_by_venue=tuple(self.refused),
-            orders=tuple(self.orders),
-            rejections=tuple(self.rejections),
-            notes=tuple(self.notes),
-        )
