@@ -139,7 +139,9 @@ class MemoryStore(StateStore, HistoryStore, CoordinationStore):
             if log is None:
                 log = self._ledger[stream] = []
             log.extend(events)
-            self._event_ids.update(e.event_id for e in events)
+            ids = self._event_ids
+            for event in events:
+                ids.add(event.event_id)
 
     def _check_new_event_ids(self, stream: str, events: Sequence[LedgerEvent]) -> None:
         seen: set[str] = set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEvent
+from coinswarm.domain.models import AccountOpened, Fill, FillRecorded, LedgerEvent, trusted
 from coinswarm.domain.portfolio import Portfolio, differences, fold
 from coinswarm.errors import ConflictError, SequenceConflictError
 from coinswarm.ports.history import HistoryStore
@@ -52,14 +52,24 @@ class Ledger:
 
     def record_fill(self, fill: Fill) -> bool:
         """Append the fill with the next sequence number. False when it was recorded already."""
-        payload = FillRecorded(fill=fill)
+        # A Fill is validated when made (a frozen record): its payload is built as validation would build
+        # it, without validating it again; anything else is validated (and refused, naming the field).
+        if type(fill) is Fill:
+            payload = trusted(FillRecorded, {"kind": "fill", "fill": fill}, {"fill"})
+        else:
+            payload = FillRecorded(fill=fill)
+        stream, fill_id = self.stream, payload.fill.fill_id
         for _ in range(RETRIES):
-            seq = self.history.last_seq(self.stream) + 1
+            seq = self.history.last_seq(stream) + 1
             # every field is valid by construction (a stream name, a sequence number from 1, the validated
             # fill's id and payload): built as validation would build it, without validating it again
-            event = LedgerEvent.model_construct(stream=self.stream, seq=seq, event_id=fill.fill_id, payload=payload)
+            event = trusted(
+                LedgerEvent,
+                {"stream": stream, "seq": seq, "event_id": fill_id, "payload": payload},
+                {"stream", "seq", "event_id", "payload"},
+            )
             try:
-                self.history.append(self.stream, [event])
+                self.history.append(stream, [event])
                 return True
             except SequenceConflictError:
                 continue  # someone appended first: take the next number

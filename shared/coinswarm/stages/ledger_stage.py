@@ -26,9 +26,10 @@ class LedgerStage:
             return []
         appended = sum(1 for fill in msg.fills if self.ledger.record_fill(fill))
         portfolio = self.ledger.project()
-        sells = [f.ts for f in msg.fills if f.side is Side.SELL]
-        if self.episodes is not None and appended and sells:
-            self.episodes.on_sells(msg.symbol, self.ledger.stream, portfolio.seq, sells)
+        if self.episodes is not None and appended:  # the sells, only for whom is told of them
+            sells = [f.ts for f in msg.fills if f.side is Side.SELL]
+            if sells:
+                self.episodes.on_sells(msg.symbol, self.ledger.stream, portfolio.seq, sells)
         return [
             (
                 LOGGED,

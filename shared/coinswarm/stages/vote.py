@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from coinswarm.domain.committee import Committee
 from coinswarm.domain.models import Action
-from coinswarm.domain.sizing import SizingRule, intent_for
+from coinswarm.domain.sizing import SizingRule, intent_of
 from coinswarm.ports.history import HistoryStore
 from coinswarm.stages.messages import DECISIONS, DecidedStep, DecisionReady, Message, ScoresReady
 from coinswarm.stages.outbox import NO_OUTBOX, Outbox
@@ -34,7 +34,7 @@ class VoteStage:
         keep_from = 0 if retention is None else len(msg.scored) - retention
         steps: list[DecidedStep] = []
         keep, new, step = steps.append, object.__new__, DecidedStep
-        verdict_of, hold = committee.verdict, Action.HOLD  # looked up once, not per bar
+        verdict_of, hold, sizing = committee.verdict, Action.HOLD, self.sizing  # looked up once, not per bar
         for i, point in enumerate(msg.scored):
             candle = point.candle
             ts = candle.ts + candle.timeframe_s  # its close_ts, read without the property's call
@@ -54,7 +54,8 @@ class VoteStage:
                     state_key=point.market_state,
                 )
                 history.record_decision(decision)
-                intent = intent_for(decision, price=candle.close, rule=self.sizing)
+                if action is not hold:
+                    intent = intent_of(action, symbol, ts, decision.decision_id, price=candle.close, rule=sizing)
             # DecidedStep(ts, action, ...), every field set, without the generated __init__'s call: a
             # third less per bar (a plain slotted dataclass, so nothing is skipped but the call)
             made = new(step)
