@@ -30,6 +30,7 @@ from __future__ import annotations
 import _posixsubprocess
 import functools
 import os
+import platform
 import subprocess
 import sys
 import types
@@ -202,6 +203,10 @@ def pytest_configure(config: pytest.Config) -> None:
         # the groups go out in the order collection leaves them (see _schedule), not re-sorted by size
         config.option.loadscopereorder = False
     _collect_backwards_on_odd_workers(config)
+    # platform.processor() (and platform.platform(), which the cloud SDKs call for their user agents) starts
+    # `uname -p` the first time a process asks, and keeps the answer. Asked here, before the watch: otherwise
+    # whichever test asked first in a worker was charged with that process, an accident of the test order.
+    platform.processor()
     _watch_spawns()
 
 
