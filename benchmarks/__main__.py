@@ -18,7 +18,7 @@ DESCRIPTION = """Run Coinswarm's benchmarks and print their figures, each with P
   peer        the same sma-cross run against backtesting.py's bt.run() on the same bars, side by side
               target: coinswarm time / backtesting.py time <= 1.0
   portfolio   the committee over 3 symbols x --search-bars five-minute bars in one account, beside the
-              same symbols backtested one by one (CPU time, best of 3 alternated rounds)
+              same symbols backtested one by one (CPU time, best of 5 alternated rounds)
               target: the portfolio no slower per bar (ratio <= 1.0)
   load        the --bars series written as CSV and as Parquet, each loaded 5 times (best time)
               target: a Parquet load of 500,000 bars in 0.3 s or less

@@ -17,7 +17,7 @@ from coinswarm.config.settings import Settings
 
 from .optimize_timing import market_series
 
-ROUNDS = 3
+ROUNDS = 5  # with 3, the ratio of the same code spread from 0.93 to 1.05 over idle runs
 WARM_UP_BARS = 2_000
 COMMITTEE = BacktestOptions(strategy="committee")
 
