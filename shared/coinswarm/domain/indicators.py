@@ -162,14 +162,19 @@ class _RollingWindow:
             self._s2 += (d - e) * (d + e)
         return True
 
-    def _reanchor(self) -> None:
+    def _recentre(self) -> None:
+        """The anchor and the sum of deviations from it recomputed exactly (fsum), and the count since."""
         buf = self._buf
         anchor = math.fsum(buf) / self._period
-        dev = [v - anchor for v in buf]
         self._anchor = anchor
-        self._s1 = math.fsum(dev)
-        self._s2 = math.fsum([d * d for d in dev])
+        self._s1 = math.fsum([v - anchor for v in buf])
         self._since = 0
+
+    def _reanchor(self) -> None:
+        """`_recentre`, and the sum of squared deviations too."""
+        self._recentre()
+        anchor = self._anchor
+        self._s2 = math.fsum([(v - anchor) * (v - anchor) for v in self._buf])
 
     def _window_state(self) -> dict[str, Any]:
         return {
@@ -285,14 +290,6 @@ class SMA(_ScalarRolling):
         v = self._last if self._run >= n else self._anchor + self._s1 / n
         self._value = v
         return v
-
-    def _recentre(self) -> None:
-        """`_reanchor` without the sum of squares."""
-        buf = self._buf
-        anchor = math.fsum(buf) / self._period
-        self._anchor = anchor
-        self._s1 = math.fsum([v - anchor for v in buf])
-        self._since = 0
 
 
 class BollingerBands(NamedTuple):
