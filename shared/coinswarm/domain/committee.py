@@ -163,89 +163,61 @@ class Committee:
         state_key: str,
     ) -> Decision:
         """The audit record of a verdict: every agent's vote, weight and reason."""
-        if not (type(cycle_id) is str and type(symbol) is str and type(ts) is int and type(state_key) is str):
-            return self._checked_record(
-                ballot, cycle_id=cycle_id, symbol=symbol, ts=ts, scores=scores, state_key=state_key
+        # With the vote stage's types of ids, time and state, every value below is valid by construction,
+        # so the records are built as validation would build them, without validating them again (a third
+        # of the vote stage's cost on a bar that trades): the quantized votes are the agents' checked
+        # scores (AgentScore) rounded within their ranges, the weights were checked and made floats in
+        # __init__, the verdict's signal and confidence are clamped by _vote, and the ids, symbol, time and
+        # state are checked here. Of other types, every value is validated (pydantic converts them, or
+        # refuses them naming the field).
+        valid = type(cycle_id) is str and type(symbol) is str and type(ts) is int and type(state_key) is str
+        verdict = ballot.verdict
+        pairs = zip(ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True)
+        if valid:
+            votes = tuple([self._vote_record(a, sig, conf, s.reason) for (a, sig, conf), s in pairs])
+        else:
+            votes = tuple(
+                Vote(agent=a, signal=sig, confidence=conf, weight=self.weights.get(a, 0.0), reason=s.reason)
+                for (a, sig, conf), s in pairs
             )
-        # Every value below is valid by construction, so the records are built as validation would build
-        # them, without validating them again (a third of the vote stage's cost on a bar that trades): the
-        # quantized votes are the agents' checked scores (AgentScore) rounded within their ranges, the
-        # weights were checked and made floats in __init__, the verdict's signal and confidence are clamped
-        # by _vote, and the ids, symbol, time and state were checked just above.
-        # An agent's vote record is the same for the same quantized vote and reason (a weight is fixed):
-        # made once and shared, as a frozen record may be (a sma_cross's few reasons come back on every
-        # cross; a reason that carries numbers just misses). The key's numbers are round()'s ints over 20,
-        # never -0.0, so equal keys are the same values, sign included.
-        verdict = ballot.verdict
-        known = self._vote_records
-        made = []
-        for (a, sig, conf), s in zip(ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True):
-            key = (a, sig, conf, s.reason)
-            vote = known.get(key)
-            if vote is None:
-                if len(known) >= VOTE_RECORDS:
-                    known.clear()
-                vote = known[key] = trusted(
-                    Vote,
-                    {
-                        "agent": a,
-                        "signal": sig,
-                        "confidence": conf,
-                        "weight": self.weights.get(a, 0.0),
-                        "reason": key[3],
-                    },
-                    {"agent", "signal", "confidence", "weight", "reason"},
-                )
-            made.append(vote)
-        votes = tuple(made)
-        return trusted(
-            Decision,
-            {
-                "decision_id": f"{symbol}-{ts}",
-                "cycle_id": cycle_id,
-                "symbol": symbol,
-                "ts": ts,
-                "action": verdict.action,
-                "signal": verdict.signal,
-                "confidence": verdict.confidence,
-                "votes": votes,
-                "reason": verdict.summary + " [pattern cache]" if ballot.from_cache else verdict.summary,
-                "market_state": state_key,
-                "from_cache": ballot.from_cache,
-            },
-            set(_DECISION_FIELDS),
-        )
+        fields = {
+            "decision_id": f"{symbol}-{ts}",
+            "cycle_id": cycle_id,
+            "symbol": symbol,
+            "ts": ts,
+            "action": verdict.action,
+            "signal": verdict.signal,
+            "confidence": verdict.confidence,
+            "votes": votes,
+            "reason": verdict.summary + " [pattern cache]" if ballot.from_cache else verdict.summary,
+            "market_state": state_key,
+            "from_cache": ballot.from_cache,
+        }
+        return trusted(Decision, fields, set(_DECISION_FIELDS)) if valid else Decision(**fields)
 
-    def _checked_record(
-        self,
-        ballot: Ballot,
-        *,
-        cycle_id: str,
-        symbol: str,
-        ts: int,
-        scores: Sequence[AgentScore],
-        state_key: str,
-    ) -> Decision:
-        """The audit record, every value validated: for ids, times or states of another type than the
-        vote stage's (which pydantic converts, or refuses naming the field)."""
-        verdict = ballot.verdict
-        votes = tuple(
-            Vote(agent=a, signal=sig, confidence=conf, weight=self.weights.get(a, 0.0), reason=s.reason)
-            for (a, sig, conf), s in zip(ballot.quantized or [(s.agent, 0.0, 0.0) for s in scores], scores, strict=True)
-        )
-        return Decision(
-            decision_id=f"{symbol}-{ts}",
-            cycle_id=cycle_id,
-            symbol=symbol,
-            ts=ts,
-            action=verdict.action,
-            signal=verdict.signal,
-            confidence=verdict.confidence,
-            votes=votes,
-            reason=verdict.summary + (" [pattern cache]" if ballot.from_cache else ""),
-            market_state=state_key,
-            from_cache=ballot.from_cache,
-        )
+    def _vote_record(self, agent: str, signal: float, confidence: float, reason: str) -> Vote:
+        """An agent's vote record, of values valid by construction (see record). The same for the same
+        quantized vote and reason (a weight is fixed): made once and shared, as a frozen record may be (a
+        sma_cross's few reasons come back on every cross; a reason that carries numbers just misses). The
+        numbers are round()'s ints over 20, never -0.0, so equal keys are the same values, sign included."""
+        key = (agent, signal, confidence, reason)
+        known = self._vote_records
+        vote = known.get(key)
+        if vote is None:
+            if len(known) >= VOTE_RECORDS:
+                known.clear()
+            vote = known[key] = trusted(
+                Vote,
+                {
+                    "agent": agent,
+                    "signal": signal,
+                    "confidence": confidence,
+                    "weight": self.weights.get(agent, 0.0),
+                    "reason": reason,
+                },
+                {"agent", "signal", "confidence", "weight", "reason"},
+            )
+        return vote
 
     def decide(self, *, cycle_id: str, symbol: str, ts: int, scores: Sequence[AgentScore], state_key: str) -> Decision:
         """Verdict and audit record in one call."""
