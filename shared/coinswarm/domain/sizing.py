@@ -50,7 +50,7 @@ def intent_of(action: Action, symbol: str, ts: int, decision_id: str, *, price: 
     return trusted(
         OrderIntent,
         {
-            "intent_id": f"cs-{symbol}-{ts}-{_SIDE_LETTER[side]}",  # client_order_id, inlined
+            "intent_id": client_order_id(symbol, ts, side),
             "symbol": symbol,
             "side": side,
             "notional": size.notional,
@@ -86,7 +86,6 @@ class _Size:
 
 _SIZES: dict[tuple[int, Side], _Size] = {}
 _INTENT_FIELDS = ("intent_id", "symbol", "side", "reference_price", "ts", "source", "decision_id", "exit_reason")
-_SIDE_LETTER = {side: side.value[0] for side in Side}  # client_order_id's last part
 
 
 def _checked_size(rule: SizingRule, side: Side) -> _Size:
