@@ -83,7 +83,7 @@ def measure(bars: int = 100_000, trials: int = 200, folds: int = 5, workers: int
 
     data, description = market_series(bars)
     market = market_from(data)
-    del data  # the market holds its own (compact) candles
+    del data  # the market holds its own lists of the candles
     workers = workers or cores()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = settings(f"sqlite:///{Path(tmp) / 'bench.db'}", max(1, trials // folds), folds, workers)

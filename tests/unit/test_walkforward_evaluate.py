@@ -7,7 +7,7 @@ from coinswarm.backtest.engine import BacktestOptions, run_backtest
 from coinswarm.config.settings import Settings
 from coinswarm.domain.models import Candle, Fill, Side
 from coinswarm.marketdata.synthetic import synthetic_candles
-from coinswarm.research.walkforward import compact, evaluate, market_from
+from coinswarm.research.walkforward import evaluate, market_from
 
 START = 1_514_764_800
 CASH = 10_000.0
@@ -71,9 +71,9 @@ def test_buy_and_hold_given_from_an_earlier_trial_is_the_same() -> None:
     assert first.buy_hold[0] == CASH
 
 
-def test_compact_candles_are_equal_and_carry_nothing_per_instance_beyond_their_fields() -> None:
+def test_a_markets_candles_are_equal_and_carry_nothing_per_instance_beyond_their_fields() -> None:
     candles = synthetic_candles("AAA-USD", 50, seed=3, start_ts=START, timeframe_s=300)
-    made = compact(candles)
+    made = market_from({"AAA-USD": candles}).series["AAA-USD"]
     assert made == candles
     assert not any(hasattr(c, "__dict__") for c in made)  # slots only: no dict, no set of field names
     changed = made[0].model_copy(update={"close": made[0].close * 1.01})

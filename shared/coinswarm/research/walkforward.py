@@ -71,14 +71,8 @@ def market_from(series: Mapping[str, Sequence[Candle]]) -> Market:
     stop = min(c[-1].ts for c in series.values()) + tf
     if stop <= start:
         raise MarketError("the files cover no common time span: search files of the same period together")
-    cut = {s: compact([c for c in candles if start <= c.ts < stop]) for s, candles in series.items()}
+    cut = {s: [c for c in candles if start <= c.ts < stop] for s, candles in series.items()}
     return Market(series=cut, start_ts=start, timeframe_s=tf, bars=(stop - start) // tf)
-
-
-def compact(candles: Sequence[Candle]) -> list[Candle]:
-    """The same candles, as a list. (A candle was a pydantic model whose per-instance set of field names
-    this used to share; a slotted dataclass has none, and takes about 200 bytes.)"""
-    return list(candles)
 
 
 @dataclass(frozen=True)
